@@ -1,0 +1,1 @@
+"""Education sources: the DfE Common Transfer File and the LA's EHE / CME register."""

@@ -1,0 +1,29 @@
+"""The LA's elective home education register and children-missing-education list (CSV export).
+
+Column names differ between LA education systems; the mapping YAML names them, not this code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from connectors.base import Extracted, FileDropConnector, Stream
+from connectors.csv_rows import read_csv_rows
+
+SCHEMA = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
+
+
+class EheRegisterConnector(FileDropConnector):
+    source = "education__ehe_register"
+    agency = "education"
+    description = (
+        "LA register of electively home-educated children and children missing education (CSV)"
+    )
+    patterns = ("*.csv",)
+    stream = Stream(
+        "register_entries", primary_key=("ChildRef",), bookmark_field=None, schema=SCHEMA
+    )
+
+    def parse(self, path: Path) -> Iterator[Extracted]:
+        yield from read_csv_rows(path)

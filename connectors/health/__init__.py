@@ -1,0 +1,1 @@
+"""Health sources: FHIR R4 (UK Core) Patient resources and HL7 v2 ADT messages."""

@@ -1,0 +1,87 @@
+"""FHIR R4 UK Core Patient resources from bulk NDJSON files (or a JSON resource or Bundle).
+
+Every resource is validated at the edge with ``fhir.resources.R4B`` (fhir.resources 8 has no R4
+package; R4B is R4-compatible for Patient); what passes is yielded as plain FHIR JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fhir.resources.R4B.patient import Patient
+from pydantic import ValidationError
+
+from connectors.base import Extracted, FileDropConnector, Stream
+
+SCHEMA = {"type": "object", "required": ["resourceType", "id"]}
+
+
+class FhirPatientConnector(FileDropConnector):
+    source = "health__fhir_patient"
+    agency = "health"
+    description = (
+        "FHIR R4 UK Core Patient resources (bulk NDJSON export, or JSON resources/Bundles)"
+    )
+    patterns = ("*.ndjson", "*.json")
+    stream = Stream(
+        "patients", primary_key=("id",), bookmark_field="meta.lastUpdated", schema=SCHEMA
+    )
+
+    def parse(self, path: Path) -> Iterator[Extracted]:
+        if path.suffix == ".ndjson":
+            yield from self._lines(path)
+        else:
+            yield from self._document(path)
+
+    def _lines(self, path: Path) -> Iterator[Extracted]:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield validate_patient(line, f"{path.name} line {number}")
+
+    def _document(self, path: Path) -> Iterator[Extracted]:
+        raw = path.read_bytes()
+        try:
+            document = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield Extracted(path.name, error=f"not JSON: {type(exc).__name__}", raw=_text(raw))
+            return
+        if isinstance(document, dict) and document.get("resourceType") == "Bundle":
+            for index, entry in enumerate(document.get("entry") or [], start=1):
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if isinstance(resource, dict) and resource.get("resourceType") == "Patient":
+                    yield validate_patient(json.dumps(resource), f"{path.name} entry {index}")
+        else:
+            yield validate_patient(raw, path.name)
+
+
+def validate_patient(raw: bytes | str, position: str) -> Extracted:
+    """One Patient resource validated against FHIR R4 (R4B models), or the reason it is not."""
+    try:
+        patient = Patient.model_validate_json(raw)
+    except ValidationError as exc:
+        return Extracted(position, error=_fhir_error(exc), raw=_text(raw))
+    except ValueError as exc:  # wrong resourceType and similar
+        return Extracted(
+            position, error=f"not a FHIR Patient: {type(exc).__name__}", raw=_text(raw)
+        )
+    record: dict[str, Any] = patient.model_dump(mode="json", exclude_none=True)
+    if not record.get("id"):
+        return Extracted(position, error="Patient without an id", raw=_text(raw))
+    return Extracted(position, record=record)
+
+
+def _fhir_error(exc: ValidationError) -> str:
+    """The paths and kinds of the first problems, never the offending values."""
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" if e["loc"] else e["type"]
+        for e in exc.errors()[:3]
+    ]
+    return "invalid FHIR Patient (" + "; ".join(parts) + ")"
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw

@@ -1,0 +1,32 @@
+"""Every source the gateway knows, by name."""
+
+from __future__ import annotations
+
+from connectors.base import Connector
+from connectors.education.ctf import CommonTransferFileConnector
+from connectors.education.ehe_register import EheRegisterConnector
+from connectors.health.fhir_patients import FhirPatientConnector
+from connectors.health.hl7v2_adt import Hl7AdtConnector
+from connectors.social_care.case_db import CaseManagementDbConnector
+from connectors.social_care.cin_census import CinCensusConnector
+from gateway.errors import FatalConfigError
+
+CONNECTORS: dict[str, type[Connector]] = {
+    c.source: c
+    for c in (
+        CommonTransferFileConnector,
+        EheRegisterConnector,
+        FhirPatientConnector,
+        Hl7AdtConnector,
+        CaseManagementDbConnector,
+        CinCensusConnector,
+    )
+}
+
+
+def connector_class(source: str) -> type[Connector]:
+    try:
+        return CONNECTORS[source]
+    except KeyError:
+        known = ", ".join(sorted(CONNECTORS))
+        raise FatalConfigError(f"unknown source {source!r}; known sources: {known}") from None

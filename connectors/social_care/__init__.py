@@ -1,0 +1,1 @@
+"""Social care sources: the case-management database and the DfE Children in Need census."""

@@ -1,0 +1,1 @@
+"""Access policy and audit: who may ask, why, and the record of every answer."""

@@ -1,0 +1,1 @@
+"""The lookup API (FastAPI), versioned under /api/v1."""

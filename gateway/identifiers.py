@@ -1,0 +1,75 @@
+"""NHS number, UPN and UK postcode: validation and normal forms.
+
+NHS numbers and UPNs are checked by python-stdnum (``stdnum.gb.nhs``, ``stdnum.gb.upn``, which
+knows the real LA codes); we add what it does not: all-same-digit NHS numbers are rejected.
+"""
+
+from __future__ import annotations
+
+import re
+
+from stdnum.gb import nhs as _nhs
+from stdnum.gb import upn as _upn
+
+_SEPARATORS = re.compile(r"[\s\-]")
+# Outward code (area, district) + inward code (sector, unit), per BS 7666.
+_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
+
+
+def compact_nhs_number(value: str) -> str:
+    """The digits of an NHS number as written with spaces or dashes."""
+    return _SEPARATORS.sub("", value)
+
+
+def is_valid_nhs_number(value: str | None) -> bool:
+    """Ten digits passing Modulus 11, and not all one digit (those pass the check but are void)."""
+    if not value:
+        return False
+    digits = compact_nhs_number(value)
+    if len(digits) != 10 or not digits.isdigit() or len(set(digits)) == 1:
+        return False
+    return bool(_nhs.is_valid(digits))
+
+
+def nhs_check_digit(first_nine: str) -> int | None:
+    """The Modulus 11 check digit for nine digits, or None where no valid number exists."""
+    total = sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    if check == 11:
+        return 0
+    if check == 10:
+        return None
+    return check
+
+
+def compact_upn(value: str) -> str:
+    """A UPN upper-cased without spaces."""
+    return _SEPARATORS.sub("", value).upper()
+
+
+def is_valid_upn(value: str | None) -> bool:
+    """13 characters, check letter right, characters 2-4 a real LA code."""
+    if not value:
+        return False
+    return bool(_upn.is_valid(compact_upn(value)))
+
+
+def upn_check_letter(last_twelve: str) -> str:
+    """The check letter for the 12 characters after it (the 13th may be a letter)."""
+    alphabet = "ABCDEFGHJKLMNPQRTUVWXYZ"
+    total = 0
+    for weight, char in zip(range(2, 14), last_twelve, strict=True):
+        value = int(char) if char.isdigit() else alphabet.index(char)
+        total += weight * value
+    return alphabet[total % 23]
+
+
+def normalise_postcode(value: str | None) -> str | None:
+    """A UK postcode in its standard form (``SW1A 1AA``), or None if it is not one."""
+    if not value:
+        return None
+    compact = re.sub(r"\s+", "", value).upper()
+    match = _POSTCODE.match(compact)
+    if not match:
+        return None
+    return f"{match.group(1)} {match.group(2)}"

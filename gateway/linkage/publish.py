@@ -1,0 +1,149 @@
+"""Publish linkage into the index: stable child ids, one link per source record.
+
+A cluster keeps the child id its records already had; a new cluster gets an id derived from
+its earliest record, so re-running from scratch gives the same ids. When a cluster joins
+children that were apart, the oldest id survives and the others redirect to it. Manual links
+are never changed here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.linkage.deterministic import Cluster, LinkCandidate, cluster_records
+from gateway.store.engine import session_factory
+from gateway.store.tables import Child, Link, SourceRecord
+from gateway.store.tables.base import utcnow
+
+log = logging.getLogger(__name__)
+NAMESPACE = uuid.UUID("6f1c1e1e-5b1a-4c1e-9a63-2f0e3c9d7a11")
+
+
+@dataclass(frozen=True)
+class LinkSummary:
+    records: int
+    children: int
+    new_children: int
+    merged_children: int
+    links_changed: int
+
+
+def child_id_for(cluster: Cluster) -> str:
+    source, record_id = cluster.key
+    return "C-" + uuid.uuid5(NAMESPACE, f"{source}/{record_id}").hex[:16]
+
+
+def link_children(index_url: str | None = None) -> LinkSummary:
+    """Cluster every current source record and write children and links, in one transaction."""
+    with session_factory(index_url).begin() as session:
+        candidates, restricted = _candidates(session)
+        existing = {(link.source, link.record_id): link for link in session.scalars(select(Link))}
+        children = {c.child_id: c for c in session.scalars(select(Child))}
+        clusters = cluster_records(candidates)
+        claimed: set[str] = set()
+        new_children = merged = changed = 0
+        for cluster in clusters:
+            child_id, retired = _choose_child(cluster, existing, children, claimed)
+            claimed.add(child_id)
+            if child_id not in children:
+                children[child_id] = Child(child_id=child_id, restricted=False, created_at=utcnow())
+                session.add(children[child_id])
+                new_children += 1
+            for old in retired:
+                children[old].merged_into = child_id
+                merged += 1
+            children[child_id].restricted = any(
+                restricted.get(m.key, False) for m in cluster.members
+            )
+            changed += _write_links(session, cluster, child_id, existing)
+        session.flush()
+    summary = LinkSummary(len(candidates), len(clusters), new_children, merged, changed)
+    log.info(
+        "linkage: %d records in %d children (%d new, %d merged), %d links changed",
+        summary.records,
+        summary.children,
+        summary.new_children,
+        summary.merged_children,
+        summary.links_changed,
+    )
+    return summary
+
+
+def _candidates(session: Session) -> tuple[list[LinkCandidate], dict[tuple[str, str], bool]]:
+    rows = session.execute(
+        select(
+            SourceRecord.source,
+            SourceRecord.record_id,
+            SourceRecord.nhs_number,
+            SourceRecord.upn,
+            SourceRecord.restricted,
+            SourceRecord.payload,
+        )
+        .where(SourceRecord.is_current.is_(True))
+        .order_by(SourceRecord.source, SourceRecord.record_id)
+    )
+    candidates, restricted = [], {}
+    for source, record_id, nhs, upn, is_restricted, payload in rows:
+        local_ids = tuple(sorted((payload.get("identity") or {}).get("local_ids", {}).items()))
+        candidate = LinkCandidate(source, record_id, nhs, upn, local_ids)
+        candidates.append(candidate)
+        restricted[candidate.key] = bool(is_restricted)
+    return candidates, restricted
+
+
+def _choose_child(
+    cluster: Cluster,
+    existing: dict[tuple[str, str], Link],
+    children: dict[str, Child],
+    claimed: set[str],
+) -> tuple[str, list[str]]:
+    """The surviving child id for a cluster, and the ids it retires by merging."""
+    manual = [
+        existing[m.key].child_id
+        for m in cluster.members
+        if m.key in existing and existing[m.key].origin == "MANUAL"
+    ]
+    held = Counter(existing[m.key].child_id for m in cluster.members if m.key in existing)
+    options = [c for c in (manual or list(held)) if c not in claimed]
+    if not options:
+        return child_id_for(cluster), []
+    options.sort(key=lambda c: (children[c].created_at, c))
+    survivor = options[0]
+    retired = [c for c in options[1:] if c in children and not manual]
+    return survivor, retired
+
+
+def _write_links(
+    session: Session, cluster: Cluster, child_id: str, existing: dict[tuple[str, str], Link]
+) -> int:
+    changed = 0
+    size = len(cluster.members)
+    for member in cluster.members:
+        rule = cluster.rules[member.key]
+        link = existing.get(member.key)
+        if link is not None and link.origin == "MANUAL":
+            continue
+        evidence = {"rule": rule, "cluster_size": size}
+        if link is None:
+            link = Link(
+                source=member.source,
+                record_id=member.record_id,
+                child_id=child_id,
+                state="MATCH",
+                origin="AUTO",
+                rule=rule,
+                evidence=evidence,
+            )
+            session.add(link)
+            existing[member.key] = link
+            changed += 1
+        elif (link.child_id, link.rule, link.evidence) != (child_id, rule, evidence):
+            link.child_id, link.rule, link.evidence, link.state = child_id, rule, evidence, "MATCH"
+            changed += 1
+    return changed

@@ -1,0 +1,193 @@
+"""A child's minimised summary: "flag, not file".
+
+Known to social care (and whether now), lead team, dates; registered GP practice and date of
+last health contact; school roll and EHE status. Never names, addresses, case notes or
+clinical detail. Built from the current versions of the child's linked source records.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from gateway.model import CanonicalRecord, Episode
+from gateway.store.tables import Child, Link, SourceRecord
+
+
+class EducationSummary(BaseModel):
+    known: bool = False
+    on_roll: bool | None = None
+    last_school: str | None = None
+    left_roll_on: date | None = None
+    leaving_reason: str | None = None
+    ehe_status: str = "not registered"
+    ehe_registered_on: date | None = None
+    missing_education: bool = False
+
+
+class HealthSummary(BaseModel):
+    known: bool = False
+    gp_practice_ods: str | None = None
+    last_contact_date: date | None = None
+
+
+class SocialCareSummary(BaseModel):
+    known: bool = False
+    open_now: bool = False
+    lead_team: str | None = None
+    first_referral_on: date | None = None
+    latest_referral_on: date | None = None
+    child_in_need: str = "never"
+    child_protection_plan: str = "never"
+    looked_after: str = "never"
+
+
+class ChildSummary(BaseModel):
+    child_id: str
+    restricted: bool
+    known_to: list[str]
+    education: EducationSummary
+    health: HealthSummary
+    social_care: SocialCareSummary
+
+    def disclosed_fields(self) -> list[str]:
+        fields = ["child_id", "restricted", "known_to"]
+        for part in ("education", "health", "social_care"):
+            section: BaseModel = getattr(self, part)
+            fields += [f"{part}.{name}" for name in type(section).model_fields]
+        return fields
+
+
+def resolve_child(session: Session, child_id: str) -> Child | None:
+    """The child, following merges to the surviving id."""
+    child = session.get(Child, child_id)
+    seen = set()
+    while child is not None and child.merged_into and child.child_id not in seen:
+        seen.add(child.child_id)
+        child = session.get(Child, child.merged_into)
+    return child
+
+
+def records_of(session: Session, child_id: str) -> list[CanonicalRecord]:
+    rows = session.scalars(
+        select(SourceRecord.payload)
+        .join(
+            Link, and_(Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id)
+        )
+        .where(Link.child_id == child_id, Link.state == "MATCH", SourceRecord.is_current.is_(True))
+    )
+    return [CanonicalRecord.model_validate(payload) for payload in rows]
+
+
+def summarise(child: Child, records: list[CanonicalRecord]) -> ChildSummary:
+    agencies = sorted({r.agency for r in records})
+    return ChildSummary(
+        child_id=child.child_id,
+        restricted=child.restricted,
+        known_to=agencies,
+        education=_education(records),
+        health=_health(records),
+        social_care=_social_care(records),
+    )
+
+
+def _education(records: list[CanonicalRecord]) -> EducationSummary:
+    facts = [r.education for r in records if r.education is not None]
+    summary = EducationSummary(known=bool(facts))
+    enrolments = sorted(
+        (e for f in facts for e in f.enrolments), key=lambda e: e.entry_date or date.min
+    )
+    if enrolments:
+        last = enrolments[-1]
+        summary.on_roll = last.leaving_date is None
+        summary.last_school = last.school_name or last.school_id
+        summary.left_roll_on = last.leaving_date
+        summary.leaving_reason = last.leaving_reason
+    registrations = sorted(
+        (e for f in facts for e in f.ehe), key=lambda e: e.registered_on or date.min
+    )
+    if registrations:
+        latest = registrations[-1]
+        summary.ehe_status = "deregistered" if latest.deregistered_on else "registered"
+        summary.ehe_registered_on = latest.registered_on
+    summary.missing_education = any(
+        m.resolved_on is None for f in facts for m in f.missing_education
+    )
+    return summary
+
+
+def _health(records: list[CanonicalRecord]) -> HealthSummary:
+    facts = [r.health for r in records if r.health is not None]
+    summary = HealthSummary(known=bool(facts))
+    dated = sorted(
+        (f for f in facts if f.last_contact_date), key=lambda f: f.last_contact_date or date.min
+    )
+    if dated:
+        summary.last_contact_date = dated[-1].last_contact_date
+    practices = [f.gp_practice_ods for f in (dated or facts) if f.gp_practice_ods]
+    summary.gp_practice_ods = practices[-1] if practices else None
+    return summary
+
+
+def _state(episodes: list[Episode]) -> str:
+    if any(e.is_open for e in episodes):
+        return "current"
+    return "past" if episodes else "never"
+
+
+def _social_care(records: list[CanonicalRecord]) -> SocialCareSummary:
+    facts = [r.social_care for r in records if r.social_care is not None]
+    summary = SocialCareSummary(known=bool(facts))
+    referrals = sorted(e.start_date for f in facts for e in f.referrals if e.start_date)
+    summary.first_referral_on = referrals[0] if referrals else None
+    summary.latest_referral_on = referrals[-1] if referrals else None
+    every: dict[str, list[Episode]] = {"referrals": [], "cin": [], "cpp": [], "lac": []}
+    for f in facts:
+        every["referrals"] += f.referrals
+        every["cin"] += f.child_in_need
+        every["cpp"] += f.child_protection_plans
+        every["lac"] += f.looked_after
+    summary.child_in_need = _state(every["cin"])
+    summary.child_protection_plan = _state(every["cpp"])
+    summary.looked_after = _state(every["lac"])
+    summary.open_now = any(_state(v) == "current" for v in every.values())
+    teams = [f.lead_team for f in facts if f.lead_team]
+    summary.lead_team = teams[0] if teams else None
+    return summary
+
+
+def find_child_id(
+    session: Session,
+    *,
+    nhs_number: str | None = None,
+    upn: str | None = None,
+    child_id: str | None = None,
+) -> str | None:
+    """The child a valid identifier belongs to (following merges), or None."""
+    if child_id:
+        child = resolve_child(session, child_id)
+        return child.child_id if child else None
+    condition: Any
+    if nhs_number:
+        condition = SourceRecord.nhs_number == nhs_number
+    elif upn:
+        condition = SourceRecord.upn == upn
+    else:
+        return None
+    found = session.scalars(
+        select(Link.child_id)
+        .join(
+            SourceRecord,
+            and_(Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id),
+        )
+        .where(condition, SourceRecord.is_current.is_(True), Link.state == "MATCH")
+        .order_by(Link.child_id)
+    ).first()
+    if found is None:
+        return None
+    child = resolve_child(session, found)
+    return child.child_id if child else None

@@ -1,0 +1,131 @@
+"""Apply a mapping to one source dict, giving a canonical record or the reasons it cannot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from gateway.mapping.spec import WHOLE_RECORD, FieldRule, ListRule, MappingSpec
+from gateway.mapping.transforms import ISO_FORMATS, TRANSFORMS, parse_date
+from gateway.model import CanonicalRecord, Provenance
+
+_MISSING = object()
+
+
+@dataclass
+class Mapped:
+    """The outcome for one record: a canonical record, or the problems (no values in them)."""
+
+    record_id: str | None
+    record: CanonicalRecord | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def resolve(data: Any, path: str) -> Any:
+    """Follow a dotted path through dicts and lists (numbers index lists); None if absent."""
+    if path == WHOLE_RECORD:
+        return data
+    current = data
+    for part in path.split("."):
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+        if current is None:
+            return None
+    return current
+
+
+def evaluate(rule: FieldRule, data: Any) -> Any:
+    """The canonical value of one field rule over ``data``; ValueError says why not."""
+    value = rule.value if rule.source_path is None else resolve(data, rule.source_path)
+    if rule.transform:
+        value = TRANSFORMS[rule.transform](value, **rule.args)
+    if rule.codes is not None and value is not None:
+        key = str(value).strip()
+        if key not in rule.codes:
+            raise ValueError("code not in the mapping's code list")
+        value = rule.codes[key]
+    if rule.cast is not None:
+        value = _cast(value, rule)
+    return value
+
+
+def _cast(value: Any, rule: FieldRule) -> Any:
+    if value is None or value == "":
+        return [] if rule.cast == "list" else None
+    if rule.cast == "str":
+        return str(value).strip()
+    if rule.cast == "int":
+        return int(value)
+    if rule.cast == "bool":
+        return str(value).strip().lower() in ("1", "true", "yes", "y")
+    if rule.cast == "list":
+        return value if isinstance(value, list) else [value]
+    return parse_date(value, rule.date_formats or ISO_FORMATS)
+
+
+def _put(target: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[leaf] = value
+
+
+def apply_mapping(
+    spec: MappingSpec, data: dict[str, Any], *, batch_id: str, received_at: datetime
+) -> Mapped:
+    """Map one source dict; every failing field is named, and none of the values."""
+    problems: list[str] = []
+    try:
+        record_id = evaluate(spec.record_id, data)
+    except (ValueError, TypeError) as exc:
+        return Mapped(None, problems=[f"record_id: {exc}"])
+    if not record_id:
+        return Mapped(None, problems=["record_id: missing"])
+    record_id = str(record_id)
+    document: dict[str, Any] = {"agency": spec.agency, spec.agency: {}, "identity": {}}
+    for target, rule in spec.fields.items():
+        try:
+            _put(document, target, evaluate(rule, data))
+        except (ValueError, TypeError, KeyError) as exc:
+            problems.append(f"{target}: {exc}")
+    for target, list_rule in spec.lists.items():
+        _put(document, target, _map_list(target, list_rule, data, problems))
+    if problems:
+        return Mapped(record_id, problems=problems)
+    document["provenance"] = Provenance(
+        source=spec.source, record_id=record_id, batch_id=batch_id, received_at=received_at
+    )
+    try:
+        return Mapped(record_id, record=CanonicalRecord.model_validate(document))
+    except ValidationError as exc:
+        return Mapped(
+            record_id,
+            problems=[f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()],
+        )
+
+
+def _map_list(target: str, rule: ListRule, data: Any, problems: list[str]) -> list[dict[str, Any]]:
+    """Map each repeating item; a failing field is added to ``problems`` with its position."""
+    items = []
+    for position, item in enumerate(_items(resolve(data, rule.source_path)), start=1):
+        mapped_item: dict[str, Any] = {}
+        for name, field_rule in rule.fields.items():
+            try:
+                mapped_item[name] = evaluate(field_rule, item)
+            except (ValueError, TypeError, KeyError) as exc:
+                problems.append(f"{target}[{position}].{name}: {exc}")
+        items.append(mapped_item)
+    return items
+
+
+def _items(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]

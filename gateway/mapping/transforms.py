@@ -1,0 +1,347 @@
+"""Named transforms that mapping files may call: each one small, pure and tested.
+
+A transform takes the source value (and keyword args from the YAML) and returns the canonical
+value. It raises ``ValueError`` with a reason that names no personal data when it cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from gateway.identifiers import compact_nhs_number, compact_upn, normalise_postcode
+
+Transform = Callable[..., Any]
+TRANSFORMS: dict[str, Transform] = {}
+
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+RESTRICTED_CODES = {"R", "V", "REDRWTD"}
+ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S")
+
+
+def transform(name: str) -> Callable[[Transform], Transform]:
+    def register(fn: Transform) -> Transform:
+        TRANSFORMS[name] = fn
+        return fn
+
+    return register
+
+
+def as_list(value: Any) -> list[Any]:
+    """A repeated XML element comes as a list, a single one as a dict: always give a list."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def parse_date(value: Any, formats: tuple[str, ...] | list[str] = ISO_FORMATS) -> date | None:
+    """A date from text in one of ``formats`` (ISO by default), None for blank."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    if "T" in text or len(text) > 10:
+        try:
+            return datetime.fromisoformat(text).date()
+        except ValueError:
+            pass
+    raise ValueError("not a date in an accepted format")
+
+
+# --- identifiers and addresses ------------------------------------------------------------
+
+
+@transform("nhs_number")
+def nhs_number(value: Any) -> str | None:
+    return compact_nhs_number(str(value)) if value else None
+
+
+@transform("upn")
+def upn(value: Any) -> str | None:
+    return compact_upn(str(value)) if value else None
+
+
+@transform("upn_list")
+def upn_list(value: Any) -> list[str]:
+    return [compact_upn(str(v)) for v in as_list(value) if v]
+
+
+@transform("postcode")
+def postcode(value: Any) -> str | None:
+    """The standard form of a valid postcode; an invalid one is kept upper-cased for validation."""
+    if not value:
+        return None
+    return normalise_postcode(str(value)) or str(value).strip().upper()
+
+
+@transform("previous_family_name")
+def previous_family_name(value: Any) -> list[dict[str, str]]:
+    return [{"family_name": str(v)} for v in as_list(value) if v]
+
+
+@transform("address")
+def address(record: dict[str, Any], lines: list[str], postcode_field: str) -> list[dict[str, Any]]:
+    """One current address from flat columns (CSV, SQL)."""
+    address_lines = [str(record[k]) for k in lines if record.get(k)]
+    code = postcode(record.get(postcode_field))
+    if not address_lines and not code:
+        return []
+    return [{"lines": address_lines, "postcode": code}]
+
+
+@transform("ctf_addresses")
+def ctf_addresses(value: Any) -> list[dict[str, Any]]:
+    """CTF ``Address``: BS7666 parts (SAON, PAON, Street, Locality, Town) and ``PostCode``."""
+    result = []
+    for item in as_list(value):
+        if not isinstance(item, dict):
+            continue
+        nested = item.get("BS7666Address")
+        parts: dict[str, Any] = nested if isinstance(nested, dict) else item
+        street = " ".join(str(parts[k]) for k in ("PAON", "Street") if parts.get(k))
+        others = [str(parts[k]) for k in ("Locality", "Town", "AdministrativeArea") if parts.get(k)]
+        lines = [line for line in (parts.get("SAON"), street, *others) if line]
+        result.append({"lines": lines, "postcode": postcode(parts.get("PostCode"))})
+    return result
+
+
+# --- FHIR R4 UK Core Patient ---------------------------------------------------------------
+
+
+@transform("fhir_nhs_number")
+def fhir_nhs_number(identifiers: Any) -> str | None:
+    for identifier in as_list(identifiers):
+        if identifier.get("system") == NHS_NUMBER_SYSTEM and identifier.get("value"):
+            return compact_nhs_number(str(identifier["value"]))
+    return None
+
+
+def _official_name(names: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The current official (else usual, else any) name; if every name has ended, the latest."""
+    named = [n for n in names if n.get("use") not in ("old", "maiden")]
+    current = [n for n in named if not _ended(n)]
+    for use in ("official", "usual", None):
+        for name in current:
+            if use is None or name.get("use") == use:
+                return name
+    ended = sorted(named, key=lambda n: str((n.get("period") or {}).get("end") or ""))
+    return ended[-1] if ended else None
+
+
+def _ended(name: dict[str, Any]) -> bool:
+    end = parse_date((name.get("period") or {}).get("end"))
+    return end is not None and end < date.today()
+
+
+@transform("fhir_name")
+def fhir_name(names: Any, part: str) -> str | None:
+    """The given or family part of the current official (else usual) name."""
+    name = _official_name(as_list(names))
+    if name is None:
+        return None
+    if part == "family":
+        return name.get("family")
+    given = name.get("given") or []
+    return " ".join(given) if given else None
+
+
+@transform("fhir_previous_names")
+def fhir_previous_names(names: Any) -> list[dict[str, Any]]:
+    chosen = _official_name(as_list(names))
+    result = []
+    for name in as_list(names):
+        if name is not chosen and (name.get("use") in ("old", "maiden") or _ended(name)):
+            given = " ".join(name.get("given") or []) or None
+            result.append({"given_name": given, "family_name": name.get("family")})
+    return result
+
+
+@transform("fhir_addresses")
+def fhir_addresses(addresses: Any) -> list[dict[str, Any]]:
+    result = []
+    for item in as_list(addresses):
+        if item.get("use") == "billing":
+            continue
+        period = item.get("period") or {}
+        result.append(
+            {
+                "lines": [*item.get("line", []), *([item["city"]] if item.get("city") else [])],
+                "postcode": postcode(item.get("postalCode")),
+                "from_date": parse_date(period.get("start")),
+                "to_date": parse_date(period.get("end")),
+            }
+        )
+    return result
+
+
+@transform("fhir_gp_ods")
+def fhir_gp_ods(practitioners: Any) -> str | None:
+    for reference in as_list(practitioners):
+        identifier = reference.get("identifier") or {}
+        if identifier.get("value") and identifier.get("system", ODS_SYSTEM) == ODS_SYSTEM:
+            return str(identifier["value"])
+    return None
+
+
+@transform("fhir_restricted")
+def fhir_restricted(meta: Any) -> bool:
+    """True for a PDS restricted (S-flag) or very restricted record (meta.security)."""
+    labels = (meta or {}).get("security") or []
+    return any(label.get("code") in RESTRICTED_CODES for label in labels)
+
+
+@transform("fhir_date")
+def fhir_date(value: Any) -> date | None:
+    return parse_date(value)
+
+
+# --- HL7 v2 ---------------------------------------------------------------------------------
+
+
+def _component(repetition: list[str], index: int) -> str | None:
+    value = repetition[index - 1] if len(repetition) >= index else ""
+    return value.strip() or None
+
+
+@transform("hl7_nhs_number")
+def hl7_nhs_number(pid3: Any) -> str | None:
+    """The NHS number in PID-3: type code NH, or the ITK form ``n^^^NHS`` with no type code."""
+    for rep in as_list(pid3):
+        authority = (_component(rep, 4) or "").split("&")[0].upper()
+        if _component(rep, 5) == "NH" or authority in ("NHS", "NHSNBR"):
+            value = _component(rep, 1)
+            return compact_nhs_number(value) if value else None
+    return None
+
+
+@transform("hl7_local_id")
+def hl7_local_id(pid3: Any) -> str | None:
+    """The patient's id in the sending system: the first PID-3 that is not the NHS number."""
+    reps = as_list(pid3)
+    nhs = hl7_nhs_number(reps)
+    for rep in reps:
+        value = _component(rep, 1)
+        if value and compact_nhs_number(value) != nhs:
+            return value
+    return f"NHS{nhs}" if nhs else None
+
+
+@transform("hl7_component")
+def hl7_component(field: Any, index: int = 1) -> str | None:
+    reps = as_list(field)
+    return _component(reps[0], index) if reps else None
+
+
+@transform("hl7_date")
+def hl7_date(field: Any) -> date | None:
+    """An HL7 TS/DT (YYYYMMDD[HHMM[SS]][+ZZZZ]) as a date."""
+    raw = hl7_component(field)
+    if not raw:
+        return None
+    return parse_date(raw[:8], ["%Y%m%d"])
+
+
+@transform("hl7_sex")
+def hl7_sex(field: Any) -> str | None:
+    code = (hl7_component(field) or "").upper()
+    return {
+        "F": "female",
+        "M": "male",
+        "U": "unknown",
+        "O": "unknown",
+        "1": "male",
+        "2": "female",
+    }.get(code)
+
+
+@transform("hl7_addresses")
+def hl7_addresses(pid11: Any) -> list[dict[str, Any]]:
+    result = []
+    for rep in as_list(pid11):
+        lines = [c for c in (_component(rep, i) for i in (1, 2, 3, 4)) if c]
+        code = _component(rep, 5)
+        if lines or code:
+            result.append({"lines": lines, "postcode": postcode(code)})
+    return result
+
+
+# --- register, census and case-management facts -------------------------------------------
+
+
+@transform("register_entries")
+def register_entries(
+    record: dict[str, Any],
+    *,
+    kind: str,
+    type_column: str,
+    start_column: str,
+    end_column: str,
+    date_formats: list[str],
+    reason_column: str | None = None,
+) -> list[dict[str, Any]]:
+    """An EHE or CME list row as one registration (``kind`` says which rows count)."""
+    if str(record.get(type_column) or "").upper() != kind.upper():
+        return []
+    start = parse_date(record.get(start_column), date_formats)
+    end = parse_date(record.get(end_column), date_formats)
+    if kind.upper() == "EHE":
+        reason = record.get(reason_column) if reason_column else None
+        return [{"registered_on": start, "deregistered_on": end, "deregistration_reason": reason}]
+    return [{"reported_on": start, "resolved_on": end}]
+
+
+@transform("cin_episodes")
+def cin_episodes(details: Any, kind: str) -> list[dict[str, Any]]:
+    """Referrals, child-in-need plans or child protection plans from CIN census ``CINdetails``."""
+    result: list[dict[str, Any]] = []
+    for detail in as_list(details):
+        if kind == "referral":
+            result.append(
+                {
+                    "start_date": parse_date(detail.get("CINreferralDate")),
+                    "end_date": parse_date(detail.get("CINclosureDate")),
+                    "reason": detail.get("ReferralSource"),
+                }
+            )
+        elif kind == "cin_plan":
+            for plan in as_list(detail.get("CINPlanDates")):
+                result.append(_span(plan, "CINPlanStartDate", "CINPlanEndDate"))
+        elif kind == "cp_plan":
+            for plan in as_list(detail.get("ChildProtectionPlans")):
+                result.append(_span(plan, "CPPstartDate", "CPPendDate"))
+        else:
+            raise ValueError(f"unknown CIN episode kind {kind!r}")
+    return result
+
+
+def _span(item: dict[str, Any], start: str, end: str) -> dict[str, Any]:
+    return {"start_date": parse_date(item.get(start)), "end_date": parse_date(item.get(end))}
+
+
+@transform("case_episodes")
+def case_episodes(involvements: Any, kind: str) -> list[dict[str, Any]]:
+    """Involvements of one kind (referral, cin, cpp, lac) from the case-management extract."""
+    return [
+        {"start_date": parse_date(i.get("start_date")), "end_date": parse_date(i.get("end_date"))}
+        for i in as_list(involvements)
+        if i.get("kind") == kind
+    ]
+
+
+@transform("lead_team")
+def lead_team(involvements: Any) -> str | None:
+    """The team of the most recent open involvement, else of the most recent one."""
+    items = sorted(as_list(involvements), key=lambda i: str(i.get("start_date") or ""))
+    open_items = [i for i in items if not i.get("end_date")]
+    chosen = (open_items or items)[-1:] if items else []
+    return chosen[0].get("team") if chosen else None

@@ -1,0 +1,17 @@
+"""What health systems know: registered GP practice and the last contact (never clinical detail)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+
+class HealthFacts(BaseModel):
+    """Registration and contact, as the index may hold them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gp_practice_ods: str | None = None
+    last_contact_date: date | None = None
+    last_contact_kind: str | None = None

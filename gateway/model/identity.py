@@ -1,0 +1,54 @@
+"""Who a child is, as one agency records it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Sex = Literal["female", "male", "unknown"]
+
+
+class PreviousName(BaseModel):
+    """A name the agency knew the child by before (a surname change, a former forename)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_name: str | None = None
+    family_name: str | None = None
+
+
+class Address(BaseModel):
+    """An address with the dates the agency believes it held."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[str] = Field(default_factory=list)
+    postcode: str | None = None
+    from_date: date | None = None
+    to_date: date | None = None
+
+
+class ChildIdentity(BaseModel):
+    """Names, birth date, sex, addresses and identifiers of one child in one source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_name: str | None = None
+    family_name: str | None = None
+    previous_names: list[PreviousName] = Field(default_factory=list)
+    birth_date: date | None = None
+    sex: Sex | None = None
+    addresses: list[Address] = Field(default_factory=list)
+    nhs_number: str | None = None
+    upn: str | None = None
+    former_upns: list[str] = Field(default_factory=list)
+    local_ids: dict[str, str] = Field(default_factory=dict)
+    restricted: bool = False
+
+    @property
+    def current_postcode(self) -> str | None:
+        """The postcode of the latest address still held, if any."""
+        held = [a for a in self.addresses if a.to_date is None and a.postcode]
+        return held[-1].postcode if held else None

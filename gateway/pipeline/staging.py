@@ -1,0 +1,181 @@
+"""Staging: parse a landed batch, map it, validate it, and write what will be loaded.
+
+Nothing reaches the index here. The staged file (JSON lines) holds every item of the batch:
+accepted canonical records (with their warnings) and held items (quarantined or rejected, each
+with its reasons and the raw or mapped content), so the load step can account for everything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gateway import config
+from gateway.errors import FatalConfigError
+from gateway.mapping import apply_mapping, mapping_for
+from gateway.model import CanonicalRecord
+from gateway.pipeline.landing import landed_file
+from gateway.sources import connector_for
+from gateway.store.engine import session_factory
+from gateway.store.tables import Batch
+from gateway.validation.runner import validate_records
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StagedCounts:
+    batch_id: str
+    received: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    rejected: int = 0
+    validation: list[dict[str, Any]] = field(default_factory=list)
+
+
+def staged_file(batch_id: str) -> Path:
+    return config.staging_dir() / f"{batch_id}.jsonl"
+
+
+def stage_batch(batch_id: str, *, index_url: str | None = None) -> StagedCounts:
+    """Parse, map and validate one landed batch into its staging file."""
+    with session_factory(index_url)() as session:
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            raise FatalConfigError(f"no landed batch {batch_id}")
+        source, path, received_at = batch.source, landed_file(batch), batch.received_at
+    counts = StagedCounts(batch_id)
+    out = staged_file(batch_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        for line in stage_items(source, path, batch_id, received_at, counts):
+            handle.write(json.dumps(line, default=str) + "\n")
+    partial.replace(out)
+    with session_factory(index_url).begin() as session:
+        row = session.get(Batch, batch_id)
+        assert row is not None
+        row.status = "staged" if row.status != "loaded" else row.status
+    log.info(
+        "batch %s staged: received %d, accepted %d, quarantined %d, rejected %d",
+        batch_id,
+        counts.received,
+        counts.accepted,
+        counts.quarantined,
+        counts.rejected,
+    )
+    return counts
+
+
+def stage_items(
+    source: str,
+    path: Path,
+    batch_id: str,
+    received_at: datetime,
+    counts: StagedCounts | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every item of one file as a staging line: a record with its warnings, or a held item.
+
+    Pure: reads the file, touches no database. The last line is the validation summary.
+    """
+    counts = counts or StagedCounts(batch_id)
+    connector = connector_for(source)
+    spec = mapping_for(source)
+    accepted: list[tuple[str, CanonicalRecord]] = []
+    held: list[dict[str, Any]] = []
+    for item in connector.parse(path):
+        counts.received += 1
+        if item.record is None:
+            held.append(
+                _held(
+                    item.position,
+                    stage="connector",
+                    status="rejected",
+                    reasons=[{"stage": "connector", "rule": "unreadable", "explain": item.error}],
+                    payload=item.raw,
+                )
+            )
+            continue
+        mapped = apply_mapping(spec, item.record, batch_id=batch_id, received_at=received_at)
+        if mapped.record is None:
+            reasons = [
+                {"stage": "mapping", "rule": "mapping_failed", "explain": p}
+                for p in mapped.problems
+            ]
+            held.append(
+                _held(
+                    item.position,
+                    stage="mapping",
+                    status="quarantined",
+                    reasons=reasons,
+                    payload=json.dumps(item.record, default=str),
+                    record_id=mapped.record_id,
+                )
+            )
+            continue
+        accepted.append((item.position, mapped.record))
+    outcome = validate_records([record for _position, record in accepted])
+    counts.validation = outcome.summary
+    yield from _lines(accepted, outcome, held, counts)
+    yield {"kind": "validation", "suite": outcome.suite, "summary": outcome.summary}
+
+
+def _lines(
+    accepted: list[tuple[str, CanonicalRecord]],
+    outcome: Any,
+    held: list[dict[str, Any]],
+    counts: StagedCounts,
+) -> Iterator[dict[str, Any]]:
+    for row, (position, record) in enumerate(accepted):
+        failures = outcome.quarantined(row)
+        if failures:
+            counts.quarantined += 1
+            yield _held(
+                position,
+                stage="validation",
+                status="quarantined",
+                reasons=[f.as_reason() for f in failures],
+                payload=record.model_dump_json(),
+                record_id=record.provenance.record_id,
+            )
+            continue
+        counts.accepted += 1
+        warnings = [f.as_reason() for f in outcome.warnings(row)]
+        yield {"kind": "record", "record": record.model_dump(mode="json"), "warnings": warnings}
+    for item in held:
+        if item["status"] == "rejected":
+            counts.rejected += 1
+        else:
+            counts.quarantined += 1
+        yield item
+
+
+def _held(
+    position: str,
+    *,
+    stage: str,
+    status: str,
+    reasons: list[dict[str, Any]],
+    payload: str,
+    record_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "kind": "held",
+        "item_key": position,
+        "record_id": record_id,
+        "stage": stage,
+        "status": status,
+        "reasons": reasons,
+        "payload": payload,
+    }
+
+
+def read_staged(batch_id: str) -> Iterator[dict[str, Any]]:
+    with staged_file(batch_id).open(encoding="utf-8") as handle:
+        for line in handle:
+            yield json.loads(line)

@@ -1,0 +1,1 @@
+"""Reports for people: the run summary, and (later) validation and data-sharing reports."""

@@ -1,0 +1,1 @@
+"""The shared EHE child index: tables, migrations, loading and queries."""

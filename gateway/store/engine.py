@@ -1,0 +1,56 @@
+"""Engines and sessions for the index, on SQLite or PostgreSQL, from one URL."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import config
+
+_ENGINES: dict[str, Engine] = {}
+_LOCK = threading.Lock()
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs that name no driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def engine_for(url: str | None = None) -> Engine:
+    """One engine per URL for the life of the process (default: ``config.index_url()``)."""
+    resolved = normalise_url(url or config.index_url())
+    with _LOCK:
+        engine = _ENGINES.get(resolved)
+        if engine is None:
+            engine = create_engine(resolved, pool_pre_ping=True)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            _ENGINES[resolved] = engine
+    return engine
+
+
+def session_factory(url: str | None = None) -> sessionmaker[Session]:
+    return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+def dispose_engine(url: str) -> None:
+    """Close one URL's pooled connections and forget its engine (before dropping a database)."""
+    with _LOCK:
+        engine = _ENGINES.pop(normalise_url(url), None)
+    if engine is not None:
+        engine.dispose()

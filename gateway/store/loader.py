@@ -1,0 +1,150 @@
+"""Write a batch into the index: new versions of source records, held items, accounting.
+
+Set-based and in one transaction per batch: current versions are read in chunks, new versions
+inserted with executemany, superseded ones flagged; a record whose content has not changed adds
+no version. Loading the same batch twice leaves the index as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from gateway.identifiers import is_valid_nhs_number, is_valid_upn
+from gateway.store.tables import HeldRecord, SourceRecord
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    loaded: int
+    new_versions: int
+
+
+def content_hash(record: dict[str, Any]) -> str:
+    """A hash of what the record says, leaving out when and in which batch it came."""
+    content = {k: v for k, v in record.items() if k != "provenance"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _current_versions(
+    session: Session, source: str, record_ids: Sequence[str]
+) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] = {}
+    unique = sorted(set(record_ids))
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start : start + CHUNK]
+        rows = session.execute(
+            select(SourceRecord.record_id, SourceRecord.version, SourceRecord.content_hash).where(
+                SourceRecord.source == source,
+                SourceRecord.is_current.is_(True),
+                SourceRecord.record_id.in_(chunk),
+            )
+        )
+        for record_id, version, digest in rows:
+            found[record_id] = (version, digest)
+    return found
+
+
+def load_records(
+    session: Session, source: str, agency: str, batch_id: str, records: Sequence[dict[str, Any]]
+) -> LoadResult:
+    """Add the batch's canonical records (JSON form, in file order) as source-record versions."""
+    current = _current_versions(session, source, [r["provenance"]["record_id"] for r in records])
+    rows: list[dict[str, Any]] = []
+    superseded: set[tuple[str, int]] = set()
+    for record in records:
+        record_id = record["provenance"]["record_id"]
+        digest = content_hash(record)
+        version, existing = current.get(record_id, (0, None))
+        if digest == existing:
+            continue
+        if version:
+            superseded.add((record_id, version))
+        current[record_id] = (version + 1, digest)
+        rows.append(
+            _row(
+                record,
+                source=source,
+                agency=agency,
+                batch_id=batch_id,
+                version=version + 1,
+                digest=digest,
+            )
+        )
+    # Within a batch a record may change twice: only its last new version stays current.
+    last = {r["record_id"]: r["version"] for r in rows}
+    for r in rows:
+        r["is_current"] = r["version"] == last[r["record_id"]]
+    _flag_superseded(session, source, superseded)
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(SourceRecord), rows[start : start + CHUNK])
+    return LoadResult(loaded=len(records), new_versions=len(rows))
+
+
+def _flag_superseded(session: Session, source: str, keys: Iterable[tuple[str, int]]) -> None:
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        session.execute(
+            update(SourceRecord)
+            .where(
+                SourceRecord.source == source,
+                tuple_(SourceRecord.record_id, SourceRecord.version).in_(chunk),
+            )
+            .values(is_current=False)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _row(
+    record: dict[str, Any], *, source: str, agency: str, batch_id: str, version: int, digest: str
+) -> dict[str, Any]:
+    identity = record["identity"]
+    nhs = identity.get("nhs_number")
+    upn = identity.get("upn")
+    birth = identity.get("birth_date")
+    return {
+        "source": source,
+        "record_id": record["provenance"]["record_id"],
+        "version": version,
+        "agency": agency,
+        "batch_id": batch_id,
+        "received_at": datetime.fromisoformat(record["provenance"]["received_at"]),
+        "content_hash": digest,
+        "nhs_number": nhs if is_valid_nhs_number(nhs) else None,
+        "upn": upn if is_valid_upn(upn) else None,
+        "birth_date": date.fromisoformat(birth) if birth else None,
+        "restricted": bool(identity.get("restricted")),
+        "payload": record,
+    }
+
+
+def hold_items(
+    session: Session, source: str, batch_id: str, items: Sequence[dict[str, Any]]
+) -> None:
+    """Keep quarantined and rejected items of a batch (once: keyed by batch and position)."""
+    known = set(session.scalars(select(HeldRecord.item_key).where(HeldRecord.batch_id == batch_id)))
+    rows = [
+        {
+            "batch_id": batch_id,
+            "source": source,
+            "item_key": i["item_key"],
+            "stage": i["stage"],
+            "status": i["status"],
+            "reasons": i["reasons"],
+            "payload": i["payload"] or "",
+        }
+        for i in items
+        if i["item_key"] not in known
+    ]
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(HeldRecord), rows[start : start + CHUNK])

@@ -1,0 +1,24 @@
+"""The index tables (SQLAlchemy 2), one module per entity; Alembic migrations create them."""
+
+from gateway.store.tables.audit import AuditEntry
+from gateway.store.tables.base import Base
+from gateway.store.tables.batches import Batch
+from gateway.store.tables.bookmarks import SourceBookmark
+from gateway.store.tables.children import LINK_ORIGINS, LINK_STATES, Child, Link
+from gateway.store.tables.quarantine import HeldRecord
+from gateway.store.tables.source_records import SourceRecord
+from gateway.store.tables.validation_runs import ValidationRun
+
+__all__ = [
+    "LINK_ORIGINS",
+    "LINK_STATES",
+    "AuditEntry",
+    "Base",
+    "Batch",
+    "Child",
+    "HeldRecord",
+    "Link",
+    "SourceBookmark",
+    "SourceRecord",
+    "ValidationRun",
+]

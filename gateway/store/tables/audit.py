@@ -1,0 +1,29 @@
+"""The audit log: append-only, each entry hashing the one before it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.store.tables.base import Base
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    organisation: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str | None] = mapped_column(String(60))
+    lawful_basis: Mapped[str | None] = mapped_column(String(200))
+    child_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    fields_disclosed: Mapped[list]
+    fields_refused: Mapped[list]
+    outcome: Mapped[str] = mapped_column(String(20))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,34 @@
+"""Source records: every version of every agency record, never overwritten."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.store.tables.base import Base
+
+
+class SourceRecord(Base):
+    __tablename__ = "source_record"
+    __table_args__ = (
+        UniqueConstraint("source", "record_id", "version", name="uq_source_record_version"),
+        Index("ix_source_record_current", "source", "record_id", "is_current"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(80))
+    record_id: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int]
+    is_current: Mapped[bool]
+    agency: Mapped[str] = mapped_column(String(20))
+    batch_id: Mapped[str] = mapped_column(String(80), index=True)
+    received_at: Mapped[datetime]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # Identifiers that linkage and lookup search on: only valid ones are stored here.
+    nhs_number: Mapped[str | None] = mapped_column(String(10), index=True)
+    upn: Mapped[str | None] = mapped_column(String(13), index=True)
+    birth_date: Mapped[date | None]
+    restricted: Mapped[bool] = mapped_column(default=False)
+    payload: Mapped[dict]

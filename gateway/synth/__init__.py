@@ -1,0 +1,133 @@
+"""``ehe-gateway synth``: what each agency would send about a synthetic population."""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from gateway.synth import writers
+from gateway.synth.population import (
+    Child,
+    Noise,
+    Recorded,
+    make_population,
+    record_as,
+    with_duplicates,
+)
+
+# Where each source's files land in an inbox folder (the demo's and the tests' layout).
+INBOX_LAYOUT = {
+    "education__ctf": "education/ctf",
+    "education__ehe_register": "education/ehe_register",
+    "health__fhir_patient": "health/fhir",
+    "health__hl7v2_adt": "health/adt",
+    "social_care__case_db": "social_care/case_db",
+    "social_care__cin_census": "social_care/cin",
+}
+CASE_DB_FILE = "case_management.sqlite"
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    children: int
+    records: dict[str, int]
+    ground_truth: Path
+
+
+def generate(children: int, seed: int, out: Path) -> SynthResult:
+    """Write every source's files for a population of ``children`` under ``out``."""
+    population = make_population(children, seed)
+    rng = random.Random(seed + 1)
+    folders = {source: out / rel for source, rel in INBOX_LAYOUT.items()}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    by_source = _records(rng, population)
+    writers.write_ctf(
+        folders["education__ctf"] / "ctf_815_removed_from_roll.xml", by_source["education__ctf"]
+    )
+    writers.write_ehe_register(
+        folders["education__ehe_register"] / "ehe_cme_register.csv",
+        by_source["education__ehe_register"],
+    )
+    writers.write_fhir_ndjson(
+        folders["health__fhir_patient"] / "Patient.ndjson", by_source["health__fhir_patient"]
+    )
+    writers.write_adt(
+        folders["health__hl7v2_adt"] / "adt_feed.hl7", by_source["health__hl7v2_adt"], rng
+    )
+    writers.write_case_db(
+        folders["social_care__case_db"] / CASE_DB_FILE, by_source["social_care__case_db"]
+    )
+    writers.write_cin_census(
+        folders["social_care__cin_census"] / "cin_census_2026.xml",
+        by_source["social_care__cin_census"],
+    )
+    truth = out / "ground_truth.csv"
+    with truth.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source", "record_id", "child", "family", "twin", "defect"])
+        for source, records in by_source.items():
+            for r in records:
+                writer.writerow(
+                    [
+                        source,
+                        r.record_id,
+                        r.child.key,
+                        r.child.family_key,
+                        int(r.child.twin),
+                        r.defect or "",
+                    ]
+                )
+    return SynthResult(len(population), {s: len(r) for s, r in by_source.items()}, truth)
+
+
+def _records(rng: random.Random, population: list[Child]) -> dict[str, list[Recorded]]:
+    def recorded(
+        prefix: str, chosen: list[Child], noise: Noise, defects: tuple[str, ...]
+    ) -> list[Recorded]:
+        records = [record_as(rng, c, f"{prefix}{c.key[1:]}", noise, defects) for c in chosen]
+        return with_duplicates(rng, records, noise, "D")
+
+    education = Noise(missing_nhs=0.7)
+    health = Noise(missing_nhs=0.02, missing_upn=1.0, nickname=0.03)
+    social = Noise(missing_nhs=0.3, missing_upn=0.2)
+    census = Noise(missing_nhs=1.0, missing_upn=0.05, duplicate=0.0)
+    result = {
+        "education__ctf": recorded(
+            "CTF",
+            [c for c in population if c.left_school],
+            education,
+            ("missing_birth_date", "bad_sex_code"),
+        ),
+        "education__ehe_register": recorded(
+            "EHE",
+            [c for c in population if c.ehe or c.cme],
+            education,
+            ("impossible_date", "ragged_row"),
+        ),
+        "health__fhir_patient": recorded(
+            "CHIS",
+            [c for c in population if c.health_fhir],
+            health,
+            ("not_json", "future_birth_date"),
+        ),
+        "health__hl7v2_adt": recorded(
+            "RCB", [c for c in population if c.health_adt], health, ("truncated_message",)
+        ),
+        "social_care__case_db": recorded(
+            "P", [c for c in population if c.social_care], social, ("missing_birth_date",)
+        ),
+    }
+    # A CTF is keyed by UPN: the pupil's record id in it is the UPN itself.
+    result["education__ctf"] = [
+        replace(r, record_id=r.child.upn, upn=r.child.upn) for r in result["education__ctf"]
+    ]
+    # The census comes out of the same case system: its LAchildID is the case person id.
+    result["social_care__cin_census"] = [
+        record_as(rng, c, f"P{c.key[1:]}", census, ("missing_birth_date",))
+        for c in population
+        if c.cin_census
+    ]
+    return result

@@ -1,0 +1,133 @@
+"""Lookups over real HTTP on loopback: purpose required, minimised answer, audit chain."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select, update
+
+from gateway.access.audit import Actor, AuditEvent, append, first_broken_entry
+from gateway.api.app import create_app
+from gateway.pipeline import ingest, link_children
+from gateway.store.engine import session_factory
+from gateway.store.tables import AuditEntry, SourceRecord
+
+HEADERS = {"X-User": "ehe.officer@la.example", "X-Organisation": "LA 815", "X-Role": "ehe_officer"}
+
+
+def test_audit_chain_detects_tampering(index_url: str) -> None:
+    actor = Actor("u", "org", "ehe_officer")
+    with session_factory(index_url).begin() as session:
+        for n in range(5):
+            append(
+                session,
+                AuditEvent(
+                    actor=actor,
+                    action="lookup",
+                    outcome="disclosed",
+                    purpose="ehe_enquiry",
+                    child_id=f"C-{n}",
+                ),
+            )
+    with session_factory(index_url)() as session:
+        assert first_broken_entry(session) is None
+        third = session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)).all()[2]
+    with session_factory(index_url).begin() as session:
+        session.execute(
+            update(AuditEntry).where(AuditEntry.seq == third).values(child_id="C-other")
+        )
+    with session_factory(index_url)() as session:
+        assert first_broken_entry(session) == third
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def api(index_url: str, inbox: Path) -> Iterator[httpx.Client]:
+    for source in ("health__fhir_patient", "social_care__case_db", "education__ehe_register"):
+        ingest(source, index_url=index_url)
+    link_children(index_url)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(index_url), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        yield client
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _known_to_social_care_nhs(index_url: str) -> str:
+    with session_factory(index_url)() as session:
+        nhs = session.scalar(
+            select(SourceRecord.nhs_number)
+            .where(
+                SourceRecord.source == "social_care__case_db", SourceRecord.nhs_number.is_not(None)
+            )
+            .limit(1)
+        )
+    assert nhs
+    return nhs
+
+
+def test_lookup_needs_purpose_and_is_audited(api: httpx.Client, index_url: str) -> None:
+    nhs = _known_to_social_care_nhs(index_url)
+    refused = api.post("/api/v1/lookup", json={"nhs_number": nhs}, headers=HEADERS)
+    assert refused.status_code == 400
+    assert "purpose" in refused.json()["detail"]
+    answered = api.post(
+        "/api/v1/lookup", json={"nhs_number": nhs, "purpose": "ehe_enquiry"}, headers=HEADERS
+    )
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert body["social_care"]["known"] is True
+    assert "social_care" in body["known_to"]
+    text = answered.text
+    assert nhs not in text  # the answer is a flag, not the file
+    with session_factory(index_url)() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        assert [e.outcome for e in entries] == ["no_purpose", "disclosed"]
+        assert entries[1].child_id == body["child_id"]
+        assert "Education Act 1996 s.436A" in (entries[1].lawful_basis or "")
+        assert "social_care.known" in entries[1].fields_disclosed
+        assert first_broken_entry(session) is None
+
+
+def test_lookup_refuses_anonymous_and_unknown(api: httpx.Client) -> None:
+    assert (
+        api.post(
+            "/api/v1/lookup", json={"purpose": "ehe_enquiry", "nhs_number": "9434765919"}
+        ).status_code
+        == 401
+    )
+    missing = api.post(
+        "/api/v1/lookup",
+        json={"purpose": "ehe_enquiry", "nhs_number": "9434765919"},
+        headers=HEADERS,
+    )
+    assert missing.status_code == 404
+    bad = api.post(
+        "/api/v1/lookup",
+        json={"purpose": "ehe_enquiry", "nhs_number": "9434765918"},
+        headers=HEADERS,
+    )
+    assert bad.status_code == 422
+    assert "9434765918" not in bad.text
+    purposes = api.get("/api/v1/purposes").json()
+    assert {p["code"] for p in purposes} >= {"ehe_enquiry", "child_protection", "voluntary_support"}

@@ -1,0 +1,162 @@
+"""DAG files: they import cleanly, follow the house rules, parse fast, and really run."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.sources import source_names
+
+DAGS = Path(__file__).resolve().parents[1] / "dags"
+DAG_FILES = sorted(p for p in DAGS.glob("*.py") if p.name != "ehe_dag_factory.py")
+HEAVY = (
+    "gateway",
+    "connectors",
+    "pandas",
+    "great_expectations",
+    "splink",
+    "sqlalchemy",
+    "fhir",
+    "hl7apy",
+)
+
+
+def _airflow_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(tmp_path / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "EHE_DATA_DIR": str(tmp_path / "data"),
+        }
+    )
+    return env
+
+
+def test_no_heavy_import_at_module_level() -> None:
+    for path in [*DAG_FILES, DAGS / "ehe_dag_factory.py"]:
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in HEAVY, (
+                    f"{path.name} imports {name} at module level"
+                )
+
+
+def test_dag_files_are_thin() -> None:
+    for path in [*DAG_FILES, DAGS / "ehe_dag_factory.py"]:
+        assert len(path.read_text().splitlines()) <= 120, path.name
+    for path in DAG_FILES:
+        assert len(path.read_text().splitlines()) <= 20, f"{path.name}: a DAG file is configuration"
+
+
+def test_every_source_has_an_ingest_dag() -> None:
+    names = {p.stem for p in DAG_FILES}
+    assert {f"ingest__{s}" for s in source_names()} <= names
+    assert "link__children" in names
+    sys.path.insert(0, str(DAGS))
+    try:
+        from ehe_dag_factory import SOURCES
+    finally:
+        sys.path.remove(str(DAGS))
+    assert sorted(SOURCES) == source_names()
+
+
+@pytest.mark.airflow
+def test_dagbag_imports_without_errors_and_follows_policy(tmp_path: Path) -> None:
+    """Parse every DAG file with Airflow itself, in a clean process, and check the policy."""
+    script = f"""
+import json, time
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+started = time.perf_counter()
+bag = BundleDagBag(dag_folder={str(DAGS)!r}, bundle_path=Path({str(DAGS)!r}))
+elapsed = time.perf_counter() - started
+errors = {{k: str(v)[:300] for k, v in bag.import_errors.items()}}
+out = {{"errors": errors, "elapsed": elapsed, "dags": {{}}}}
+for dag_id, dag in bag.dags.items():
+    out["dags"][dag_id] = {{
+        "tags": sorted(dag.tags), "retries": [t.retries for t in dag.tasks],
+        "catchup": dag.catchup, "tasks": [t.task_id for t in dag.tasks],
+        "max_active_runs": dag.max_active_runs,
+    }}
+print(json.dumps(out))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_airflow_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    import json
+
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["errors"] == {}
+    assert report["elapsed"] < len(DAG_FILES) * 1.0, "parsing must stay under a second per DAG file"
+    dags = report["dags"]
+    assert set(dags) == {p.stem for p in DAG_FILES}
+    for dag_id, info in dags.items():
+        layer = dag_id.split("__")[0]
+        assert layer in ("ingest", "link", "report"), dag_id
+        assert all(r >= 1 for r in info["retries"]), f"{dag_id}: every task retries"
+        assert info["catchup"] is False
+        assert info["max_active_runs"] == 1
+        assert info["tags"], dag_id
+    for source in source_names():
+        assert dags[f"ingest__{source}"]["tasks"] == ["land", "stage", "load"]
+
+
+@pytest.mark.airflow
+@pytest.mark.slow
+def test_full_dag_run_with_airflow_dags_test(tmp_path: Path, inbox: Path) -> None:
+    """One ingest DAG and the linkage DAG, run by `airflow dags test` on SQLite metadata."""
+    env = _airflow_env(tmp_path)
+    env["EHE_INBOX"] = str(inbox)
+    env.pop("EHE_INDEX_URL", None)
+    cli = str(Path(sys.executable).with_name("ehe-gateway"))
+    subprocess.run([cli, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
+    started = time.perf_counter()
+    run = subprocess.run(
+        [cli, "run-dags", "--dag", "ingest__social_care__case_db", "--dag", "link__children"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    logs = "".join(
+        p.read_text()[-3000:] for p in (tmp_path / "airflow" / "dag-test-logs").glob("*.log")
+    )
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:] + logs
+    assert "ingest__social_care__case_db" in run.stdout and "success" in run.stdout
+    summary = subprocess.run(
+        [cli, "accounting", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    import json
+
+    rows = json.loads(summary.stdout)
+    assert [r["source"] for r in rows] == ["social_care__case_db"]
+    assert (
+        rows[0]["received"] == rows[0]["loaded"] + rows[0]["quarantined"] + rows[0]["rejected"] > 0
+    )
+    assert time.perf_counter() - started < 600
