@@ -15,6 +15,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from connectors.base import Extracted
+
 
 def local(tag: str) -> str:
     """A tag without its namespace."""
@@ -36,6 +38,19 @@ def iter_elements(path: Path, record_tag: str) -> Iterator[tuple[int, Element | 
         yield ordinal + 1, None, f"malformed XML at line {line} column {column}"
     except DefusedXmlException as exc:
         yield ordinal + 1, None, f"unsafe XML refused ({type(exc).__name__})"
+
+
+def xml_records(path: Path, record_tag: str, noun: str) -> Iterator[Extracted]:
+    """Each ``record_tag`` element as a dict; a parse error ends the file with one error item.
+
+    Positions read ``<file> <noun> <ordinal>``, so an error names where it happened.
+    """
+    for ordinal, element, error in iter_elements(path, record_tag):
+        position = f"{path.name} {noun} {ordinal}"
+        if element is None:
+            yield Extracted(position, error=error or f"unreadable {noun}")
+            return
+        yield Extracted(position, record=to_dict(element))
 
 
 def text(element: Element | None, path: str) -> str | None:

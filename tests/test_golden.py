@@ -10,6 +10,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,13 +32,17 @@ CASES = [
 ]
 
 
-def _stable(lines: list[dict[str, object]]) -> str:
+def _stage(samples: Path, source: str, relative: str) -> list[dict[str, Any]]:
+    return list(stage_items(source, samples / relative, "golden", RECEIVED))
+
+
+def _stable(lines: list[dict[str, Any]]) -> str:
     return json.dumps(lines, indent=2, sort_keys=True, default=str) + "\n"
 
 
 @pytest.mark.parametrize(("source", "relative"), CASES, ids=[c[1] for c in CASES])
 def test_sample_maps_to_expected_records(samples: Path, source: str, relative: str) -> None:
-    lines = list(stage_items(source, samples / relative, "golden", RECEIVED))
+    lines = _stage(samples, source, relative)
     actual = _stable(lines)
     expected_file = GOLDEN / (Path(relative).stem + ".json")
     if os.environ.get("UPDATE_GOLDEN") == "1":
@@ -48,59 +53,31 @@ def test_sample_maps_to_expected_records(samples: Path, source: str, relative: s
 
 def test_restricted_record_stays_restricted(samples: Path) -> None:
     """Sensitive_Patient.json carries the PDS S-flag: the canonical record must say so."""
-    lines = list(
-        stage_items(
-            "health__fhir_patient",
-            samples / "fhir/nhs-pds/Sensitive_Patient.json",
-            "golden",
-            RECEIVED,
-        )
-    )
+    lines = _stage(samples, "health__fhir_patient", "fhir/nhs-pds/Sensitive_Patient.json")
     records = [line["record"] for line in lines if line["kind"] == "record"]
     assert len(records) == 1
-    assert records[0]["identity"]["restricted"] is True  # type: ignore[index]
+    assert records[0]["identity"]["restricted"] is True
 
 
 def test_itk_month_thirteen_birth_date_is_quarantined_with_reason(samples: Path) -> None:
     """The NHS ITK A28 example has a birth date in month 13: held, naming the field."""
-    lines = list(
-        stage_items(
-            "health__hl7v2_adt",
-            samples / "hl7v2/nhs-itk-v2.4/ITK_ADT_A28_Example.hl7",
-            "golden",
-            RECEIVED,
-        )
-    )
+    lines = _stage(samples, "health__hl7v2_adt", "hl7v2/nhs-itk-v2.4/ITK_ADT_A28_Example.hl7")
     held = [line for line in lines if line["kind"] == "held"]
     assert len(held) == 1
     assert held[0]["status"] == "quarantined"
-    assert "identity.birth_date" in held[0]["reasons"][0]["explain"]  # type: ignore[index]
+    assert "identity.birth_date" in held[0]["reasons"][0]["explain"]
 
 
 def test_itk_nhs_number_without_type_code_is_read(samples: Path) -> None:
     """ITK puts the NHS number in PID-3 as n^^^NHS with no NH type code. The patient is an adult,
     so the record is held by the age check; the mapped record it holds carries the number."""
-    lines = list(
-        stage_items(
-            "health__hl7v2_adt",
-            samples / "hl7v2/nhs-itk-v2.4/ITK_ADT_A01_example.hl7",
-            "golden",
-            RECEIVED,
-        )
-    )
+    lines = _stage(samples, "health__hl7v2_adt", "hl7v2/nhs-itk-v2.4/ITK_ADT_A01_example.hl7")
     (held,) = [line for line in lines if line["kind"] == "held"]
-    assert held["reasons"][0]["rule"] == "birth_date_plausible"  # type: ignore[index]
+    assert held["reasons"][0]["rule"] == "birth_date_plausible"
     assert json.loads(str(held["payload"]))["identity"]["nhs_number"] == "3333333333"
 
 
 def test_multimatch_searchset_yields_twenty_records(samples: Path) -> None:
-    lines = list(
-        stage_items(
-            "health__fhir_patient",
-            samples / "fhir/nhs-pds/fuzzy_multimatch_searchset.json",
-            "golden",
-            RECEIVED,
-        )
-    )
+    lines = _stage(samples, "health__fhir_patient", "fhir/nhs-pds/fuzzy_multimatch_searchset.json")
     items = [line for line in lines if line["kind"] in ("record", "held")]
     assert len(items) == 20

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Extracted, FileDropConnector, Stream
-from connectors.xml_stream import iter_elements, text, to_dict
+from connectors.xml_stream import iter_elements, text, xml_records
 
 SCHEMA = {
     "type": "object",
@@ -26,17 +26,15 @@ class CommonTransferFileConnector(FileDropConnector):
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         header = _read_header(path)
-        for ordinal, element, error in iter_elements(path, "Pupil"):
-            position = f"{path.name} pupil {ordinal}"
-            if element is None:
-                yield Extracted(position, error=error or "unreadable pupil")
-                return
-            record = to_dict(element)
-            record["Header"] = header
-            if not record.get("UPN"):
-                yield Extracted(position, error="pupil without a UPN", raw=json.dumps(record))
-                continue
-            yield Extracted(position, record=record)
+        for item in xml_records(path, "Pupil", "pupil"):
+            if item.record is None:
+                yield item
+            elif not item.record.get("UPN"):
+                yield Extracted(
+                    item.position, error="pupil without a UPN", raw=json.dumps(item.record)
+                )
+            else:
+                yield Extracted(item.position, record={**item.record, "Header": header})
 
 
 def _read_header(path: Path) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from connectors.base import Extracted, FileDropConnector, Stream
-from connectors.xml_stream import iter_elements, to_dict
+from connectors.xml_stream import xml_records
 
 SCHEMA = {"type": "object", "required": ["ChildIdentifiers"]}
 
@@ -20,16 +20,13 @@ class CinCensusConnector(FileDropConnector):
     stream = Stream("children", primary_key=("LAchildID",), bookmark_field=None, schema=SCHEMA)
 
     def parse(self, path: Path) -> Iterator[Extracted]:
-        for ordinal, element, error in iter_elements(path, "Child"):
-            position = f"{path.name} child {ordinal}"
-            if element is None:
-                yield Extracted(position, error=error or "unreadable child")
-                return
-            record = to_dict(element)
-            identifiers = record.get("ChildIdentifiers")
-            if not isinstance(identifiers, dict) or not identifiers.get("LAchildID"):
+        for item in xml_records(path, "Child", "child"):
+            identifiers = (item.record or {}).get("ChildIdentifiers")
+            if item.record is not None and not (
+                isinstance(identifiers, dict) and identifiers.get("LAchildID")
+            ):
                 yield Extracted(
-                    position, error="child without an LAchildID", raw=json.dumps(record)
+                    item.position, error="child without an LAchildID", raw=json.dumps(item.record)
                 )
-                continue
-            yield Extracted(position, record=record)
+            else:
+                yield item
