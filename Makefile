@@ -27,7 +27,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ehe-gateway synth --children $(DEMO_CHILDREN) --seed $(DEMO_SEED) --out $(EHE_INBOX)
 	$(BIN)/ehe-gateway db upgrade
-	$(BIN)/ehe-gateway airflow-run --all
+	$(BIN)/ehe-gateway run-dags --all
 	$(BIN)/ehe-gateway summary
 
 ## ruff, mypy and the whole pytest suite, on SQLite and PostgreSQL.
