@@ -1,25 +1,24 @@
-"""Run the gateway's DAGs in-process with ``airflow dags test`` (the embedded default).
+"""Run the gateway's DAGs end to end on the embedded default (SQLite metadata, no servers).
 
-This drives Airflow's own command line in a subprocess, so the core package never imports
-Airflow. Airflow's metadata lives in its own SQLite file under the data folder, never in the
-index database.
+The DAGs run in one Airflow process with ``dag.test()`` (what ``airflow dags test`` does),
+started as a subprocess so that the core package never imports Airflow. Airflow's metadata
+lives in its own SQLite file under the data folder, never in the index database.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 import os
-import re
-import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway import config
 from gateway.errors import FatalConfigError
 
-log = logging.getLogger(__name__)
 INGEST_ORDER = (
     "ingest__education__ctf",
     "ingest__education__ehe_register",
@@ -29,18 +28,15 @@ INGEST_ORDER = (
     "ingest__social_care__cin_census",
 )
 ALL_DAGS = (*INGEST_ORDER, "link__children")
-_FINISHED = re.compile(r"DagRun Finished: dag_id=(\S+?),.*?state=(\w+)")
-
-
-DAG_TEST_TIMEOUT_S = 900
+RUNNER = config.PROJECT_ROOT / "dags" / "run_dags_in_process.py"
+TIMEOUT_S = 1800
 
 
 @dataclass(frozen=True)
-class DagTestResult:
+class DagRunResult:
     dag_id: str
     state: str
-    log_file: Path
-    returncode: int
+    seconds: float
 
     @property
     def ok(self) -> bool:
@@ -49,58 +45,63 @@ class DagTestResult:
 
 def airflow_environment() -> dict[str, str]:
     env = dict(os.environ)
-    home = config.data_dir() / "airflow"
-    env.setdefault("AIRFLOW_HOME", str(home))
+    env.setdefault("AIRFLOW_HOME", str(config.data_dir() / "airflow"))
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(config.PROJECT_ROOT / "dags"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    env.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
     env.setdefault("EHE_INBOX", str(config.inbox_dir()))
     env.setdefault("EHE_DATA_DIR", str(config.data_dir()))
     env.setdefault("GX_ANALYTICS_ENABLED", "False")
-    # `airflow dags test` waits out retry delays; a demo run should fail fast and say why.
+    # A test run waits out retry delays; here a failure should fail fast and say why.
     env.setdefault("EHE_DAG_RETRIES", "0")
-    # The run's final state is read from Airflow's INFO line "DagRun Finished: ... state=".
-    env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
     return env
 
 
 def _airflow() -> str:
-    beside = Path(sys.executable).with_name("airflow")
-    found = str(beside) if beside.exists() else shutil.which("airflow")
-    if not found:
+    found = Path(sys.executable).with_name("airflow")
+    if not found.exists():
         raise FatalConfigError("the airflow command is not installed in this environment")
-    return found
+    return str(found)
 
 
 def migrate_metadata() -> None:
+    """Create or upgrade Airflow's own metadata database (SQLite by default)."""
     env = airflow_environment()
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     subprocess.run([_airflow(), "db", "migrate"], env=env, check=True, capture_output=True)
 
 
-def test_dag(dag_id: str) -> DagTestResult:
-    """Run one DAG once, in-process, logging Airflow's output to a file."""
+def log_file() -> Path:
+    return Path(airflow_environment()["AIRFLOW_HOME"]) / "dag-runs.log"
+
+
+def run_dags(dag_ids: list[str]) -> Iterator[DagRunResult]:
+    """Run the DAGs in order, yielding each result as soon as its run has finished."""
     env = airflow_environment()
-    log_dir = Path(env["AIRFLOW_HOME"]) / "dag-test-logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = log_dir / f"{dag_id}.log"
-    with log_file.open("w", encoding="utf-8") as out:
-        try:
-            completed = subprocess.run(
-                [_airflow(), "dags", "test", dag_id],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                check=False,
-                timeout=DAG_TEST_TIMEOUT_S,
-            )
-            returncode = completed.returncode
-        except subprocess.TimeoutExpired:
-            returncode = -1
-    text = log_file.read_text(encoding="utf-8", errors="replace")
-    states = [state for found_id, state in _FINISHED.findall(text) if found_id == dag_id]
-    state = states[-1] if states else ("timed out" if returncode == -1 else "unknown")
-    if returncode != 0 and state == "success":
-        state = "failed"
-    return DagTestResult(dag_id, state, log_file, returncode)
+    results = Path(env["AIRFLOW_HOME"]) / "dag-runs.jsonl"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text("")
+    seen = 0
+    with log_file().open("w", encoding="utf-8") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(RUNNER), str(results), *dag_ids],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + TIMEOUT_S
+        while seen < len(dag_ids):
+            finished = process.poll() is not None
+            lines = results.read_text(encoding="utf-8").splitlines()
+            for line in lines[seen:]:
+                item = json.loads(line)
+                yield DagRunResult(item["dag_id"], item["state"], item["seconds"])
+            seen = len(lines)
+            if finished or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    for dag_id in dag_ids[seen:]:
+        yield DagRunResult(dag_id, "did not run", 0.0)

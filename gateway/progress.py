@@ -11,16 +11,13 @@ T = TypeVar("T")
 log = logging.getLogger("gateway.progress")
 
 
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Yield ``items``, showing progress as ``description`` (step names only, never data)."""
+def track(items: Iterable[T], description: str, total: int) -> Iterator[T]:
+    """Yield ``items`` as they come, showing ``description`` and how many of ``total`` are done."""
     if sys.stderr.isatty():
         from rich.progress import track as rich_track
 
-        yield from rich_track(items, description=description, total=total, transient=False)
+        yield from rich_track(items, description=description, total=total, transient=True)
         return
-    listed = list(items)
-    count = total if total is not None else len(listed)
-    for number, item in enumerate(listed, start=1):
-        log.info("%s: step %d of %d", description, number, count)
+    for number, item in enumerate(items, start=1):
+        log.info("%s: %d of %d done", description, number, total)
         yield item
-    log.info("%s: done", description)
