@@ -34,6 +34,15 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
+def _pipeline() -> Any:
+    """The pipeline stages, imported when a task runs (never at parse time), logging set up."""
+    import gateway.pipeline
+    from gateway.logs import configure_logging
+
+    configure_logging()
+    return gateway.pipeline
+
+
 def index_asset(source: str) -> Asset:
     """The Asset an ingest DAG publishes when a source's batches are in the index."""
     return Asset(name=f"index__{source}", uri=f"ehe-index://source/{source}")
@@ -56,25 +65,17 @@ def ingest_dag(source: str, schedule: str, doc: str) -> Any:
     def ingest() -> None:
         @task
         def land() -> list[str]:
-            from gateway.logs import configure_logging
-            from gateway.pipeline import land_source
-
-            configure_logging()
-            return land_source(source)
+            return _pipeline().land_source(source)
 
         @task
         def stage(batch_ids: list[str]) -> list[str]:
-            from gateway.pipeline import stage_batch
-
             for batch_id in batch_ids:
-                stage_batch(batch_id)
+                _pipeline().stage_batch(batch_id)
             return batch_ids
 
         @task(outlets=[index_asset(source)])
         def load(batch_ids: list[str]) -> list[dict[str, object]]:
-            from gateway.pipeline import load_batch
-
-            return [load_batch(batch_id).as_dict() for batch_id in batch_ids]
+            return [_pipeline().load_batch(batch_id).as_dict() for batch_id in batch_ids]
 
         load(stage(land()))
 
@@ -103,11 +104,7 @@ def link_dag(sources: list[str]) -> Any:
         def link_children() -> dict[str, int]:
             from dataclasses import asdict
 
-            from gateway.logs import configure_logging
-            from gateway.pipeline import link_children as run_linkage
-
-            configure_logging()
-            return asdict(run_linkage())
+            return asdict(_pipeline().link_children())
 
         link_children()
 

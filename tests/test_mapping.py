@@ -87,3 +87,19 @@ def test_register_row_becomes_ehe_or_cme() -> None:
 )
 def test_hl7_nhs_number_forms(pid3: list[list[str]], expected: str | None) -> None:
     assert hl7_nhs_number(pid3) == expected
+
+
+def test_python_error_messages_never_reach_the_reason() -> None:
+    """int('...') would quote the value in its message: only the kind of failure is kept."""
+    from gateway.mapping.spec import FieldRule, MappingSpec
+
+    spec = MappingSpec(
+        source="x",
+        agency="education",
+        record_id=FieldRule.model_validate({"from": "id"}),
+        fields={"identity.local_ids.pas": FieldRule.model_validate({"from": "n", "cast": "int"})},
+    )
+    mapped = apply_mapping(
+        spec, {"id": "1", "n": "9434765919x"}, batch_id="b", received_at=datetime.now(UTC)
+    )
+    assert mapped.problems == ["identity.local_ids.pas: not a whole number"]

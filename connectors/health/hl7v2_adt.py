@@ -56,7 +56,8 @@ def parse_adt(chunk: bytes, position: str) -> Extracted:
         message = parse_message(
             "\r".join(segments), validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False
         )
-    except (HL7apyException, ValueError, IndexError) as exc:
+    except (HL7apyException, ValueError, IndexError, KeyError, AttributeError) as exc:
+        # hl7apy's messages can quote the message text: keep only the kind of failure.
         return Extracted(position, error=f"unparseable HL7 ({type(exc).__name__})", raw=text)
     record = _fields(message)
     if not record.get("PID-3"):

@@ -9,10 +9,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.mapping.spec import WHOLE_RECORD, FieldRule, ListRule, MappingSpec
-from gateway.mapping.transforms import ISO_FORMATS, TRANSFORMS, parse_date
+from gateway.mapping.transforms import ISO_FORMATS, TRANSFORMS, MappingValueError, parse_date
 from gateway.model import CanonicalRecord, Provenance
 
-_MISSING = object()
+# What a cast or transform raises for a value it cannot handle; each names no value (our own
+# transforms say why in words; Python's own messages for these name types, not contents).
+TRANSFORM_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError)
 
 
 @dataclass
@@ -49,7 +51,7 @@ def evaluate(rule: FieldRule, data: Any) -> Any:
     if rule.codes is not None and value is not None:
         key = str(value).strip()
         if key not in rule.codes:
-            raise ValueError("code not in the mapping's code list")
+            raise MappingValueError("code not in the mapping's code list")
         value = rule.codes[key]
     if rule.cast is not None:
         value = _cast(value, rule)
@@ -62,12 +64,22 @@ def _cast(value: Any, rule: FieldRule) -> Any:
     if rule.cast == "str":
         return str(value).strip()
     if rule.cast == "int":
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:
+            raise MappingValueError("not a whole number") from None
     if rule.cast == "bool":
         return str(value).strip().lower() in ("1", "true", "yes", "y")
     if rule.cast == "list":
         return value if isinstance(value, list) else [value]
     return parse_date(value, rule.date_formats or ISO_FORMATS)
+
+
+def _reason(exc: Exception) -> str:
+    """Our own messages name no values; Python's may (int('...')), so only their kind is kept."""
+    if isinstance(exc, MappingValueError):
+        return str(exc)
+    return f"cannot be read ({type(exc).__name__})"
 
 
 def _put(target: dict[str, Any], path: str, value: Any) -> None:
@@ -84,8 +96,8 @@ def apply_mapping(
     problems: list[str] = []
     try:
         record_id = evaluate(spec.record_id, data)
-    except (ValueError, TypeError) as exc:
-        return Mapped(None, problems=[f"record_id: {exc}"])
+    except TRANSFORM_ERRORS as exc:
+        return Mapped(None, problems=[f"record_id: {_reason(exc)}"])
     if not record_id:
         return Mapped(None, problems=["record_id: missing"])
     record_id = str(record_id)
@@ -93,8 +105,8 @@ def apply_mapping(
     for target, rule in spec.fields.items():
         try:
             _put(document, target, evaluate(rule, data))
-        except (ValueError, TypeError, KeyError) as exc:
-            problems.append(f"{target}: {exc}")
+        except TRANSFORM_ERRORS as exc:
+            problems.append(f"{target}: {_reason(exc)}")
     for target, list_rule in spec.lists.items():
         _put(document, target, _map_list(target, list_rule, data, problems))
     if problems:
@@ -119,8 +131,8 @@ def _map_list(target: str, rule: ListRule, data: Any, problems: list[str]) -> li
         for name, field_rule in rule.fields.items():
             try:
                 mapped_item[name] = evaluate(field_rule, item)
-            except (ValueError, TypeError, KeyError) as exc:
-                problems.append(f"{target}[{position}].{name}: {exc}")
+            except TRANSFORM_ERRORS as exc:
+                problems.append(f"{target}[{position}].{name}: {_reason(exc)}")
         items.append(mapped_item)
     return items
 

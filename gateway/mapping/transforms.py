@@ -13,6 +13,12 @@ from typing import Any
 from gateway.identifiers import compact_nhs_number, compact_upn, normalise_postcode
 
 Transform = Callable[..., Any]
+
+
+class MappingValueError(ValueError):
+    """A value a transform or cast cannot make canonical; the message names no value."""
+
+
 TRANSFORMS: dict[str, Transform] = {}
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
@@ -55,7 +61,7 @@ def parse_date(value: Any, formats: tuple[str, ...] | list[str] = ISO_FORMATS) -
             return datetime.fromisoformat(text).date()
         except ValueError:
             pass
-    raise ValueError("not a date in an accepted format")
+    raise MappingValueError("not a date in an accepted format")
 
 
 # --- identifiers and addresses ------------------------------------------------------------
@@ -320,7 +326,7 @@ def cin_episodes(details: Any, kind: str) -> list[dict[str, Any]]:
             for plan in as_list(detail.get("ChildProtectionPlans")):
                 result.append(_span(plan, "CPPstartDate", "CPPendDate"))
         else:
-            raise ValueError(f"unknown CIN episode kind {kind!r}")
+            raise MappingValueError(f"unknown CIN episode kind {kind!r}")
     return result
 
 
