@@ -15,5 +15,9 @@ def configure_logging(level: str | None = None) -> None:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     else:
         root.setLevel(level)
+    quiet_third_parties()
+
+
+def quiet_third_parties() -> None:
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -88,6 +88,9 @@ def _context() -> Any:
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     import gateway.validation.custom_expectations  # noqa: F401  registers our expectations
+    from gateway.logs import quiet_third_parties
+
+    quiet_third_parties()  # GX sets its own log levels on import
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
