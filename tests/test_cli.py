@@ -33,6 +33,9 @@ def test_ingest_then_accounting_json(index_url: str, inbox: Path) -> None:
     assert set(rows[0]) == {"source", "batch", "received", "loaded", "quarantined", "rejected"}
     row = rows[0]
     assert row["received"] == row["loaded"] + row["quarantined"] + row["rejected"]
+    held = runner.invoke(app, ["quarantine", "list", "--status", "all"])
+    assert held.exit_code == 0
+    assert f"{row['quarantined'] + row['rejected']} held record(s)" in held.output
     summary = runner.invoke(app, ["summary"])
     assert summary.exit_code == 0
     assert "education__ehe_register" in summary.output

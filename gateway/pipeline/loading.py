@@ -1,4 +1,10 @@
-"""Loading: move a staged batch into the index in one transaction, or not at all."""
+"""Loading: move a staged batch into the index in one transaction, or not at all.
+
+The same path serves a batch's first load and its reprocessing after a fix in the mapping or
+the suite (``reprocess_batch``): records load idempotently (an unchanged record adds no
+version), held items that now pass are marked released, items still failing keep their
+place in quarantine with the new reasons, and an item a reviewer rejected stays rejected.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import BatchGateError, FatalConfigError
@@ -15,7 +21,7 @@ from gateway.pipeline.staging import read_staged, stage_batch, staged_file
 from gateway.sources import connector_for
 from gateway.store.engine import session_factory
 from gateway.store.loader import hold_items, load_records
-from gateway.store.tables import Batch, ValidationRun
+from gateway.store.tables import Batch, HeldRecord, ValidationRun
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_HELD_SHARE = 0.5
@@ -34,65 +40,123 @@ class Accounting:
         return asdict(self)
 
 
+@dataclass
+class StagedBatch:
+    records: list[dict[str, Any]]
+    held: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+
+    @property
+    def received(self) -> int:
+        return len(self.records) + len(self.held)
+
+
 def max_held_share() -> float:
     return float(os.environ.get("EHE_MAX_HELD_SHARE", DEFAULT_MAX_HELD_SHARE))
 
 
 def load_batch(batch_id: str, *, index_url: str | None = None) -> Accounting:
     """Load one staged batch; a batch already loaded is left as it is."""
-    Session = session_factory(index_url)
-    with Session() as session:
-        batch = session.get(Batch, batch_id)
-        if batch is None:
-            raise FatalConfigError(f"no landed batch {batch_id}")
-        if batch.status == "loaded":
-            return _accounting(batch)
-        source = batch.source
+    batch = _batch(batch_id, index_url)
+    if batch.status == "loaded":
+        return _accounting(batch)
     if not staged_file(batch_id).exists():
         stage_batch(batch_id, index_url=index_url)
-    records: list[dict[str, Any]] = []
-    held: list[dict[str, Any]] = []
-    summary: list[dict[str, Any]] = []
+    return _load_staged(batch, index_url)
+
+
+def reprocess_batch(batch_id: str, *, index_url: str | None = None) -> Accounting:
+    """Run a landed batch again through today's mapping and suite, and load what now passes."""
+    batch = _batch(batch_id, index_url)
+    stage_batch(batch_id, index_url=index_url)
+    return _load_staged(batch, index_url)
+
+
+def _batch(batch_id: str, index_url: str | None) -> Batch:
+    with session_factory(index_url)() as session:
+        batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise FatalConfigError(f"no landed batch {batch_id}")
+    return batch
+
+
+def _read(batch_id: str) -> StagedBatch:
+    staged = StagedBatch([], [], [])
     for line in read_staged(batch_id):
         if line["kind"] == "record":
-            records.append(line["record"])
+            staged.records.append(line)
         elif line["kind"] == "held":
-            held.append(line)
+            staged.held.append(line)
         else:
-            summary = line["summary"]
-    received = len(records) + len(held)
-    share = len(held) / received if received else 0.0
-    if share > max_held_share():
-        with Session.begin() as session:
-            gated = session.get(Batch, batch_id)
-            assert gated is not None
-            gated.status = "gated"
-        raise BatchGateError(
-            f"batch {batch_id}: {len(held)} of {received} records failed ({share:.0%}), more than "
-            f"the {max_held_share():.0%} allowed; nothing from it was loaded"
+            staged.summary = line["summary"]
+    return staged
+
+
+def _gate(batch_id: str, staged: StagedBatch, index_url: str | None) -> None:
+    share = len(staged.held) / staged.received if staged.received else 0.0
+    if share <= max_held_share():
+        return
+    with session_factory(index_url).begin() as session:
+        gated = session.get(Batch, batch_id)
+        assert gated is not None
+        gated.status = "gated"
+    raise BatchGateError(
+        f"batch {batch_id}: {len(staged.held)} of {staged.received} records failed ({share:.0%}), "
+        f"more than the {max_held_share():.0%} allowed; nothing from it was loaded"
+    )
+
+
+def _load_staged(batch: Batch, index_url: str | None) -> Accounting:
+    staged = _read(batch.batch_id)
+    _gate(batch.batch_id, staged, index_url)
+    agency = connector_for(batch.source).agency
+    with session_factory(index_url).begin() as session:
+        decided = {
+            row.item_key: row
+            for row in session.scalars(
+                select(HeldRecord).where(HeldRecord.batch_id == batch.batch_id)
+            )
+        }
+        records = [
+            line
+            for line in staged.records
+            if not (line["item_key"] in decided and decided[line["item_key"]].status == "rejected")
+        ]
+        result = load_records(
+            session, batch.source, agency, batch.batch_id, [r["record"] for r in records]
         )
-    agency = connector_for(source).agency
-    with Session.begin() as session:
-        result = load_records(session, source, agency, batch_id, records)
-        hold_items(session, source, batch_id, held)
+        for line in records:
+            row = decided.get(line["item_key"])
+            if row is not None and row.status == "quarantined":
+                row.status = "released"
+        for line in staged.held:
+            row = decided.get(line["item_key"])
+            if row is not None and row.status != "rejected":
+                row.status, row.reasons = line["status"], line["reasons"]
+        hold_items(
+            session,
+            batch.source,
+            batch.batch_id,
+            [h for h in staged.held if h["item_key"] not in decided],
+        )
+        validated = sum(1 for h in staged.held if h["stage"] == "validation")
         _record_validation(
             session,
-            batch_id,
-            summary,
-            checked=len(records) + _validated(held),
-            failed=_validated(held),
+            batch.batch_id,
+            staged.summary,
+            checked=len(staged.records) + validated,
+            failed=validated,
         )
-        batch = session.get(Batch, batch_id)
-        assert batch is not None
-        batch.received = received
-        batch.loaded = result.loaded
-        batch.quarantined = sum(1 for h in held if h["status"] == "quarantined")
-        batch.rejected = sum(1 for h in held if h["status"] == "rejected")
-        batch.status = "loaded"
-        accounting = _accounting(batch)
+        target = session.get(Batch, batch.batch_id)
+        assert target is not None
+        target.received = staged.received
+        target.loaded = result.loaded
+        target.quarantined, target.rejected = _held_counts(session, batch.batch_id)
+        target.status = "loaded"
+        accounting = _accounting(target)
     log.info(
         "batch %s loaded: %d records (%d new versions), %d quarantined, %d rejected",
-        batch_id,
+        batch.batch_id,
         result.loaded,
         result.new_versions,
         accounting.quarantined,
@@ -101,8 +165,15 @@ def load_batch(batch_id: str, *, index_url: str | None = None) -> Accounting:
     return accounting
 
 
-def _validated(held: list[dict[str, Any]]) -> int:
-    return sum(1 for h in held if h["stage"] == "validation")
+def _held_counts(session: Session, batch_id: str) -> tuple[int, int]:
+    counts = dict(
+        session.execute(
+            select(HeldRecord.status, func.count())
+            .where(HeldRecord.batch_id == batch_id)
+            .group_by(HeldRecord.status)
+        ).all()
+    )
+    return int(counts.get("quarantined", 0)), int(counts.get("rejected", 0))
 
 
 def _record_validation(

@@ -146,7 +146,12 @@ def _lines(
             continue
         counts.accepted += 1
         warnings = [f.as_reason() for f in outcome.warnings(row)]
-        yield {"kind": "record", "record": record.model_dump(mode="json"), "warnings": warnings}
+        yield {
+            "kind": "record",
+            "item_key": position,
+            "record": record.model_dump(mode="json"),
+            "warnings": warnings,
+        }
     for item in held:
         if item["status"] == "rejected":
             counts.rejected += 1

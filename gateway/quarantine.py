@@ -1,0 +1,123 @@
+"""Quarantine actions: list and inspect held records, release them after a fix, reject them.
+
+Releasing reprocesses a held item's whole batch from the landing area with today's mapping and
+suite (loading is idempotent, so what was already loaded is unchanged). Rejecting records a
+reviewer's decision not to load. Both are written to the audit log, in the same transaction
+as the change they record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.access.audit import Actor, AuditEvent, append
+from gateway.errors import FatalConfigError
+from gateway.pipeline.loading import Accounting, reprocess_batch
+from gateway.store.engine import session_factory
+from gateway.store.tables import Batch, HeldRecord
+
+REVIEWER_ROLE = "data_engineer"
+
+
+@dataclass(frozen=True)
+class HeldItem:
+    id: int
+    source: str
+    batch_id: str
+    item_key: str
+    stage: str
+    status: str
+    reasons: list[dict[str, Any]]
+
+    @property
+    def first_reason(self) -> str:
+        if not self.reasons:
+            return ""
+        reason = self.reasons[0]
+        return str(
+            reason.get("rule") if reason.get("stage") == "validation" else reason.get("explain")
+        )
+
+
+def _item(row: HeldRecord) -> HeldItem:
+    return HeldItem(
+        row.id, row.source, row.batch_id, row.item_key, row.stage, row.status, list(row.reasons)
+    )
+
+
+def list_held(
+    *, source: str | None = None, status: str | None = "quarantined", index_url: str | None = None
+) -> list[HeldItem]:
+    query = select(HeldRecord).order_by(HeldRecord.source, HeldRecord.batch_id, HeldRecord.id)
+    if source:
+        query = query.where(HeldRecord.source == source)
+    if status:
+        query = query.where(HeldRecord.status == status)
+    with session_factory(index_url)() as session:
+        return [_item(row) for row in session.scalars(query)]
+
+
+def show_held(item_id: int, *, index_url: str | None = None) -> tuple[HeldItem, str]:
+    """One held item and its kept content (personal data: for reviewers only)."""
+    with session_factory(index_url)() as session:
+        row = session.get(HeldRecord, item_id)
+        if row is None:
+            raise FatalConfigError(f"no held record {item_id}")
+        return _item(row), row.payload
+
+
+def release_batch(batch_id: str, reviewer: Actor, *, index_url: str | None = None) -> Accounting:
+    """Reprocess a batch after a fix; audit who did it. Items that now pass are released."""
+    accounting = reprocess_batch(batch_id, index_url=index_url)
+    with session_factory(index_url).begin() as session:
+        append(
+            session,
+            AuditEvent(
+                actor=reviewer,
+                action="quarantine_release",
+                outcome="reprocessed",
+                fields_disclosed=[f"batch:{batch_id}"],
+            ),
+        )
+    return accounting
+
+
+def reject_held(
+    item_id: int, reason: str, reviewer: Actor, *, index_url: str | None = None
+) -> HeldItem:
+    """Decide not to load a quarantined item; the decision and its reason are kept and audited."""
+    if not reason.strip():
+        raise FatalConfigError("a rejection needs a reason")
+    with session_factory(index_url).begin() as session:
+        row = session.get(HeldRecord, item_id)
+        if row is None:
+            raise FatalConfigError(f"no held record {item_id}")
+        if row.status != "quarantined":
+            raise FatalConfigError(f"held record {item_id} is {row.status}, not quarantined")
+        row.status = "rejected"
+        row.reasons = [
+            *row.reasons,
+            {
+                "stage": "review",
+                "rule": "rejected_by_reviewer",
+                "explain": reason,
+                "by": reviewer.user,
+            },
+        ]
+        batch = session.get(Batch, row.batch_id)
+        assert batch is not None
+        batch.quarantined -= 1
+        batch.rejected += 1
+        append(
+            session,
+            AuditEvent(
+                actor=reviewer,
+                action="quarantine_reject",
+                outcome="rejected",
+                fields_refused=[f"held:{item_id}"],
+            ),
+        )
+        return _item(row)
