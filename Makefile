@@ -28,6 +28,8 @@ demo: $(STAMP)
 	$(BIN)/ehe-gateway synth --children $(DEMO_CHILDREN) --seed $(DEMO_SEED) --out $(EHE_INBOX)
 	$(BIN)/ehe-gateway db upgrade
 	$(BIN)/ehe-gateway run-dags --all
+	$(BIN)/ehe-gateway linkage train --if-missing
+	$(BIN)/ehe-gateway run-dags --dag link__children
 	$(BIN)/ehe-gateway summary
 
 ## ruff, mypy and the whole pytest suite, on SQLite and PostgreSQL.

@@ -18,6 +18,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The index database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+linkage_app = typer.Typer(
+    help="Identity resolution: train the model, read the review queue.", no_args_is_help=True
+)
+app.add_typer(linkage_app, name="linkage")
 quarantine_app = typer.Typer(
     help="Records held back: list, show, release after a fix, reject.", no_args_is_help=True
 )
@@ -151,6 +155,37 @@ def run_dags(
     if failed:
         typer.echo(f"did not succeed: {', '.join(failed)}; see {log_file()}", err=True)
         raise typer.Exit(1)
+
+
+@linkage_app.command("train")
+def linkage_train(
+    if_missing: Annotated[bool, typer.Option(help="Only if no model has been trained yet")] = False,
+) -> None:
+    """Train the probabilistic model on the index's current records (an explicit step)."""
+    from gateway.linkage.probabilistic import current_model
+    from gateway.linkage.publish import train_on_index
+
+    existing = current_model()
+    if if_missing and existing is not None:
+        typer.echo(f"keeping {existing.name}")
+        return
+    path = train_on_index()
+    typer.echo(f"trained {path.name}; `ehe-gateway link` (or the link__children DAG) now uses it")
+
+
+@linkage_app.command("reviews")
+def linkage_reviews(limit: int = 20) -> None:
+    """Open possible matches, strongest first, with each field's match weight (no values)."""
+    from gateway.linkage.publish import open_reviews
+
+    reviews = open_reviews()
+    for review in reviews[:limit]:
+        weights = " ".join(f"{k}={v:+.1f}" for k, v in review.match_weights.items())
+        typer.echo(
+            f"{review.id:>6} p={review.probability:.3f} {review.left_source}/"
+            f"{review.left_record_id} ~ {review.right_source}/{review.right_record_id} {weights}"
+        )
+    typer.echo(f"{len(reviews)} open possible match(es)")
 
 
 @quarantine_app.command("list")

@@ -12,13 +12,23 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.linkage.deterministic import Cluster, LinkCandidate, cluster_records
+from gateway.linkage.clustering import Cluster, LinkCandidate, ScoredEdge, cluster_records
+from gateway.linkage.probabilistic import (
+    UPPER,
+    PersonRow,
+    ScoredPair,
+    current_model,
+    score_pairs,
+    train_model,
+)
 from gateway.store.engine import session_factory
-from gateway.store.tables import Child, Link, SourceRecord
+from gateway.store.tables import Child, Link, LinkReview, SourceRecord
 from gateway.store.tables.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -32,6 +42,7 @@ class LinkSummary:
     new_children: int
     merged_children: int
     links_changed: int
+    new_reviews: int = 0
 
 
 def child_id_for(cluster: Cluster) -> str:
@@ -42,10 +53,18 @@ def child_id_for(cluster: Cluster) -> str:
 def link_children(index_url: str | None = None) -> LinkSummary:
     """Cluster every current source record and write children and links, in one transaction."""
     with session_factory(index_url).begin() as session:
-        candidates, restricted = _candidates(session)
+        candidates, people, restricted = _candidates(session)
         existing = {(link.source, link.record_id): link for link in session.scalars(select(Link))}
         children = {c.child_id: c for c in session.scalars(select(Child))}
-        clusters = cluster_records(candidates)
+        model = current_model()
+        scored = score_pairs(people, model) if model else []
+        edges = [
+            ScoredEdge(p.left, p.right, _evidence(p, model))
+            for p in scored
+            if p.probability >= UPPER
+        ]
+        clusters = cluster_records(candidates, edges)
+        reviews = _queue_for_review(session, clusters, scored, model)
         claimed: set[str] = set()
         new_children = merged = changed = 0
         for cluster in clusters:
@@ -63,19 +82,24 @@ def link_children(index_url: str | None = None) -> LinkSummary:
             )
             changed += _write_links(session, cluster, child_id, existing)
         session.flush()
-    summary = LinkSummary(len(candidates), len(clusters), new_children, merged, changed)
+    summary = LinkSummary(len(candidates), len(clusters), new_children, merged, changed, reviews)
     log.info(
-        "linkage: %d records in %d children (%d new, %d merged), %d links changed",
+        "linkage: %d records in %d children (%d new, %d merged), %d links changed, "
+        "%d new possible matches for review (model %s)",
         summary.records,
         summary.children,
         summary.new_children,
         summary.merged_children,
         summary.links_changed,
+        summary.new_reviews,
+        model.stem if model else "none: deterministic rules only",
     )
     return summary
 
 
-def _candidates(session: Session) -> tuple[list[LinkCandidate], dict[tuple[str, str], bool]]:
+def _candidates(
+    session: Session,
+) -> tuple[list[LinkCandidate], list[PersonRow], dict[tuple[str, str], bool]]:
     rows = session.execute(
         select(
             SourceRecord.source,
@@ -88,13 +112,76 @@ def _candidates(session: Session) -> tuple[list[LinkCandidate], dict[tuple[str, 
         .where(SourceRecord.is_current.is_(True))
         .order_by(SourceRecord.source, SourceRecord.record_id)
     )
-    candidates, restricted = [], {}
+    candidates, people, restricted = [], [], {}
     for source, record_id, nhs, upn, is_restricted, payload in rows:
-        local_ids = tuple(sorted((payload.get("identity") or {}).get("local_ids", {}).items()))
+        identity = payload.get("identity") or {}
+        local_ids = tuple(sorted(identity.get("local_ids", {}).items()))
         candidate = LinkCandidate(source, record_id, nhs, upn, local_ids)
         candidates.append(candidate)
+        people.append(_person(candidate.key, identity, nhs, upn))
         restricted[candidate.key] = bool(is_restricted)
-    return candidates, restricted
+    return candidates, people, restricted
+
+
+def _person(
+    key: tuple[str, str], identity: dict[str, Any], nhs: str | None, upn: str | None
+) -> PersonRow:
+    postcodes = [a.get("postcode") for a in identity.get("addresses", []) if a.get("postcode")]
+    return PersonRow(
+        key=key,
+        given_name=_lower(identity.get("given_name")),
+        family_name=_lower(identity.get("family_name")),
+        birth_date=identity.get("birth_date"),
+        sex=identity.get("sex"),
+        postcode=postcodes[-1] if postcodes else None,
+        nhs_number=nhs,
+        upn=upn,
+    )
+
+
+def _lower(value: str | None) -> str | None:
+    return value.strip().lower() or None if value else None
+
+
+def _evidence(pair: ScoredPair, model: Path | None) -> dict[str, Any]:
+    return {
+        "probability": round(pair.probability, 6),
+        "match_weights": pair.weights,
+        "model": model.stem if model else None,
+    }
+
+
+def _queue_for_review(
+    session: Session, clusters: list[Cluster], scored: list[ScoredPair], model: Path | None
+) -> int:
+    """Pairs between the thresholds that linkage left apart go to the review queue, once."""
+    cluster_of = {m.key: n for n, c in enumerate(clusters) for m in c.members}
+    known = {
+        ((r.left_source, r.left_record_id), (r.right_source, r.right_record_id))
+        for r in session.scalars(select(LinkReview))
+    }
+    added = 0
+    for pair in scored:
+        if pair.probability >= UPPER or cluster_of.get(pair.left) == cluster_of.get(pair.right):
+            continue
+        left, right = sorted((pair.left, pair.right))
+        if (left, right) in known:
+            continue
+        known.add((left, right))
+        session.add(
+            LinkReview(
+                left_source=left[0],
+                left_record_id=left[1],
+                right_source=right[0],
+                right_record_id=right[1],
+                probability=pair.probability,
+                match_weights=pair.weights,
+                model=model.stem if model else "",
+                status="open",
+            )
+        )
+        added += 1
+    return added
 
 
 def _choose_child(
@@ -129,7 +216,7 @@ def _write_links(
         link = existing.get(member.key)
         if link is not None and link.origin == "MANUAL":
             continue
-        evidence = {"rule": rule, "cluster_size": size}
+        evidence = {"rule": rule, "cluster_size": size, **cluster.evidence.get(member.key, {})}
         if link is None:
             link = Link(
                 source=member.source,
@@ -147,3 +234,16 @@ def _write_links(
             link.child_id, link.rule, link.evidence, link.state = child_id, rule, evidence, "MATCH"
             changed += 1
     return changed
+
+
+def train_on_index(index_url: str | None = None) -> Path:
+    """Train a new model version on every current source record in the index."""
+    with session_factory(index_url)() as session:
+        _, people, _ = _candidates(session)
+    return train_model(people)
+
+
+def open_reviews(index_url: str | None = None) -> list[LinkReview]:
+    with session_factory(index_url)() as session:
+        query = select(LinkReview).where(LinkReview.status == "open")
+        return list(session.scalars(query.order_by(LinkReview.probability.desc(), LinkReview.id)))

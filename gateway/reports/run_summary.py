@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.store.tables import Batch, Child, HeldRecord, Link, SourceRecord
+from gateway.store.tables import Batch, Child, HeldRecord, Link, LinkReview, SourceRecord
 
 
 @dataclass
@@ -32,6 +32,7 @@ class RunSummary:
     children: int
     children_multi_agency: int
     children_by_agency_count: dict[int, int]
+    open_reviews: int = 0
 
 
 def reason_label(reason: dict[str, object]) -> str:
@@ -79,6 +80,10 @@ def build_summary(session: Session, top: int = 3) -> RunSummary:
         children=children,
         children_multi_agency=sum(n for k, n in by_count.items() if k > 1),
         children_by_agency_count=by_count,
+        open_reviews=session.scalar(
+            select(func.count()).select_from(LinkReview).where(LinkReview.status == "open")
+        )
+        or 0,
     )
 
 
@@ -108,4 +113,5 @@ def render_text(summary: RunSummary) -> str:
             f"  known to {agencies} agenc{'y' if agencies == 1 else 'ies'}: "
             f"{summary.children_by_agency_count[agencies]}"
         )
+    out.append(f"Possible matches waiting for review: {summary.open_reviews}")
     return "\n".join(out)

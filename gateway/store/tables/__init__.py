@@ -6,6 +6,7 @@ from gateway.store.tables.batches import Batch
 from gateway.store.tables.bookmarks import SourceBookmark
 from gateway.store.tables.children import LINK_ORIGINS, LINK_STATES, Child, Link
 from gateway.store.tables.quarantine import HeldRecord
+from gateway.store.tables.reviews import LinkReview
 from gateway.store.tables.source_records import SourceRecord
 from gateway.store.tables.validation_runs import ValidationRun
 
@@ -18,6 +19,7 @@ __all__ = [
     "Child",
     "HeldRecord",
     "Link",
+    "LinkReview",
     "SourceBookmark",
     "SourceRecord",
     "ValidationRun",

@@ -1,0 +1,152 @@
+"""Clustering: records that share a valid NHS number, UPN or agency-local id, then the
+probabilistic links the caller scored (Splink) as extra edges.
+
+Pure functions over small record summaries, no database: the caller reads the records and
+writes the clusters. Two different valid NHS numbers mean two children, whatever else they
+share, so a join that would put two NHS numbers in one cluster is refused; a probabilistic
+join is refused as well where it would put two different valid UPNs together.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+RULES = ("nhs_number", "upn", "local_id")
+
+
+@dataclass(frozen=True)
+class LinkCandidate:
+    """What linkage needs of one current source record (valid identifiers only)."""
+
+    source: str
+    record_id: str
+    nhs_number: str | None
+    upn: str | None
+    local_ids: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.record_id)
+
+
+@dataclass(frozen=True)
+class ScoredEdge:
+    """A probabilistic link the caller wants joined, with its evidence."""
+
+    left: tuple[str, str]
+    right: tuple[str, str]
+    evidence: dict[str, Any]
+
+
+@dataclass
+class Cluster:
+    members: list[LinkCandidate]
+    rules: dict[tuple[str, str], str] = field(default_factory=dict)
+    evidence: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return min(m.key for m in self.members)
+
+
+class _UnionFind:
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+        self.nhs: list[set[str]] = [set() for _ in range(size)]
+        self.upn: list[set[str]] = [set() for _ in range(size)]
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int, *, strict_upn: bool = False) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        if self.nhs[ra] and self.nhs[rb] and self.nhs[ra] != self.nhs[rb]:
+            return False  # two children: never join different valid NHS numbers
+        if strict_upn and self.upn[ra] and self.upn[rb] and self.upn[ra] != self.upn[rb]:
+            return False
+        self.parent[rb] = ra
+        self.nhs[ra] |= self.nhs[rb]
+        self.upn[ra] |= self.upn[rb]
+        return True
+
+
+def _keys(candidate: LinkCandidate, rule: str) -> Iterable[tuple[str, ...]]:
+    if rule == "nhs_number" and candidate.nhs_number:
+        yield ("nhs", candidate.nhs_number)
+    elif rule == "upn" and candidate.upn:
+        yield ("upn", candidate.upn)
+    elif rule == "local_id":
+        for namespace, value in candidate.local_ids:
+            yield ("local", namespace, value)
+
+
+def cluster_records(
+    candidates: Sequence[LinkCandidate], scored: Sequence[ScoredEdge] = ()
+) -> list[Cluster]:
+    """Group records by the rules in order (NHS number, UPN, local id), then scored edges."""
+    uf = _UnionFind(len(candidates))
+    for i, c in enumerate(candidates):
+        if c.nhs_number:
+            uf.nhs[i].add(c.nhs_number)
+        if c.upn:
+            uf.upn[i].add(c.upn)
+    joined_by: dict[int, str] = {}
+    for rule in RULES:
+        _join_on_rule(uf, candidates, rule, joined_by)
+    evidence = _join_scored(uf, candidates, scored, joined_by)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(candidates)):
+        groups[uf.find(i)].append(i)
+    clusters = []
+    for members in groups.values():
+        cluster = Cluster([candidates[i] for i in members])
+        cluster.rules = {candidates[i].key: joined_by.get(i, "sole_record") for i in members}
+        cluster.evidence = {candidates[i].key: evidence[i] for i in members if i in evidence}
+        clusters.append(cluster)
+    clusters.sort(key=lambda c: c.key)
+    return clusters
+
+
+def _join_on_rule(
+    uf: _UnionFind, candidates: Sequence[LinkCandidate], rule: str, joined_by: dict[int, str]
+) -> None:
+    first_with: dict[tuple[str, ...], int] = {}
+    for i, candidate in enumerate(candidates):
+        for key in _keys(candidate, rule):
+            j = first_with.setdefault(key, i)
+            if j != i and uf.union(j, i):
+                joined_by.setdefault(i, rule)
+                joined_by.setdefault(j, rule)
+
+
+def _join_scored(
+    uf: _UnionFind,
+    candidates: Sequence[LinkCandidate],
+    scored: Sequence[ScoredEdge],
+    joined_by: dict[int, str],
+) -> dict[int, dict[str, Any]]:
+    """Join the strongest pairs first; each record keeps the evidence of its first join."""
+    index = {c.key: i for i, c in enumerate(candidates)}
+    evidence: dict[int, dict[str, Any]] = {}
+    strongest_first = sorted(
+        scored, key=lambda e: (-float(e.evidence.get("probability", 0)), e.left, e.right)
+    )
+    for edge in strongest_first:
+        if edge.left not in index or edge.right not in index:
+            continue
+        i, j = index[edge.left], index[edge.right]
+        if uf.find(i) == uf.find(j) or not uf.union(i, j, strict_upn=True):
+            continue
+        for end, other in ((i, edge.right), (j, edge.left)):
+            if end not in joined_by:
+                joined_by[end] = "probabilistic"
+                evidence[end] = {**edge.evidence, "with": list(other)}
+    return evidence

@@ -1,0 +1,34 @@
+"""Possible matches waiting for a person: pairs that scored between the two thresholds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.store.tables.base import Base, utcnow
+
+
+class LinkReview(Base):
+    __tablename__ = "link_review"
+    __table_args__ = (
+        UniqueConstraint(
+            "left_source",
+            "left_record_id",
+            "right_source",
+            "right_record_id",
+            name="uq_link_review_pair",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    left_source: Mapped[str] = mapped_column(String(80))
+    left_record_id: Mapped[str] = mapped_column(String(120))
+    right_source: Mapped[str] = mapped_column(String(80))
+    right_record_id: Mapped[str] = mapped_column(String(120))
+    probability: Mapped[float]
+    match_weights: Mapped[dict]
+    model: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,94 @@
+"""Identity resolution: rules first, then the Splink model; never two true children merged."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+from sqlalchemy import select
+
+from gateway.linkage.clustering import LinkCandidate, ScoredEdge, cluster_records
+from gateway.linkage.probabilistic import UPPER
+from gateway.linkage.publish import open_reviews, train_on_index
+from gateway.lookup.summary import resolve_child
+from gateway.pipeline import ingest, link_children
+from gateway.sources import source_names
+from gateway.store.engine import session_factory
+from gateway.store.tables import Child, Link
+
+
+def test_scored_edges_never_join_different_nhs_numbers_or_upns() -> None:
+    a = LinkCandidate("s1", "a", "9434765919", None)
+    b = LinkCandidate("s2", "b", "9990996032", None)
+    c = LinkCandidate("s3", "c", None, "A815200422047")
+    d = LinkCandidate("s4", "d", None, "F815200422047")
+    e = LinkCandidate("s5", "e", None, None)
+    evidence = {"probability": 0.9999}
+    clusters = cluster_records(
+        [a, b, c, d, e],
+        [
+            ScoredEdge(a.key, b.key, evidence),
+            ScoredEdge(c.key, d.key, evidence),
+            ScoredEdge(a.key, e.key, evidence),
+        ],
+    )
+    groups = sorted(sorted(m.record_id for m in cl.members) for cl in clusters)
+    assert groups == [["a", "e"], ["b"], ["c"], ["d"]]
+    (joined,) = [cl for cl in clusters if len(cl.members) == 2]
+    assert joined.rules == {("s1", "a"): "probabilistic", ("s5", "e"): "probabilistic"}
+    assert joined.evidence[("s5", "e")]["with"] == ["s1", "a"]
+
+
+def _truth(inbox: Path) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
+    truth, families = {}, {}
+    with (inbox / "ground_truth.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            truth[(row["source"], row["record_id"])] = row["child"]
+            if row["twin"] == "1":
+                families[row["child"]] = row["family"]
+    return truth, families
+
+
+def _members(index_url: str, truth: dict[tuple[str, str], str]) -> dict[str, set[str]]:
+    members: dict[str, set[str]] = defaultdict(set)
+    with session_factory(index_url)() as session:
+        for link in session.scalars(select(Link)):
+            members[link.child_id].add(truth[(link.source, link.record_id)])
+    return members
+
+
+def test_trained_model_joins_more_and_merges_no_two_children(index_url: str, inbox: Path) -> None:
+    for source in source_names():
+        ingest(source, index_url=index_url)
+    link_children(index_url)
+    truth, twins = _truth(inbox)
+    before = _members(index_url, truth)
+
+    model = train_on_index(index_url)
+    assert model.name == "model-v0001.json"
+    summary = link_children(index_url)
+    after = _members(index_url, truth)
+
+    assert len(after) < len(before), "the model joins records no identifier joined"
+    assert [c for c in after.values() if len(c) > 1] == [], "no two true children in one child"
+    twin_children = [c for c in after.values() if c & set(twins)]
+    assert twin_children and all(len(c) == 1 for c in twin_children)
+    with session_factory(index_url)() as session:
+        live = {
+            c.child_id for c in session.scalars(select(Child).where(Child.merged_into.is_(None)))
+        }
+        assert set(after) <= live
+        for old_id in before:  # every earlier child id still leads to its child
+            survivor = resolve_child(session, old_id)
+            assert survivor is not None and survivor.child_id in live
+        probabilistic = session.scalars(select(Link).where(Link.rule == "probabilistic")).all()
+    assert probabilistic
+    for link in probabilistic:
+        assert link.evidence["probability"] >= UPPER
+        weights = link.evidence["match_weights"]
+        assert set(weights) >= {"birth_date", "given_name_family_name"}
+        assert sum(weights.values()) > 0, "agreement on the fields is what linked them"
+    assert summary.new_reviews == len(open_reviews(index_url))
+    again = link_children(index_url)
+    assert (again.links_changed, again.new_reviews, again.new_children) == (0, 0, 0)
