@@ -22,3 +22,29 @@ def test_downgrade_and_upgrade_again(index_url: str) -> None:
     assert set(inspect(engine_for(index_url)).get_table_names()) <= {"alembic_version"}
     upgrade(index_url)
     assert "source_record" in inspect(engine_for(index_url)).get_table_names()
+
+
+def test_states_outside_the_model_are_refused(index_url: str) -> None:
+    """CHECK constraints: a link's state and origin, a held record's status, are from the model."""
+    import pytest
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from gateway.store.tables import Child, Link
+
+    engine = engine_for(index_url)
+    with engine.begin() as conn:
+        conn.execute(insert(Child).values(child_id="C-1", restricted=False))
+    row = {
+        "source": "s",
+        "record_id": "r",
+        "child_id": "C-1",
+        "state": "MAYBE",
+        "origin": "AUTO",
+        "rule": "x",
+        "evidence": {},
+    }
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(Link).values(**row))
+    with engine.begin() as conn:
+        conn.execute(insert(Link).values(**{**row, "state": "MATCH"}))

@@ -86,10 +86,3 @@ def land_file(source: str, path: Path, *, index_url: str | None = None) -> str:
             shutil.copyfile(path, partial)
             partial.replace(target)
     return batch_id
-
-
-def batches_of(source: str, index_url: str | None = None) -> list[Batch]:
-    with session_factory(index_url)() as session:
-        return list(
-            session.scalars(select(Batch).where(Batch.source == source).order_by(Batch.received_at))
-        )

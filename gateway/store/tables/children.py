@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.tables.base import Base, utcnow
@@ -27,6 +27,10 @@ class Link(Base):
     """A source record links to at most one child: the key is the source record."""
 
     __tablename__ = "link"
+    __table_args__ = (
+        CheckConstraint(f"state IN {LINK_STATES}", name="state"),
+        CheckConstraint(f"origin IN {LINK_ORIGINS}", name="origin"),
+    )
 
     source: Mapped[str] = mapped_column(String(80), primary_key=True)
     record_id: Mapped[str] = mapped_column(String(120), primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.tables.base import Base, utcnow
@@ -15,7 +15,11 @@ STATUSES = ("quarantined", "rejected", "released")
 
 class HeldRecord(Base):
     __tablename__ = "quarantine"
-    __table_args__ = (UniqueConstraint("batch_id", "item_key", name="uq_quarantine_item"),)
+    __table_args__ = (
+        UniqueConstraint("batch_id", "item_key", name="uq_quarantine_item"),
+        CheckConstraint(f"stage IN {STAGES}", name="stage"),
+        CheckConstraint(f"status IN {STATUSES}", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     batch_id: Mapped[str] = mapped_column(String(80), index=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import CheckConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.tables.base import Base, utcnow
+
+REVIEW_STATUSES = ("open", "accepted", "rejected")
 
 
 class LinkReview(Base):
@@ -20,6 +22,7 @@ class LinkReview(Base):
             "right_record_id",
             name="uq_link_review_pair",
         ),
+        CheckConstraint(f"status IN {REVIEW_STATUSES}", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
