@@ -44,6 +44,7 @@ def test_population_has_families_twins_and_valid_test_range_identifiers() -> Non
     assert twins
     twin_pairs = Counter((c.family_key, c.birth_date) for c in twins)
     assert all(count == 2 for count in twin_pairs.values())
+    assert all(len({c.given_name for c in f}) == len(f) for f in families.values())
 
 
 def test_ground_truth_covers_every_record_and_defects_appear(tmp_path: Path) -> None:

@@ -58,10 +58,11 @@ def link_children(index_url: str | None = None) -> LinkSummary:
         children = {c.child_id: c for c in session.scalars(select(Child))}
         model = current_model()
         scored = score_pairs(people, model) if model else []
+        by_key = {person.key: person for person in people}
         edges = [
             ScoredEdge(p.left, p.right, _evidence(p, model))
             for p in scored
-            if p.probability >= UPPER
+            if p.probability >= UPPER and not possible_twins(by_key[p.left], by_key[p.right])
         ]
         clusters = cluster_records(candidates, edges)
         reviews = _queue_for_review(session, clusters, scored, model)
@@ -151,6 +152,17 @@ def _evidence(pair: ScoredPair, model: Path | None) -> dict[str, Any]:
     }
 
 
+def possible_twins(a: PersonRow, b: PersonRow) -> bool:
+    """Same birth date and surname, different forenames: twins look like this, so a person
+    decides (the pair goes to review however high it scores)."""
+    return (
+        a.birth_date is not None
+        and a.birth_date == b.birth_date
+        and a.family_name == b.family_name
+        and a.given_name != b.given_name
+    )
+
+
 def _queue_for_review(
     session: Session, clusters: list[Cluster], scored: list[ScoredPair], model: Path | None
 ) -> int:
@@ -162,7 +174,7 @@ def _queue_for_review(
     }
     added = 0
     for pair in scored:
-        if pair.probability >= UPPER or cluster_of.get(pair.left) == cluster_of.get(pair.right):
+        if cluster_of.get(pair.left) == cluster_of.get(pair.right):
             continue
         left, right = sorted((pair.left, pair.right))
         if (left, right) in known:

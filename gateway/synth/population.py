@@ -153,13 +153,19 @@ def _family(rng: random.Random, family_key: str, start: int, room: int) -> list[
             birth = birth - timedelta(days=rng.randrange(300, 1500))
             birth = max(birth, REFERENCE_DATE - timedelta(days=17 * 365))
         key = f"T{start + index + 1:07d}"
-        members.append(_child(rng, key, household, birth, twin=twins and index < 2))
+        taken = {m.given_name for m in members}
+        members.append(_child(rng, key, household, birth, twin=twins and index < 2, taken=taken))
     return members
 
 
-def _child(rng: random.Random, key: str, household: Household, birth: date, *, twin: bool) -> Child:
+def _child(
+    rng: random.Random, key: str, household: Household, birth: date, *, twin: bool, taken: set[str]
+) -> Child:
     sex = rng.choice(("female", "male"))
-    given = rng.choice(names.GIRLS if sex == "female" else names.BOYS)
+    # Parents do not give two of their children the same first name.
+    given = rng.choice(
+        [n for n in (names.GIRLS if sex == "female" else names.BOYS) if n not in taken]
+    )
     estab, school_name = rng.choice(names.SCHOOLS)
     social, ehe = household.known_to_social_care, household.home_educating
     cme = not ehe and rng.random() < 0.05
