@@ -92,3 +92,15 @@ def test_trained_model_joins_more_and_merges_no_two_children(index_url: str, inb
     assert summary.new_reviews == len(open_reviews(index_url))
     again = link_children(index_url)
     assert (again.links_changed, again.new_reviews, again.new_children) == (0, 0, 0)
+
+
+def test_twin_shaped_pairs_are_never_auto_linked() -> None:
+    from gateway.linkage.probabilistic import PersonRow
+    from gateway.linkage.publish import possible_twins
+
+    def person(given: str, family: str = "green", born: str = "2011-02-02") -> PersonRow:
+        return PersonRow(("s", given), given, family, born, "female", "YO11 1AA", None, None)
+
+    assert possible_twins(person("riley"), person("ruby"))
+    assert not possible_twins(person("riley"), person("riley"))
+    assert not possible_twins(person("riley"), person("ruby", born="2012-02-02"))
