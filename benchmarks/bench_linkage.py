@@ -10,23 +10,16 @@ from __future__ import annotations
 import csv
 import os
 import resource
-import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from gateway.logs import configure_logging
+from workspace import temporary_gateway
 
 
 def main() -> None:
     children = int(os.environ.get("BENCH_LINK_CHILDREN", "10000"))
-    configure_logging("WARNING")
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        os.environ["EHE_DATA_DIR"] = str(root / "data")
-        os.environ["EHE_INBOX"] = str(root / "inbox")
-        url = f"sqlite:///{root / 'index.sqlite'}"
-        os.environ["EHE_INDEX_URL"] = url
+    with temporary_gateway() as (root, url):
         from gateway.linkage.publish import train_on_index
         from gateway.pipeline import ingest, link_children
         from gateway.sources import source_names

@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import os
 import resource
-import tempfile
 import time
-from pathlib import Path
 
-from gateway.logs import configure_logging
+from workspace import temporary_gateway
 
 
 def main() -> None:
     children = int(os.environ.get("BENCH_CHILDREN", "5000"))
-    configure_logging("WARNING")
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        os.environ["EHE_DATA_DIR"] = str(root / "data")
-        os.environ["EHE_INBOX"] = str(root / "inbox")
-        url = os.environ.get("BENCH_INDEX_URL", f"sqlite:///{root / 'index.sqlite'}")
-        os.environ["EHE_INDEX_URL"] = url
+    with temporary_gateway(os.environ.get("BENCH_INDEX_URL")) as (root, url):
         from gateway.pipeline import land_source, link_children, load_batch, stage_batch
         from gateway.sources import source_names
         from gateway.store.migrate import upgrade
