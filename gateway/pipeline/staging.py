@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,6 @@ class StagedCounts:
     accepted: int = 0
     quarantined: int = 0
     rejected: int = 0
-    validation: list[dict[str, Any]] = field(default_factory=list)
 
 
 def staged_file(batch_id: str) -> Path:
@@ -120,7 +119,6 @@ def stage_items(
             continue
         accepted.append((item.position, mapped.record))
     outcome = validate_records([record for _position, record in accepted])
-    counts.validation = outcome.summary
     yield from _lines(accepted, outcome, held, counts)
     yield {"kind": "validation", "suite": outcome.suite, "summary": outcome.summary}
 

@@ -131,8 +131,8 @@ def _row(
 def hold_items(
     session: Session, source: str, batch_id: str, items: Sequence[dict[str, Any]]
 ) -> None:
-    """Keep quarantined and rejected items of a batch (once: keyed by batch and position)."""
-    known = set(session.scalars(select(HeldRecord.item_key).where(HeldRecord.batch_id == batch_id)))
+    """Keep new quarantined and rejected items of a batch (the caller passes only items not yet
+    held: the key is batch and position, and the unique constraint refuses a second copy)."""
     rows = [
         {
             "batch_id": batch_id,
@@ -144,7 +144,6 @@ def hold_items(
             "payload": i["payload"] or "",
         }
         for i in items
-        if i["item_key"] not in known
     ]
     for start in range(0, len(rows), CHUNK):
         session.execute(insert(HeldRecord), rows[start : start + CHUNK])
