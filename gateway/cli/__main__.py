@@ -1,0 +1,5 @@
+import sys
+
+from gateway.cli import app
+
+sys.exit(app())

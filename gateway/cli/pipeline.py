@@ -1,0 +1,136 @@
+"""Commands that run the pipeline by hand: synth, db, sources, ingest, link, accounting, summary,
+run-dags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.cli.app import app, command_group
+
+db_app = command_group("db", "The index database.")
+
+
+@app.command()
+def synth(
+    children: Annotated[int, typer.Option(help="How many children in the population")] = 1000,
+    seed: Annotated[int, typer.Option(help="Same seed, same files")] = 1,
+    out: Annotated[Path, typer.Option(help="Folder to write each agency's files into")] = Path(
+        "data/inbox"
+    ),
+) -> None:
+    """Write what each agency would send about a synthetic population, plus the ground truth."""
+    from gateway.synth import generate
+
+    result = generate(children, seed, out)
+    typer.echo(f"{result.children} synthetic children written to {out}")
+    for source, count in result.records.items():
+        typer.echo(f"  {source:28} {count:>7} records")
+    typer.echo(f"  ground truth: {result.ground_truth}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create or upgrade the index schema (Alembic migrations) at EHE_INDEX_URL."""
+    from gateway.store.migrate import upgrade
+
+    upgrade(revision=revision)
+    typer.echo("index schema is up to date")
+
+
+@app.command()
+def sources() -> None:
+    """List the sources the gateway can ingest."""
+    from connectors.registry import CONNECTORS
+
+    for name in sorted(CONNECTORS):
+        typer.echo(f"{name:28} {CONNECTORS[name].description}")
+
+
+@app.command()
+def ingest(
+    source: str,
+    path: Annotated[
+        str | None, typer.Option(help="A file or folder to read (file sources)")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="A database or API URL (SQL and FHIR sources)")
+    ] = None,
+) -> None:
+    """Run one source through landing, mapping, validation and loading, and print the accounting."""
+    from gateway.pipeline import ingest as run_ingest
+
+    results = run_ingest(source, path=path, url=url)
+    if not results:
+        typer.echo(f"{source}: nothing new")
+    for a in results:
+        typer.echo(
+            f"{a.batch}: received {a.received}, loaded {a.loaded}, "
+            f"quarantined {a.quarantined}, rejected {a.rejected}"
+        )
+
+
+@app.command()
+def link() -> None:
+    """Link every current source record to a stable child id."""
+    from gateway.pipeline import link_children
+
+    summary = link_children()
+    typer.echo(
+        f"{summary.records} records in {summary.children} children "
+        f"({summary.new_children} new, {summary.merged_children} merged)"
+    )
+
+
+@app.command()
+def accounting(as_json: Annotated[bool, typer.Option("--json", help="JSON list")] = False) -> None:
+    """Per source and batch: received, loaded, quarantined, rejected."""
+    from gateway.pipeline import accounting_rows
+
+    rows = [a.as_dict() for a in accounting_rows()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(" ".join(f"{k}={v}" for k, v in row.items()))
+
+
+@app.command()
+def summary() -> None:
+    """What came in from each source, what became of it, and who knows each child."""
+    from gateway.reports.run_summary import build_summary, render_text
+    from gateway.store.engine import session_factory
+
+    with session_factory()() as session:
+        result = build_summary(session)
+    typer.echo(render_text(result))
+    if not all(s.balanced for s in result.sources):
+        raise typer.Exit(1)
+
+
+@app.command("run-dags")
+def run_dags(
+    dag: Annotated[list[str] | None, typer.Option(help="A DAG id; repeat for several")] = None,
+    all_dags: Annotated[bool, typer.Option("--all", help="Every ingest DAG, then linkage")] = False,
+) -> None:
+    """Run DAGs end to end in one Airflow process (dag.test(), SQLite metadata, no servers)."""
+    from gateway.airflow_runner import ALL_DAGS, log_file, migrate_metadata
+    from gateway.airflow_runner import run_dags as run_in_airflow
+    from gateway.progress import track
+
+    chosen = list(ALL_DAGS) if all_dags else list(dag or [])
+    if not chosen:
+        raise typer.BadParameter("name a --dag or give --all")
+    typer.echo(f"Running {len(chosen)} DAG(s); Airflow's log: {log_file()}")
+    migrate_metadata()
+    failed = []
+    for result in track(run_in_airflow(chosen), "Running DAGs", total=len(chosen)):
+        typer.echo(f"{result.dag_id:40} {result.state:>12} {result.seconds:>7.1f}s")
+        if not result.ok:
+            failed.append(result.dag_id)
+    if failed:
+        typer.echo(f"did not succeed: {', '.join(failed)}; see {log_file()}", err=True)
+        raise typer.Exit(1)
