@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -31,16 +32,28 @@ def resolve(data: Any, path: str) -> Any:
     if path == WHOLE_RECORD:
         return data
     current = data
-    for part in path.split("."):
+    for part, index in _steps(path):
         if isinstance(current, dict):
             current = current.get(part)
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
+        elif isinstance(current, list) and index is not None and index < len(current):
+            current = current[index]
         else:
             return None
         if current is None:
             return None
     return current
+
+
+@cache
+def _steps(path: str) -> tuple[tuple[str, int | None], ...]:
+    """A dotted path split once: each part, with its list index if it is a number."""
+    return tuple((part, int(part) if part.isdigit() else None) for part in path.split("."))
+
+
+@cache
+def _target(path: str) -> tuple[tuple[str, ...], str]:
+    *parents, leaf = path.split(".")
+    return tuple(parents), leaf
 
 
 def evaluate(rule: FieldRule, data: Any) -> Any:
@@ -83,7 +96,7 @@ def _reason(exc: Exception) -> str:
 
 
 def _put(target: dict[str, Any], path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
+    parents, leaf = _target(path)
     for part in parents:
         target = target.setdefault(part, {})
     target[leaf] = value

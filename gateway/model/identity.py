@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 Sex = Literal["female", "male", "unknown"]
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class PreviousName(BaseModel):
     """A name the agency knew the child by before (a surname change, a former forename)."""
 
@@ -42,6 +46,9 @@ class ChildIdentity(BaseModel):
     sex: Sex | None = None
     addresses: list[Address] = Field(default_factory=list)
     nhs_number: str | None = None
+    # The NHS number's verification status where the source says (UK Core code, "01" =
+    # present and verified); left out of the record's JSON when no source says.
+    nhs_number_verification: str | None = Field(default=None, exclude_if=_is_none)
     upn: str | None = None
     former_upns: list[str] = Field(default_factory=list)
     local_ids: dict[str, str] = Field(default_factory=dict)

@@ -6,6 +6,7 @@ import csv
 import random
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from gateway.synth import writers
 from gateway.synth.population import (
@@ -131,3 +132,19 @@ def _records(rng: random.Random, population: list[Child]) -> dict[str, list[Reco
         if c.cin_census
     ]
     return result
+
+
+def patient_resources(count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` valid UK Core Patient resources (FHIR JSON) for a synthetic population.
+
+    NHS number with its verification status, names (with former surnames), address, GP
+    practice ODS code and, for some, a restricted ``meta.security`` label: what a child health
+    system's FHIR API or bulk export would send. For benchmarks and the test FHIR server.
+    """
+    rng = random.Random(seed + 2)
+    noise = Noise(missing_nhs=0.02, missing_upn=1.0, nickname=0.03)
+    population = make_population(count, seed)
+    return [
+        writers.fhir_patient(record_as(rng, child, f"CHIS{child.key[1:]}", noise, ()))
+        for child in population[:count]
+    ]
