@@ -6,6 +6,7 @@ from connectors.base import Connector
 from connectors.education.ctf import CommonTransferFileConnector
 from connectors.education.ehe_register import EheRegisterConnector
 from connectors.health.fhir_patients import FhirPatientConnector
+from connectors.health.fhir_rest import FhirRestConnector
 from connectors.health.hl7v2_adt import Hl7AdtConnector
 from connectors.social_care.case_db import CaseManagementDbConnector
 from connectors.social_care.cin_census import CinCensusConnector
@@ -17,6 +18,7 @@ CONNECTORS: dict[str, type[Connector]] = {
         CommonTransferFileConnector,
         EheRegisterConnector,
         FhirPatientConnector,
+        FhirRestConnector,
         Hl7AdtConnector,
         CaseManagementDbConnector,
         CinCensusConnector,

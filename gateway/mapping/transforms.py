@@ -244,6 +244,22 @@ def fhir_restricted(meta: Any) -> bool:
     return any(label.get("code") in RESTRICTED_CODES for label in labels)
 
 
+@transform("fhir_contact_date")
+def fhir_contact_date(record: Any) -> date | None:
+    """The date of the latest Encounter (``ehe_last_encounter``), else of the record's update."""
+    contact = record.get("ehe_last_encounter") or {}
+    return parse_date(contact.get("date") or (record.get("meta") or {}).get("lastUpdated"))
+
+
+@transform("fhir_contact_kind")
+def fhir_contact_kind(record: Any) -> str:
+    """What the contact date records: an encounter (with its class code) or a demographic update."""
+    contact = record.get("ehe_last_encounter")
+    if not contact:
+        return "demographic update"
+    return f"encounter ({contact['class']})" if contact.get("class") else "encounter"
+
+
 @transform("fhir_date")
 def fhir_date(value: Any) -> date | None:
     return parse_date(value)

@@ -1,0 +1,253 @@
+"""FHIR R4 REST API: Patients, and the Encounters that show when a child was last seen.
+
+``extract`` searches Patient and Encounter by ``_lastUpdated`` after the bookmark, pages through
+the searchset Bundles, fetches the Patient of any Encounter whose Patient did not change, and
+writes everything it read as one NDJSON file for landing. The bookmark it returns is the latest
+``meta.lastUpdated`` it saw; if anything fails, nothing is returned and the bookmark stays.
+
+``parse`` reads a landed file back: every resource is validated with ``fhir.resources.R4B``;
+each Patient is yielded as the FHIR JSON received, with the latest real contact from its
+Encounters under ``ehe_last_encounter`` (date, class, status; never the reason or any clinical
+detail). An Encounter whose Patient is not in the file is kept as a rejected item.
+
+Config: ``url`` (the FHIR base), ``token_url``, ``client_id`` and ``client_secret`` (secret:
+from the environment or an Airflow Connection only); optional ``page_size``, ``timeout_s``,
+``attempts``, ``backoff_s``, ``max_delay_s``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from fhir.resources.R4B.encounter import Encounter
+from pydantic import ValidationError
+
+from connectors.base import Connector, Extracted, Extraction, Stream
+from connectors.health.fhir_http import ClientCredentials, FhirClient, RetryPolicy
+from connectors.health.fhir_patients import validate_patient
+from gateway.errors import FatalConfigError
+
+CONTACT_KEY = "ehe_last_encounter"
+# Encounters that show a child was actually seen (not planned, cancelled or entered in error).
+CONTACT_STATUSES = frozenset({"arrived", "triaged", "in-progress", "onleave", "finished"})
+SCHEMA = {
+    "type": "object",
+    "required": ["resourceType", "id"],
+    "properties": {
+        "resourceType": {"const": "Patient"},
+        "id": {"type": "string"},
+        CONTACT_KEY: {
+            "type": "object",
+            "properties": {
+                "date": {"type": "string"},
+                "class": {"type": ["string", "null"]},
+                "status": {"type": "string"},
+                "encounters": {"type": "integer"},
+            },
+        },
+    },
+}
+ENCOUNTER_SCHEMA = {"type": "object", "required": ["resourceType", "id", "subject"]}
+SETTINGS = ("url", "token_url", "client_id", "client_secret")
+TUNING = ("page_size", "timeout_s", "attempts", "backoff_s", "max_delay_s")
+
+
+class FhirRestConnector(Connector):
+    source = "health__fhir_api"
+    agency = "health"
+    description = "FHIR R4 REST API: Patient and Encounter, incremental by _lastUpdated (OAuth2)"
+    stream = Stream(
+        "patients", primary_key=("id",), bookmark_field="meta.lastUpdated", schema=SCHEMA
+    )
+    encounter_stream = Stream(
+        "encounters",
+        primary_key=("id",),
+        bookmark_field="meta.lastUpdated",
+        schema=ENCOUNTER_SCHEMA,
+    )
+    secret_fields = ("client_secret",)
+    # Read from EHE_SOURCE_HEALTH__FHIR_API_<KEY>; checked when the server is used, so that a
+    # landed batch can be parsed again without the server's settings.
+    env_config: ClassVar[tuple[str, ...]] = (*SETTINGS, *TUNING)
+
+    def discover(self) -> list[Stream]:
+        return [self.stream, self.encounter_stream]
+
+    def check(self) -> None:
+        with self._client() as client:
+            statement = client.capabilities()
+        if statement.get("resourceType") != "CapabilityStatement":
+            raise FatalConfigError(f"{self.source}: {self.config['url']} is not a FHIR server")
+
+    def extract(self, work_dir: Path, bookmark: str | None) -> Extraction:
+        params = {"_count": str(self.config.get("page_size", 100)), "_sort": "_lastUpdated"}
+        if bookmark:
+            params["_lastUpdated"] = f"gt{bookmark}"
+        with self._client() as client:
+            patients = {r["id"]: r for r in client.search("Patient", params) if r.get("id")}
+            encounters = list(client.search("Encounter", params))
+            for patient_id in sorted(_subjects(encounters) - patients.keys()):
+                found = client.read("Patient", patient_id)
+                if found is not None:
+                    patients[patient_id] = found
+        resources = [*patients.values(), *encounters]
+        if not resources:
+            return Extraction(files=[], bookmark=bookmark)
+        return Extraction(
+            files=[_write(work_dir, resources)], bookmark=_high_water(resources, bookmark)
+        )
+
+    def parse(self, path: Path) -> Iterator[Extracted]:
+        contacts, encounters, invalid = _encounters(path)
+        seen: set[str] = set()
+        for position, line in _lines(path):
+            if position in invalid:
+                yield Extracted(position, error=invalid[position], raw=line)
+                continue
+            if position in encounters:
+                continue
+            item = validate_patient(line, position)
+            if item.record is not None:
+                seen.add(item.record["id"])
+                contact = contacts.get(item.record["id"])
+                if contact:
+                    item.record[CONTACT_KEY] = contact
+            yield item
+        for position, (line, subject) in encounters.items():
+            if subject not in seen:
+                yield Extracted(
+                    position, error="Encounter for a Patient not in this batch", raw=line
+                )
+
+    def _client(self) -> FhirClient:
+        missing = [key for key in SETTINGS if not self.config.get(key)]
+        if missing:
+            raise FatalConfigError(f"{self.source}: missing config {', '.join(missing)}")
+        policy = RetryPolicy(
+            attempts=int(self.config.get("attempts", 5)),
+            base_s=float(self.config.get("backoff_s", 0.5)),
+            max_delay_s=float(self.config.get("max_delay_s", 30)),
+            timeout_s=float(self.config.get("timeout_s", 30)),
+        )
+        credentials = ClientCredentials(
+            self.config["token_url"], self.config["client_id"], self.config["client_secret"]
+        )
+        return FhirClient(self.config["url"], credentials, policy, source=self.source)
+
+
+def _encounters(
+    path: Path,
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, str]], dict[str, str]]:
+    """The latest contact per Patient id; each valid Encounter's line and Patient id, by
+    position; and the reason each invalid Encounter was refused, by position."""
+    contacts: dict[str, dict[str, Any]] = {}
+    valid: dict[str, tuple[str, str]] = {}
+    invalid: dict[str, str] = {}
+    for position, line in _lines(path):
+        if _resource_type(line) != "Encounter":
+            continue
+        try:
+            Encounter.model_validate_json(line)
+        except ValidationError as exc:
+            invalid[position] = _fhir_error("Encounter", exc)
+            continue
+        encounter = json.loads(line)
+        subject = _patient_id((encounter.get("subject") or {}).get("reference"))
+        valid[position] = (line, subject or "")
+        if subject:
+            _fold_contact(contacts, subject, encounter)
+    return contacts, valid, invalid
+
+
+def _fhir_error(kind: str, exc: ValidationError) -> str:
+    """The paths and kinds of the first problems, never the offending values."""
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" if e["loc"] else e["type"]
+        for e in exc.errors()[:3]
+    ]
+    return f"invalid FHIR {kind} (" + "; ".join(parts) + ")"
+
+
+def _lines(path: Path) -> Iterator[tuple[str, str]]:
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield f"{path.name} line {number}", line
+
+
+def _resource_type(line: str) -> str | None:
+    """The resourceType of one NDJSON line, without validating it (None if unreadable)."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return value.get("resourceType") if isinstance(value, dict) else None
+
+
+def _patient_id(reference: Any) -> str | None:
+    """``Patient/123`` or ``https://server/fhir/Patient/123`` (with or without _history)."""
+    if not isinstance(reference, str) or "Patient/" not in reference:
+        return None
+    tail = reference.rsplit("Patient/", 1)[1]
+    return tail.split("/", 1)[0] or None
+
+
+def _subjects(encounters: list[dict[str, Any]]) -> set[str]:
+    found = (_patient_id((e.get("subject") or {}).get("reference")) for e in encounters)
+    return {patient_id for patient_id in found if patient_id}
+
+
+def _fold_contact(
+    contacts: dict[str, dict[str, Any]], subject: str, encounter: dict[str, Any]
+) -> None:
+    """Keep the latest real contact of a Patient: the date, the class and how many there were."""
+    if encounter.get("status") not in CONTACT_STATUSES:
+        return
+    period = encounter.get("period") or {}
+    when = period.get("end") or period.get("start")
+    if not when:
+        return
+    current = contacts.get(subject)
+    count = (current or {}).get("encounters", 0) + 1
+    if current is None or str(when) > str(current["date"]):
+        klass = (encounter.get("class") or {}).get("code")
+        current = {"date": when, "class": klass, "status": encounter["status"]}
+    contacts[subject] = {**current, "encounters": count}
+
+
+def _write(work_dir: Path, resources: list[dict[str, Any]]) -> Path:
+    """Write the resources read as NDJSON, atomically (a failed run leaves no file)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    target = work_dir / f"fhir_api_{stamp}.ndjson"
+    partial = target.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        for resource in resources:
+            handle.write(json.dumps(resource, separators=(",", ":"), ensure_ascii=False) + "\n")
+    partial.replace(target)
+    return target
+
+
+def _high_water(resources: list[dict[str, Any]], bookmark: str | None) -> str | None:
+    """The latest ``meta.lastUpdated`` among the resources read (or the old bookmark)."""
+    best, best_at = bookmark, _instant(bookmark)
+    for resource in resources:
+        stamp = (resource.get("meta") or {}).get("lastUpdated")
+        at = _instant(stamp)
+        if at is not None and (best_at is None or at > best_at):
+            best, best_at = stamp, at
+    return best
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
