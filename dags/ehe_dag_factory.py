@@ -22,6 +22,8 @@ SOURCES = [
     "social_care__case_db",
     "social_care__cin_census",
 ]
+# Sources read from a network API: their DAGs run where a server is configured (not the demo).
+API_SOURCES = ["health__fhir_api"]
 START = pendulum.datetime(2026, 1, 1, tz="Europe/London")
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "data-engineering",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from gateway.cli import app
-from gateway.sources import source_names
+from gateway.sources import api_source_names, source_names
 
 runner = CliRunner()
 
@@ -17,7 +17,7 @@ def test_sources_lists_every_source() -> None:
     result = runner.invoke(app, ["sources"])
     assert result.exit_code == 0
     listed = [line.split()[0] for line in result.output.splitlines() if line.strip()]
-    assert listed == source_names()
+    assert listed == sorted(source_names() + api_source_names())
 
 
 def test_ingest_then_accounting_json(index_url: str, inbox: Path) -> None:

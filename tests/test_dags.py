@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sources import source_names
+from gateway.sources import api_source_names, source_names
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 NOT_DAGS = {"ehe_dag_factory.py", "run_dags_in_process.py"}
@@ -65,14 +65,15 @@ def test_dag_files_are_thin() -> None:
 
 def test_every_source_has_an_ingest_dag() -> None:
     names = {p.stem for p in DAG_FILES}
-    assert {f"ingest__{s}" for s in source_names()} <= names
+    assert {f"ingest__{s}" for s in source_names() + api_source_names()} <= names
     assert "link__children" in names
     sys.path.insert(0, str(DAGS))
     try:
-        from ehe_dag_factory import SOURCES
+        from ehe_dag_factory import API_SOURCES, SOURCES
     finally:
         sys.path.remove(str(DAGS))
     assert sorted(SOURCES) == source_names()
+    assert sorted(API_SOURCES) == api_source_names()
 
 
 @pytest.mark.airflow
