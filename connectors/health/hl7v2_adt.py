@@ -140,11 +140,15 @@ def read_fields(segments: list[str]) -> dict[str, Any]:
 
 
 def _field(text: str, name: str, version: str, chars: dict[str, str]) -> list[list[str]]:
-    field = parse_field(
-        text,
-        name=name,
-        version=version,
-        encoding_chars=chars,
-        validation_level=VALIDATION_LEVEL.TOLERANT,
-    )
-    return [rep.split(chars["COMPONENT"]) for rep in field.to_er7().split(chars["REPETITION"])]
+    """Each repetition parsed by hl7apy as ``parse_fields`` does, as its list of components."""
+    reps = []
+    for rep in text.split(chars["REPETITION"]):
+        field = parse_field(
+            rep,
+            name=name,
+            version=version,
+            encoding_chars=chars,
+            validation_level=VALIDATION_LEVEL.TOLERANT,
+        )
+        reps.append(field.to_er7().split(chars["COMPONENT"]))
+    return reps

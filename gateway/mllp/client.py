@@ -50,6 +50,6 @@ def ack_fields(ack: bytes) -> tuple[str, str, str]:
     """MSA-1 (the code), MSA-2 (the control id it answers) and MSA-3 (the reason) of an ACK."""
     for segment in ack.decode().split("\r"):
         if segment.startswith("MSA"):
-            fields = segment.split(segment[3]) + ["", "", ""]
+            fields = [*segment.split(segment[3]), "", "", ""]
             return fields[1], fields[2], fields[3]
     raise ValueError("ACK without an MSA segment")
