@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,31 @@ def read_fields(segments: list[str]) -> dict[str, Any]:
 
 
 def _field(text: str, name: str, version: str, chars: dict[str, str]) -> list[list[str]]:
-    """Each repetition parsed by hl7apy as ``parse_fields`` does, as its list of components."""
+    """Each repetition parsed by hl7apy as ``parse_fields`` does, as its list of components.
+
+    A value with no encoding character in it is a single plain component, which is what
+    hl7apy returns for it in tolerant mode: it is taken as it is. Values with structure are
+    parsed by hl7apy, once per distinct value (a feed repeats practices, message types,
+    versions and the same patient's identifiers, message after message).
+    """
+    if not any(c in text for c in _structure(chars)):
+        return [[text]]
+    return [list(rep) for rep in _parse_cached(text, name, version, _key(chars))]
+
+
+def _structure(chars: dict[str, str]) -> str:
+    return chars["COMPONENT"] + chars["REPETITION"] + chars["ESCAPE"] + chars["SUBCOMPONENT"]
+
+
+def _key(chars: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(chars.items()))
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_cached(
+    text: str, name: str, version: str, chars_key: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, ...], ...]:
+    chars = dict(chars_key)
     reps = []
     for rep in text.split(chars["REPETITION"]):
         field = parse_field(
@@ -150,5 +175,5 @@ def _field(text: str, name: str, version: str, chars: dict[str, str]) -> list[li
             encoding_chars=chars,
             validation_level=VALIDATION_LEVEL.TOLERANT,
         )
-        reps.append(field.to_er7().split(chars["COMPONENT"]))
-    return reps
+        reps.append(tuple(field.to_er7().split(chars["COMPONENT"])))
+    return tuple(reps)

@@ -11,8 +11,9 @@ Reasons given in an ACK never quote the message: they name what is wrong, not wh
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,9 @@ from connectors.health.hl7v2_adt import SUPPORTED_VERSIONS
 
 _SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
 DEFAULT_ENCODING = "^~\\&"
+# ACK control ids: this process's id and start time, then a counter (unique, and cheap).
+_ACK_PREFIX = f"{os.getpid():x}{int(datetime.now(UTC).timestamp()):x}"
+_ACK_NUMBERS = itertools.count(1)
 
 
 class Refusal(Exception):
@@ -136,7 +140,7 @@ def acknowledgement(header: Header | None, code: str, reason: str = "") -> bytes
         now,
         "",
         encoding[0].join(("ACK", h.trigger_event if h else "", "ACK")),
-        uuid.uuid4().hex[:20],
+        f"{_ACK_PREFIX}{next(_ACK_NUMBERS)}",
         (h.processing_id if h else "") or "P",
         (h.version if h and h.version in SUPPORTED_VERSIONS else "2.4"),
     ]
