@@ -1,5 +1,5 @@
-"""Clustering: records that share a valid NHS number, UPN or agency-local id, then the
-probabilistic links the caller scored (Splink) as extra edges.
+"""Clustering: records that share a valid NHS number, UPN or agency-local id, records their
+source merged (HL7 A40), then the probabilistic links the caller scored (Splink) as extra edges.
 
 Pure functions over small record summaries, no database: the caller reads the records and
 writes the clusters. Two different valid NHS numbers mean two children, whatever else they
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-RULES = ("nhs_number", "upn", "local_id")
+RULES = ("nhs_number", "upn", "local_id", "source_merge")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class LinkCandidate:
     nhs_number: str | None
     upn: str | None
     local_ids: tuple[tuple[str, str], ...] = ()
+    merged_into: str | None = None  # the record of the same source this one was merged into
 
     @property
     def key(self) -> tuple[str, str]:
@@ -78,8 +79,12 @@ class _UnionFind:
         return True
 
 
-def _keys(candidate: LinkCandidate, rule: str) -> Iterable[tuple[str, ...]]:
-    if rule == "nhs_number" and candidate.nhs_number:
+def _keys(
+    candidate: LinkCandidate, rule: str, roots: dict[tuple[str, str], str]
+) -> Iterable[tuple[str, ...]]:
+    if rule == "source_merge" and candidate.key in roots:
+        yield ("merged", candidate.source, roots[candidate.key])
+    elif rule == "nhs_number" and candidate.nhs_number:
         yield ("nhs", candidate.nhs_number)
     elif rule == "upn" and candidate.upn:
         yield ("upn", candidate.upn)
@@ -119,12 +124,29 @@ def _join_on_rule(
     uf: _UnionFind, candidates: Sequence[LinkCandidate], rule: str, joined_by: dict[int, str]
 ) -> None:
     first_with: dict[tuple[str, ...], int] = {}
+    roots = merge_roots(candidates) if rule == "source_merge" else {}
     for i, candidate in enumerate(candidates):
-        for key in _keys(candidate, rule):
+        for key in _keys(candidate, rule, roots):
             j = first_with.setdefault(key, i)
             if j != i and uf.union(j, i):
                 joined_by.setdefault(i, rule)
                 joined_by.setdefault(j, rule)
+
+
+def merge_roots(candidates: Sequence[LinkCandidate]) -> dict[tuple[str, str], str]:
+    """For each record in a merge (retired or survivor), the record its chain of merges ends at
+    (A merged into B, B into C: A, B and C all end at C); a cycle ends at its smallest id."""
+    into = {c.key: c.merged_into for c in candidates if c.merged_into}
+    roots: dict[tuple[str, str], str] = {}
+    for source, record_id in into:
+        chain = [record_id]
+        while (source, chain[-1]) in into and into[(source, chain[-1])] not in chain:
+            chain.append(into[(source, chain[-1])])
+        nxt = into.get((source, chain[-1]))
+        root = min(chain[chain.index(nxt) :]) if nxt in chain else chain[-1]
+        for member in chain:
+            roots[(source, member)] = root
+    return roots
 
 
 def _join_scored(

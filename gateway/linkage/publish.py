@@ -109,15 +109,16 @@ def _candidates(
             SourceRecord.upn,
             SourceRecord.restricted,
             SourceRecord.payload,
+            SourceRecord.merged_into_record_id,
         )
         .where(SourceRecord.is_current.is_(True))
         .order_by(SourceRecord.source, SourceRecord.record_id)
     )
     candidates, people, restricted = [], [], {}
-    for source, record_id, nhs, upn, is_restricted, payload in rows:
+    for source, record_id, nhs, upn, is_restricted, payload, merged_into in rows:
         identity = payload.get("identity") or {}
         local_ids = tuple(sorted(identity.get("local_ids", {}).items()))
-        candidate = LinkCandidate(source, record_id, nhs, upn, local_ids)
+        candidate = LinkCandidate(source, record_id, nhs, upn, local_ids, merged_into)
         candidates.append(candidate)
         people.append(_person(candidate.key, identity, nhs, upn))
         restricted[candidate.key] = bool(is_restricted)
@@ -212,7 +213,13 @@ def _choose_child(
     options = [c for c in (manual or list(held)) if c not in claimed]
     if not options:
         return child_id_for(cluster), []
-    options.sort(key=lambda c: (children[c].created_at, c))
+    # A child held by a record its source retired (HL7 A40) gives way to its survivor's child.
+    retired_only = {
+        existing[m.key].child_id for m in cluster.members if m.merged_into and m.key in existing
+    } - {
+        existing[m.key].child_id for m in cluster.members if m.key in existing and not m.merged_into
+    }
+    options.sort(key=lambda c: (c in retired_only, children[c].created_at, c))
     survivor = options[0]
     retired = [c for c in options[1:] if c in children and not manual]
     return survivor, retired

@@ -25,6 +25,7 @@ class Mapped:
     record_id: str | None
     record: CanonicalRecord | None = None
     problems: list[str] = field(default_factory=list)
+    retires: str | None = None  # a record of the same source this one retires (a merge)
 
 
 def resolve(data: Any, path: str) -> Any:
@@ -128,12 +129,26 @@ def apply_mapping(
         source=spec.source, record_id=record_id, batch_id=batch_id, received_at=received_at
     )
     try:
-        return Mapped(record_id, record=CanonicalRecord.model_validate(document))
+        record = CanonicalRecord.model_validate(document)
     except ValidationError as exc:
         return Mapped(
             record_id,
             problems=[f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()],
         )
+    return _with_retires(Mapped(record_id, record=record), spec, data)
+
+
+def _with_retires(mapped: Mapped, spec: MappingSpec, data: dict[str, Any]) -> Mapped:
+    """Add the id the record retires (if the mapping names one): a merge to apply on load."""
+    if spec.retires is None:
+        return mapped
+    try:
+        retired = evaluate(spec.retires, data)
+    except TRANSFORM_ERRORS as exc:
+        return Mapped(mapped.record_id, problems=[f"retires: {_reason(exc)}"])
+    if retired and str(retired) != mapped.record_id:
+        mapped.retires = str(retired)
+    return mapped
 
 
 def _map_list(target: str, rule: ListRule, data: Any, problems: list[str]) -> list[dict[str, Any]]:

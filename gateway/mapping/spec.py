@@ -62,6 +62,8 @@ class MappingSpec(BaseModel):
     agency: Literal["education", "health", "social_care"]
     description: str = ""
     record_id: FieldRule
+    # The id of another record of the same source that this one retires (HL7 A40: MRG-1).
+    retires: FieldRule | None = None
     fields: dict[str, FieldRule] = Field(default_factory=dict)
     lists: dict[str, ListRule] = Field(default_factory=dict)
 
@@ -99,6 +101,8 @@ def check_targets(spec: MappingSpec) -> list[str]:
     """Every target path must name a canonical field; every transform must exist."""
     problems: list[str] = []
     rules: list[tuple[str, FieldRule]] = [("record_id", spec.record_id)]
+    if spec.retires is not None:
+        rules.append(("retires", spec.retires))
     for target, rule in spec.fields.items():
         rules.append((f"fields.{target}", rule))
         if _field_type(target) is None:

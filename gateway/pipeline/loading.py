@@ -21,6 +21,7 @@ from gateway.pipeline.staging import read_staged, stage_batch, staged_file
 from gateway.sources import connector_for
 from gateway.store.engine import session_factory
 from gateway.store.loader import hold_items, load_records
+from gateway.store.merges import apply_merges
 from gateway.store.tables import Batch, HeldRecord, ValidationRun
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def _load_staged(batch: Batch, index_url: str | None) -> Accounting:
         result = load_records(
             session, batch.source, agency, batch.batch_id, [r["record"] for r in records]
         )
+        apply_merges(session, batch.source, records)
         for line in records:
             row = decided.get(line["item_key"])
             if row is not None and row.status == "quarantined":

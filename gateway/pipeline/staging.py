@@ -87,6 +87,7 @@ def stage_items(
     spec = mapping_for(source)
     accepted: list[tuple[str, CanonicalRecord]] = []
     held: list[dict[str, Any]] = []
+    retiring: dict[str, str] = {}  # item position -> the record id its merge retires
     for item in connector.parse(path):
         counts.received += 1
         if item.record is None:
@@ -118,8 +119,10 @@ def stage_items(
             )
             continue
         accepted.append((item.position, mapped.record))
+        if mapped.retires:
+            retiring[item.position] = mapped.retires
     outcome = validate_records([record for _position, record in accepted])
-    yield from _lines(accepted, outcome, held, counts)
+    yield from _lines(accepted, outcome, held, counts, retiring)
     yield {"kind": "validation", "suite": outcome.suite, "summary": outcome.summary}
 
 
@@ -128,6 +131,7 @@ def _lines(
     outcome: Any,
     held: list[dict[str, Any]],
     counts: StagedCounts,
+    retiring: dict[str, str],
 ) -> Iterator[dict[str, Any]]:
     for row, (position, record) in enumerate(accepted):
         failures = outcome.quarantined(row)
@@ -144,12 +148,15 @@ def _lines(
             continue
         counts.accepted += 1
         warnings = [f.as_reason() for f in outcome.warnings(row)]
-        yield {
+        line = {
             "kind": "record",
             "item_key": position,
             "record": record.model_dump(mode="json"),
             "warnings": warnings,
         }
+        if position in retiring:
+            line["retires"] = retiring[position]
+        yield line
     for item in held:
         if item["status"] == "rejected":
             counts.rejected += 1

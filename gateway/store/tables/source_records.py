@@ -32,3 +32,6 @@ class SourceRecord(Base):
     birth_date: Mapped[date | None]
     restricted: Mapped[bool] = mapped_column(default=False)
     payload: Mapped[dict]
+    # Set on every version of a record its source retired by merging it into another (HL7 A40):
+    # the record and its versions stay; linkage puts it with the record it was merged into.
+    merged_into_record_id: Mapped[str | None] = mapped_column(String(120))
