@@ -18,7 +18,15 @@ from hl7apy.parser import parse_message
 
 from connectors.base import Extracted, FileDropConnector, Stream
 
-SCHEMA = {"type": "object", "required": ["MSH-9", "MSH-10"]}
+# Each field: its repetitions, each a list of components (text).
+_FIELD = {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}
+SCHEMA = {
+    "type": "object",
+    "required": ["MSH-9", "MSH-10", "PID-3", "version"],
+    "properties": {"version": {"type": "string", "pattern": "^2\\.[3-5](\\.[0-9])?$"}},
+    "patternProperties": {"^[A-Z][A-Z0-9]{2}-[0-9]+$": _FIELD},
+    "additionalProperties": False,
+}
 # Segments the index needs; the rest (NK1, AL1, OBX...) never leave the connector.
 KEPT_SEGMENTS = ("MSH", "EVN", "PID", "PD1", "PV1", "MRG")
 _MESSAGE_START = re.compile(rb"(?:^|[\r\n])(?=MSH\|)")

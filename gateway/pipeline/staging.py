@@ -87,7 +87,7 @@ def stage_items(
     spec = mapping_for(source)
     accepted: list[tuple[str, CanonicalRecord]] = []
     held: list[dict[str, Any]] = []
-    for item in connector.parse(path):
+    for item in connector.read(path):
         counts.received += 1
         if item.record is None:
             held.append(
