@@ -9,6 +9,7 @@ fix without asking the source again. Nothing here imports Airflow.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
@@ -18,15 +19,50 @@ from typing import Any, ClassVar
 
 from gateway.errors import FatalConfigError
 
+# A line longer than this is refused as oversized rather than read into memory whole.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Stream:
-    """One kind of record a source sends: its name, key, bookmark field and JSON schema."""
+    """One kind of record a source sends: its name, key, bookmark field and JSON schema.
+
+    Key and bookmark fields are dotted paths into the record (``ChildIdentifiers.LAchildID``).
+    """
 
     name: str
     primary_key: tuple[str, ...]
     bookmark_field: str | None
     schema: Mapping[str, Any]
+
+    def key_of(self, record: Mapping[str, Any]) -> tuple[str, ...]:
+        """The record's primary key as text (lists and objects as canonical JSON)."""
+        return tuple(_as_text(field_value(record, name)) for name in self.primary_key)
+
+
+def field_value(record: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted path, or None where the path stops."""
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class SourceConfig(dict[str, Any]):
+    """A connector's config: a plain dict whose repr names the keys and hides every value."""
+
+    def __repr__(self) -> str:
+        return f"<config keys: {', '.join(sorted(self)) or 'none'}>"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -67,10 +103,20 @@ class Connector(ABC):
     required_config: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        self.config: dict[str, Any] = dict(config or {})
+        self.config: SourceConfig = SourceConfig(config or {})
         missing = [key for key in self.required_config if not self.config.get(key)]
         if missing:
             raise FatalConfigError(f"{self.source}: missing config {', '.join(missing)}")
+
+    @classmethod
+    def contract_config(cls, inbox: Path) -> dict[str, Any] | None:
+        """Config for the contract suite, given a synthetic inbox; None: the inbox layout."""
+        return None
+
+    @classmethod
+    def broken_config(cls, tmp: Path) -> tuple[dict[str, Any], type[Exception]]:
+        """A config whose source cannot be read, and the error class that must say so."""
+        return {"path": str(tmp / "no-such-folder")}, FatalConfigError
 
     @abstractmethod
     def extract(self, work_dir: Path, bookmark: str | None) -> Extraction:
@@ -86,6 +132,32 @@ class Connector(ABC):
 
     def discover(self) -> list[Stream]:
         return [self.stream]
+
+    def read(self, path: Path) -> Iterator[Extracted]:
+        """``parse``, with a record whose key already came earlier in the file held, not kept.
+
+        An exact repeat is held as a duplicate; a repeat with different content is held as a
+        conflict, since either copy may be the wrong one. Only keys and digests are remembered.
+        """
+        seen: dict[tuple[str, ...], tuple[str, bytes]] = {}
+        for item in self.parse(path):
+            if item.record is None:
+                yield item
+                continue
+            key = self.stream.key_of(item.record)
+            canonical = json.dumps(item.record, sort_keys=True, default=str)
+            digest = hashlib.blake2b(canonical.encode(), digest_size=16).digest()
+            first = seen.setdefault(key, (item.position, digest))
+            if first == (item.position, digest):
+                yield item
+                continue
+            named = "+".join(self.stream.primary_key)
+            error = (
+                f"duplicate of {first[0]} (same {named})"
+                if first[1] == digest
+                else f"same {named} as {first[0]} with different content"
+            )
+            yield Extracted(item.position, error=error, raw=canonical)
 
     def __repr__(self) -> str:  # never show config: it may hold secrets
         return f"<{type(self).__name__} {self.source}>"
@@ -114,24 +186,52 @@ class FileDropConnector(Connector):
         return Extraction(files=sorted(found))
 
 
-def read_json_lines(path: Path) -> Iterator[Extracted]:
-    """Each line a JSON object; a line that is not one is returned as an error."""
+def read_json_lines(path: Path, max_line: int = MAX_LINE_BYTES) -> Iterator[Extracted]:
+    """Each line a UTF-8 JSON object; a line that is not one is returned as an error.
+
+    Errors name the file, line and (for bad JSON) the column; never the line's content. An
+    over-long line is held as oversized (its first bytes kept) without reading it whole.
+    """
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+        number = 0
+        while True:
+            line = handle.readline(max_line + 1)
+            if not line:
+                return
+            number += 1
             position = f"{path.name} line {number}"
-            try:
-                value = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            if len(line) > max_line and not line.endswith(b"\n"):
                 yield Extracted(
-                    position, error=f"not JSON: {exc.__class__.__name__}", raw=_text(line)
+                    position, error=f"line longer than {max_line} bytes", raw=_text(line[:4096])
                 )
+                _skip_rest_of_line(handle)
                 continue
-            if not isinstance(value, dict):
-                yield Extracted(position, error="not a JSON object", raw=_text(line))
-                continue
-            yield Extracted(position, record=value)
+            if line.strip(b" \t\r\n"):
+                yield json_object(line, position)
+
+
+def json_object(line: bytes, position: str) -> Extracted:
+    """One JSON object from UTF-8 bytes (a leading BOM allowed), or the reason it is not one."""
+    try:
+        value = json.loads(line.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        return Extracted(position, error=f"not UTF-8 at byte {exc.start}", raw=_text(line))
+    except json.JSONDecodeError as exc:
+        return Extracted(
+            position, error=f"not JSON: {exc.msg} at column {exc.colno}", raw=_text(line)
+        )
+    except RecursionError:
+        return Extracted(position, error="JSON nested too deeply", raw=_text(line[:4096]))
+    if not isinstance(value, dict):
+        return Extracted(position, error="not a JSON object", raw=_text(line))
+    return Extracted(position, record=value)
+
+
+def _skip_rest_of_line(handle: Any) -> None:
+    while True:
+        chunk = handle.readline(MAX_LINE_BYTES)
+        if not chunk or chunk.endswith(b"\n"):
+            return
 
 
 def _text(raw: bytes) -> str:

@@ -10,6 +10,7 @@ from connectors.health.fhir_rest import FhirRestConnector
 from connectors.health.hl7v2_adt import Hl7AdtConnector
 from connectors.social_care.case_db import CaseManagementDbConnector
 from connectors.social_care.cin_census import CinCensusConnector
+from connectors.social_care.ssda903 import Ssda903Connector
 from gateway.errors import FatalConfigError
 
 CONNECTORS: dict[str, type[Connector]] = {
@@ -22,6 +23,7 @@ CONNECTORS: dict[str, type[Connector]] = {
         Hl7AdtConnector,
         CaseManagementDbConnector,
         CinCensusConnector,
+        Ssda903Connector,
     )
 }
 

@@ -53,6 +53,12 @@ def xml_records(path: Path, record_tag: str, noun: str) -> Iterator[Extracted]:
         yield Extracted(position, record=to_dict(element))
 
 
+def as_list_of_dicts(value: Any) -> list[dict[str, Any]]:
+    """A repeated element's dicts: one element comes as a dict, several as a list."""
+    items = value if isinstance(value, list) else [value]
+    return [item for item in items if isinstance(item, dict)]
+
+
 def text(element: Element | None, path: str) -> str | None:
     """Stripped text of the first descendant at ``path`` (namespace-free), or None."""
     if element is None:

@@ -29,6 +29,7 @@ CASES = [
     ("health__hl7v2_adt", "hl7v2/ms-fhir-converter/ADT04-251.hl7"),
     ("social_care__cin_census", "social-care/cin/liiatools_cin-2022.xml"),
     ("social_care__cin_census", "social-care/cin/d2i_CIN_Census_2024.xml"),
+    ("social_care__ssda903", "social-care/ssda903/liiatools_SSDA903_2020_header.csv"),
 ]
 
 

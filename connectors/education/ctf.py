@@ -10,10 +10,25 @@ from typing import Any
 from connectors.base import Extracted, FileDropConnector, Stream
 from connectors.xml_stream import iter_elements, text, xml_records
 
+_TEXT = {"type": ["string", "null"]}
+_OBJECT_OR_LIST = {"type": ["object", "array", "null"]}
 SCHEMA = {
     "type": "object",
-    "required": ["UPN"],
-    "properties": {"UPN": {"type": ["string", "null"]}, "SchoolHistory": {}, "Header": {}},
+    "required": ["UPN", "Header"],
+    "properties": {
+        "UPN": {"type": "string", "minLength": 1},
+        "Surname": _TEXT,
+        "Forename": _TEXT,
+        "DOB": _TEXT,
+        "Sex": _TEXT,
+        "Address": _OBJECT_OR_LIST,
+        "SchoolHistory": _OBJECT_OR_LIST,
+        "Header": {
+            "type": "object",
+            "additionalProperties": _TEXT,
+            "required": ["source_lea", "source_estab", "created"],
+        },
+    },
 }
 
 
@@ -37,7 +52,11 @@ class CommonTransferFileConnector(FileDropConnector):
                 yield Extracted(item.position, record={**item.record, "Header": header})
 
 
+HEADER_FIELDS = ("source_lea", "source_estab", "source_school_name", "dest_lea", "dest_estab")
+
+
 def _read_header(path: Path) -> dict[str, Any]:
+    """The file's header facts; all None where the file has no readable header."""
     for _ordinal, element, _error in iter_elements(path, "Header"):
         if element is None:
             break
@@ -49,4 +68,4 @@ def _read_header(path: Path) -> dict[str, Any]:
             "dest_estab": text(element, "DestSchool/Estab"),
             "created": text(element, "DateTime"),
         }
-    return {}
+    return dict.fromkeys((*HEADER_FIELDS, "created"))

@@ -11,7 +11,12 @@ from pathlib import Path
 from connectors.base import Extracted, FileDropConnector, Stream
 from connectors.csv_rows import read_csv_rows
 
-SCHEMA = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
+SCHEMA = {
+    "type": "object",
+    # Column names are the LA system's (the mapping names them); every value is text or empty.
+    "additionalProperties": {"type": ["string", "null"]},
+    "minProperties": 1,
+}
 
 
 class EheRegisterConnector(FileDropConnector):

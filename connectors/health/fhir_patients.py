@@ -19,7 +19,21 @@ from pydantic import ValidationError
 
 from connectors.base import Extracted, FileDropConnector, Stream
 
-SCHEMA = {"type": "object", "required": ["resourceType", "id"]}
+SCHEMA = {
+    "type": "object",
+    "required": ["resourceType", "id"],
+    "properties": {
+        "resourceType": {"const": "Patient"},
+        "id": {"type": "string", "minLength": 1},
+        "meta": {"type": "object"},
+        "identifier": {"type": "array", "items": {"type": "object"}},
+        "name": {"type": "array", "items": {"type": "object"}},
+        "gender": {"enum": ["male", "female", "other", "unknown"]},
+        "birthDate": {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"},
+        "address": {"type": "array", "items": {"type": "object"}},
+        "generalPractitioner": {"type": "array", "items": {"type": "object"}},
+    },
+}
 
 
 class FhirPatientConnector(FileDropConnector):

@@ -25,7 +25,15 @@ from hl7apy.parser import parse_field
 
 from connectors.base import Extracted, FileDropConnector, Stream
 
-SCHEMA = {"type": "object", "required": ["MSH-9", "MSH-10"]}
+# Each field: its repetitions, each a list of components (text).
+_FIELD = {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}
+SCHEMA = {
+    "type": "object",
+    "required": ["MSH-9", "MSH-10", "PID-3", "version"],
+    "properties": {"version": {"type": "string", "pattern": "^2\\.[3-5](\\.[0-9])?$"}},
+    "patternProperties": {"^[A-Z][A-Z0-9]{2}-[0-9]+$": _FIELD},
+    "additionalProperties": False,
+}
 # The fields the index needs, by segment; the first occurrence of a segment wins.
 NEEDED_FIELDS: dict[str, tuple[int, ...]] = {
     "MSH": (7, 9, 10, 12),

@@ -19,7 +19,46 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from connectors.base import Connector, Extracted, Extraction, Stream, read_json_lines
 from gateway.errors import FatalConfigError, RetriableSourceError
 
-SCHEMA = {"type": "object", "required": ["person_id", "updated_at"]}
+_TEXT = {"type": ["string", "null"]}
+_INVOLVEMENT = {
+    "type": "object",
+    "required": ["person_id", "kind", "start_date", "updated_at"],
+    "properties": {
+        "person_id": {"type": "string"},
+        "kind": {"type": "string"},
+        "start_date": _TEXT,
+        "end_date": _TEXT,
+        "team": _TEXT,
+        "updated_at": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+SCHEMA = {
+    "type": "object",
+    "required": ["person_id", "updated_at", "involvements"],
+    "properties": {
+        "person_id": {"type": "string", "minLength": 1},
+        **{
+            name: _TEXT
+            for name in (
+                "forename",
+                "surname",
+                "former_surname",
+                "dob",
+                "gender",
+                "nhs_number",
+                "upn",
+                "address_line1",
+                "town",
+                "postcode",
+            )
+        },
+        "restricted_flag": {"type": ["integer", "boolean", "null"]},
+        "updated_at": {"type": "string", "minLength": 1},
+        "involvements": {"type": "array", "items": _INVOLVEMENT},
+    },
+    "additionalProperties": False,
+}
 
 CHANGED_PEOPLE = text(
     """
@@ -51,9 +90,21 @@ class CaseManagementDbConnector(Connector):
         "people", primary_key=("person_id",), bookmark_field="updated_at", schema=SCHEMA
     )
 
+    @classmethod
+    def broken_config(cls, tmp: Path) -> tuple[dict[str, Any], type[Exception]]:
+        return {"url": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, RetriableSourceError
+
     def check(self) -> None:
-        with self._engine().connect() as conn:
-            conn.execute(text("SELECT 1 FROM person WHERE 1 = 0"))
+        engine = self._engine()
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1 FROM person WHERE 1 = 0"))
+        except OperationalError as exc:
+            raise RetriableSourceError(f"{self.source}: database unavailable") from exc
+        except ProgrammingError as exc:
+            raise FatalConfigError(f"{self.source}: schema not as expected") from exc
+        finally:
+            engine.dispose()
 
     def extract(self, work_dir: Path, bookmark: str | None) -> Extraction:
         since = bookmark or EPOCH

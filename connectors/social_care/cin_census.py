@@ -9,7 +9,26 @@ from pathlib import Path
 from connectors.base import Extracted, FileDropConnector, Stream
 from connectors.xml_stream import xml_records
 
-SCHEMA = {"type": "object", "required": ["ChildIdentifiers"]}
+_TEXT = {"type": ["string", "null"]}
+SCHEMA = {
+    "type": "object",
+    "required": ["ChildIdentifiers"],
+    "properties": {
+        "ChildIdentifiers": {
+            "type": "object",
+            "required": ["LAchildID"],
+            "properties": {
+                "LAchildID": {"type": "string", "minLength": 1},
+                "UPN": _TEXT,
+                "FormerUPN": {"type": ["string", "array", "null"]},
+                "PersonBirthDate": _TEXT,
+                "GenderCurrent": _TEXT,
+            },
+        },
+        "ChildCharacteristics": {"type": ["object", "null"]},
+        "CINdetails": {"type": ["object", "array", "null"]},
+    },
+}
 
 
 class CinCensusConnector(FileDropConnector):
@@ -17,7 +36,9 @@ class CinCensusConnector(FileDropConnector):
     agency = "social_care"
     description = "DfE Children in Need census return (XML)"
     patterns = ("*.xml", "*.XML")
-    stream = Stream("children", primary_key=("LAchildID",), bookmark_field=None, schema=SCHEMA)
+    stream = Stream(
+        "children", primary_key=("ChildIdentifiers.LAchildID",), bookmark_field=None, schema=SCHEMA
+    )
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         for item in xml_records(path, "Child", "child"):

@@ -6,6 +6,7 @@ value. It raises ``ValueError`` with a reason that names no personal data when i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -405,3 +406,35 @@ def lead_team(involvements: Any) -> str | None:
     open_items = [i for i in items if not i.get("end_date")]
     chosen = (open_items or items)[-1:] if items else []
     return chosen[0].get("team") if chosen else None
+
+
+@transform("ssda903_upn")
+def ssda903_upn(value: Any) -> str | None:
+    """A UPN, or None for the return's "no UPN" reason codes UN1 to UN10."""
+    text = str(value or "").strip().upper()
+    if re.fullmatch(r"UN(10|[1-9])", text):
+        return None
+    return upn(text)
+
+
+@transform("looked_after_periods")
+def looked_after_periods(episodes: Any, date_formats: list[str]) -> list[dict[str, Any]]:
+    """SSDA903 episodes joined into periods of care: an episode that starts the day the one
+    before it ended continues the same period; the period ends when its last episode does."""
+    spans = sorted(
+        (
+            (parse_date(e.get("DECOM"), date_formats), parse_date(e.get("DEC"), date_formats))
+            for e in as_list(episodes)
+            if isinstance(e, dict)
+        ),
+        key=lambda span: span[0] or date.min,
+    )
+    periods: list[dict[str, Any]] = []
+    for start, end in spans:
+        if start is None:
+            raise MappingValueError("an SSDA903 episode without a start date (DECOM)")
+        if periods and periods[-1]["end_date"] == start:
+            periods[-1]["end_date"] = end
+        else:
+            periods.append({"start_date": start, "end_date": end})
+    return periods

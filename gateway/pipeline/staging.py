@@ -88,7 +88,7 @@ def stage_items(
     accepted: list[tuple[str, CanonicalRecord]] = []
     held: list[dict[str, Any]] = []
     retiring: dict[str, str] = {}  # item position -> the record id its merge retires
-    for item in connector.parse(path):
+    for item in connector.read(path):
         counts.received += 1
         if item.record is None:
             held.append(

@@ -26,6 +26,7 @@ INBOX_LAYOUT = {
     "health__hl7v2_adt": "health/adt",
     "social_care__case_db": "social_care/case_db",
     "social_care__cin_census": "social_care/cin",
+    "social_care__ssda903": "social_care/ssda903",
 }
 CASE_DB_FILE = "case_management.sqlite"
 
@@ -64,6 +65,10 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
     writers.write_cin_census(
         folders["social_care__cin_census"] / "cin_census_2026.xml",
         by_source["social_care__cin_census"],
+    )
+    writers.write_ssda903(
+        folders["social_care__ssda903"] / "ssda903_return_2026.xml",
+        by_source["social_care__ssda903"],
     )
     truth = out / "ground_truth.csv"
     with truth.open("w", newline="", encoding="utf-8") as handle:
@@ -130,6 +135,12 @@ def _records(rng: random.Random, population: list[Child]) -> dict[str, list[Reco
         record_as(rng, c, f"P{c.key[1:]}", census, ("missing_birth_date",))
         for c in population
         if c.cin_census
+    ]
+    # The looked-after return comes out of the same case system, keyed the same way.
+    result["social_care__ssda903"] = [
+        record_as(rng, c, f"P{c.key[1:]}", census, ())
+        for c in population
+        if any(kind == "lac" for kind, *_ in c.episodes)
     ]
     return result
 

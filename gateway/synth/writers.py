@@ -320,3 +320,31 @@ def write_cin_census(path: Path, records: list[Recorded]) -> None:
                     _sub(plan, "CPPendDate", _iso(end))
     indent(root)
     ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _dmy(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def write_ssda903(path: Path, records: list[Recorded]) -> None:
+    """The SSDA903 looked-after children return as XML: each child's header and episodes."""
+    root = Element("EXPSSDA903")
+    for r in records:
+        child = SubElement(root, "CHILD")
+        header = SubElement(child, "HEADER")
+        _sub(header, "CHILDID", r.record_id)
+        _sub(header, "UPN", r.upn or "UN1")
+        _sub(header, "SEX", SEX_CIN.get(r.sex or "", ""))
+        _sub(header, "DOB", _dmy(r.birth_date))
+        _sub(header, "ETHNIC", "NOBT")
+        for kind, start, end, _team in r.child.episodes:
+            if kind != "lac":
+                continue
+            episode = SubElement(child, "EPISODE")
+            _sub(episode, "DECOM", _dmy(start))
+            _sub(episode, "RNE", "S")
+            _sub(episode, "LS", "C2")
+            _sub(episode, "PL", "U1")
+            _sub(episode, "DEC", _dmy(end))
+    indent(root)
+    ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
