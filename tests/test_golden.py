@@ -61,12 +61,17 @@ def test_restricted_record_stays_restricted(samples: Path) -> None:
 
 
 def test_itk_month_thirteen_birth_date_is_quarantined_with_reason(samples: Path) -> None:
-    """The NHS ITK A28 example has a birth date in month 13: held, naming the field."""
+    """The NHS ITK A28 example has a birth date in month 13: held by the HL7 suite's named
+    expectation, with the mapping's account of the field it could not read."""
     lines = _stage(samples, "health__hl7v2_adt", "hl7v2/nhs-itk-v2.4/ITK_ADT_A28_Example.hl7")
     held = [line for line in lines if line["kind"] == "held"]
     assert len(held) == 1
     assert held[0]["status"] == "quarantined"
-    assert "identity.birth_date" in held[0]["reasons"][0]["explain"]
+    assert held[0]["stage"] == "validation"
+    first, then = held[0]["reasons"]
+    assert first["rule"] == "hl7_birth_date_is_a_real_date"
+    assert first["values"] == {"pid7_birth_date": "196513121515"}
+    assert "identity.birth_date" in then["explain"]
 
 
 def test_itk_nhs_number_without_type_code_is_read(samples: Path) -> None:

@@ -23,7 +23,7 @@ from gateway.pipeline.landing import landed_file
 from gateway.sources import connector_for
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch
-from gateway.validation.runner import validate_records
+from gateway.validation.runner import CRITICAL, validate_raw, validate_records
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,11 @@ def stage_items(
     Pure: reads the file, touches no database. The last line is the validation summary.
     """
     counts = counts or StagedCounts(batch_id)
-    connector = connector_for(source)
     spec = mapping_for(source)
-    accepted: list[tuple[str, CanonicalRecord]] = []
+    readable: list[tuple[str, dict[str, Any]]] = []
     held: list[dict[str, Any]] = []
     retiring: dict[str, str] = {}  # item position -> the record id its merge retires
-    for item in connector.read(path):
+    for item in connector_for(source).read(path):
         counts.received += 1
         if item.record is None:
             held.append(
@@ -100,40 +99,52 @@ def stage_items(
                     payload=item.raw,
                 )
             )
+        else:
+            readable.append((item.position, item.record))
+    raw = validate_raw(source, [record for _position, record in readable])
+    accepted: list[tuple[str, CanonicalRecord, list[dict[str, Any]]]] = []
+    for row, (position, raw_record) in enumerate(readable):
+        raw_failures = raw.failures.get(row, []) if raw else []
+        mapped = apply_mapping(spec, raw_record, batch_id=batch_id, received_at=received_at)
+        critical = [f.as_reason() for f in raw_failures if f.severity == CRITICAL]
+        if mapped.record is None or critical:
+            held.append(_held_raw(position, raw_record, mapped, critical))
             continue
-        mapped = apply_mapping(spec, item.record, batch_id=batch_id, received_at=received_at)
-        if mapped.record is None:
-            reasons = [
-                {"stage": "mapping", "rule": "mapping_failed", "explain": p}
-                for p in mapped.problems
-            ]
-            held.append(
-                _held(
-                    item.position,
-                    stage="mapping",
-                    status="quarantined",
-                    reasons=reasons,
-                    payload=json.dumps(item.record, default=str),
-                    record_id=mapped.record_id,
-                )
-            )
-            continue
-        accepted.append((item.position, mapped.record))
+        warnings = [f.as_reason() for f in raw_failures if f.severity != CRITICAL]
+        accepted.append((position, mapped.record, warnings))
         if mapped.retires:
-            retiring[item.position] = mapped.retires
-    outcome = validate_records([record for _position, record in accepted])
+            retiring[position] = mapped.retires
+    outcome = validate_records([record for _position, record, _warnings in accepted])
     yield from _lines(accepted, outcome, held, counts, retiring)
-    yield {"kind": "validation", "suite": outcome.suite, "summary": outcome.summary}
+    summary = (raw.summary if raw else []) + outcome.summary
+    yield {"kind": "validation", "suite": outcome.suite, "summary": summary}
+
+
+def _held_raw(
+    position: str, raw_record: dict[str, Any], mapped: Any, critical: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A raw item held before loading: it failed its source's suite, or could not be mapped."""
+    reasons = critical + [
+        {"stage": "mapping", "rule": "mapping_failed", "explain": p} for p in mapped.problems
+    ]
+    return _held(
+        position,
+        stage="validation" if critical else "mapping",
+        status="quarantined",
+        reasons=reasons,
+        payload=json.dumps(raw_record, default=str),
+        record_id=mapped.record_id,
+    )
 
 
 def _lines(
-    accepted: list[tuple[str, CanonicalRecord]],
+    accepted: list[tuple[str, CanonicalRecord, list[dict[str, Any]]]],
     outcome: Any,
     held: list[dict[str, Any]],
     counts: StagedCounts,
     retiring: dict[str, str],
 ) -> Iterator[dict[str, Any]]:
-    for row, (position, record) in enumerate(accepted):
+    for row, (position, record, raw_warnings) in enumerate(accepted):
         failures = outcome.quarantined(row)
         if failures:
             counts.quarantined += 1
@@ -147,7 +158,7 @@ def _lines(
             )
             continue
         counts.accepted += 1
-        warnings = [f.as_reason() for f in outcome.warnings(row)]
+        warnings = raw_warnings + [f.as_reason() for f in outcome.warnings(row)]
         line = {
             "kind": "record",
             "item_key": position,

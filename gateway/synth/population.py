@@ -177,11 +177,11 @@ def _child(
         end = start + timedelta(days=rng.randrange(20, 400)) if closed else None
         end = end if end is None or end < REFERENCE_DATE else None
         episodes.append(("referral", start, end, team))
-        episodes.append(("cin", start + timedelta(days=10), end, team))
-        if rng.random() < 0.35:
-            episodes.append(("cpp", start + timedelta(days=40), end, team))
-        if rng.random() < 0.1:
-            episodes.append(("lac", start + timedelta(days=60), end, team))
+        for kind, offset, chance in (("cin", 10, 1.0), ("cpp", 40, 0.35), ("lac", 60, 0.1)):
+            if chance == 1.0 or rng.random() < chance:
+                begun = start + timedelta(days=offset)
+                # A plan never ends before it began (the suite holds that as a defect).
+                episodes.append((kind, begun, end and max(end, begun), team))
     return Child(
         key=key,
         given_name=given,

@@ -65,9 +65,12 @@ def write_ctf(path: Path, records: list[Recorded]) -> None:
         _sub(school, "LEA", LA_CODE)
         _sub(school, "Estab", r.child.school[0])
         _sub(school, "SchoolName", r.child.school[1])
-        entry = r.child.birth_date.replace(year=r.child.birth_date.year + 4, month=9, day=1)
-        _sub(school, "EntryDate", entry.isoformat())
         left = REFERENCE_DATE - timedelta(days=30 + int(r.record_id[-3:]) % 200)
+        # Reception at four, but never after leaving (the suite holds left-before-joined).
+        entry = min(
+            r.child.birth_date.replace(year=r.child.birth_date.year + 4, month=9, day=1), left
+        )
+        _sub(school, "EntryDate", entry.isoformat())
         _sub(school, "LeavingDate", left.isoformat())
         reason = "EHE" if r.child.ehe else ("UNKNOWN" if r.child.cme else "MOVED")
         _sub(school, "LeavingReason", reason)

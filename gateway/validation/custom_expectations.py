@@ -1,23 +1,30 @@
-"""Custom Great Expectations for the identifiers and dates this domain depends on.
+"""Custom Great Expectations for the identifiers, dates and codes this domain depends on.
 
 Importing this module registers the expectations with GX, so suites committed as JSON can name
 them (``expect_column_values_to_be_valid_nhs_number`` and the rest). Nulls are not checked by
-map expectations; pair them with ``expect_column_values_to_not_be_null`` where a value is required.
+map expectations; pair them with ``expect_column_values_to_not_be_null`` where a value is
+required. Every check is vectorised (``gateway.validation.checks``): no Python call per row.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from great_expectations.execution_engine import PandasExecutionEngine
-from great_expectations.expectations.expectation import ColumnMapExpectation
+from great_expectations.expectations.expectation import (
+    ColumnMapExpectation,
+    ColumnPairMapExpectation,
+)
 from great_expectations.expectations.metrics import (
     ColumnMapMetricProvider,
     column_condition_partial,
 )
+from great_expectations.expectations.metrics.map_metric_provider import (
+    ColumnPairMapMetricProvider,
+    column_pair_condition_partial,
+)
 
-from gateway.identifiers import is_valid_nhs_number, is_valid_upn, normalise_postcode
+from gateway.validation import checks
 
 
 class ColumnValuesValidNhsNumber(ColumnMapMetricProvider):
@@ -25,7 +32,7 @@ class ColumnValuesValidNhsNumber(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: Any, **_: Any) -> Any:
-        return column.map(is_valid_nhs_number)
+        return checks.nhs_number_valid(column)
 
 
 class ExpectColumnValuesToBeValidNhsNumber(ColumnMapExpectation):
@@ -40,7 +47,7 @@ class ColumnValuesValidUpn(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: Any, **_: Any) -> Any:
-        return column.map(is_valid_upn)
+        return checks.upn_valid(column)
 
 
 class ExpectColumnValuesToBeValidUpn(ColumnMapExpectation):
@@ -55,7 +62,7 @@ class ColumnValuesUkPostcode(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: Any, **_: Any) -> Any:
-        return column.map(lambda value: normalise_postcode(value) is not None)
+        return checks.uk_postcode(column)
 
 
 class ExpectColumnValuesToBeUkPostcode(ColumnMapExpectation):
@@ -71,19 +78,7 @@ class ColumnValuesChildBirthDate(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: Any, max_age_years: int, **_: Any) -> Any:
-        today = date.today()
-        earliest = date(today.year - max_age_years, today.month, min(today.day, 28))
-        return column.map(lambda value: _within(value, earliest, today))
-
-
-def _within(value: Any, earliest: date, latest: date) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        born = date.fromisoformat(value)
-    except ValueError:
-        return False
-    return earliest <= born <= latest
+        return checks.child_birth_date(column, max_age_years)
 
 
 class ExpectColumnValuesToBeChildBirthDate(ColumnMapExpectation):
@@ -92,3 +87,67 @@ class ExpectColumnValuesToBeChildBirthDate(ColumnMapExpectation):
     map_metric = "column_values.ehe_child_birth_date"
     max_age_years: int = 25
     success_keys: ClassVar[tuple[str, ...]] = ("mostly", "max_age_years")
+
+
+class ColumnValuesRealDate(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.ehe_real_date"
+    condition_value_keys = ("date_format",)
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: Any, date_format: str, **_: Any) -> Any:
+        return checks.real_date(column, date_format)
+
+
+class ExpectColumnValuesToBeRealDate(ColumnMapExpectation):
+    """Dates exist in the calendar (no month 13). ``%Y%m%d`` reads HL7 timestamps' date part."""
+
+    map_metric = "column_values.ehe_real_date"
+    date_format: str = "%Y-%m-%d"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly", "date_format")
+
+
+class ColumnValuesCodesInSet(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.ehe_codes_in_set"
+    condition_value_keys = ("value_set",)
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: Any, value_set: list[str], **_: Any) -> Any:
+        return checks.codes_in_set(column, value_set)
+
+
+class ExpectColumnCodesToBeInSet(ColumnMapExpectation):
+    """Every code in the value is in the code list (several codes in one value: ``A|B``)."""
+
+    map_metric = "column_values.ehe_codes_in_set"
+    value_set: list[str]
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly", "value_set")
+
+
+class ColumnPairDatesInOrder(ColumnPairMapMetricProvider):
+    condition_metric_name = "column_pair_values.ehe_dates_in_order"
+    condition_domain_keys = (
+        "batch_id",
+        "table",
+        "column_A",
+        "column_B",
+        "row_condition",
+        "condition_parser",
+        "ignore_row_if",
+    )
+
+    @column_pair_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_A: Any, column_B: Any, **_: Any) -> Any:
+        return checks.dates_in_order(column_A, column_B)
+
+
+class ExpectColumnPairDatesToBeInOrder(ColumnPairMapExpectation):
+    """``column_B`` is on or after ``column_A`` (left after joined; a plan ends after it began).
+
+    A row missing either date is not checked: an open spell has no end yet.
+    """
+
+    map_metric = "column_pair_values.ehe_dates_in_order"
+    ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] = (
+        "either_value_is_missing"
+    )
+    success_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "ignore_row_if", "mostly")

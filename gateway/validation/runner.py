@@ -19,9 +19,12 @@ from typing import Any
 from gateway import config
 from gateway.errors import FatalConfigError
 from gateway.model import CanonicalRecord
+from gateway.validation.frames import frame_row, raw_row
 
 CRITICAL = "critical"
 ROW_KEY = "row"
+CANONICAL_SUITE = "canonical_child"
+__all__ = ["ValidationOutcome", "frame_row", "validate_frame", "validate_raw", "validate_records"]
 
 
 @dataclass(frozen=True)
@@ -54,22 +57,6 @@ class ValidationOutcome:
 
     def warnings(self, row: int) -> list[Failure]:
         return [f for f in self.failures.get(row, []) if f.severity != CRITICAL]
-
-
-def frame_row(record: CanonicalRecord) -> dict[str, Any]:
-    """The checked columns of one canonical record."""
-    identity = record.identity
-    postcodes = [a.postcode for a in identity.addresses if a.postcode]
-    return {
-        "record_id": record.provenance.record_id,
-        "nhs_number": identity.nhs_number,
-        "upn": identity.upn,
-        "postcode": identity.current_postcode or (postcodes[-1] if postcodes else None),
-        "birth_date": identity.birth_date.isoformat() if identity.birth_date else None,
-        "sex": identity.sex,
-        "given_name": identity.given_name,
-        "family_name": identity.family_name,
-    }
 
 
 @cache
@@ -116,16 +103,41 @@ def _suite(name: str) -> Any:
         ) from exc
 
 
+def suite_exists(name: str) -> bool:
+    return (config.EXPECTATIONS_DIR / f"{name}.json").exists()
+
+
+def suite_meta(name: str) -> dict[str, Any]:
+    """The ``meta`` block of a committed suite (raw columns, batch gates)."""
+    meta: dict[str, Any] = _suite_document(name).get("meta") or {}
+    return meta
+
+
 def validate_records(
-    records: Sequence[CanonicalRecord], suite_name: str = "canonical_child"
+    records: Sequence[CanonicalRecord], suite_name: str = CANONICAL_SUITE
 ) -> ValidationOutcome:
     """Validate the records; row ``i`` of the outcome is ``records[i]``."""
-    outcome = ValidationOutcome(suite=suite_name, checked=len(records))
-    if not records:
-        return outcome
     import pandas as pd
 
-    frame = pd.DataFrame([frame_row(r) for r in records])
+    return validate_frame(pd.DataFrame([frame_row(r) for r in records]), suite_name)
+
+
+def validate_raw(source: str, items: Sequence[dict[str, Any]]) -> ValidationOutcome | None:
+    """Check a source's raw items against its own suite (its quirks), if it has one."""
+    if not suite_exists(source):
+        return None
+    import pandas as pd
+
+    columns: dict[str, str] = suite_meta(source).get("columns", {})
+    return validate_frame(pd.DataFrame([raw_row(i, columns) for i in items]), source)
+
+
+def validate_frame(frame: Any, suite_name: str = CANONICAL_SUITE) -> ValidationOutcome:
+    """Validate a DataFrame of checked columns; the outcome's row ``i`` is the frame's row ``i``."""
+    outcome = ValidationOutcome(suite=suite_name, checked=len(frame))
+    if frame.empty:
+        return outcome
+    frame = frame.reset_index(drop=True)
     frame.insert(0, ROW_KEY, range(len(frame)))
     result = (
         _batch_definition()
@@ -144,27 +156,40 @@ def _collect(outcome: ValidationOutcome, item: Any) -> None:
     expectation = item.expectation_config
     meta = expectation.meta or {}
     severity = getattr(expectation.severity, "value", str(expectation.severity)).lower()
-    column = expectation.kwargs.get("column")
     rule = meta.get("rule", expectation.type)
     if item.exception_info and item.exception_info.get("raised_exception"):
         raise FatalConfigError(f"expectation {rule!r} could not run; check the suite file")
     failed_rows = item.result.get("unexpected_index_list") or []
-    for entry in failed_rows:
-        row = int(entry[ROW_KEY])
-        values = {k: _plain(v) for k, v in entry.items() if k != ROW_KEY}
+    entry = {
+        "suite": outcome.suite,
+        "rule": rule,
+        "type": expectation.type,
+        "column": _columns(expectation.kwargs),
+        "severity": severity,
+        "checked": outcome.checked,
+        "failed": len(failed_rows),
+    }
+    if meta.get("scope") == "batch":
+        # Guards the whole batch: fails the batch, never one record.
+        enough = outcome.checked >= int(meta.get("min_rows", 1))
+        entry.update(gate=True, failed=0 if item.success or not enough else outcome.checked)
+        outcome.summary.append(entry)
+        return
+    for failed in failed_rows:
+        row = int(failed[ROW_KEY])
+        values = {k: _plain(v) for k, v in failed.items() if k != ROW_KEY}
         outcome.failures.setdefault(row, []).append(
             Failure(rule, severity, meta.get("explain", ""), values)
         )
-    outcome.summary.append(
-        {
-            "rule": rule,
-            "type": expectation.type,
-            "column": column,
-            "severity": severity,
-            "checked": outcome.checked,
-            "failed": len(failed_rows),
-        }
-    )
+    outcome.summary.append(entry)
+
+
+def _columns(kwargs: dict[str, Any]) -> str | None:
+    if "column" in kwargs:
+        return str(kwargs["column"])
+    names = [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
+    names += list(kwargs.get("column_list") or [])
+    return ", ".join(str(n) for n in names) or None
 
 
 def _plain(value: Any) -> Any:
