@@ -1,34 +1,27 @@
 """The lookup API: every lookup states a purpose, gets a minimised answer, and is audited.
 
-Identity of the caller: until OIDC bearer tokens arrive, the demo reads ``X-User``,
-``X-Organisation`` and ``X-Role`` headers (set by the local demo front end); a request
-without them is refused. Identifiers are POSTed, never put in URLs.
+Who is asking comes from a verified OIDC bearer token (``gateway.api.auth.current_actor``);
+the local issuer's public keys are served at ``/.well-known/jwks.json``. Identifiers are
+POSTed, never put in URLs.
 
 No ``from __future__ import annotations`` here: FastAPI must see the annotations of the
 nested route functions as objects.
 """
 
-from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, HTTPException, status
+from fastapi import Depends, FastAPI, HTTPException, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
+from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
+from gateway.api.auth import current_actor
+from gateway.api.deps import database
 from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
 from gateway.lookup.summary import ChildSummary, find_child_id, records_of, resolve_child, summarise
 from gateway.store.engine import session_factory
-
-ROLES = (
-    "ehe_officer",
-    "social_worker",
-    "health_practitioner",
-    "data_engineer",
-    "ig_officer",
-    "admin",
-)
 
 
 class LookupRequest(BaseModel):
@@ -44,21 +37,6 @@ class PurposeOut(BaseModel):
     statute: str
     lawful_basis: str
     requires_consent: bool
-
-
-def current_actor(
-    x_user: Annotated[str | None, Header()] = None,
-    x_organisation: Annotated[str | None, Header()] = None,
-    x_role: Annotated[str | None, Header()] = None,
-) -> Actor:
-    """Who is asking (demo headers until OIDC): all three are required, the role must be known."""
-    if not (x_user and x_organisation and x_role):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "say who is asking: X-User, X-Organisation, X-Role"
-        )
-    if x_role not in ROLES:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"unknown role; known: {', '.join(ROLES)}")
-    return Actor(x_user, x_organisation, x_role)
 
 
 def checked_identifiers(request: LookupRequest) -> tuple[str | None, str | None]:
@@ -77,18 +55,21 @@ def checked_identifiers(request: LookupRequest) -> tuple[str | None, str | None]
     return nhs, upn
 
 
-def create_app(index_url: str | None = None) -> FastAPI:
+def create_app(index_url: str | None = None, verifier: TokenVerifier | None = None) -> FastAPI:
     app = FastAPI(
         title="EHE gateway lookup API",
         version="1",
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
     )
-    Session_ = session_factory(index_url)
+    app.state.sessions = session_factory(index_url)
+    app.state.token_verifier = verifier or verifier_from_env()
 
-    def database() -> Iterator[Session]:
-        with Session_() as session:
-            yield session
+    @app.get("/.well-known/jwks.json", include_in_schema=False)
+    def jwks() -> dict[str, object]:
+        """The local issuer's public keys (empty when an external identity provider signs)."""
+        local: LocalIssuer | None = app.state.token_verifier.local
+        return local.jwks() if local else {"keys": []}
 
     @app.get("/api/v1/purposes", response_model=list[PurposeOut])
     def purposes() -> list[PurposeOut]:
