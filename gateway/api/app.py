@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.access.agreements import Agreement, load_agreements
 from gateway.access.rate_limit import RateLimiter
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
-from gateway.api import lookup, policy
+from gateway.api import audit, children, lookup, policy
 from gateway.store.engine import session_factory
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,9 @@ def create_app(
     app.state.agreements = load_agreements() if agreements is None else agreements
     app.state.rate_limiter = rate_limiter or RateLimiter.from_env()
     app.include_router(lookup.router)
+    app.include_router(children.router)
     app.include_router(policy.router)
+    app.include_router(audit.router)
     app.add_exception_handler(SQLAlchemyError, _database_failed)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)

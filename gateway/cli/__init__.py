@@ -3,7 +3,7 @@
 One module per group of commands; importing it adds its commands to ``app``.
 """
 
-from gateway.cli import access, linkage, pipeline, quarantine, serve
+from gateway.cli import access, audit, linkage, pipeline, quarantine, serve
 from gateway.cli.app import app
 
-__all__ = ["access", "app", "linkage", "pipeline", "quarantine", "serve"]
+__all__ = ["access", "app", "audit", "linkage", "pipeline", "quarantine", "serve"]
