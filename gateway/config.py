@@ -12,6 +12,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS_DIR = PROJECT_ROOT / "mappings"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+ACCESS_DIR = PROJECT_ROOT / "access"
+AGREEMENTS_DIR = PROJECT_ROOT / "agreements"
 
 
 def data_dir() -> Path:

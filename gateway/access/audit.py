@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
@@ -18,6 +18,7 @@ from gateway.store.tables import AuditEntry
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x45484541  # "EHEA"
+REASON_WIDTH = 300
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class AuditEvent:
     child_id: str | None = None
     fields_disclosed: list[str] = field(default_factory=list)
     fields_refused: list[str] = field(default_factory=list)
+    agreement_clause: str | None = None
+    reason: str | None = None
 
 
 def _digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
@@ -53,12 +56,16 @@ def _digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
         "disclosed": event.fields_disclosed,
         "refused": event.fields_refused,
         "outcome": event.outcome,
+        "clause": event.agreement_clause,
+        "reason": event.reason,
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def append(session: Session, event: AuditEvent) -> AuditEntry:
     """Add one entry at the end of the chain, in the caller's transaction."""
+    if event.reason and len(event.reason) > REASON_WIDTH:
+        event = replace(event, reason=event.reason[:REASON_WIDTH])
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1))
@@ -76,6 +83,8 @@ def append(session: Session, event: AuditEvent) -> AuditEntry:
         fields_disclosed=event.fields_disclosed,
         fields_refused=event.fields_refused,
         outcome=event.outcome,
+        agreement_clause=event.agreement_clause,
+        reason=event.reason,
         prev_hash=prev_hash,
         entry_hash=_digest(prev_hash, at, event),
     )
@@ -97,6 +106,8 @@ def first_broken_entry(session: Session) -> int | None:
             child_id=entry.child_id,
             fields_disclosed=list(entry.fields_disclosed),
             fields_refused=list(entry.fields_refused),
+            agreement_clause=entry.agreement_clause,
+            reason=entry.reason,
         )
         at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
         if entry.prev_hash != prev_hash or entry.entry_hash != _digest(prev_hash, at, event):

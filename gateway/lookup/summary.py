@@ -54,12 +54,35 @@ class ChildSummary(BaseModel):
     health: HealthSummary
     social_care: SocialCareSummary
 
-    def disclosed_fields(self) -> list[str]:
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Every field an answer can disclose, as dotted names (``health.gp_practice_ods``)."""
         fields = ["child_id", "restricted", "known_to"]
-        for part in ("education", "health", "social_care"):
-            section: BaseModel = getattr(self, part)
-            fields += [f"{part}.{name}" for name in type(section).model_fields]
+        for part, section in SECTIONS.items():
+            fields += [f"{part}.{name}" for name in section.model_fields]
         return fields
+
+    def disclosed_fields(self) -> list[str]:
+        return self.field_names()
+
+    def flat(self) -> dict[str, Any]:
+        """Every field by its dotted name."""
+        values: dict[str, Any] = {
+            "child_id": self.child_id,
+            "restricted": self.restricted,
+            "known_to": self.known_to,
+        }
+        for part in SECTIONS:
+            section = getattr(self, part).model_dump(mode="json")
+            values.update({f"{part}.{name}": value for name, value in section.items()})
+        return values
+
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    "education": EducationSummary,
+    "health": HealthSummary,
+    "social_care": SocialCareSummary,
+}
 
 
 def resolve_child(session: Session, child_id: str) -> Child | None:

@@ -4,7 +4,9 @@ from gateway.store.tables.audit import AuditEntry
 from gateway.store.tables.base import Base
 from gateway.store.tables.batches import Batch
 from gateway.store.tables.bookmarks import SourceBookmark
+from gateway.store.tables.break_glass import BreakGlass
 from gateway.store.tables.children import LINK_ORIGINS, LINK_STATES, Child, Link
+from gateway.store.tables.consents import Consent
 from gateway.store.tables.quarantine import HeldRecord
 from gateway.store.tables.reviews import LinkReview
 from gateway.store.tables.source_records import SourceRecord
@@ -16,7 +18,9 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Batch",
+    "BreakGlass",
     "Child",
+    "Consent",
     "HeldRecord",
     "Link",
     "LinkReview",

@@ -25,5 +25,8 @@ class AuditEntry(Base):
     fields_disclosed: Mapped[list]
     fields_refused: Mapped[list]
     outcome: Mapped[str] = mapped_column(String(20))
+    # The agreement clause that allowed (or did not cover) the answer, and why, if refused.
+    agreement_clause: Mapped[str | None] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(String(300))
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -29,7 +29,7 @@ class SourceRecord(Base):
     # Identifiers that linkage and lookup search on: only valid ones are stored here.
     nhs_number: Mapped[str | None] = mapped_column(String(10), index=True)
     upn: Mapped[str | None] = mapped_column(String(13), index=True)
-    birth_date: Mapped[date | None]
+    birth_date: Mapped[date | None] = mapped_column(index=True)
     restricted: Mapped[bool] = mapped_column(default=False)
     payload: Mapped[dict]
     # Set on every version of a record its source retired by merging it into another (HL7 A40):

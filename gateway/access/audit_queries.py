@@ -1,0 +1,109 @@
+"""Questions IG officers ask of the audit log: who looked at what, when, why, and refusals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from gateway.access.audit import first_broken_entry
+from gateway.store.tables import AuditEntry
+
+
+class AuditQuery(BaseModel):
+    """Filters; every one optional. Results newest first."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    user: str | None = Field(None, max_length=120)
+    organisation: str | None = Field(None, max_length=120)
+    role: str | None = Field(None, max_length=40)
+    purpose: str | None = Field(None, max_length=60)
+    child_id: str | None = Field(None, max_length=40)
+    action: str | None = Field(None, max_length=40)
+    outcome: str | None = Field(None, max_length=20)
+    limit: int = Field(100, ge=1, le=1000)
+    before_seq: int | None = Field(None, ge=1, description="Page: entries older than this")
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: datetime
+    user: str
+    organisation: str
+    role: str
+    action: str
+    outcome: str
+    purpose: str | None
+    lawful_basis: str | None
+    agreement_clause: str | None
+    child_id: str | None
+    fields_disclosed: list[str]
+    fields_refused: list[str]
+    reason: str | None
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEntryOut:
+        return cls(
+            seq=entry.seq,
+            at=entry.at,
+            user=entry.actor,
+            organisation=entry.organisation,
+            role=entry.role,
+            action=entry.action,
+            outcome=entry.outcome,
+            purpose=entry.purpose,
+            lawful_basis=entry.lawful_basis,
+            agreement_clause=entry.agreement_clause,
+            child_id=entry.child_id,
+            fields_disclosed=list(entry.fields_disclosed),
+            fields_refused=list(entry.fields_refused),
+            reason=entry.reason,
+        )
+
+
+def _filtered(query: AuditQuery) -> Select[AuditEntry]:
+    statement = select(AuditEntry)
+    columns = {
+        "user": AuditEntry.actor,
+        "organisation": AuditEntry.organisation,
+        "role": AuditEntry.role,
+        "purpose": AuditEntry.purpose,
+        "child_id": AuditEntry.child_id,
+        "action": AuditEntry.action,
+        "outcome": AuditEntry.outcome,
+    }
+    for name, column in columns.items():
+        value = getattr(query, name)
+        if value is not None:
+            statement = statement.where(column == value)
+    if query.since is not None:
+        statement = statement.where(AuditEntry.at >= query.since)
+    if query.until is not None:
+        statement = statement.where(AuditEntry.at < query.until)
+    if query.before_seq is not None:
+        statement = statement.where(AuditEntry.seq < query.before_seq)
+    return statement
+
+
+def search_audit(session: Session, query: AuditQuery) -> list[AuditEntryOut]:
+    """Entries matching every given filter, newest first, at most ``query.limit``."""
+    statement = _filtered(query).order_by(AuditEntry.seq.desc()).limit(query.limit)
+    return [AuditEntryOut.of(e) for e in session.scalars(statement)]
+
+
+class ChainReport(BaseModel):
+    entries: int
+    first_broken_seq: int | None
+
+    @property
+    def intact(self) -> bool:
+        return self.first_broken_seq is None
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """How many entries there are, and the first whose hash or link does not hold."""
+    count = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    return ChainReport(entries=count, first_broken_seq=first_broken_entry(session))

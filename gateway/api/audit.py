@@ -1,0 +1,36 @@
+"""``/api/v1/audit``: audit queries and the chain check, for IG officers only.
+
+No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from gateway.access.audit import Actor
+from gateway.access.audit_queries import (
+    AuditEntryOut,
+    AuditQuery,
+    ChainReport,
+    search_audit,
+    verify_chain,
+)
+from gateway.api.auth import require_role
+from gateway.api.deps import database
+
+router = APIRouter(prefix="/api/v1/audit")
+IgOfficer = Annotated[Actor, Depends(require_role("ig_officer"))]
+Db = Annotated[Session, Depends(database)]
+
+
+@router.post("/search", response_model=list[AuditEntryOut])
+def audit_search(query: AuditQuery, who: IgOfficer, db: Db) -> list[AuditEntryOut]:
+    """Audit entries by user, organisation, role, purpose, child, outcome and time (POSTed)."""
+    return search_audit(db, query)
+
+
+@router.get("/verify", response_model=ChainReport)
+def audit_verify(who: IgOfficer, db: Db) -> ChainReport:
+    """Whether every entry's hash and link hold, and the first that does not."""
+    return verify_chain(db)

@@ -1,0 +1,35 @@
+"""Dependencies shared by the API's routers: a database session, the rate-limited actor.
+
+No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
+"""
+
+import math
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.access.audit import Actor
+from gateway.access.rate_limit import RateLimiter
+from gateway.api.auth import current_actor
+
+
+def database(request: Request) -> Iterator[Session]:
+    """One session per request, from the factory ``create_app`` put on ``app.state``."""
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    with sessions() as session:
+        yield session
+
+
+def rate_limited(request: Request, who: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    """The actor, if within their rate limit; else 429 with Retry-After (whole seconds)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.retry_after(who.user)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many requests from this user; wait and try again",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    return who

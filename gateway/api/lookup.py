@@ -1,0 +1,128 @@
+"""``/api/v1/purposes`` and ``/api/v1/lookup``: one child's minimised summary, audited.
+
+No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
+from gateway.api.deps import database, rate_limited
+from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
+from gateway.lookup.disclosure import Disclosure, Refusal, disclose
+from gateway.lookup.summary import find_child_id, resolve_child
+
+router = APIRouter(prefix="/api/v1")
+
+
+class LookupRequest(BaseModel):
+    purpose: str | None = Field(
+        None, max_length=60, description="One of the codes from GET /api/v1/purposes"
+    )
+    nhs_number: str | None = Field(None, max_length=20)
+    upn: str | None = Field(None, max_length=20)
+    child_id: str | None = Field(None, max_length=40)
+
+
+class PurposeOut(BaseModel):
+    code: str
+    title: str
+    statute: str
+    lawful_basis: str
+    requires_consent: bool
+
+
+@router.get("/purposes", response_model=list[PurposeOut])
+def purposes() -> list[PurposeOut]:
+    """The purposes a lookup may state, each with its statute and UK GDPR bases."""
+    return [
+        PurposeOut(
+            code=p.code,
+            title=p.title,
+            statute=p.statute,
+            lawful_basis=p.lawful_basis,
+            requires_consent=p.requires_consent,
+        )
+        for p in PURPOSES.values()
+    ]
+
+
+def checked_identifiers(request: LookupRequest) -> tuple[str | None, str | None]:
+    """The request's NHS number and UPN in normal form; 422 for a failing check, never echoed."""
+    nhs = compact_nhs_number(request.nhs_number) if request.nhs_number else None
+    upn = compact_upn(request.upn) if request.upn else None
+    problem = None
+    if nhs and not is_valid_nhs_number(nhs):
+        problem = "the NHS number fails its check digit"
+    elif upn and not is_valid_upn(upn):
+        problem = "the UPN fails its check letter"
+    elif not (nhs or upn or request.child_id):
+        problem = "give an NHS number, a UPN or a child id"
+    if problem:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+    return nhs, upn
+
+
+def stated_purpose(db: Session, who: Actor, code: str | None, action: str) -> Purpose:
+    """The request's purpose; no purpose (or an unknown one) is refused, and audited."""
+    try:
+        return purpose_for(code)
+    except UnknownPurposeError as exc:
+        record_refusal(db, who, action=action, outcome="no_purpose", purpose_given=code)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.reason) from None
+
+
+@router.post(
+    "/lookup",
+    response_model=Disclosure,
+    responses={403: {"description": "refused (and audited), with the reason"}},
+)
+def lookup(
+    request: LookupRequest,
+    http: Request,
+    who: Annotated[Actor, Depends(rate_limited)],
+    db: Annotated[Session, Depends(database)],
+) -> Disclosure:
+    """A child's summary, minimised to what the agreement allows for this role and purpose."""
+    purpose = stated_purpose(db, who, request.purpose, "lookup")
+    nhs, upn = checked_identifiers(request)
+    child_id = find_child_id(db, nhs_number=nhs, upn=upn, child_id=request.child_id)
+    child = resolve_child(db, child_id) if child_id else None
+    if child is None:
+        record_refusal(db, who, action="lookup", outcome="not_found", purpose=purpose)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no child in the index matches")
+    try:
+        answer = disclose(db, who, purpose, child, agreements=http.app.state.agreements)
+    except Refusal as refusal:
+        db.commit()
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refusal.reason) from None
+    db.commit()  # the answer leaves only once its audit entry is durable
+    return answer
+
+
+def record_refusal(
+    db: Session,
+    who: Actor,
+    *,
+    action: str,
+    outcome: str,
+    purpose_given: str | None = None,
+    purpose: Purpose | None = None,
+) -> None:
+    """A refusal is audited like a disclosure (the purpose as given, cut to the column width)."""
+    given = purpose.code if purpose else purpose_given
+    append(
+        db,
+        AuditEvent(
+            actor=who,
+            action=action,
+            outcome=outcome,
+            purpose=given[:60] if given else None,
+            lawful_basis=purpose.lawful_basis if purpose else None,
+        ),
+    )
+    db.commit()

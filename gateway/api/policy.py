@@ -1,0 +1,167 @@
+"""Consent and break-glass endpoints under ``/api/v1``; every change is audited.
+
+No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.break_glass import (
+    BreakGlassRefusedError,
+    close_review,
+    open_break_glass,
+    review_list,
+)
+from gateway.access.consent import NoSuchConsentError, record_consent, withdraw_consent
+from gateway.access.purposes import UnknownPurposeError
+from gateway.api.auth import require_role
+from gateway.api.deps import database, rate_limited
+from gateway.lookup.summary import resolve_child
+
+router = APIRouter(prefix="/api/v1")
+ConsentRecorder = Annotated[
+    Actor, Depends(require_role("ehe_officer", "social_worker", "health_practitioner", "admin"))
+]
+IgOfficer = Annotated[Actor, Depends(require_role("ig_officer"))]
+Db = Annotated[Session, Depends(database)]
+
+
+class ConsentRequest(BaseModel):
+    child_id: str = Field(max_length=40)
+    scope: str = Field(max_length=60, description="The purpose code the consent covers")
+
+
+class ConsentOut(BaseModel):
+    child_id: str
+    scope: str
+    in_force: bool
+    changed: int
+
+
+class BreakGlassRequest(BaseModel):
+    child_id: str = Field(max_length=40)
+    purpose: str = Field(max_length=60)
+    reason: str = Field(max_length=2000, description="Why the override is needed, typed")
+
+
+class BreakGlassOut(BaseModel):
+    id: int
+    user: str
+    organisation: str
+    role: str
+    child_id: str
+    purpose: str
+    reason: str
+    opened_at: datetime
+    expires_at: datetime
+    review_state: str
+    reviewed_by: str | None
+    review_note: str | None
+
+
+class CloseReviewRequest(BaseModel):
+    note: str = Field(max_length=2000)
+
+
+def _known_child(db: Session, child_id: str) -> str:
+    child = resolve_child(db, child_id)
+    if child is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no child in the index has that id")
+    return child.child_id
+
+
+def _audit(db: Session, who: Actor, action: str, child_id: str | None, purpose: str) -> None:
+    event = AuditEvent(
+        actor=who, action=action, outcome="recorded", purpose=purpose, child_id=child_id
+    )
+    append(db, event)
+
+
+@router.post("/consents", response_model=ConsentOut, status_code=201)
+def give_consent(request: ConsentRequest, who: ConsentRecorder, db: Db) -> ConsentOut:
+    """Record a family's consent for one purpose (separate from any lawful basis)."""
+    child_id = _known_child(db, request.child_id)
+    try:
+        record_consent(db, child_id, request.scope, who.user)
+    except UnknownPurposeError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.reason) from None
+    _audit(db, who, "consent_given", child_id, request.scope)
+    db.commit()
+    return ConsentOut(child_id=child_id, scope=request.scope, in_force=True, changed=1)
+
+
+@router.post("/consents/withdraw", response_model=ConsentOut)
+def withdraw(request: ConsentRequest, who: ConsentRecorder, db: Db) -> ConsentOut:
+    """Withdraw consent: the very next lookup for that purpose is refused."""
+    child_id = _known_child(db, request.child_id)
+    try:
+        changed = withdraw_consent(db, child_id, request.scope, who.user)
+    except NoSuchConsentError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, exc.reason) from None
+    _audit(db, who, "consent_withdrawn", child_id, request.scope)
+    db.commit()
+    return ConsentOut(child_id=child_id, scope=request.scope, in_force=False, changed=changed)
+
+
+@router.post("/break-glass", response_model=BreakGlassOut, status_code=201)
+def break_glass(
+    request: BreakGlassRequest, who: Annotated[Actor, Depends(rate_limited)], db: Db
+) -> BreakGlassOut:
+    """Open a time-limited override (named roles only, typed reason); goes to IG review."""
+    child_id = _known_child(db, request.child_id)
+    try:
+        override = open_break_glass(db, who, child_id, request.purpose, request.reason)
+    except (BreakGlassRefusedError, UnknownPurposeError) as exc:
+        db.rollback()
+        append(
+            db,
+            AuditEvent(
+                actor=who,
+                action="break_glass",
+                outcome="refused",
+                purpose=request.purpose[:60],
+                child_id=child_id,
+                reason=exc.reason,
+            ),
+        )
+        db.commit()
+        raise HTTPException(status.HTTP_403_FORBIDDEN, exc.reason) from None
+    _audit(db, who, "break_glass", child_id, request.purpose)
+    db.commit()
+    return _out(override)
+
+
+@router.get("/break-glass/reviews", response_model=list[BreakGlassOut])
+def break_glass_reviews(
+    who: IgOfficer, db: Db, state: Literal["open", "closed", "all"] = "open"
+) -> list[BreakGlassOut]:
+    """The IG review list: overrides not yet closed (or closed, or all)."""
+    return [_out(o) for o in review_list(db, state)]
+
+
+@router.post("/break-glass/{override_id}/close", response_model=BreakGlassOut)
+def close_break_glass(
+    override_id: int, request: CloseReviewRequest, who: IgOfficer, db: Db
+) -> BreakGlassOut:
+    """An IG officer closes the review of one override, with what the review found."""
+    try:
+        override = close_review(db, override_id, who, request.note)
+    except BreakGlassRefusedError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, exc.reason) from None
+    _audit(db, who, "break_glass_review", override.child_id, override.purpose)
+    db.commit()
+    return _out(override)
+
+
+def _out(override: object) -> BreakGlassOut:
+    return BreakGlassOut.model_validate(
+        {
+            name: getattr(override, "actor" if name == "user" else name)
+            for name in BreakGlassOut.model_fields
+        }
+    )

@@ -1,0 +1,184 @@
+"""One lookup, decided and recorded: agreement, consent, restriction, break-glass, audit.
+
+``disclose`` is the whole policy in one plain function (no web framework): it reads the child's
+records, decides what this actor may see for this purpose, minimises the answer and appends
+the audit entry, all in the caller's transaction. The caller commits before answering, so an
+answer whose audit entry cannot be written never leaves (fail closed). Refusals are recorded
+like disclosures.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from gateway.access.agreements import Agreement, SharingDecision, decide
+from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.break_glass import active_override
+from gateway.access.consent import has_consent
+from gateway.access.purposes import Purpose
+from gateway.lookup.summary import ChildSummary, records_of, summarise
+from gateway.store.tables import Child
+
+# Never disclosed for a restricted record, not even under break-glass: they say where a child is.
+LOCATION_FIELDS = frozenset(
+    {"education.last_school", "health.gp_practice_ods", "social_care.lead_team"}
+)
+EXISTENCE_FIELDS = frozenset({"child_id", "restricted", "known_to"})
+ALL_AGENCIES = frozenset({"education", "health", "social_care"})
+
+
+class Disclosure(BaseModel):
+    """What one lookup disclosed, why, and what it withheld."""
+
+    outcome: str
+    child_id: str
+    purpose: str
+    lawful_basis: str
+    agreement_clause: str | None
+    restricted: bool
+    summary: dict[str, Any]
+    fields_disclosed: list[str]
+    fields_refused: list[str]
+    notice: str | None = None
+
+
+class Refusal(Exception):
+    """The lookup was refused (and audited): ``reason`` says why, without any child's data."""
+
+    def __init__(self, outcome: str, reason: str) -> None:
+        self.outcome = outcome
+        self.reason = reason
+        super().__init__(reason)
+
+
+def disclose(
+    session: Session,
+    actor: Actor,
+    purpose: Purpose,
+    child: Child,
+    *,
+    agreements: list[Agreement],
+    today: date | None = None,
+) -> Disclosure:
+    """Decide, minimise and audit one lookup of one child (raises ``Refusal`` when refused)."""
+    decision = decide(agreements, actor, purpose.code, today or datetime.now(UTC).date())
+    override = (
+        None if decision.allowed else active_override(session, actor, child.child_id, purpose.code)
+    )
+    if not decision.allowed and override is None:
+        _refuse(
+            session,
+            actor,
+            purpose,
+            child.child_id,
+            outcome="refused",
+            reason=decision.reason,
+            decision=decision,
+        )
+    if purpose.requires_consent and not has_consent(session, child.child_id, purpose.code):
+        reason = f"purpose {purpose.code} needs the family's consent, and none is in force"
+        _refuse(
+            session,
+            actor,
+            purpose,
+            child.child_id,
+            outcome="no_consent",
+            reason=reason,
+            decision=decision,
+        )
+    sources = decision.sources if override is None else ALL_AGENCIES
+    records = [r for r in records_of(session, child.child_id) if r.agency in sources]
+    summary = summarise(child, records)
+    restricted = child.restricted or any(r.identity.restricted for r in records)
+    allowed = set(EXISTENCE_FIELDS) | (decision.fields if override is None else _every_field())
+    notice = None
+    if restricted:
+        allowed -= LOCATION_FIELDS
+        if override is None:
+            allowed &= EXISTENCE_FIELDS
+            notice = _restricted_notice(decision)
+    clause = decision.clause_ref if override is None else f"break-glass:{override.id}"
+    outcome = "break_glass" if override else ("restricted" if restricted else "disclosed")
+    answer = _minimised(summary, allowed, restricted)
+    disclosure = Disclosure(
+        outcome=outcome,
+        child_id=child.child_id,
+        purpose=purpose.code,
+        lawful_basis=purpose.lawful_basis,
+        agreement_clause=clause,
+        restricted=restricted,
+        summary=answer,
+        fields_disclosed=sorted(f for f in summary.flat() if f in allowed),
+        fields_refused=sorted(f for f in summary.flat() if f not in allowed),
+        notice=notice,
+    )
+    append(
+        session,
+        AuditEvent(
+            actor=actor,
+            action="lookup",
+            outcome=outcome,
+            purpose=purpose.code,
+            lawful_basis=purpose.lawful_basis,
+            child_id=child.child_id,
+            fields_disclosed=disclosure.fields_disclosed,
+            fields_refused=disclosure.fields_refused,
+            agreement_clause=clause,
+        ),
+    )
+    return disclosure
+
+
+def _every_field() -> frozenset[str]:
+    return frozenset(ChildSummary.field_names())
+
+
+def _restricted_notice(decision: SharingDecision) -> str:
+    contact = decision.agreement.restricted_contact if decision.agreement else None
+    return contact or "This child's record is restricted: contact your information governance team."
+
+
+def _minimised(summary: ChildSummary, allowed: set[str], restricted: bool) -> dict[str, Any]:
+    """Only the allowed fields, nested by section as in the summary."""
+    answer: dict[str, Any] = {}
+    for name, value in summary.flat().items():
+        if name not in allowed:
+            continue
+        section, _, field = name.partition(".")
+        if field:
+            answer.setdefault(section, {})[field] = value
+        else:
+            answer[name] = value
+    answer["restricted"] = restricted
+    return answer
+
+
+def _refuse(
+    session: Session,
+    actor: Actor,
+    purpose: Purpose,
+    child_id: str,
+    *,
+    outcome: str,
+    reason: str,
+    decision: SharingDecision,
+) -> None:
+    append(
+        session,
+        AuditEvent(
+            actor=actor,
+            action="lookup",
+            outcome=outcome,
+            purpose=purpose.code,
+            lawful_basis=purpose.lawful_basis,
+            child_id=child_id,
+            fields_refused=ChildSummary.field_names(),
+            agreement_clause=decision.clause_ref,
+            reason=reason,
+        ),
+    )
+    raise Refusal(outcome, reason)

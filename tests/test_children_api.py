@@ -1,0 +1,235 @@
+"""Search by demographics, the EHE caseload and IG audit queries, over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+from api_server import bearer, serving
+from index_builder import add_child, record
+from sqlalchemy import select, text, update
+from typer.testing import CliRunner
+
+from gateway.api.app import create_app
+from gateway.cli import app as cli
+from gateway.lookup.caseload import ehe_caseload
+from gateway.store.engine import session_factory
+from gateway.store.tables import AuditEntry
+
+EHE = "education__ehe_register"
+HEALTH = "health__fhir_patient"
+CARE = "social_care__case_db"
+
+
+def _who(given: str, family: str, born: str, postcode: str = "YO1 7HH") -> dict[str, object]:
+    return {
+        "given_name": given,
+        "family_name": family,
+        "birth_date": born,
+        "sex": "female",
+        "addresses": [{"lines": ["1 Test Street"], "postcode": postcode}],
+    }
+
+
+def _ehe(registered: str | None, left: str | None = None) -> dict[str, object]:
+    return {
+        "enrolments": [
+            {
+                "school_id": "8152001",
+                "entry_date": "2019-09-01",
+                "leaving_date": left,
+                "leaving_reason": "EHE" if left else None,
+            }
+        ],
+        "ehe": [{"registered_on": registered}] if registered else [],
+    }
+
+
+@pytest.fixture
+def population(index_url: str, data_dir: Path) -> str:
+    """A: removed to EHE while on a child protection plan, unseen; B: seen, no concerns;
+    C: on a school roll (not EHE); D: removed to EHE recently, no GP."""
+    with session_factory(index_url).begin() as session:
+        add_child(
+            session,
+            "C-A",
+            [
+                record(
+                    EHE,
+                    "a1",
+                    _who("Amelia", "Hart", "2015-03-07"),
+                    education=_ehe("2026-01-12", "2026-01-10"),
+                ),
+                record(
+                    CARE,
+                    "a2",
+                    _who("Amelia", "Hart", "2015-03-07"),
+                    social_care={
+                        "referrals": [{"start_date": "2025-05-01"}],
+                        "child_protection_plans": [{"start_date": "2025-06-01"}],
+                        "lead_team": "Harrogate Safeguarding",
+                    },
+                ),
+                record(
+                    HEALTH,
+                    "a3",
+                    _who("Amelia", "Hart", "2015-03-07"),
+                    health={"gp_practice_ods": "B82001", "last_contact_date": "2024-01-01"},
+                ),
+            ],
+        )
+        add_child(
+            session,
+            "C-B",
+            [
+                record(
+                    EHE, "b1", _who("Amelie", "Hart", "2015-03-07"), education=_ehe("2025-09-01")
+                ),
+                record(
+                    HEALTH,
+                    "b2",
+                    _who("Amelie", "Hart", "2015-03-07"),
+                    health={"gp_practice_ods": "B82001", "last_contact_date": "2026-11-01"},
+                ),
+            ],
+        )
+        add_child(
+            session,
+            "C-C",
+            [
+                record(
+                    EHE,
+                    "c1",
+                    _who("Oliver", "Stone", "2015-07-03", "HG1 1AA"),
+                    education=_ehe(None),
+                ),
+            ],
+        )
+        add_child(
+            session,
+            "C-D",
+            [
+                record(
+                    EHE,
+                    "d1",
+                    _who("Ruby", "Lane", "2014-02-02"),
+                    education=_ehe(None, "2026-06-01"),
+                ),
+            ],
+        )
+    return index_url
+
+
+@pytest.fixture
+def api(population: str) -> Iterator[httpx.Client]:
+    with serving(create_app(population)) as client:
+        yield client
+
+
+def test_caseload_puts_the_most_concerning_first_and_says_why(population: str) -> None:
+    with session_factory(population)() as session:
+        worklist = ehe_caseload(session, today=date(2026, 11, 29), unseen_months=6)
+    assert [e.child_id for e in worklist] == ["C-A", "C-D", "C-B"]  # C-C is on a roll
+    first = worklist[0]
+    assert first.removed_while_known_to_social_care and first.unseen
+    assert first.social_care == "now" and first.child_protection_plan == "current"
+    assert first.reasons[0] == "removed from roll while known to social care"
+    assert any(r.startswith("no agency has seen the child since 2026-01-10") for r in first.reasons)
+    assert worklist[1].reasons == ["no registered GP known"] and not worklist[1].unseen
+    assert worklist[2].concern == 0 and worklist[2].gp_practice_ods == "B82001"
+    with session_factory(population)() as session:
+        shorter = ehe_caseload(session, today=date(2026, 11, 29), unseen_months=3)
+    assert shorter[1].child_id == "C-D" and shorter[1].unseen  # last seen 1 June
+
+
+def test_caseload_over_http_is_audited_and_needs_an_agreement(
+    api: httpx.Client, population: str
+) -> None:
+    answer = api.get("/api/v1/caseload", params={"unseen_months": 6}, headers=bearer("erin.ehe"))
+    assert answer.status_code == 200, answer.text
+    assert [e["child_id"] for e in answer.json()][:1] == ["C-A"]
+    refused = api.get("/api/v1/caseload", headers=bearer("hana.health"))
+    assert refused.status_code == 403
+    with session_factory(population)() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+    assert [(e.action, e.outcome) for e in entries] == [
+        ("caseload", "disclosed"),
+        ("caseload", "refused"),
+    ]
+    assert entries[0].agreement_clause == "nyorks-ehe-2026#ehe-officers"
+
+
+def test_search_ranks_candidates_with_reasons_and_echoes_nothing(
+    api: httpx.Client, population: str
+) -> None:
+    query = {
+        "purpose": "ehe_enquiry",
+        "given_name": "Amelia",
+        "family_name": "Hartt",
+        "birth_date": "2015-03-07",
+        "postcode": "YO1 7HH",
+    }
+    found = api.post("/api/v1/search", json=query, headers=bearer("erin.ehe"))
+    assert found.status_code == 200, found.text
+    ranked = found.json()
+    assert [c["child_id"] for c in ranked] == ["C-A", "C-B"]
+    assert ranked[0]["score"] > ranked[1]["score"]
+    assert "given name matches" in ranked[0]["why"]
+    assert "family name is similar (a likely misspelling)" in ranked[0]["why"]
+    assert "Hart" not in found.text and "2015" not in found.text and "YO1" not in found.text
+    swapped = api.post(
+        "/api/v1/search",
+        json={"purpose": "ehe_enquiry", "family_name": "Stone", "birth_date": "2015-03-07"},
+        headers=bearer("erin.ehe"),
+    ).json()
+    assert [c["child_id"] for c in swapped] == ["C-C"]
+    assert "birth date matches with day and month swapped" in swapped[0]["why"]
+    assert (
+        api.post(
+            "/api/v1/search", json={**query, "purpose": None}, headers=bearer("erin.ehe")
+        ).status_code
+        == 400
+    )
+    assert api.post("/api/v1/search", json=query, headers=bearer("dev.data")).status_code == 403
+    with session_factory(population)() as session:
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).first()
+    assert entry is not None and entry.action == "search"
+    assert entry.fields_disclosed == ["candidate:C-A", "candidate:C-B"]
+
+
+def test_ig_officers_query_the_audit_and_verify_the_chain(
+    api: httpx.Client, population: str
+) -> None:
+    for purpose in ("ehe_enquiry", "child_protection"):
+        api.post(
+            "/api/v1/lookup",
+            json={"child_id": "C-A", "purpose": purpose},
+            headers=bearer("erin.ehe"),
+        )
+    query = {"user": "erin.ehe", "outcome": "refused"}
+    assert (
+        api.post("/api/v1/audit/search", json=query, headers=bearer("erin.ehe")).status_code == 403
+    )
+    found = api.post("/api/v1/audit/search", json=query, headers=bearer("iris.ig"))
+    assert found.status_code == 200
+    [refusal] = found.json()
+    assert refusal["purpose"] == "child_protection" and refusal["child_id"] == "C-A"
+    assert api.get("/api/v1/audit/verify", headers=bearer("iris.ig")).json() == {
+        "entries": 2,
+        "first_broken_seq": None,
+    }
+    runner = CliRunner()
+    intact = runner.invoke(cli, ["audit", "verify"])
+    assert intact.exit_code == 0 and "intact: 2 entries" in intact.output
+    with session_factory(population).begin() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SET LOCAL session_replication_role = replica"))
+        session.execute(
+            update(AuditEntry).where(AuditEntry.seq == refusal["seq"]).values(purpose="ehe_enquiry")
+        )
+    broken = runner.invoke(cli, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert f"entry {refusal['seq']} does not match" in broken.output
