@@ -20,6 +20,7 @@ from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purp
 from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
 from gateway.lookup.summary import ChildSummary, find_child_id, records_of, resolve_child, summarise
 from gateway.store.engine import session_factory
+from gateway.web import install_web
 
 ROLES = (
     "ehe_officer",
@@ -85,6 +86,7 @@ def create_app(index_url: str | None = None) -> FastAPI:
         docs_url="/api/v1/docs",
     )
     Session_ = session_factory(index_url)
+    install_web(app, Session_)
 
     def database() -> Iterator[Session]:
         with Session_() as session:
