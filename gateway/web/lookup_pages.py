@@ -37,7 +37,9 @@ def search_submit(
         classify_identifier(identifier)
     except ValueError as exc:
         errors = {"identifier": str(exc)}
-        return page(request, "search.html", {"errors": errors}, status_code=400)
+        return page(
+            request, "search.html", {"errors": errors, "typed": identifier}, status_code=400
+        )
     return page(request, "purpose.html", {"identifier": identifier, "purposes": PURPOSES.values()})
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from gateway.web.render import page
+from gateway.web.render import check_csrf, page
 from gateway.web.session import DEMO_USERS, actor_of, demo_user, sign_in, sign_out
 
 router = APIRouter()
@@ -39,7 +39,8 @@ def sign_in_submit(request: Request, user: Annotated[str, Form()] = "") -> Respo
 
 
 @router.post("/sign-out")
-def sign_out_submit() -> Response:
+def sign_out_submit(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf)
     response = RedirectResponse("/sign-in", status_code=303)
     sign_out(response)
     return response
