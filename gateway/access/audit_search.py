@@ -61,3 +61,8 @@ def distinct_values(session: Session) -> dict[str, list[str]]:
         name: list(session.scalars(select(column).distinct().order_by(column)))
         for name, column in columns.items()
     }
+
+
+def entries(session: Session, wanted: AuditFilter) -> list[AuditEntry]:
+    """Every matching entry, in chain order (for reports)."""
+    return list(session.scalars(_where(select(AuditEntry), wanted).order_by(AuditEntry.seq)))
