@@ -58,7 +58,13 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def site(index_url: str, inbox: Path) -> Iterator[str]:
+def site(index_url: str) -> Iterator[str]:
+    with served(create_app(index_url)) as base:
+        yield base
+
+
+@pytest.fixture
+def populated_site(index_url: str, inbox: Path) -> Iterator[str]:
     populate(index_url)
     with served(create_app(index_url)) as base:
         yield base
@@ -97,8 +103,9 @@ def _audit(index_url: str) -> list[AuditEntry]:
 
 
 def test_ehe_officer_finds_a_child_and_sees_the_caseload(
-    browser: Browser, site: str, index_url: str, tmp_path: Path
+    browser: Browser, populated_site: str, index_url: str, tmp_path: Path
 ) -> None:
+    site = populated_site
     nhs = nhs_number_known_to_social_care(index_url)
     visit = Visit(browser.new_page(viewport={"width": 1200, "height": 900}), tmp_path)
     page = visit.page
