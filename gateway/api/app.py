@@ -19,6 +19,7 @@ from gateway.access.rate_limit import RateLimiter
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
 from gateway.api import audit, children, lookup, policy
 from gateway.store.engine import session_factory
+from gateway.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def create_app(
     app.include_router(policy.router)
     app.include_router(audit.router)
     app.add_exception_handler(SQLAlchemyError, _database_failed)
+    install_web(app, app.state.sessions)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     def jwks() -> dict[str, object]:

@@ -3,7 +3,28 @@
 One module per group of commands; importing it adds its commands to ``app``.
 """
 
-from gateway.cli import access, audit, linkage, mllp, pipeline, quarantine, serve
+from gateway.cli import (
+    access,
+    audit,
+    linkage,
+    mllp,
+    pipeline,
+    quarantine,
+    report_sharing,
+    sar,
+    serve,
+)
 from gateway.cli.app import app
 
-__all__ = ["access", "app", "audit", "linkage", "mllp", "pipeline", "quarantine", "serve"]
+__all__ = [
+    "access",
+    "app",
+    "audit",
+    "linkage",
+    "mllp",
+    "pipeline",
+    "quarantine",
+    "report_sharing",
+    "sar",
+    "serve",
+]

@@ -1,0 +1,159 @@
+"""The data-sharing report as HTML (charts as inline SVG from matplotlib), CSV and PDF.
+
+The PDF is the HTML printed by chromium (Playwright's ``page.pdf``), so both read the same.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from gateway.reports.sharing import SharingReport, disclosure_rows
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+GREEN, RED = "#00703c", "#d4351c"
+
+
+def _pyplot() -> Any:
+    """pyplot on the Agg backend, text kept as text in SVG, Arial where installed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    from matplotlib import pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "font.family": "sans-serif",
+            "font.sans-serif": ["Arial", "Liberation Sans", "DejaVu Sans"],
+        }
+    )
+    return plt
+
+
+def _svg(figure: object) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")  # type: ignore[attr-defined]
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def bar_chart(title: str, table: dict[str, Counter[str]]) -> str:
+    """Horizontal stacked bars (disclosed, refused) per key, as an inline SVG string."""
+    plt = _pyplot()
+    keys = sorted(table, key=lambda k: sum(table[k].values()))
+    disclosed = [table[k]["disclosed"] for k in keys]
+    refused = [table[k]["refused"] for k in keys]
+    figure, axes = plt.subplots(figsize=(7.5, 0.5 + 0.42 * max(len(keys), 1)))
+    try:
+        axes.barh(keys or ["(none)"], disclosed or [0], color=GREEN, label="disclosed")
+        axes.barh(
+            keys or ["(none)"], refused or [0], left=disclosed or [0], color=RED, label="refused"
+        )
+        axes.set_title(title, loc="left", fontsize=12, fontweight="bold")
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.legend(loc="lower right", frameon=False, fontsize=9)
+        axes.tick_params(labelsize=9)
+        return _svg(figure)
+    finally:
+        plt.close(figure)
+
+
+def day_chart(report: SharingReport) -> str:
+    """Requests on every day of the period, disclosed and refused, as an inline SVG string."""
+    plt = _pyplot()
+    days = [report.start + timedelta(days=n) for n in range((report.end - report.start).days + 1)]
+    disclosed = [report.per_day.get(d, Counter())["disclosed"] for d in days]
+    refused = [report.per_day.get(d, Counter())["refused"] for d in days]
+    figure, axes = plt.subplots(figsize=(7.5, 2.6))
+    try:
+        axes.bar(days, disclosed, width=0.8, color=GREEN, label="disclosed")
+        axes.bar(days, refused, width=0.8, bottom=disclosed, color=RED, label="refused")
+        axes.set_title("Requests per day (UTC)", loc="left", fontsize=12, fontweight="bold")
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.legend(frameon=False, fontsize=9)
+        axes.tick_params(labelsize=8)
+        figure.autofmt_xdate()
+        return _svg(figure)
+    finally:
+        plt.close(figure)
+
+
+def render_html(report: SharingReport) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    charts = {
+        "organisation": bar_chart("By organisation", report.by_organisation),
+        "role": bar_chart("By role", report.by_role),
+        "purpose": bar_chart("By purpose", report.by_purpose),
+        "days": day_chart(report),
+    }
+    return environment.get_template("sharing.html").render(
+        report=report,
+        charts=charts,
+        rows=disclosure_rows(report),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def write_csv(report: SharingReport, path: Path) -> None:
+    rows = disclosure_rows(report)
+    fields = ["child_id", "organisation", "role", "times", "purposes", "first", "last"]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def print_pdf(html_path: Path, pdf_path: Path) -> None:
+    """Print ``html_path`` to ``pdf_path`` (A4) with chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(html_path.resolve().as_uri())
+            page.pdf(
+                path=str(pdf_path),
+                format="A4",
+                print_background=True,
+                margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"},
+            )
+        finally:
+            browser.close()
+
+
+def write_report(report: SharingReport, out: Path, *, pdf: bool = True) -> list[Path]:
+    """Write sharing.html, disclosures.csv and (unless ``pdf`` is False) sharing.pdf to ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    html_path = out / "sharing.html"
+    html_path.write_text(render_html(report), encoding="utf-8")
+    csv_path = out / "disclosures.csv"
+    write_csv(report, csv_path)
+    written = [html_path, csv_path]
+    if pdf:
+        pdf_path = out / "sharing.pdf"
+        print_pdf(html_path, pdf_path)
+        written.append(pdf_path)
+    log.info("sharing report: %s requests, %s files written", report.requests, len(written))
+    return written

@@ -1,0 +1,35 @@
+"""Server-rendered pages in the look of the GOV.UK Design System, working without JavaScript.
+
+``install_web(app, sessions)`` adds them to the API's FastAPI app (one line in ``create_app``).
+Each page is a thin view over a core function in ``gateway.lookup`` or ``gateway.access``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException
+
+from gateway.web import ig_pages, lookup_pages, officer_pages, sign_in_pages
+from gateway.web.render import HERE, SignInNeeded, page
+
+
+def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
+    """Mount the web pages and their stylesheet on ``app``, reading the index via ``sessions``."""
+    app.state.web_sessions = sessions
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for module in (sign_in_pages, lookup_pages, officer_pages, ig_pages):
+        app.include_router(module.router, include_in_schema=False)
+
+    @app.exception_handler(SignInNeeded)
+    def _to_sign_in(_request: Request, _exc: SignInNeeded) -> Response:
+        return RedirectResponse("/sign-in", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _error_page(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await http_exception_handler(request, exc)
+        return page(request, "refused.html", {"message": exc.detail}, status_code=exc.status_code)

@@ -1,0 +1,108 @@
+"""The data-sharing report: counts from the audit log, break-glass review state, HTML and PDF."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.purposes import PURPOSES
+from gateway.cli import app
+from gateway.reports.sharing import build_sharing_report
+from gateway.reports.sharing_render import render_html
+from gateway.store.engine import session_factory
+
+OFFICER = Actor("ehe.officer@la815.example", "LA 815", "ehe_officer")
+NURSE = Actor("gp.nurse@nhs.example", "NHS ICB", "health_practitioner")
+IG = Actor("ig.officer@la815.example", "LA 815", "ig_officer")
+
+
+def _disclose(actor: Actor, purpose: str, child: str, action: str = "lookup") -> AuditEvent:
+    chosen = PURPOSES[purpose]
+    return AuditEvent(
+        actor=actor,
+        action=action,
+        outcome="disclosed",
+        purpose=chosen.code,
+        lawful_basis=chosen.lawful_basis,
+        child_id=child,
+        fields_disclosed=["child_id", "known_to"],
+    )
+
+
+def _fill(index_url: str) -> None:
+    events = [
+        _disclose(OFFICER, "ehe_enquiry", "C-1"),
+        _disclose(OFFICER, "ehe_enquiry", "C-1", action="worklist"),
+        _disclose(OFFICER, "ehe_enquiry", "C-2", action="worklist"),
+        _disclose(NURSE, "safeguarding_duty", "C-1"),
+        AuditEvent(actor=NURSE, action="lookup", outcome="no_purpose"),
+        AuditEvent(actor=NURSE, action="lookup", outcome="not_found", purpose="child_protection"),
+        _disclose(NURSE, "child_protection", "C-3", action="break_glass"),
+        _disclose(OFFICER, "child_protection", "C-2", action="break_glass"),
+        AuditEvent(actor=IG, action="break_glass_review", outcome="closed", child_id="C-3"),
+        AuditEvent(actor=IG, action="audit_query", outcome="viewed"),
+        AuditEvent(actor=IG, action="quarantine_release", outcome="released"),
+    ]
+    with session_factory(index_url).begin() as session:
+        for event in events:
+            append(session, event)
+
+
+def test_report_counts_what_the_audit_log_holds(index_url: str) -> None:
+    _fill(index_url)
+    today = datetime.now(UTC).date()
+    with session_factory(index_url)() as session:
+        report = build_sharing_report(session, today, today)
+        empty = build_sharing_report(session, today - timedelta(days=9), today - timedelta(days=1))
+    assert (report.requests, report.disclosed, report.refused) == (8, 6, 2)
+    assert report.by_organisation["LA 815"] == {"disclosed": 4}
+    assert report.by_organisation["NHS ICB"] == {"disclosed": 2, "refused": 2}
+    assert report.by_role["health_practitioner"]["refused"] == 2
+    assert report.by_purpose["(none stated)"] == {"refused": 1}
+    assert report.by_purpose["ehe_enquiry"]["disclosed"] == 3
+    assert report.by_basis[PURPOSES["child_protection"].lawful_basis]["disclosed"] == 2
+    assert sorted(report.refusals) == [
+        ("no_purpose", "NHS ICB", "health_practitioner", "(none stated)"),
+        ("not_found", "NHS ICB", "health_practitioner", "child_protection"),
+    ]
+    states = {use.child_id: use.review_state for use in report.break_glass}
+    assert states == {"C-3": "closed", "C-2": "open"} and report.break_glass_open == 1
+    to_whom = {
+        child: sorted((r.organisation, r.role, r.times) for r in recipients)
+        for child, recipients in report.children.items()
+    }
+    assert to_whom == {
+        "C-1": [("LA 815", "ehe_officer", 2), ("NHS ICB", "health_practitioner", 1)],
+        "C-2": [("LA 815", "ehe_officer", 2)],
+        "C-3": [("NHS ICB", "health_practitioner", 1)],
+    }
+    assert report.by_action["audit_query"] == 1 and report.by_action["quarantine_release"] == 1
+    assert (empty.requests, len(empty.break_glass), len(empty.children)) == (0, 0, 0)
+    html = render_html(empty)
+    assert "0 break-glass uses in this period" in html and html.count("<svg") == 4
+
+
+@pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
+def test_cli_writes_html_csv_and_pdf(index_url: str, tmp_path: Path) -> None:
+    _fill(index_url)
+    today = datetime.now(UTC).date().isoformat()
+    out = tmp_path / "sharing"
+    result = CliRunner().invoke(
+        app, ["report", "sharing", "--from", today, "--to", today, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "8 requests, 6 disclosed, 2 refused, 2 break-glass uses, 3 children" in result.output
+    html = (out / "sharing.html").read_text(encoding="utf-8")
+    assert "Data sharing report" in html and "<svg" in html and "C-3" in html
+    assert (out / "disclosures.csv").read_text().splitlines()[0].startswith("child_id,organisation")
+    assert len((out / "disclosures.csv").read_text().splitlines()) == 1 + 4
+    pdf = (out / "sharing.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    backwards = CliRunner().invoke(
+        app, ["report", "sharing", "--from", today, "--to", "2000-01-01", "--out", str(out)]
+    )
+    assert backwards.exit_code != 0 and "before --from" in backwards.output

@@ -1,0 +1,150 @@
+"""Subject access export: everything held about one child, every disclosure, and nobody else."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+from web_support import populate, served
+
+from gateway.access.audit import Actor
+from gateway.api.app import create_app
+from gateway.cli import app
+from gateway.lookup.audited import audited_summary
+from gateway.reports.subject_access import UnknownChildError, audited_subject_access
+from gateway.store.engine import session_factory
+from gateway.store.tables import AuditEntry, Child, HeldRecord, Link, SourceRecord
+
+OFFICER = Actor("ehe.officer@la815.example", "LA 815", "ehe_officer")
+IG = Actor("ig.officer@la815.example", "LA 815", "ig_officer")
+
+
+def _child_with_two_agencies(index_url: str) -> tuple[str, list[tuple[str, str]]]:
+    with session_factory(index_url)() as session:
+        child_id = session.scalar(
+            select(Link.child_id)
+            .where(Link.state == "MATCH")
+            .group_by(Link.child_id)
+            .having(func.count() >= 2)
+            .order_by(Link.child_id)
+            .limit(1)
+        )
+        assert child_id
+        keys = session.execute(
+            select(Link.source, Link.record_id).where(Link.child_id == child_id)
+        ).all()
+    return child_id, [(k.source, k.record_id) for k in keys]
+
+
+def _add_history(index_url: str, child_id: str, key: tuple[str, str]) -> str:
+    """A second version of one record, a held item for it, and a child merged into this one."""
+    with session_factory(index_url).begin() as session:
+        current = session.scalars(
+            select(SourceRecord).where(
+                SourceRecord.source == key[0], SourceRecord.record_id == key[1]
+            )
+        ).one()
+        current.is_current = False
+        session.add(
+            SourceRecord(
+                source=current.source,
+                record_id=current.record_id,
+                version=current.version + 1,
+                is_current=True,
+                agency=current.agency,
+                batch_id=current.batch_id,
+                received_at=current.received_at,
+                content_hash="f" * 64,
+                nhs_number=current.nhs_number,
+                upn=current.upn,
+                birth_date=current.birth_date,
+                payload=current.payload,
+            )
+        )
+        session.add(
+            HeldRecord(
+                batch_id=current.batch_id,
+                source=key[0],
+                item_key=key[1],
+                stage="validation",
+                status="quarantined",
+                reasons=[{"check": "test"}],
+                payload="{}",
+            )
+        )
+        session.add(Child(child_id="C-merged-away", merged_into=child_id))
+    return "C-merged-away"
+
+
+def test_export_holds_every_version_link_held_item_and_disclosure(
+    index_url: str, inbox: Path
+) -> None:
+    populate(index_url)
+    child_id, keys = _child_with_two_agencies(index_url)
+    merged = _add_history(index_url, child_id, keys[0])
+    with session_factory(index_url)() as session:
+        audited_summary(session, OFFICER, "ehe_enquiry", child_id)
+        audited_summary(session, OFFICER, "child_protection", child_id)
+        other = session.scalar(select(Child.child_id).where(Child.child_id != child_id).limit(1))
+        assert other
+        audited_summary(session, OFFICER, "ehe_enquiry", other)
+        export = audited_subject_access(session, IG, merged)  # an old id finds the survivor
+        with pytest.raises(UnknownChildError):
+            audited_subject_access(session, IG, "C-nobody")
+        with pytest.raises(PermissionError):
+            audited_subject_access(session, OFFICER, child_id)
+        outcomes = session.scalars(
+            select(AuditEntry.outcome).where(AuditEntry.action == "subject_access")
+        ).all()
+    assert export["child_id"] == child_id and export["requested_child_id"] == merged
+    assert sorted(c["child_id"] for c in export["children"]) == sorted([child_id, merged])
+    assert sorted((x["source"], x["record_id"]) for x in export["links"]) == sorted(keys)
+    versions = [
+        r["version"] for r in export["source_records"] if (r["source"], r["record_id"]) == keys[0]
+    ]
+    assert versions == [1, 2]
+    assert {(r["source"], r["record_id"]) for r in export["source_records"]} == set(keys)
+    assert [(h["source"], h["item_key"]) for h in export["quarantine"]][:1] == [keys[0]]
+    assert [d["purpose"] for d in export["disclosures"]] == ["ehe_enquiry", "child_protection"]
+    assert all(d["child_id"] == child_id for d in export["disclosures"])
+    assert outcomes == ["exported", "not_found", "refused_role"]
+    json.dumps(export)  # plain JSON all the way down
+
+
+@pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
+def test_cli_and_ig_page_export_as_json(index_url: str, inbox: Path, tmp_path: Path) -> None:
+    populate(index_url)
+    child_id, keys = _child_with_two_agencies(index_url)
+    out = tmp_path / "sar.json"
+    result = CliRunner().invoke(
+        app, ["sar", "--child-id", child_id, "--out", str(out), "--by", "ig@la.example"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{len(keys)} links" in result.output
+    assert json.loads(out.read_text())["child_id"] == child_id
+    missing = CliRunner().invoke(
+        app, ["sar", "--child-id", "C-x", "--out", str(out), "--by", "ig@la.example"]
+    )
+    assert missing.exit_code != 0
+
+    with served(create_app(index_url)) as base, httpx.Client(base_url=base) as client:
+        client.post("/sign-in", data={"user": "ehe.officer@la815.example"})
+        assert client.get("/subject-access").status_code == 403
+        client.post("/sign-in", data={"user": "ig.officer@la815.example"})
+        form = client.get("/subject-access")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token
+        empty = client.post("/subject-access", data={"csrf": token.group(1)})
+        assert empty.status_code == 400 and "Enter the child id" in empty.text
+        response = client.post(
+            "/subject-access", data={"child_id": child_id, "csrf": token.group(1)}
+        )
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert response.json()["child_id"] == child_id
+    assert child_id not in str(response.url)

@@ -1,0 +1,191 @@
+"""The web pages in a real browser (Debian's chromium driven by Playwright) over real HTTP.
+
+Clicks through sign-in, search, purpose choice (with the error when none is chosen), the
+child's summary and the EHE caseload worklist, on SQLite and PostgreSQL; checks every page for
+basic accessibility (a title, labelled inputs, one h1 and no skipped heading levels) and that
+identifiers never appear in a URL; screenshots go to the test's tmp dir (and to
+``EHE_WEB_SHOTS`` when set, for looking at them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import select
+from web_support import CHROMIUM, CHROMIUM_ARGS, nhs_number_known_to_social_care, populate, served
+
+from gateway.api.app import create_app
+from gateway.store.engine import session_factory
+from gateway.store.tables import AuditEntry
+
+SUFFIX = " \u2013 EHE gateway"  # an en dash, as GOV.UK titles use
+ACCESSIBILITY_PROBLEMS = """() => {
+  const problems = [];
+  if (!document.title.trim()) problems.push('no page title');
+  if (!document.documentElement.lang) problems.push('no lang on html');
+  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    const label = el.id && document.querySelector(`label[for="${el.id}"]`);
+    if (!label && !el.getAttribute('aria-label')) problems.push(`unlabelled ${el.name}`);
+  }
+  for (const b of document.querySelectorAll('button')) {
+    if (!b.textContent.trim()) problems.push('button without text');
+  }
+  const headings = [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')]
+    .filter(h => !h.closest('.govuk-error-summary'))
+    .map(h => Number(h.tagName[1]));
+  if (headings.filter(level => level === 1).length !== 1) problems.push('not exactly one h1');
+  headings.reduce((previous, level) => {
+    if (level > previous + 1) problems.push(`h${level} after h${previous}`);
+    return level;
+  }, 0);
+  return problems;
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"chromium not installed at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def site(index_url: str) -> Iterator[str]:
+    with served(create_app(index_url)) as base:
+        yield base
+
+
+@pytest.fixture
+def populated_site(index_url: str, inbox: Path) -> Iterator[str]:
+    populate(index_url)
+    with served(create_app(index_url)) as base:
+        yield base
+
+
+class Visit:
+    """One person's browser tab: screenshots and an accessibility check on every page."""
+
+    def __init__(self, page: Page, shots: Path) -> None:
+        self.page = page
+        self.shots = shots
+        self.urls: list[str] = []
+        page.on("request", lambda request: self.urls.append(request.url))
+
+    def check(self, name: str) -> None:
+        assert self.page.evaluate(ACCESSIBILITY_PROBLEMS) == [], name
+        path = self.shots / f"{name}.png"
+        self.page.screenshot(path=path, full_page=True)
+        wanted = os.environ.get("EHE_WEB_SHOTS")
+        if wanted:
+            Path(wanted).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(wanted) / path.name)
+
+    def sign_in(self, base: str, who: str) -> None:
+        self.page.goto(base + "/")
+        expect(self.page).to_have_title("Sign in" + SUFFIX)
+        self.check("sign-in")
+        self.page.get_by_label(who).check()
+        self.page.get_by_role("button", name="Sign in").click()
+        expect(self.page.get_by_text("Signed in as")).to_be_visible()
+
+
+def _audit(index_url: str) -> list[AuditEntry]:
+    with session_factory(index_url)() as session:
+        return list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+
+
+def test_ehe_officer_finds_a_child_and_sees_the_caseload(
+    browser: Browser, populated_site: str, index_url: str, tmp_path: Path
+) -> None:
+    site = populated_site
+    nhs = nhs_number_known_to_social_care(index_url)
+    visit = Visit(browser.new_page(viewport={"width": 1200, "height": 900}), tmp_path)
+    page = visit.page
+    visit.sign_in(site, "Erin Hale")
+
+    page.get_by_role("link", name="Find a child").first.click()
+    page.get_by_label("Find a child").fill("999 000 0001")  # fails the check digit
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_title("Error: Find a child" + SUFFIX)
+    expect(page.locator(".govuk-error-summary")).to_contain_text("fails its check digit")
+    visit.check("search-error")
+
+    page.get_by_label("Find a child").fill(nhs)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Why do you need to know?")
+    visit.check("purpose")
+    page.get_by_role("button", name="Show what is known").click()
+    summary_box = page.locator(".govuk-error-summary")
+    expect(summary_box).to_contain_text("Choose why you need to know")
+    expect(page).to_have_title("Error: Why do you need to know?" + SUFFIX)
+    visit.check("purpose-error")
+    summary_box.get_by_role("link", name="Choose why you need to know").click()
+    expect(
+        page.get_by_label("EHE suitability enquiry / children missing education")
+    ).to_be_focused()
+
+    page.get_by_label("Child protection enquiry").check()
+    page.get_by_role("button", name="Show what is known").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Who else knows this child")
+    social_care = page.locator("dl").first
+    expect(social_care.locator(".govuk-summary-list__row").first).to_contain_text("Yes")
+    visit.check("summary")
+    page_text = page.content()
+    assert nhs not in page_text, "the summary must not echo the NHS number"
+
+    page.get_by_role("link", name="EHE caseload").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("EHE caseload")
+    rows = page.locator("tbody tr")
+    on_caseload = rows.count()
+    assert on_caseload > 5
+    first_concerns = rows.first.locator("td").last
+    expect(first_concerns).to_contain_text("removed from roll")
+    visit.check("worklist")
+
+    rows.first.get_by_role("button", name="Look up").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Why do you need to know?")
+
+    assert not [url for url in visit.urls if nhs in url], "identifiers must never be in a URL"
+    entries = _audit(index_url)
+    lookups = [(e.action, e.outcome, e.purpose) for e in entries if e.action == "lookup"]
+    assert lookups == [("lookup", "no_purpose", None), ("lookup", "disclosed", "child_protection")]
+    shown = [e for e in entries if e.action == "worklist"]
+    assert len(shown) == on_caseload and all(e.child_id for e in shown)
+    assert {e.actor for e in entries} == {"ehe.officer@la815.example"}
+
+
+@pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
+def test_roles_see_only_their_pages_and_ig_explores_the_audit(
+    browser: Browser, site: str, index_url: str, tmp_path: Path
+) -> None:
+    visit = Visit(browser.new_page(), tmp_path)
+    page = visit.page
+    visit.sign_in(site, "Harper Nash")
+    expect(page.get_by_role("link", name="EHE caseload")).to_have_count(0)
+    response = page.goto(site + "/worklist")
+    assert response is not None and response.status == 403
+    response = page.goto(site + "/audit")
+    assert response is not None and response.status == 403
+    page.get_by_role("button", name="Sign out").click()
+
+    visit.sign_in(site, "Iris Gove")
+    page.get_by_role("link", name="Audit log").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
+    page.get_by_label("Outcome").select_option("refused_role")
+    page.get_by_role("button", name="Filter").click()
+    table_rows = page.locator("tbody tr")
+    expect(table_rows).to_have_count(1)
+    expect(table_rows.first).to_contain_text("gp.nurse@nhs.example")
+    expect(table_rows.first).to_contain_text("worklist")
+    visit.check("audit")
+    page.get_by_label("From (YYYY-MM-DD)").fill("29/11/2026")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter a date like")

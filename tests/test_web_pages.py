@@ -1,0 +1,95 @@
+"""The web pages over real HTTP without a browser: sessions, form tokens, errors, API intact."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from web_support import served
+
+from gateway.api.app import create_app
+from gateway.store.engine import session_factory
+from gateway.store.tables import AuditEntry
+from gateway.web.session import COOKIE
+
+pytestmark = pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def client(index_url: str) -> Iterator[httpx.Client]:
+    with served(create_app(index_url)) as base, httpx.Client(base_url=base, timeout=10) as http:
+        yield http
+
+
+def _sign_in(client: httpx.Client, user: str = "ehe.officer@la815.example") -> str:
+    response = client.post("/sign-in", data={"user": user})
+    assert response.status_code == 303 and COOKIE in response.cookies
+    page = client.get("/search")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token, "every form carries the session's token"
+    return token.group(1)
+
+
+def _audit_count(index_url: str) -> int:
+    with session_factory(index_url)() as session:
+        return session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+
+def test_pages_need_a_signed_in_person(client: httpx.Client) -> None:
+    for path in ("/", "/search", "/worklist", "/reviews", "/audit"):
+        response = client.get(path)
+        assert response.status_code == 303 and response.headers["location"] == "/sign-in"
+    assert client.get("/static/gateway.css").headers["content-type"].startswith("text/css")
+
+
+def test_sign_in_needs_a_known_demo_user(client: httpx.Client) -> None:
+    response = client.post("/sign-in", data={"user": "someone@else.example"})
+    assert response.status_code == 400
+    assert "There is a problem" in response.text and 'href="#user"' in response.text
+
+
+def test_a_tampered_cookie_is_not_a_session(client: httpx.Client) -> None:
+    _sign_in(client)
+    signed = client.cookies[COOKIE]
+    client.cookies.set(COOKIE, signed.replace("ehe_officer", "ig_officer")[:-2] + "xx")
+    assert client.get("/audit").headers.get("location") == "/sign-in"
+
+
+def test_a_form_without_the_session_token_is_refused(client: httpx.Client, index_url: str) -> None:
+    token = _sign_in(client)
+    before = _audit_count(index_url)
+    forged = client.post("/summary", data={"identifier": "C-1", "purpose": "ehe_enquiry"})
+    assert forged.status_code == 403 and "expired" in forged.text
+    assert _audit_count(index_url) == before
+    real = client.post(
+        "/summary", data={"identifier": "C-unknown", "purpose": "ehe_enquiry", "csrf": token}
+    )
+    assert real.status_code == 404 and "recorded in the audit log" in real.text
+    assert _audit_count(index_url) == before + 1
+
+
+def test_a_role_that_may_not_look_up_is_refused_and_audited(
+    client: httpx.Client, index_url: str
+) -> None:
+    client.post("/sign-in", data={"user": "data.engineer@la815.example"})
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/reviews").text)
+    assert token and client.get("/search").status_code == 403
+    response = client.post(
+        "/summary", data={"identifier": "C-1", "purpose": "ehe_enquiry", "csrf": token.group(1)}
+    )
+    assert response.status_code == 403
+    with session_factory(index_url)() as session:
+        outcomes = session.scalars(select(AuditEntry.outcome)).all()
+    assert outcomes == ["refused_role"]
+
+
+def test_the_api_still_answers_in_json(client: httpx.Client) -> None:
+    response = client.post("/api/v1/lookup", json={"purpose": "ehe_enquiry", "child_id": "C-1"})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/json"
+    assert "X-User" in response.json()["detail"]
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and "Not Found" in missing.text
