@@ -1,7 +1,7 @@
 """Builders for the gateway's Airflow DAGs: configuration here, work in ``gateway.pipeline``.
 
 Tasks pass batch ids, never data. Heavy imports stay inside the tasks, so parsing a DAG file
-costs only Airflow's own import.
+costs only Airflow's own import. Recovery (retry or fail, alerts) is in ``ehe_tasks``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import Asset, dag, task
+from ehe_tasks import on_failure, on_retry, per_batch, pool_for, run_step, source_location
 
 # Every source with an ingest DAG (a test checks this against the connector registry).
 SOURCES = [
@@ -27,13 +28,16 @@ API_SOURCES = ["health__fhir_api"]
 START = pendulum.datetime(2026, 1, 1, tz="Europe/London")
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "data-engineering",
-    # Retries for retriable source errors; `ehe-gateway run-dags` sets 0 to fail fast.
+    # Retries for retriable errors (fatal ones fail at once); `ehe-gateway run-dags` sets 0.
     "retries": int(os.environ.get("EHE_DAG_RETRIES", "3")),
-    "retry_delay": timedelta(minutes=2),
+    "retry_delay": timedelta(seconds=int(os.environ.get("EHE_DAG_RETRY_DELAY_S", "120"))),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
     "execution_timeout": timedelta(hours=1),
+    "on_failure_callback": on_failure,
+    "on_retry_callback": on_retry,
 }
+EXTRACT_TIMEOUT = timedelta(minutes=int(os.environ.get("EHE_EXTRACT_TIMEOUT_MIN", "30")))
 
 
 def _pipeline() -> Any:
@@ -53,6 +57,7 @@ def index_asset(source: str) -> Asset:
 def ingest_dag(source: str, schedule: str, doc: str) -> Any:
     """One ingest DAG: land what is new, stage each batch, load each batch."""
     agency = source.split("__", 1)[0]
+    pool = pool_for(source)
 
     @dag(
         dag_id=f"ingest__{source}",
@@ -65,19 +70,19 @@ def ingest_dag(source: str, schedule: str, doc: str) -> Any:
         doc_md=doc,
     )
     def ingest() -> None:
-        @task
+        @task(pool=pool, execution_timeout=EXTRACT_TIMEOUT)
         def land() -> list[str]:
-            return _pipeline().land_source(source)
+            where = source_location(source)
+            return list(run_step(source, None, lambda: _pipeline().land_source(source, **where)))
 
-        @task
+        @task(pool=pool)
         def stage(batch_ids: list[str]) -> list[str]:
-            for batch_id in batch_ids:
-                _pipeline().stage_batch(batch_id)
+            per_batch(source, batch_ids, _pipeline().stage_batch)
             return batch_ids
 
-        @task(outlets=[index_asset(source)])
+        @task(pool=pool, outlets=[index_asset(source)])
         def load(batch_ids: list[str]) -> list[dict[str, object]]:
-            return [_pipeline().load_batch(batch_id).as_dict() for batch_id in batch_ids]
+            return [a.as_dict() for a in per_batch(source, batch_ids, _pipeline().load_batch)]
 
         load(stage(land()))
 
@@ -102,11 +107,14 @@ def link_dag(sources: list[str]) -> Any:
         doc_md="Links every current source record to a stable child id and publishes the index.",
     )
     def link() -> None:
-        @task(outlets=[Asset(name="index__children", uri="ehe-index://children")])
+        @task(
+            outlets=[Asset(name="index__children", uri="ehe-index://children")],
+            execution_timeout=timedelta(hours=2),
+        )
         def link_children() -> dict[str, int]:
             from dataclasses import asdict
 
-            return asdict(_pipeline().link_children())
+            return asdict(run_step("(all)", None, _pipeline().link_children))
 
         link_children()
 

@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
 
     folder = Path(__file__).resolve().parent
     bag = BundleDagBag(dag_folder=str(folder), bundle_path=folder)
+    ensure_pools()
     with result_file.open("w", encoding="utf-8") as out:
         for dag_id in dag_ids:
             started = time.perf_counter()
@@ -30,6 +31,18 @@ def main(argv: list[str]) -> int:
             out.write(json.dumps({"dag_id": dag_id, "state": state, "seconds": seconds}) + "\n")
             out.flush()
     return 0
+
+
+def ensure_pools(slots: int = 2) -> None:
+    """One pool per source system, so no source is hit by more than ``slots`` tasks at once."""
+    from airflow.models.pool import Pool
+    from ehe_dag_factory import SOURCES
+    from ehe_tasks import pool_for
+
+    for source in SOURCES:
+        Pool.create_or_update_pool(
+            pool_for(source), slots, f"work against {source}", include_deferred=False
+        )
 
 
 def _run(bag: object, dag_id: str) -> str:

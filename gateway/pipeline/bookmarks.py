@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from gateway.store.engine import insert_if_absent
 from gateway.store.tables import SourceBookmark
 
 
@@ -13,8 +15,8 @@ def read_bookmark(session: Session, source: str) -> str | None:
 
 
 def save_bookmark(session: Session, source: str, bookmark: str) -> None:
-    row = session.get(SourceBookmark, source)
-    if row is None:
-        session.add(SourceBookmark(source=source, bookmark=bookmark))
-    else:
-        row.bookmark = bookmark
+    """Insert or move the bookmark (two runs saving it at once both succeed)."""
+    insert_if_absent(session, SourceBookmark, {"source": source, "bookmark": bookmark})
+    session.execute(
+        update(SourceBookmark).where(SourceBookmark.source == source).values(bookmark=bookmark)
+    )

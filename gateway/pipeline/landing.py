@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from gateway import config
 from gateway.pipeline.bookmarks import read_bookmark, save_bookmark
 from gateway.sources import connector_for
-from gateway.store.engine import session_factory
+from gateway.store.engine import insert_if_absent, session_factory
 from gateway.store.tables import Batch
 
 log = logging.getLogger(__name__)
@@ -67,22 +68,23 @@ def land_file(source: str, path: Path, *, index_url: str | None = None) -> str:
     """Copy one file into the landing area (once) and return its batch id."""
     digest = sha256_of(path)
     batch_id = f"{source}-{digest[:16]}"
+    values = {
+        "batch_id": batch_id,
+        "source": source,
+        "file_name": path.name,
+        "sha256": digest,
+        "size_bytes": path.stat().st_size,
+        "status": "landed",
+    }
     with session_factory(index_url).begin() as session:
+        # Insert first (a second run landing the same file at once adds nothing), then read.
+        insert_if_absent(session, Batch, values)
         batch = session.get(Batch, batch_id)
-        if batch is None:
-            batch = Batch(
-                batch_id=batch_id,
-                source=source,
-                file_name=path.name,
-                sha256=digest,
-                size_bytes=path.stat().st_size,
-                status="landed",
-            )
-            session.add(batch)
+        assert batch is not None
         target = landed_file(batch)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(target.suffix + ".partial")
+            partial = target.with_suffix(f"{target.suffix}.{os.getpid()}.partial")
             shutil.copyfile(path, partial)
             partial.replace(target)
     return batch_id

@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gateway.errors import BatchGateError, FatalConfigError
@@ -23,6 +23,7 @@ from gateway.store.engine import session_factory
 from gateway.store.loader import hold_items, load_records
 from gateway.store.merges import apply_merges
 from gateway.store.tables import Batch, HeldRecord, ValidationRun
+from gateway.store.tables.base import utcnow
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_HELD_SHARE = 0.5
@@ -112,6 +113,10 @@ def _load_staged(batch: Batch, index_url: str | None) -> Accounting:
     _gate(batch.batch_id, staged, index_url)
     agency = connector_for(batch.source).agency
     with session_factory(index_url).begin() as session:
+        if _claim(session, batch.batch_id):
+            done = session.get(Batch, batch.batch_id)
+            assert done is not None
+            return _accounting(done)
         decided = {
             row.item_key: row
             for row in session.scalars(
@@ -165,6 +170,14 @@ def _load_staged(batch: Batch, index_url: str | None) -> Accounting:
         accounting.rejected,
     )
     return accounting
+
+
+def _claim(session: Session, batch_id: str) -> bool:
+    """Lock the batch for this load (a row lock on PostgreSQL, the write lock on SQLite), so a
+    second run loading it at once waits; True if, once locked, it turns out already loaded."""
+    session.execute(update(Batch).where(Batch.batch_id == batch_id).values(updated_at=utcnow()))
+    status = session.scalar(select(Batch.status).where(Batch.batch_id == batch_id))
+    return status == "loaded"
 
 
 def _held_counts(session: Session, batch_id: str) -> tuple[int, int]:

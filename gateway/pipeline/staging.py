@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import update
 
 from gateway import config
 from gateway.errors import FatalConfigError
@@ -51,15 +55,18 @@ def stage_batch(batch_id: str, *, index_url: str | None = None) -> StagedCounts:
     counts = StagedCounts(batch_id)
     out = staged_file(batch_id)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".partial")
+    # One partial file per process: two runs staging the same batch at once never collide.
+    partial = out.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
     with partial.open("w", encoding="utf-8") as handle:
         for line in stage_items(source, path, batch_id, received_at, counts):
             handle.write(json.dumps(line, default=str) + "\n")
     partial.replace(out)
     with session_factory(index_url).begin() as session:
-        row = session.get(Batch, batch_id)
-        assert row is not None
-        row.status = "staged" if row.status != "loaded" else row.status
+        session.execute(
+            update(Batch)
+            .where(Batch.batch_id == batch_id, Batch.status != "loaded")
+            .values(status="staged")
+        )
     log.info(
         "batch %s staged: received %d, accepted %d, quarantined %d, rejected %d",
         batch_id,

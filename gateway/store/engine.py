@@ -54,3 +54,12 @@ def dispose_engine(url: str) -> None:
         engine = _ENGINES.pop(normalise_url(url), None)
     if engine is not None:
         engine.dispose()
+
+
+def insert_if_absent(session: Session, table: Any, values: dict[str, Any]) -> None:
+    """INSERT one row unless its key exists (ON CONFLICT DO NOTHING, SQLite and PostgreSQL)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table).values(**values)
+    session.execute(statement.on_conflict_do_nothing())

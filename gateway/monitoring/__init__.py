@@ -1,0 +1,1 @@
+"""Operational figures of the pipeline: freshness, counts, quarantine rates, durations."""
