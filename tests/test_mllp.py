@@ -256,3 +256,17 @@ def test_an_a40_merge_puts_the_retired_record_with_its_survivor(
             .order_by(SourceRecord.version)
         ).all()
     assert [tuple(r) for r in retired] == [(1, "KEEP1"), (2, "KEEP1")]  # nothing lost
+
+
+def test_published_samples_get_the_answer_their_version_deserves(
+    tmp_path: Path, samples: Path
+) -> None:
+    """The NHS ITK v2.4 examples (ZU segments, n^^^NHS) are accepted; the v2.8 ones refused."""
+    answers = {}
+    with listener(tmp_path) as (port, _), MllpClient("127.0.0.1", port) as client:
+        for path in sorted((samples / "hl7v2").rglob("*.hl7")):
+            message = path.read_bytes().replace(b"\r\n", b"\r").replace(b"\n", b"\r").strip()
+            answers[path.name] = ack_fields(client.send(message))[0]
+    assert {answers[p.name] for p in (samples / "hl7v2/nhs-itk-v2.4").glob("*.hl7")} == {"AA"}
+    assert answers["ADT-A40-01.hl7"] == answers["ADT-A01-01.hl7"] == "AR"  # version 2.8
+    assert answers["ADT01-23.hl7"] == answers["ADT04-251.hl7"] == "AA"  # 2.3 and 2.3 (Redox)
