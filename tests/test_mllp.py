@@ -270,3 +270,16 @@ def test_published_samples_get_the_answer_their_version_deserves(
     assert {answers[p.name] for p in (samples / "hl7v2/nhs-itk-v2.4").glob("*.hl7")} == {"AA"}
     assert answers["ADT-A40-01.hl7"] == answers["ADT-A01-01.hl7"] == "AR"  # version 2.8
     assert answers["ADT01-23.hl7"] == answers["ADT04-251.hl7"] == "AA"  # 2.3 and 2.3 (Redox)
+
+
+def test_an_oversized_message_is_refused_and_its_head_kept(tmp_path: Path) -> None:
+    from gateway.mllp.server import MAX_MESSAGE_BYTES
+
+    huge = adt("O-1", "L1").replace(b"TESTFAMILY", b"X" * (MAX_MESSAGE_BYTES + 10))
+    with listener(tmp_path) as (port, store), MllpClient("127.0.0.1", port) as client:
+        code, _, reason = ack_fields(client.send(huge))
+        assert ack_fields(client.send(adt("O-2", "L2")))[:2] == ("AA", "O-2")  # still serving
+    assert (code, reason) == ("AR", f"message larger than {MAX_MESSAGE_BYTES} bytes")
+    (kept,) = (tmp_path / "errors").glob("*.hl7")
+    assert huge.startswith(kept.read_bytes()[1:]) and kept.stat().st_size > 1 << 20
+    assert [n["code"] for n in store.errors()] == ["AR"]

@@ -130,9 +130,13 @@ class MllpListener:
                     data = await reader.readuntil(MLLP_END)
                 except asyncio.IncompleteReadError:
                     return  # the sender closed (a torn frame was never ACKed: it resends)
-                except asyncio.LimitOverrunError:
-                    log.warning("MLLP frame over %d bytes: connection closed", MAX_MESSAGE_BYTES)
-                    return
+                except asyncio.LimitOverrunError as exc:
+                    head = await reader.readexactly(exc.consumed)
+                    await _skip_frame(reader)
+                    refusal = Refusal("AR", f"message larger than {MAX_MESSAGE_BYTES} bytes")
+                    writer.write(frame(await self._refuse(head, refusal)))
+                    await writer.drain()
+                    continue
                 start = data.find(MLLP_START)
                 if start < 0:
                     ack = await self._refuse(data, Refusal("AR", "no MLLP start block"))
@@ -146,6 +150,16 @@ class MllpListener:
             writer.close()
             with suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+
+
+async def _skip_frame(reader: asyncio.StreamReader) -> None:
+    """Read past the rest of an oversized frame (its head is kept in the error store)."""
+    while True:
+        try:
+            await reader.readuntil(MLLP_END)
+            return
+        except asyncio.LimitOverrunError as exc:
+            await reader.readexactly(exc.consumed)
 
 
 async def serve(store: MessageStore, host: str, port: int) -> tuple[asyncio.Server, MllpListener]:
