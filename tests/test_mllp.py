@@ -283,3 +283,22 @@ def test_an_oversized_message_is_refused_and_its_head_kept(tmp_path: Path) -> No
     (kept,) = (tmp_path / "errors").glob("*.hl7")
     assert huge.startswith(kept.read_bytes()[1:]) and kept.stat().st_size > 1 << 20
     assert [n["code"] for n in store.errors()] == ["AR"]
+
+
+def test_mllp_errors_lists_what_was_refused(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    with listener(tmp_path) as (port, _), MllpClient("127.0.0.1", port) as client:
+        client.send(adt("E-1", "L1", event="A40"))
+    result = CliRunner().invoke(app, ["mllp-errors", "--store", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    (note,) = json.loads(result.stdout)
+    assert (note["code"], note["reason"]) == (
+        "AE",
+        "A40 merge without MRG-1 (the retired patient id)",
+    )
+    assert (tmp_path / "errors" / note["file"]).read_bytes() == adt("E-1", "L1", event="A40")
