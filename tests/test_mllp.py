@@ -115,36 +115,46 @@ def test_messages_are_acked_aa_with_their_control_ids(tmp_path: Path) -> None:
     assert stored(tmp_path) == messages  # byte-exact, in order
 
 
-BAD = [
-    ("not HL7", b"hello", "AR", ""),
-    ("version 2.6", adt("B-1", "L1", version="2.6"), "AR", "B-1"),
+BAD = [  # what, message, MSA-1, MSA-2, the HL7 error condition code (table 0357) in ERR
+    ("not HL7", b"hello", "AR", "", 100),
+    ("version 2.6", adt("B-1", "L1", version="2.6"), "AR", "B-1", 203),
+    ("not ADT", adt("B-2", "L1").replace(b"ADT^A28", b"ORU^R01"), "AR", "B-2", 200),
+    ("no control id", adt("", "L1"), "AR", "", 101),
+    ("not UTF-8", adt("B-3", "L1", family="M\xdcLLER").decode().encode("latin-1"), "AR", "", 102),
     (
-        "not ADT",
-        adt("B-2", "L1").replace(b"ADT^A28", b"ORU^R01"),
-        "AR",
-        "B-2",
+        "no PID",
+        b"MSH|^~\\&|PAS|RCB|EHEGW|LA815|2026||ADT^A28|B-4|P|2.5\rEVN|A28|2026",
+        "AE",
+        "B-4",
+        100,
     ),
-    ("no control id", adt("", "L1"), "AR", ""),
-    ("not UTF-8", adt("B-3", "L1", family="M\xdcLLER").decode().encode("latin-1"), "AR", ""),
-    ("no PID", b"MSH|^~\\&|PAS|RCB|EHEGW|LA815|2026||ADT^A28|B-4|P|2.4\rEVN|A28|2026", "AE", "B-4"),
-    ("no PID-3", adt("B-5", "L1").replace(b"L1^^^RCB^PI", b""), "AE", "B-5"),
-    ("A40 without MRG", adt("B-6", "L1", event="A40"), "AE", "B-6"),
+    ("no PID-3", adt("B-5", "L1").replace(b"L1^^^RCB^PI", b""), "AE", "B-5", 101),
+    ("A40 without MRG", adt("B-6", "L1", event="A40"), "AE", "B-6", 101),
 ]
+
+
+def err_code(ack: bytes) -> int:
+    """The condition code in ERR: ERR-1 (ELD, v2.3 and 2.4) or ERR-3 (v2.5)."""
+    (err,) = [s for s in ack.decode().split("\r") if s.startswith("ERR")]
+    fields = err.split("|")
+    code = fields[3].split("^")[0] if len(fields) > 3 else fields[1].split("^")[3].split("&")[0]
+    return int(code)
 
 
 def test_bad_messages_get_ar_or_ae_with_a_reason_and_are_kept(tmp_path: Path) -> None:
     with listener(tmp_path) as (port, store), MllpClient("127.0.0.1", port) as client:
-        answers = [ack_fields(client.send(message)) for _, message, _, _ in BAD]
+        acks = [client.send(message) for _, message, _, _, _ in BAD]
         # a bad message does not stop the connection: the next good one is accepted
         assert ack_fields(client.send(adt("G-1", "L9")))[0] == "AA"
-    for (what, _, code, control), (got_code, got_control, reason) in zip(BAD, answers, strict=True):
-        assert (got_code, got_control) == (code, control), what
+    for (what, _, code, control, error), ack in zip(BAD, acks, strict=True):
+        got_code, got_control, reason = ack_fields(ack)
+        assert (got_code, got_control, err_code(ack)) == (code, control, error), what
         assert reason, what
         assert "TESTFAMILY" not in reason and "L1" not in reason  # no personal data
     kept = sorted((tmp_path / "errors").glob("*.hl7"))
-    assert sorted(p.read_bytes() for p in kept) == sorted(m for _, m, _, _ in BAD)
+    assert sorted(p.read_bytes() for p in kept) == sorted(m for _, m, _, _, _ in BAD)
     notes = store.errors()
-    assert [n["code"] for n in notes] == [code for _, _, code, _ in BAD]
+    assert [n["code"] for n in notes] == [code for _, _, code, _, _ in BAD]
     assert stored(tmp_path) == [adt("G-1", "L9")]
 
 

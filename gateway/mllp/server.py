@@ -21,7 +21,7 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from connectors.health.hl7v2_adt import MLLP_END, MLLP_START
-from gateway.mllp.header import Refusal, acknowledgement, read_header
+from gateway.mllp.header import INTERNAL, SEGMENT_SEQUENCE, Refusal, acknowledgement, read_header
 from gateway.mllp.store import MessageStore, frame
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,9 @@ class MllpListener:
             try:
                 await asyncio.shield(earlier)
             except OSError:
-                return acknowledgement(header, "AE", "message store unavailable, send again")
+                return acknowledgement(
+                    header, "AE", "message store unavailable, send again", INTERNAL
+                )
             self.counts["duplicate"] += 1
             return acknowledgement(header, "AA")
         committed = asyncio.get_running_loop().create_future()
@@ -71,7 +73,7 @@ class MllpListener:
         except OSError:
             del self.seen[header.key]
             log.exception("message store: commit failed; message %s refused", header.control_id)
-            return acknowledgement(header, "AE", "message store unavailable, send again")
+            return acknowledgement(header, "AE", "message store unavailable, send again", INTERNAL)
         self.counts["AA"] += 1
         return acknowledgement(header, "AA")
 
@@ -81,7 +83,7 @@ class MllpListener:
         self.counts[refusal.code] += 1
         control = refusal.header.control_id if refusal.header else "?"
         log.info("refused message %s: %s %s", control, refusal.code, refusal.reason)
-        return acknowledgement(refusal.header, refusal.code, refusal.reason)
+        return acknowledgement(refusal.header, refusal.code, refusal.reason, refusal.error)
 
     async def _commit(self, message: bytes, committed: asyncio.Future[None]) -> None:
         self._queue.append((message, committed))
@@ -139,7 +141,9 @@ class MllpListener:
                     continue
                 start = data.find(MLLP_START)
                 if start < 0:
-                    ack = await self._refuse(data, Refusal("AR", "no MLLP start block"))
+                    ack = await self._refuse(
+                        data, Refusal("AR", "no MLLP start block", error=SEGMENT_SEQUENCE)
+                    )
                 else:
                     ack = await self.receive(data[start + 1 : -len(MLLP_END)])
                 writer.write(frame(ack))
