@@ -115,36 +115,46 @@ def test_messages_are_acked_aa_with_their_control_ids(tmp_path: Path) -> None:
     assert stored(tmp_path) == messages  # byte-exact, in order
 
 
-BAD = [
-    ("not HL7", b"hello", "AR", ""),
-    ("version 2.6", adt("B-1", "L1", version="2.6"), "AR", "B-1"),
+BAD = [  # what, message, MSA-1, MSA-2, the HL7 error condition code (table 0357) in ERR
+    ("not HL7", b"hello", "AR", "", 100),
+    ("version 2.6", adt("B-1", "L1", version="2.6"), "AR", "B-1", 203),
+    ("not ADT", adt("B-2", "L1").replace(b"ADT^A28", b"ORU^R01"), "AR", "B-2", 200),
+    ("no control id", adt("", "L1"), "AR", "", 101),
+    ("not UTF-8", adt("B-3", "L1", family="M\xdcLLER").decode().encode("latin-1"), "AR", "", 102),
     (
-        "not ADT",
-        adt("B-2", "L1").replace(b"ADT^A28", b"ORU^R01"),
-        "AR",
-        "B-2",
+        "no PID",
+        b"MSH|^~\\&|PAS|RCB|EHEGW|LA815|2026||ADT^A28|B-4|P|2.5\rEVN|A28|2026",
+        "AE",
+        "B-4",
+        100,
     ),
-    ("no control id", adt("", "L1"), "AR", ""),
-    ("not UTF-8", adt("B-3", "L1", family="M\xdcLLER").decode().encode("latin-1"), "AR", ""),
-    ("no PID", b"MSH|^~\\&|PAS|RCB|EHEGW|LA815|2026||ADT^A28|B-4|P|2.4\rEVN|A28|2026", "AE", "B-4"),
-    ("no PID-3", adt("B-5", "L1").replace(b"L1^^^RCB^PI", b""), "AE", "B-5"),
-    ("A40 without MRG", adt("B-6", "L1", event="A40"), "AE", "B-6"),
+    ("no PID-3", adt("B-5", "L1").replace(b"L1^^^RCB^PI", b""), "AE", "B-5", 101),
+    ("A40 without MRG", adt("B-6", "L1", event="A40"), "AE", "B-6", 101),
 ]
+
+
+def err_code(ack: bytes) -> int:
+    """The condition code in ERR: ERR-1 (ELD, v2.3 and 2.4) or ERR-3 (v2.5)."""
+    (err,) = [s for s in ack.decode().split("\r") if s.startswith("ERR")]
+    fields = err.split("|")
+    code = fields[3].split("^")[0] if len(fields) > 3 else fields[1].split("^")[3].split("&")[0]
+    return int(code)
 
 
 def test_bad_messages_get_ar_or_ae_with_a_reason_and_are_kept(tmp_path: Path) -> None:
     with listener(tmp_path) as (port, store), MllpClient("127.0.0.1", port) as client:
-        answers = [ack_fields(client.send(message)) for _, message, _, _ in BAD]
+        acks = [client.send(message) for _, message, _, _, _ in BAD]
         # a bad message does not stop the connection: the next good one is accepted
         assert ack_fields(client.send(adt("G-1", "L9")))[0] == "AA"
-    for (what, _, code, control), (got_code, got_control, reason) in zip(BAD, answers, strict=True):
-        assert (got_code, got_control) == (code, control), what
+    for (what, _, code, control, error), ack in zip(BAD, acks, strict=True):
+        got_code, got_control, reason = ack_fields(ack)
+        assert (got_code, got_control, err_code(ack)) == (code, control, error), what
         assert reason, what
         assert "TESTFAMILY" not in reason and "L1" not in reason  # no personal data
     kept = sorted((tmp_path / "errors").glob("*.hl7"))
-    assert sorted(p.read_bytes() for p in kept) == sorted(m for _, m, _, _ in BAD)
+    assert sorted(p.read_bytes() for p in kept) == sorted(m for _, m, _, _, _ in BAD)
     notes = store.errors()
-    assert [n["code"] for n in notes] == [code for _, _, code, _ in BAD]
+    assert [n["code"] for n in notes] == [code for _, _, code, _, _ in BAD]
     assert stored(tmp_path) == [adt("G-1", "L9")]
 
 
@@ -256,3 +266,49 @@ def test_an_a40_merge_puts_the_retired_record_with_its_survivor(
             .order_by(SourceRecord.version)
         ).all()
     assert [tuple(r) for r in retired] == [(1, "KEEP1"), (2, "KEEP1")]  # nothing lost
+
+
+def test_published_samples_get_the_answer_their_version_deserves(
+    tmp_path: Path, samples: Path
+) -> None:
+    """The NHS ITK v2.4 examples (ZU segments, n^^^NHS) are accepted; the v2.8 ones refused."""
+    answers = {}
+    with listener(tmp_path) as (port, _), MllpClient("127.0.0.1", port) as client:
+        for path in sorted((samples / "hl7v2").rglob("*.hl7")):
+            message = path.read_bytes().replace(b"\r\n", b"\r").replace(b"\n", b"\r").strip()
+            answers[path.name] = ack_fields(client.send(message))[0]
+    assert {answers[p.name] for p in (samples / "hl7v2/nhs-itk-v2.4").glob("*.hl7")} == {"AA"}
+    assert answers["ADT-A40-01.hl7"] == answers["ADT-A01-01.hl7"] == "AR"  # version 2.8
+    assert answers["ADT01-23.hl7"] == answers["ADT04-251.hl7"] == "AA"  # 2.3 and 2.3 (Redox)
+
+
+def test_an_oversized_message_is_refused_and_its_head_kept(tmp_path: Path) -> None:
+    from gateway.mllp.server import MAX_MESSAGE_BYTES
+
+    huge = adt("O-1", "L1").replace(b"TESTFAMILY", b"X" * (MAX_MESSAGE_BYTES + 10))
+    with listener(tmp_path) as (port, store), MllpClient("127.0.0.1", port) as client:
+        code, _, reason = ack_fields(client.send(huge))
+        assert ack_fields(client.send(adt("O-2", "L2")))[:2] == ("AA", "O-2")  # still serving
+    assert (code, reason) == ("AR", f"message larger than {MAX_MESSAGE_BYTES} bytes")
+    (kept,) = (tmp_path / "errors").glob("*.hl7")
+    assert huge.startswith(kept.read_bytes()[1:]) and kept.stat().st_size > 1 << 20
+    assert [n["code"] for n in store.errors()] == ["AR"]
+
+
+def test_mllp_errors_lists_what_was_refused(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    with listener(tmp_path) as (port, _), MllpClient("127.0.0.1", port) as client:
+        client.send(adt("E-1", "L1", event="A40"))
+    result = CliRunner().invoke(app, ["mllp-errors", "--store", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    (note,) = json.loads(result.stdout)
+    assert (note["code"], note["reason"]) == (
+        "AE",
+        "A40 merge without MRG-1 (the retired patient id)",
+    )
+    assert (tmp_path / "errors" / note["file"]).read_bytes() == adt("E-1", "L1", event="A40")

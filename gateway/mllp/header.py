@@ -26,14 +26,31 @@ _ACK_PREFIX = f"{os.getpid():x}{int(datetime.now(UTC).timestamp()):x}"
 _ACK_NUMBERS = itertools.count(1)
 
 
-class Refusal(Exception):
-    """A message the listener will not store: ``code`` is AR or AE, ``reason`` says why."""
+# HL7 table 0357 (message error condition codes) used in the ERR segment of an AE or AR.
+SEGMENT_SEQUENCE, REQUIRED_FIELD_MISSING, DATA_TYPE = 100, 101, 102
+UNSUPPORTED_TYPE, UNSUPPORTED_VERSION, INTERNAL = 200, 203, 207
+_ERROR_TEXT = {
+    100: "Segment sequence error",
+    101: "Required field missing",
+    102: "Data type error",
+    200: "Unsupported message type",
+    203: "Unsupported version id",
+    207: "Application internal error",
+}
 
-    def __init__(self, code: str, reason: str, header: Header | None = None) -> None:
+
+class Refusal(Exception):
+    """A message the listener will not store: ``code`` is AR or AE, ``reason`` says why and
+    ``error`` is the HL7 table 0357 condition code."""
+
+    def __init__(
+        self, code: str, reason: str, header: Header | None = None, error: int = INTERNAL
+    ) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
         self.header = header
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -68,14 +85,14 @@ def read_header(message: bytes) -> Header:
     try:
         text = message.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise Refusal("AR", f"not UTF-8 at byte {exc.start}") from None
+        raise Refusal("AR", f"not UTF-8 at byte {exc.start}", error=DATA_TYPE) from None
     segments = [s for s in _SEGMENT_SPLIT.split(text.strip()) if s]
     if not segments or not segments[0].startswith("MSH") or len(segments[0]) < 8:
-        raise Refusal("AR", "message does not start with an MSH segment")
+        raise Refusal("AR", "message does not start with an MSH segment", error=SEGMENT_SEQUENCE)
     msh = segments[0]
     separator, encoding = msh[3], msh[4:8]
     if len(set(separator + encoding)) != 5 or (separator + encoding).isalnum():
-        raise Refusal("AR", "bad encoding characters in MSH-1 or MSH-2")
+        raise Refusal("AR", "bad encoding characters in MSH-1 or MSH-2", error=DATA_TYPE)
     fields = msh.split(separator)
     component = encoding[0]
     message_type = _field(fields, 9).split(component)
@@ -98,20 +115,29 @@ def read_header(message: bytes) -> Header:
 
 def _screen(header: Header, segments: list[str]) -> None:
     if not header.control_id:
-        raise Refusal("AR", "no message control id (MSH-10)", header)
+        raise Refusal("AR", "no message control id (MSH-10)", header, REQUIRED_FIELD_MISSING)
     if header.version not in SUPPORTED_VERSIONS:
-        raise Refusal("AR", "HL7 version not supported (2.3 to 2.5 are)", header)
+        raise Refusal(
+            "AR", "HL7 version not supported (2.3 to 2.5 are)", header, UNSUPPORTED_VERSION
+        )
     if header.message_type != "ADT":
-        raise Refusal("AR", "message type not supported (ADT is)", header)
+        raise Refusal("AR", "message type not supported (ADT is)", header, UNSUPPORTED_TYPE)
     pid = _segment(segments, "PID")
     if pid is None:
-        raise Refusal("AE", "ADT message without a PID segment", header)
+        raise Refusal("AE", "ADT message without a PID segment", header, SEGMENT_SEQUENCE)
     if not _value(pid, 3, header):
-        raise Refusal("AE", "ADT message without PID-3 patient identifiers", header)
+        raise Refusal(
+            "AE", "ADT message without PID-3 patient identifiers", header, REQUIRED_FIELD_MISSING
+        )
     if header.trigger_event == "A40":
         mrg = _segment(segments, "MRG")
         if mrg is None or not _value(mrg, 1, header):
-            raise Refusal("AE", "A40 merge without MRG-1 (the retired patient id)", header)
+            raise Refusal(
+                "AE",
+                "A40 merge without MRG-1 (the retired patient id)",
+                header,
+                REQUIRED_FIELD_MISSING,
+            )
 
 
 def _segment(segments: list[str], name: str) -> str | None:
@@ -124,8 +150,11 @@ def _value(segment: str, number: int, header: Header) -> str:
     return raw.strip(header.encoding[:2] + header.encoding[3] + " ")
 
 
-def acknowledgement(header: Header | None, code: str, reason: str = "") -> bytes:
-    """An original-mode ACK: MSH answering the sender, MSA with the code and its control id."""
+def acknowledgement(
+    header: Header | None, code: str, reason: str = "", error: int | None = None
+) -> bytes:
+    """An original-mode ACK: MSH answering the sender, MSA with the code and its control id,
+    and for an AE or AR, ERR with the HL7 error condition code."""
     h = header
     sep = h.separator if h else "|"
     encoding = h.encoding if h else DEFAULT_ENCODING
@@ -147,7 +176,19 @@ def acknowledgement(header: Header | None, code: str, reason: str = "") -> bytes
     msa = ["MSA", code, h.control_id if h else ""]
     if reason:
         msa.append(_escape(reason, sep, encoding))
-    return ("\r".join((sep.join(msh), sep.join(msa))) + "\r").encode("utf-8")
+    segments = [sep.join(msh), sep.join(msa)]
+    if error is not None:
+        segments.append(_err(error, msh[-1], sep, encoding))
+    return ("\r".join(segments) + "\r").encode("utf-8")
+
+
+def _err(error: int, version: str, sep: str, encoding: str) -> str:
+    """ERR as the version defines it: ERR-1 (ELD) up to 2.4, ERR-3 and ERR-4 from 2.5."""
+    text = _ERROR_TEXT.get(error, "")
+    if version.startswith("2.5"):
+        return sep.join(("ERR", "", "", encoding[0].join((str(error), text, "HL70357")), "E"))
+    sub = encoding[3]
+    return sep.join(("ERR", encoding[0] * 3 + sub.join((str(error), text, "HL70357"))))
 
 
 def _escape(text: str, separator: str, encoding: str) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from connectors.health.hl7v2_adt import MLLP_END, MLLP_START
-from gateway.mllp.header import Refusal, acknowledgement, read_header
+from gateway.mllp.header import INTERNAL, SEGMENT_SEQUENCE, Refusal, acknowledgement, read_header
 from gateway.mllp.store import MessageStore, frame
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,9 @@ class MllpListener:
             try:
                 await asyncio.shield(earlier)
             except OSError:
-                return acknowledgement(header, "AE", "message store unavailable, send again")
+                return acknowledgement(
+                    header, "AE", "message store unavailable, send again", INTERNAL
+                )
             self.counts["duplicate"] += 1
             return acknowledgement(header, "AA")
         committed = asyncio.get_running_loop().create_future()
@@ -71,7 +73,7 @@ class MllpListener:
         except OSError:
             del self.seen[header.key]
             log.exception("message store: commit failed; message %s refused", header.control_id)
-            return acknowledgement(header, "AE", "message store unavailable, send again")
+            return acknowledgement(header, "AE", "message store unavailable, send again", INTERNAL)
         self.counts["AA"] += 1
         return acknowledgement(header, "AA")
 
@@ -81,7 +83,7 @@ class MllpListener:
         self.counts[refusal.code] += 1
         control = refusal.header.control_id if refusal.header else "?"
         log.info("refused message %s: %s %s", control, refusal.code, refusal.reason)
-        return acknowledgement(refusal.header, refusal.code, refusal.reason)
+        return acknowledgement(refusal.header, refusal.code, refusal.reason, refusal.error)
 
     async def _commit(self, message: bytes, committed: asyncio.Future[None]) -> None:
         self._queue.append((message, committed))
@@ -130,12 +132,18 @@ class MllpListener:
                     data = await reader.readuntil(MLLP_END)
                 except asyncio.IncompleteReadError:
                     return  # the sender closed (a torn frame was never ACKed: it resends)
-                except asyncio.LimitOverrunError:
-                    log.warning("MLLP frame over %d bytes: connection closed", MAX_MESSAGE_BYTES)
-                    return
+                except asyncio.LimitOverrunError as exc:
+                    head = await reader.readexactly(exc.consumed)
+                    await _skip_frame(reader)
+                    refusal = Refusal("AR", f"message larger than {MAX_MESSAGE_BYTES} bytes")
+                    writer.write(frame(await self._refuse(head, refusal)))
+                    await writer.drain()
+                    continue
                 start = data.find(MLLP_START)
                 if start < 0:
-                    ack = await self._refuse(data, Refusal("AR", "no MLLP start block"))
+                    ack = await self._refuse(
+                        data, Refusal("AR", "no MLLP start block", error=SEGMENT_SEQUENCE)
+                    )
                 else:
                     ack = await self.receive(data[start + 1 : -len(MLLP_END)])
                 writer.write(frame(ack))
@@ -146,6 +154,16 @@ class MllpListener:
             writer.close()
             with suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+
+
+async def _skip_frame(reader: asyncio.StreamReader) -> None:
+    """Read past the rest of an oversized frame (its head is kept in the error store)."""
+    while True:
+        try:
+            await reader.readuntil(MLLP_END)
+            return
+        except asyncio.LimitOverrunError as exc:
+            await reader.readexactly(exc.consumed)
 
 
 async def serve(store: MessageStore, host: str, port: int) -> tuple[asyncio.Server, MllpListener]:
