@@ -189,3 +189,15 @@ def test_roles_see_only_their_pages_and_ig_explores_the_audit(
     page.get_by_label("From (YYYY-MM-DD)").fill("29/11/2026")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator(".govuk-error-summary")).to_contain_text("Enter a date like")
+
+    page.get_by_role("link", name="Break-glass").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Break-glass uses")
+    expect(page.locator("tbody")).to_contain_text("No break-glass uses recorded")
+    visit.check("break-glass")
+    page.get_by_role("link", name="Sharing report").first.click()
+    visit.check("sharing-form")
+    page.get_by_role("button", name="Show the report").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Data sharing report")
+    expect(page.locator(".figures")).to_contain_text("refused or not shared")
+    assert page.locator("svg").count() == 4
+    visit.check("sharing-report")

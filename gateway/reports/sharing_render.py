@@ -56,6 +56,16 @@ def _svg(figure: object) -> str:
     return text[text.index("<svg") :]
 
 
+def _finish(axes: Any, counts_on: str = "x") -> None:
+    """Whole-number count ticks, and the legend outside the plot so it hides no bar."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis = axes.xaxis if counts_on == "x" else axes.yaxis
+    axis.set_major_locator(MaxNLocator(integer=True))
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+    axes.tick_params(labelsize=8)
+
+
 def bar_chart(title: str, table: dict[str, Counter[str]]) -> str:
     """Horizontal stacked bars (disclosed, refused) per key, as an inline SVG string."""
     plt = _pyplot()
@@ -70,8 +80,7 @@ def bar_chart(title: str, table: dict[str, Counter[str]]) -> str:
         )
         axes.set_title(title, loc="left", fontsize=12, fontweight="bold")
         axes.spines[["top", "right"]].set_visible(False)
-        axes.legend(loc="lower right", frameon=False, fontsize=9)
-        axes.tick_params(labelsize=9)
+        _finish(axes)
         return _svg(figure)
     finally:
         plt.close(figure)
@@ -89,15 +98,15 @@ def day_chart(report: SharingReport) -> str:
         axes.bar(days, refused, width=0.8, bottom=disclosed, color=RED, label="refused")
         axes.set_title("Requests per day (UTC)", loc="left", fontsize=12, fontweight="bold")
         axes.spines[["top", "right"]].set_visible(False)
-        axes.legend(frameon=False, fontsize=9)
-        axes.tick_params(labelsize=8)
+        _finish(axes, counts_on="y")
         figure.autofmt_xdate()
         return _svg(figure)
     finally:
         plt.close(figure)
 
 
-def render_html(report: SharingReport) -> str:
+def render_html(report: SharingReport, *, with_files: bool = True) -> str:
+    """The report page; ``with_files`` when written beside disclosures.csv."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -111,6 +120,7 @@ def render_html(report: SharingReport) -> str:
         report=report,
         charts=charts,
         rows=disclosure_rows(report),
+        with_files=with_files,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
-from gateway.web import ig_pages, lookup_pages, officer_pages, sign_in_pages
+from gateway.web import ig_pages, lookup_pages, officer_pages, report_pages, sign_in_pages
 from gateway.web.render import HERE, SignInNeeded, page
 
 
@@ -21,7 +21,7 @@ def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
     """Mount the web pages and their stylesheet on ``app``, reading the index via ``sessions``."""
     app.state.web_sessions = sessions
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (sign_in_pages, lookup_pages, officer_pages, ig_pages):
+    for module in (sign_in_pages, lookup_pages, officer_pages, ig_pages, report_pages):
         app.include_router(module.router, include_in_schema=False)
 
     @app.exception_handler(SignInNeeded)
