@@ -31,22 +31,21 @@ CHROMIUM_ARGS = [
 GREEN, RED = "#00703c", "#d4351c"
 
 
-def _pyplot() -> Any:
-    """pyplot on the Agg backend, text kept as text in SVG, Arial where installed."""
+def _figure(width: float, height: float) -> Any:
+    """A matplotlib Figure without pyplot (no global state: safe in a web server's threads),
+    text kept as text in the SVG, Arial where installed."""
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    from matplotlib import pyplot as plt
-
-    plt.rcParams.update(
+    matplotlib.rcParams.update(
         {
             "svg.fonttype": "none",
             "font.family": "sans-serif",
             "font.sans-serif": ["Arial", "Liberation Sans", "DejaVu Sans"],
         }
     )
-    return plt
+    return Figure(figsize=(width, height))
 
 
 def _svg(figure: object) -> str:
@@ -68,41 +67,33 @@ def _finish(axes: Any, counts_on: str = "x") -> None:
 
 def bar_chart(title: str, table: dict[str, Counter[str]]) -> str:
     """Horizontal stacked bars (disclosed, refused) per key, as an inline SVG string."""
-    plt = _pyplot()
     keys = sorted(table, key=lambda k: sum(table[k].values()))
     disclosed = [table[k]["disclosed"] for k in keys]
     refused = [table[k]["refused"] for k in keys]
-    figure, axes = plt.subplots(figsize=(7.5, 0.5 + 0.42 * max(len(keys), 1)))
-    try:
-        axes.barh(keys or ["(none)"], disclosed or [0], color=GREEN, label="disclosed")
-        axes.barh(
-            keys or ["(none)"], refused or [0], left=disclosed or [0], color=RED, label="refused"
-        )
-        axes.set_title(title, loc="left", fontsize=12, fontweight="bold")
-        axes.spines[["top", "right"]].set_visible(False)
-        _finish(axes)
-        return _svg(figure)
-    finally:
-        plt.close(figure)
+    figure = _figure(7.5, 0.5 + 0.42 * max(len(keys), 1))
+    axes = figure.subplots()
+    axes.barh(keys or ["(none)"], disclosed or [0], color=GREEN, label="disclosed")
+    axes.barh(keys or ["(none)"], refused or [0], left=disclosed or [0], color=RED, label="refused")
+    axes.set_title(title, loc="left", fontsize=12, fontweight="bold")
+    axes.spines[["top", "right"]].set_visible(False)
+    _finish(axes)
+    return _svg(figure)
 
 
 def day_chart(report: SharingReport) -> str:
     """Requests on every day of the period, disclosed and refused, as an inline SVG string."""
-    plt = _pyplot()
     days = [report.start + timedelta(days=n) for n in range((report.end - report.start).days + 1)]
     disclosed = [report.per_day.get(d, Counter())["disclosed"] for d in days]
     refused = [report.per_day.get(d, Counter())["refused"] for d in days]
-    figure, axes = plt.subplots(figsize=(7.5, 2.6))
-    try:
-        axes.bar(days, disclosed, width=0.8, color=GREEN, label="disclosed")
-        axes.bar(days, refused, width=0.8, bottom=disclosed, color=RED, label="refused")
-        axes.set_title("Requests per day (UTC)", loc="left", fontsize=12, fontweight="bold")
-        axes.spines[["top", "right"]].set_visible(False)
-        _finish(axes, counts_on="y")
-        figure.autofmt_xdate()
-        return _svg(figure)
-    finally:
-        plt.close(figure)
+    figure = _figure(7.5, 2.6)
+    axes = figure.subplots()
+    axes.bar(days, disclosed, width=0.8, color=GREEN, label="disclosed")
+    axes.bar(days, refused, width=0.8, bottom=disclosed, color=RED, label="refused")
+    axes.set_title("Requests per day (UTC)", loc="left", fontsize=12, fontweight="bold")
+    axes.spines[["top", "right"]].set_visible(False)
+    _finish(axes, counts_on="y")
+    figure.autofmt_xdate()
+    return _svg(figure)
 
 
 def render_html(report: SharingReport, *, with_files: bool = True) -> str:
