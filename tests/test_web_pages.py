@@ -136,3 +136,15 @@ def test_audit_explorer_pages_through_entries_and_keeps_the_filter(
     assert link
     second = client.get(link.group(1).replace("&amp;", "&"))
     assert "Page 2 of 2" in second.text
+
+
+def test_a_bad_query_gets_a_page_and_the_api_keeps_its_422(client: httpx.Client) -> None:
+    client.post("/sign-in", data={"user": "ehe.officer@la815.example"})
+    page = client.get("/worklist", params={"months": "0"})
+    assert page.status_code == 400 and "Check what you entered" in page.text
+    api = client.post(
+        "/api/v1/lookup",
+        json={"purpose": 5},
+        headers={"X-User": "u", "X-Organisation": "o", "X-Role": "ehe_officer"},
+    )
+    assert api.status_code == 422 and api.headers["content-type"] == "application/json"
