@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from gateway.access.audit import Actor, AuditEvent, append
@@ -14,6 +15,7 @@ from gateway.cli import app
 from gateway.reports.sharing import build_sharing_report
 from gateway.reports.sharing_render import render_html
 from gateway.store.engine import session_factory
+from gateway.store.tables import AuditEntry
 
 OFFICER = Actor("ehe.officer@la815.example", "LA 815", "ehe_officer")
 NURSE = Actor("gp.nurse@nhs.example", "NHS ICB", "health_practitioner")
@@ -82,6 +84,17 @@ def test_report_counts_what_the_audit_log_holds(index_url: str) -> None:
     }
     assert report.by_action["audit_query"] == 1 and report.by_action["quarantine_release"] == 1
     assert (empty.requests, len(empty.break_glass), len(empty.children)) == (0, 0, 0)
+    # A use in an earlier period, closed today, shows as closed in that period's report.
+    yesterday = today - timedelta(days=1)
+    with session_factory(index_url).begin() as session:
+        session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.action == "break_glass", AuditEntry.child_id == "C-3")
+            .values(at=datetime.combine(yesterday, time(12), tzinfo=UTC))
+        )
+    with session_factory(index_url)() as session:
+        earlier = build_sharing_report(session, yesterday, yesterday)
+    assert [(u.child_id, u.review_state) for u in earlier.break_glass] == [("C-3", "closed")]
     html = render_html(empty)
     assert "0 break-glass uses in this period" in html and html.count("<svg") == 4
 

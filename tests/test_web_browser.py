@@ -107,7 +107,8 @@ def test_ehe_officer_finds_a_child_and_sees_the_caseload(
 ) -> None:
     site = populated_site
     nhs = nhs_number_known_to_social_care(index_url)
-    visit = Visit(browser.new_page(viewport={"width": 1200, "height": 900}), tmp_path)
+    page = browser.new_page(viewport={"width": 1200, "height": 900}, java_script_enabled=False)
+    visit = Visit(page, tmp_path)  # the pages work without JavaScript
     page = visit.page
     visit.sign_in(site, "Erin Hale")
 
@@ -143,6 +144,7 @@ def test_ehe_officer_finds_a_child_and_sees_the_caseload(
 
     page.get_by_role("link", name="EHE caseload").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("EHE caseload")
+    expect(page.locator('[aria-current="page"]')).to_have_text("EHE caseload")
     rows = page.locator("tbody tr")
     on_caseload = rows.count()
     assert on_caseload > 5
@@ -166,7 +168,7 @@ def test_ehe_officer_finds_a_child_and_sees_the_caseload(
 def test_roles_see_only_their_pages_and_ig_explores_the_audit(
     browser: Browser, site: str, index_url: str, tmp_path: Path
 ) -> None:
-    visit = Visit(browser.new_page(), tmp_path)
+    visit = Visit(browser.new_page(java_script_enabled=False), tmp_path)
     page = visit.page
     visit.sign_in(site, "Harper Nash")
     expect(page.get_by_role("link", name="EHE caseload")).to_have_count(0)
@@ -189,3 +191,15 @@ def test_roles_see_only_their_pages_and_ig_explores_the_audit(
     page.get_by_label("From (YYYY-MM-DD)").fill("29/11/2026")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator(".govuk-error-summary")).to_contain_text("Enter a date like")
+
+    page.get_by_role("link", name="Break-glass").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Break-glass uses")
+    expect(page.locator("tbody")).to_contain_text("No break-glass uses recorded")
+    visit.check("break-glass")
+    page.get_by_role("link", name="Sharing report").first.click()
+    visit.check("sharing-form")
+    page.get_by_role("button", name="Show the report").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Data sharing report")
+    expect(page.locator(".figures")).to_contain_text("refused or not shared")
+    assert page.locator("svg").count() == 4
+    visit.check("sharing-report")

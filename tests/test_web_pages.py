@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from web_support import served
 
+from gateway.access.audit import Actor, AuditEvent, append
 from gateway.api.app import create_app
 from gateway.store.engine import session_factory
-from gateway.store.tables import AuditEntry
+from gateway.store.tables import AuditEntry, LinkReview
 from gateway.web.session import COOKIE
 
 pytestmark = pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
@@ -93,3 +94,57 @@ def test_the_api_still_answers_in_json(client: httpx.Client) -> None:
     assert "X-User" in response.json()["detail"]
     missing = client.get("/no-such-page")
     assert missing.status_code == 404 and "Not Found" in missing.text
+
+
+def test_review_queue_lists_open_pairs_with_their_strongest_evidence(
+    client: httpx.Client, index_url: str
+) -> None:
+    with session_factory(index_url).begin() as session:
+        for n, status in ((1, "open"), (2, "accepted")):
+            session.add(
+                LinkReview(
+                    left_source="education__ctf",
+                    left_record_id=f"L{n}",
+                    right_source="health__fhir_patient",
+                    right_record_id=f"R{n}",
+                    probability=0.95,
+                    match_weights={"birth_date": 6.5, "given_name": -1.25, "postcode": 3.0},
+                    model="m1",
+                    status=status,
+                )
+            )
+    client.post("/sign-in", data={"user": "data.engineer@la815.example"})
+    page = client.get("/reviews")
+    assert page.status_code == 200
+    assert "L1" in page.text and "L2" not in page.text
+    assert "birth_date +6.5, postcode +3.0, given_name -1.2" in page.text
+
+
+def test_audit_explorer_pages_through_entries_and_keeps_the_filter(
+    client: httpx.Client, index_url: str
+) -> None:
+    with session_factory(index_url).begin() as session:
+        for n in range(120):
+            who = Actor(f"user{n % 2}@la.example", "LA 815", "ehe_officer")
+            append(session, AuditEvent(actor=who, action="lookup", outcome="not_found"))
+    client.post("/sign-in", data={"user": "ig.officer@la815.example"})
+    first = client.get("/audit", params={"user": "user0@la.example"})
+    assert "60 entries match. Page 1 of 1" in first.text
+    everyone = client.get("/audit")
+    assert "121 entries match. Page 1 of 2" in everyone.text  # the first view is audited too
+    link = re.search(r'href="(/audit\?[^"]*page=2[^"]*)"', everyone.text)
+    assert link
+    second = client.get(link.group(1).replace("&amp;", "&"))
+    assert "Page 2 of 2" in second.text
+
+
+def test_a_bad_query_gets_a_page_and_the_api_keeps_its_422(client: httpx.Client) -> None:
+    client.post("/sign-in", data={"user": "ehe.officer@la815.example"})
+    page = client.get("/worklist", params={"months": "0"})
+    assert page.status_code == 400 and "Check what you entered" in page.text
+    api = client.post(
+        "/api/v1/lookup",
+        json={"purpose": 5},
+        headers={"X-User": "u", "X-Organisation": "o", "X-Role": "ehe_officer"},
+    )
+    assert api.status_code == 422 and api.headers["content-type"] == "application/json"

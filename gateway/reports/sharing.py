@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.access.audit_search import AuditFilter
@@ -121,41 +122,51 @@ def _add_request(report: SharingReport, entry: AuditEntry) -> None:
         report.refusals[key] += 1
 
 
-def _review_states(entries: list[AuditEntry]) -> dict[int, str]:
-    """Each break-glass use is open until a later closing entry names the same child and user."""
-    states: dict[int, str] = {}
-    for entry in entries:
-        if _is_break_glass(entry):
-            states[entry.seq] = "open"
-    for closing in (e for e in entries if e.action in BREAK_GLASS_CLOSING):
-        for use in entries:
-            if states.get(use.seq) == "open" and use.seq < closing.seq:
-                if use.child_id == closing.child_id:
-                    states[use.seq] = "closed"
-                    break
-    return states
+def _closings(session: Session, after_seq: int) -> list[AuditEntry]:
+    query = select(AuditEntry).where(
+        AuditEntry.action.in_(BREAK_GLASS_CLOSING), AuditEntry.seq > after_seq
+    )
+    return list(session.scalars(query.order_by(AuditEntry.seq)))
+
+
+def break_glass_uses(session: Session, entries: list[AuditEntry]) -> list[BreakGlassUse]:
+    """The break-glass uses among ``entries``, each "open" until a later closing entry (at any
+    time, even after the period) names the same child; one closing closes one use."""
+    uses = [e for e in entries if _is_break_glass(e)]
+    closed: set[int] = set()
+    for closing in _closings(session, uses[0].seq) if uses else []:
+        match = next(
+            (
+                u
+                for u in uses
+                if u.seq < closing.seq and u.seq not in closed and u.child_id == closing.child_id
+            ),
+            None,
+        )
+        if match is not None:
+            closed.add(match.seq)
+    return [
+        BreakGlassUse(
+            u.seq,
+            u.at,
+            u.actor,
+            u.organisation,
+            u.role,
+            u.child_id,
+            u.purpose,
+            "closed" if u.seq in closed else "open",
+        )
+        for u in uses
+    ]
 
 
 def build_sharing_report(session: Session, start: date, end: date) -> SharingReport:
     """The report for ``start``..``end`` inclusive (UTC days)."""
     report = SharingReport(start, end)
     entries = audit_entries(session, AuditFilter(start=start, end=end))
-    states = _review_states(entries)
+    report.break_glass = break_glass_uses(session, entries)
     for entry in entries:
         report.by_action[entry.action] += 1
-        if _is_break_glass(entry):
-            report.break_glass.append(
-                BreakGlassUse(
-                    entry.seq,
-                    entry.at,
-                    entry.actor,
-                    entry.organisation,
-                    entry.role,
-                    entry.child_id,
-                    entry.purpose,
-                    states.get(entry.seq, "open"),
-                )
-            )
         if is_request(entry):
             _add_request(report, entry)
     return report

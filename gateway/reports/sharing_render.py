@@ -31,22 +31,21 @@ CHROMIUM_ARGS = [
 GREEN, RED = "#00703c", "#d4351c"
 
 
-def _pyplot() -> Any:
-    """pyplot on the Agg backend, text kept as text in SVG, Arial where installed."""
+def _figure(width: float, height: float) -> Any:
+    """A matplotlib Figure without pyplot (no global state: safe in a web server's threads),
+    text kept as text in the SVG, Arial where installed."""
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    from matplotlib import pyplot as plt
-
-    plt.rcParams.update(
+    matplotlib.rcParams.update(
         {
             "svg.fonttype": "none",
             "font.family": "sans-serif",
             "font.sans-serif": ["Arial", "Liberation Sans", "DejaVu Sans"],
         }
     )
-    return plt
+    return Figure(figsize=(width, height))
 
 
 def _svg(figure: object) -> str:
@@ -56,48 +55,49 @@ def _svg(figure: object) -> str:
     return text[text.index("<svg") :]
 
 
+def _finish(axes: Any, counts_on: str = "x") -> None:
+    """Whole-number count ticks, and the legend outside the plot so it hides no bar."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis = axes.xaxis if counts_on == "x" else axes.yaxis
+    axis.set_major_locator(MaxNLocator(integer=True))
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+    axes.tick_params(labelsize=8)
+
+
 def bar_chart(title: str, table: dict[str, Counter[str]]) -> str:
     """Horizontal stacked bars (disclosed, refused) per key, as an inline SVG string."""
-    plt = _pyplot()
     keys = sorted(table, key=lambda k: sum(table[k].values()))
     disclosed = [table[k]["disclosed"] for k in keys]
     refused = [table[k]["refused"] for k in keys]
-    figure, axes = plt.subplots(figsize=(7.5, 0.5 + 0.42 * max(len(keys), 1)))
-    try:
-        axes.barh(keys or ["(none)"], disclosed or [0], color=GREEN, label="disclosed")
-        axes.barh(
-            keys or ["(none)"], refused or [0], left=disclosed or [0], color=RED, label="refused"
-        )
-        axes.set_title(title, loc="left", fontsize=12, fontweight="bold")
-        axes.spines[["top", "right"]].set_visible(False)
-        axes.legend(loc="lower right", frameon=False, fontsize=9)
-        axes.tick_params(labelsize=9)
-        return _svg(figure)
-    finally:
-        plt.close(figure)
+    figure = _figure(7.5, 0.5 + 0.42 * max(len(keys), 1))
+    axes = figure.subplots()
+    axes.barh(keys or ["(none)"], disclosed or [0], color=GREEN, label="disclosed")
+    axes.barh(keys or ["(none)"], refused or [0], left=disclosed or [0], color=RED, label="refused")
+    axes.set_title(title, loc="left", fontsize=12, fontweight="bold")
+    axes.spines[["top", "right"]].set_visible(False)
+    _finish(axes)
+    return _svg(figure)
 
 
 def day_chart(report: SharingReport) -> str:
     """Requests on every day of the period, disclosed and refused, as an inline SVG string."""
-    plt = _pyplot()
     days = [report.start + timedelta(days=n) for n in range((report.end - report.start).days + 1)]
     disclosed = [report.per_day.get(d, Counter())["disclosed"] for d in days]
     refused = [report.per_day.get(d, Counter())["refused"] for d in days]
-    figure, axes = plt.subplots(figsize=(7.5, 2.6))
-    try:
-        axes.bar(days, disclosed, width=0.8, color=GREEN, label="disclosed")
-        axes.bar(days, refused, width=0.8, bottom=disclosed, color=RED, label="refused")
-        axes.set_title("Requests per day (UTC)", loc="left", fontsize=12, fontweight="bold")
-        axes.spines[["top", "right"]].set_visible(False)
-        axes.legend(frameon=False, fontsize=9)
-        axes.tick_params(labelsize=8)
-        figure.autofmt_xdate()
-        return _svg(figure)
-    finally:
-        plt.close(figure)
+    figure = _figure(7.5, 2.6)
+    axes = figure.subplots()
+    axes.bar(days, disclosed, width=0.8, color=GREEN, label="disclosed")
+    axes.bar(days, refused, width=0.8, bottom=disclosed, color=RED, label="refused")
+    axes.set_title("Requests per day (UTC)", loc="left", fontsize=12, fontweight="bold")
+    axes.spines[["top", "right"]].set_visible(False)
+    _finish(axes, counts_on="y")
+    figure.autofmt_xdate()
+    return _svg(figure)
 
 
-def render_html(report: SharingReport) -> str:
+def render_html(report: SharingReport, *, with_files: bool = True) -> str:
+    """The report page; ``with_files`` when written beside disclosures.csv."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -111,6 +111,7 @@ def render_html(report: SharingReport) -> str:
         report=report,
         charts=charts,
         rows=disclosure_rows(report),
+        with_files=with_files,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

@@ -7,13 +7,17 @@ Each page is a thin view over a core function in ``gateway.lookup`` or ``gateway
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
-from gateway.web import ig_pages, lookup_pages, officer_pages, sign_in_pages
+from gateway.web import ig_pages, lookup_pages, officer_pages, report_pages, sign_in_pages
 from gateway.web.render import HERE, SignInNeeded, page
 
 
@@ -21,7 +25,7 @@ def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
     """Mount the web pages and their stylesheet on ``app``, reading the index via ``sessions``."""
     app.state.web_sessions = sessions
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (sign_in_pages, lookup_pages, officer_pages, ig_pages):
+    for module in (sign_in_pages, lookup_pages, officer_pages, ig_pages, report_pages):
         app.include_router(module.router, include_in_schema=False)
 
     @app.exception_handler(SignInNeeded)
@@ -33,3 +37,10 @@ def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
         if request.url.path.startswith("/api/"):
             return await http_exception_handler(request, exc)
         return page(request, "refused.html", {"message": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request_page(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)
+        message = "Check what you entered and try again"
+        return page(request, "refused.html", {"message": message}, status_code=400)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
@@ -64,6 +65,7 @@ def audit_explorer(
         "errors": errors,
         "page_number": page_number,
         "pages": max(1, -(-total // PAGE_SIZE)),
+        "next_query": urlencode({**request.query_params, "page": page_number + 1}),
     }
     return page(request, "audit.html", context, status_code=400 if errors else 200)
 
