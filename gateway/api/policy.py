@@ -6,7 +6,7 @@ No ``from __future__ import annotations``: FastAPI reads the annotations at runt
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from gateway.api.deps import database, rate_limited
 from gateway.lookup.summary import resolve_child
 
 router = APIRouter(prefix="/api/v1")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 ConsentRecorder = Annotated[
     Actor, Depends(require_role("ehe_officer", "social_worker", "health_practitioner", "admin"))
 ]
@@ -146,7 +147,10 @@ def break_glass_reviews(
 
 @router.post("/break-glass/{override_id}/close", response_model=BreakGlassOut)
 def close_break_glass(
-    override_id: int, request: CloseReviewRequest, who: IgOfficer, db: Db
+    override_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    request: CloseReviewRequest,
+    who: IgOfficer,
+    db: Db,
 ) -> BreakGlassOut:
     """An IG officer closes the review of one override, with what the review found."""
     try:
