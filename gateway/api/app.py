@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.access.agreements import Agreement, load_agreements
+from gateway.access.audit import AuditUnavailableError
 from gateway.access.rate_limit import RateLimiter
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
 from gateway.api import audit, children, lookup, policy
@@ -44,6 +45,7 @@ def create_app(
     app.include_router(policy.router)
     app.include_router(audit.router)
     app.add_exception_handler(SQLAlchemyError, _database_failed)
+    app.add_exception_handler(AuditUnavailableError, _database_failed)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     def jwks() -> dict[str, object]:
