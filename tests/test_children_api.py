@@ -137,3 +137,12 @@ def test_ig_officers_query_the_audit_and_verify_the_chain(
     broken = runner.invoke(cli, ["audit", "verify"])
     assert broken.exit_code == 1
     assert f"entry {refusal['seq']} does not match" in broken.output
+
+
+def test_invalid_requests_say_what_is_wrong_without_echoing_it(api: httpx.Client) -> None:
+    sent = {"purpose": "ehe_enquiry", "family_name": "Hartington", "birth_date": "2015-13-45"}
+    answer = api.post("/api/v1/search", json=sent, headers=bearer("erin.ehe"))
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    assert problem["loc"] == ["body", "birth_date"] and problem["msg"]
+    assert "2015-13-45" not in answer.text and "Hartington" not in answer.text

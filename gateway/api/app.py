@@ -11,6 +11,7 @@ nested route functions as objects.
 import logging
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,6 +47,7 @@ def create_app(
     app.include_router(audit.router)
     app.add_exception_handler(SQLAlchemyError, _database_failed)
     app.add_exception_handler(AuditUnavailableError, _database_failed)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     def jwks() -> dict[str, object]:
@@ -63,3 +65,13 @@ async def _database_failed(request: Request, exc: Exception) -> JSONResponse:
         {"detail": "the index or its audit log could not be written; nothing was disclosed"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
     )
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """Say which field is wrong and why, without echoing what was sent (it may be personal)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type")}
+        for e in errors
+    ]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
