@@ -145,6 +145,7 @@ def test_restricted_records_say_only_that_they_exist_and_whom_to_contact(
     assert api.get("/api/v1/break-glass/reviews", headers=bearer("sam.social")).status_code == 403
     reviews = api.get("/api/v1/break-glass/reviews", headers=bearer("iris.ig")).json()
     assert [r["id"] for r in reviews] == [override["id"]] and reviews[0]["reason"] == reason
+    assert reviews[0]["uses"] == 1
     closed = api.post(
         f"/api/v1/break-glass/{override['id']}/close",
         json={"note": "Justified: police missing-person report seen."},

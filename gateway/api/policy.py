@@ -16,6 +16,7 @@ from gateway.access.break_glass import (
     close_review,
     open_break_glass,
     review_list,
+    uses_of,
 )
 from gateway.access.consent import NoSuchConsentError, record_consent, withdraw_consent
 from gateway.access.purposes import UnknownPurposeError
@@ -63,6 +64,7 @@ class BreakGlassOut(BaseModel):
     review_state: str
     reviewed_by: str | None
     review_note: str | None
+    uses: int = Field(0, description="Lookups made under this override")
 
 
 class CloseReviewRequest(BaseModel):
@@ -142,7 +144,9 @@ def break_glass_reviews(
     who: IgOfficer, db: Db, state: Literal["open", "closed", "all"] = "open"
 ) -> list[BreakGlassOut]:
     """The IG review list: overrides not yet closed (or closed, or all)."""
-    return [_out(o) for o in review_list(db, state)]
+    overrides = review_list(db, state)
+    uses = uses_of(db, [o.id for o in overrides])
+    return [_out(o, uses[o.id]) for o in overrides]
 
 
 @router.post("/break-glass/{override_id}/close", response_model=BreakGlassOut)
@@ -162,10 +166,10 @@ def close_break_glass(
     return _out(override)
 
 
-def _out(override: object) -> BreakGlassOut:
-    return BreakGlassOut.model_validate(
-        {
-            name: getattr(override, "actor" if name == "user" else name)
-            for name in BreakGlassOut.model_fields
-        }
-    )
+def _out(override: object, uses: int = 0) -> BreakGlassOut:
+    fields = {
+        name: getattr(override, "actor" if name == "user" else name)
+        for name in BreakGlassOut.model_fields
+        if name != "uses"
+    }
+    return BreakGlassOut.model_validate({**fields, "uses": uses})
