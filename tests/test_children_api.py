@@ -122,12 +122,12 @@ def test_ig_officers_query_the_audit_and_verify_the_chain(
     [refusal] = found.json()
     assert refusal["purpose"] == "child_protection" and refusal["child_id"] == "C-A"
     assert api.get("/api/v1/audit/verify", headers=bearer("iris.ig")).json() == {
-        "entries": 2,
+        "entries": 3,
         "first_broken_seq": None,
     }
     runner = CliRunner()
     intact = runner.invoke(cli, ["audit", "verify"])
-    assert intact.exit_code == 0 and "intact: 2 entries" in intact.output
+    assert intact.exit_code == 0 and "intact: 3 entries" in intact.output
     with session_factory(population).begin() as session:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SET LOCAL session_replication_role = replica"))

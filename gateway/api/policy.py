@@ -21,10 +21,10 @@ from gateway.access.break_glass import (
 from gateway.access.consent import NoSuchConsentError, record_consent, withdraw_consent
 from gateway.access.purposes import UnknownPurposeError
 from gateway.api.auth import require_role
-from gateway.api.deps import database, rate_limited
+from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
 from gateway.lookup.summary import resolve_child
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 ConsentRecorder = Annotated[
     Actor, Depends(require_role("ehe_officer", "social_worker", "health_practitioner", "admin"))
