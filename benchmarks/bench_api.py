@@ -233,6 +233,11 @@ def main() -> None:
     name = None
     if given_url is None:
         name = f"ehe_bench_api_{uuid.uuid4().hex[:8]}"
+        try:
+            psycopg.connect(PG_ADMIN, connect_timeout=3).close()
+        except psycopg.OperationalError:
+            print(f"API benchmark skipped: no PostgreSQL at {PG_ADMIN} (set EHE_TEST_PG_ADMIN)")
+            return
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     url = given_url or f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"

@@ -52,3 +52,102 @@ def add_child(
                 evidence={},
             )
         )
+
+
+EHE = "education__ehe_register"
+HEALTH = "health__fhir_patient"
+CARE = "social_care__case_db"
+
+
+def _who(given: str, family: str, born: str, postcode: str = "YO1 7HH") -> dict[str, object]:
+    return {
+        "given_name": given,
+        "family_name": family,
+        "birth_date": born,
+        "sex": "female",
+        "addresses": [{"lines": ["1 Test Street"], "postcode": postcode}],
+    }
+
+
+def _ehe(registered: str | None, left: str | None = None) -> dict[str, object]:
+    return {
+        "enrolments": [
+            {
+                "school_id": "8152001",
+                "entry_date": "2019-09-01",
+                "leaving_date": left,
+                "leaving_reason": "EHE" if left else None,
+            }
+        ],
+        "ehe": [{"registered_on": registered}] if registered else [],
+    }
+
+
+def add_population(session: Session) -> None:
+    """A: removed to EHE while on a child protection plan, unseen; B: seen, no concerns;
+    C: on a school roll (not EHE); D: removed to EHE recently, no GP."""
+    add_child(
+        session,
+        "C-A",
+        [
+            record(
+                EHE,
+                "a1",
+                _who("Amelia", "Hart", "2015-03-07"),
+                education=_ehe("2026-01-12", "2026-01-10"),
+            ),
+            record(
+                CARE,
+                "a2",
+                _who("Amelia", "Hart", "2015-03-07"),
+                social_care={
+                    "referrals": [{"start_date": "2025-05-01"}],
+                    "child_protection_plans": [{"start_date": "2025-06-01"}],
+                    "lead_team": "Harrogate Safeguarding",
+                },
+            ),
+            record(
+                HEALTH,
+                "a3",
+                _who("Amelia", "Hart", "2015-03-07"),
+                health={"gp_practice_ods": "B82001", "last_contact_date": "2024-01-01"},
+            ),
+        ],
+    )
+    add_child(
+        session,
+        "C-B",
+        [
+            record(EHE, "b1", _who("Amelie", "Hart", "2015-03-07"), education=_ehe("2025-09-01")),
+            record(
+                HEALTH,
+                "b2",
+                _who("Amelie", "Hart", "2015-03-07"),
+                health={"gp_practice_ods": "B82001", "last_contact_date": "2026-11-01"},
+            ),
+        ],
+    )
+    add_child(
+        session,
+        "C-C",
+        [
+            record(
+                EHE,
+                "c1",
+                _who("Oliver", "Stone", "2015-07-03", "HG1 1AA"),
+                education=_ehe(None),
+            ),
+        ],
+    )
+    add_child(
+        session,
+        "C-D",
+        [
+            record(
+                EHE,
+                "d1",
+                _who("Ruby", "Lane", "2014-02-02"),
+                education=_ehe(None, "2026-06-01"),
+            ),
+        ],
+    )

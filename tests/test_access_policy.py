@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_server import bearer, serving
+from index_builder import add_population
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
@@ -17,41 +18,21 @@ from gateway.access.audit import Actor, AuditEvent, append, first_broken_entry
 from gateway.access.rate_limit import RateLimiter
 from gateway.api.app import create_app
 from gateway.errors import FatalConfigError
-from gateway.pipeline import ingest, link_children
 from gateway.store.engine import session_factory
-from gateway.store.tables import AuditEntry, Child, Link, SourceRecord
-
-ERIN = bearer  # readability: bearer("erin.ehe") is the EHE officer's header
+from gateway.store.tables import AuditEntry, Child
 
 
 @pytest.fixture
-def api(index_url: str, inbox: Path) -> Iterator[httpx.Client]:
-    for source in ("health__fhir_patient", "social_care__case_db", "education__ehe_register"):
-        ingest(source, index_url=index_url)
-    link_children(index_url)
+def api(index_url: str, data_dir: Path) -> Iterator[httpx.Client]:
+    """The hand-made population (C-A: known to social care, on a child protection plan)."""
+    with session_factory(index_url).begin() as session:
+        add_population(session)
     with serving(create_app(index_url)) as client:
         yield client
 
 
 def _child_known_to_social_care(index_url: str) -> str:
-    with session_factory(index_url)() as session:
-        child_id = session.scalar(
-            select(Link.child_id)
-            .join(
-                SourceRecord,
-                (SourceRecord.source == Link.source) & (SourceRecord.record_id == Link.record_id),
-            )
-            .join(Child, Child.child_id == Link.child_id)
-            .where(
-                SourceRecord.source == "social_care__case_db",
-                Link.state == "MATCH",
-                Child.restricted.is_(False),
-            )
-            .order_by(Link.child_id)
-            .limit(1)
-        )
-    assert child_id
-    return child_id
+    return "C-A"
 
 
 def _audit(index_url: str) -> list[AuditEntry]:
@@ -164,6 +145,7 @@ def test_restricted_records_say_only_that_they_exist_and_whom_to_contact(
     assert api.get("/api/v1/break-glass/reviews", headers=bearer("sam.social")).status_code == 403
     reviews = api.get("/api/v1/break-glass/reviews", headers=bearer("iris.ig")).json()
     assert [r["id"] for r in reviews] == [override["id"]] and reviews[0]["reason"] == reason
+    assert reviews[0]["uses"] == 1
     closed = api.post(
         f"/api/v1/break-glass/{override['id']}/close",
         json={"note": "Justified: police missing-person report seen."},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -51,6 +52,27 @@ def api(index_url: str, inbox: Path) -> Iterator[httpx.Client]:
     link_children(index_url)
     with serving(create_app(index_url)) as client:
         yield client
+
+
+def test_concurrent_appends_keep_one_chain(index_url: str) -> None:
+    """Writers racing to append (threads, one session each) never fork the chain."""
+    import concurrent.futures
+
+    factory = session_factory(index_url)
+
+    def write(worker: int) -> None:
+        for n in range(15):
+            with factory.begin() as session:
+                event = AuditEvent(Actor(f"u{worker}", "org", "ig_officer"), "lookup", "x")
+                append(session, replace(event, child_id=f"C-{worker}-{n}"))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(write, range(6)))
+    with factory() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        assert len(entries) == 90
+        assert len({e.prev_hash for e in entries}) == 90  # no two entries share a parent
+        assert first_broken_entry(session) is None
 
 
 def _known_to_social_care_nhs(index_url: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_server import bearer, serving
-from index_builder import add_child, record
+from index_builder import add_population
 from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
@@ -19,107 +19,11 @@ from gateway.lookup.caseload import ehe_caseload
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry
 
-EHE = "education__ehe_register"
-HEALTH = "health__fhir_patient"
-CARE = "social_care__case_db"
-
-
-def _who(given: str, family: str, born: str, postcode: str = "YO1 7HH") -> dict[str, object]:
-    return {
-        "given_name": given,
-        "family_name": family,
-        "birth_date": born,
-        "sex": "female",
-        "addresses": [{"lines": ["1 Test Street"], "postcode": postcode}],
-    }
-
-
-def _ehe(registered: str | None, left: str | None = None) -> dict[str, object]:
-    return {
-        "enrolments": [
-            {
-                "school_id": "8152001",
-                "entry_date": "2019-09-01",
-                "leaving_date": left,
-                "leaving_reason": "EHE" if left else None,
-            }
-        ],
-        "ehe": [{"registered_on": registered}] if registered else [],
-    }
-
 
 @pytest.fixture
 def population(index_url: str, data_dir: Path) -> str:
-    """A: removed to EHE while on a child protection plan, unseen; B: seen, no concerns;
-    C: on a school roll (not EHE); D: removed to EHE recently, no GP."""
     with session_factory(index_url).begin() as session:
-        add_child(
-            session,
-            "C-A",
-            [
-                record(
-                    EHE,
-                    "a1",
-                    _who("Amelia", "Hart", "2015-03-07"),
-                    education=_ehe("2026-01-12", "2026-01-10"),
-                ),
-                record(
-                    CARE,
-                    "a2",
-                    _who("Amelia", "Hart", "2015-03-07"),
-                    social_care={
-                        "referrals": [{"start_date": "2025-05-01"}],
-                        "child_protection_plans": [{"start_date": "2025-06-01"}],
-                        "lead_team": "Harrogate Safeguarding",
-                    },
-                ),
-                record(
-                    HEALTH,
-                    "a3",
-                    _who("Amelia", "Hart", "2015-03-07"),
-                    health={"gp_practice_ods": "B82001", "last_contact_date": "2024-01-01"},
-                ),
-            ],
-        )
-        add_child(
-            session,
-            "C-B",
-            [
-                record(
-                    EHE, "b1", _who("Amelie", "Hart", "2015-03-07"), education=_ehe("2025-09-01")
-                ),
-                record(
-                    HEALTH,
-                    "b2",
-                    _who("Amelie", "Hart", "2015-03-07"),
-                    health={"gp_practice_ods": "B82001", "last_contact_date": "2026-11-01"},
-                ),
-            ],
-        )
-        add_child(
-            session,
-            "C-C",
-            [
-                record(
-                    EHE,
-                    "c1",
-                    _who("Oliver", "Stone", "2015-07-03", "HG1 1AA"),
-                    education=_ehe(None),
-                ),
-            ],
-        )
-        add_child(
-            session,
-            "C-D",
-            [
-                record(
-                    EHE,
-                    "d1",
-                    _who("Ruby", "Lane", "2014-02-02"),
-                    education=_ehe(None, "2026-06-01"),
-                ),
-            ],
-        )
+        add_population(session)
     return index_url
 
 
@@ -218,12 +122,12 @@ def test_ig_officers_query_the_audit_and_verify_the_chain(
     [refusal] = found.json()
     assert refusal["purpose"] == "child_protection" and refusal["child_id"] == "C-A"
     assert api.get("/api/v1/audit/verify", headers=bearer("iris.ig")).json() == {
-        "entries": 2,
+        "entries": 3,
         "first_broken_seq": None,
     }
     runner = CliRunner()
     intact = runner.invoke(cli, ["audit", "verify"])
-    assert intact.exit_code == 0 and "intact: 2 entries" in intact.output
+    assert intact.exit_code == 0 and "intact: 3 entries" in intact.output
     with session_factory(population).begin() as session:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SET LOCAL session_replication_role = replica"))
@@ -233,3 +137,12 @@ def test_ig_officers_query_the_audit_and_verify_the_chain(
     broken = runner.invoke(cli, ["audit", "verify"])
     assert broken.exit_code == 1
     assert f"entry {refusal['seq']} does not match" in broken.output
+
+
+def test_invalid_requests_say_what_is_wrong_without_echoing_it(api: httpx.Client) -> None:
+    sent = {"purpose": "ehe_enquiry", "family_name": "Hartington", "birth_date": "2015-13-45"}
+    answer = api.post("/api/v1/search", json=sent, headers=bearer("erin.ehe"))
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    assert problem["loc"] == ["body", "birth_date"] and problem["msg"]
+    assert "2015-13-45" not in answer.text and "Hartington" not in answer.text

@@ -1,7 +1,12 @@
 """The audit log: append-only, each entry hashing the one before it (tamper-evident).
 
 Entries are written in the caller's transaction, so a lookup whose audit cannot be written
-fails with it. On PostgreSQL an advisory lock serialises appends so the chain cannot fork.
+fails with it. An entry's hash is SHA-256 of the previous entry's hash followed by the entry's
+canonical JSON. On PostgreSQL one statement locks the chain's head row, computes the hash
+(``sha256()`` in SQL, the same formula as here) and inserts the entry, so concurrent appends
+queue on the row lock and the lock is held for one round trip and the commit, no longer.
+Elsewhere (SQLite) a write to the head row takes the database's write lock first, then the
+hash is computed here.
 """
 
 from __future__ import annotations
@@ -10,15 +15,20 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from gateway.store.tables import AuditEntry
+from gateway.errors import GatewayError
+from gateway.store.tables import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
-_LOCK_KEY = 0x45484541  # "EHEA"
 REASON_WIDTH = 300
+
+
+class AuditUnavailableError(GatewayError):
+    """The audit entry could not be written: whatever it would have recorded must not happen."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +52,9 @@ class AuditEvent:
     reason: str | None = None
 
 
-def _digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
+def _body(at: datetime, event: AuditEvent) -> str:
+    """The entry's canonical JSON (ASCII, sorted keys): what its hash covers after the link."""
     body = {
-        "prev": prev_hash,
         "at": at.isoformat(),
         "user": event.actor.user,
         "organisation": event.actor.organisation,
@@ -59,38 +69,101 @@ def _digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
         "clause": event.agreement_clause,
         "reason": event.reason,
     }
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return json.dumps(body, sort_keys=True)
 
 
-def append(session: Session, event: AuditEvent) -> AuditEntry:
-    """Add one entry at the end of the chain, in the caller's transaction."""
+def _digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
+    return hashlib.sha256((prev_hash + _body(at, event)).encode()).hexdigest()
+
+
+_APPEND_POSTGRESQL = text(
+    """
+    WITH head AS (
+        UPDATE audit_head
+        SET prev_hash = entry_hash,
+            entry_hash = encode(sha256(convert_to(entry_hash || :body, 'UTF8')), 'hex')
+        WHERE id = 1
+        RETURNING prev_hash, entry_hash
+    )
+    INSERT INTO audit_log (
+        at, actor, organisation, role, action, purpose, lawful_basis, child_id,
+        fields_disclosed, fields_refused, outcome, agreement_clause, reason,
+        prev_hash, entry_hash
+    )
+    SELECT :at, :actor, :organisation, :role, :action, :purpose, :lawful_basis, :child_id,
+        CAST(:fields_disclosed AS json), CAST(:fields_refused AS json), :outcome,
+        :agreement_clause, :reason, head.prev_hash, head.entry_hash
+    FROM head
+    RETURNING seq
+    """
+)
+
+
+def append(session: Session, event: AuditEvent) -> int:
+    """Add one entry at the end of the chain, in the caller's transaction; its sequence number."""
     if event.reason and len(event.reason) > REASON_WIDTH:
         event = replace(event, reason=event.reason[:REASON_WIDTH])
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1))
     at = datetime.now(UTC).replace(microsecond=0)
-    prev_hash = prev or GENESIS
-    entry = AuditEntry(
-        at=at,
-        actor=event.actor.user,
-        organisation=event.actor.organisation,
-        role=event.actor.role,
-        action=event.action,
-        purpose=event.purpose,
-        lawful_basis=event.lawful_basis,
-        child_id=event.child_id,
-        fields_disclosed=event.fields_disclosed,
-        fields_refused=event.fields_refused,
-        outcome=event.outcome,
-        agreement_clause=event.agreement_clause,
-        reason=event.reason,
-        prev_hash=prev_hash,
-        entry_hash=_digest(prev_hash, at, event),
+    if session.get_bind().dialect.name == "postgresql":
+        return _append_postgresql(session, event, at)
+    return _append_portable(session, event, at)
+
+
+def _append_portable(session: Session, event: AuditEvent, at: datetime) -> int:
+    """Take the write lock first (a write to the head row), then read the head and extend it."""
+    at_head = AuditHead.id == 1
+    taken = session.execute(
+        update(AuditHead)
+        .where(at_head)
+        .values(prev_hash=AuditHead.entry_hash)
+        .execution_options(synchronize_session=False)
     )
+    if getattr(taken, "rowcount", 0) != 1:
+        raise AuditUnavailableError(
+            "the audit chain has no head row (run `ehe-gateway db upgrade`)"
+        )
+    prev_hash = session.scalar(select(AuditHead.entry_hash).where(at_head)) or GENESIS
+    entry_hash = _digest(prev_hash, at, event)
+    session.execute(
+        update(AuditHead)
+        .where(at_head)
+        .values(entry_hash=entry_hash)
+        .execution_options(synchronize_session=False)
+    )
+    entry = AuditEntry(at=at, prev_hash=prev_hash, entry_hash=entry_hash, **_columns(event))
     session.add(entry)
     session.flush()
-    return entry
+    return entry.seq
+
+
+def _columns(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "actor": event.actor.user,
+        "organisation": event.actor.organisation,
+        "role": event.actor.role,
+        "action": event.action,
+        "purpose": event.purpose,
+        "lawful_basis": event.lawful_basis,
+        "child_id": event.child_id,
+        "fields_disclosed": event.fields_disclosed,
+        "fields_refused": event.fields_refused,
+        "outcome": event.outcome,
+        "agreement_clause": event.agreement_clause,
+        "reason": event.reason,
+    }
+
+
+def _append_postgresql(session: Session, event: AuditEvent, at: datetime) -> int:
+    values = _columns(event)
+    values["fields_disclosed"] = json.dumps(event.fields_disclosed)
+    values["fields_refused"] = json.dumps(event.fields_refused)
+    seq = session.execute(_APPEND_POSTGRESQL, {**values, "at": at, "body": _body(at, event)})
+    found = seq.scalar_one_or_none()
+    if found is None:
+        raise AuditUnavailableError(
+            "the audit chain has no head row (run `ehe-gateway db upgrade`)"
+        )
+    return int(found)
 
 
 def first_broken_entry(session: Session) -> int | None:

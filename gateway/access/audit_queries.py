@@ -25,7 +25,9 @@ class AuditQuery(BaseModel):
     action: str | None = Field(None, max_length=40)
     outcome: str | None = Field(None, max_length=20)
     limit: int = Field(100, ge=1, le=1000)
-    before_seq: int | None = Field(None, ge=1, description="Page: entries older than this")
+    before_seq: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="Page: entries older than this"
+    )
 
 
 class AuditEntryOut(BaseModel):

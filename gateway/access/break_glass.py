@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor
 from gateway.access.purposes import purpose_for
 from gateway.errors import BadRecordError
-from gateway.store.tables import BreakGlass
+from gateway.store.tables import AuditEntry, BreakGlass
 
 # The roles that may break the glass: practitioners with statutory safeguarding duties.
 BREAK_GLASS_ROLES = ("social_worker", "health_practitioner")
@@ -103,3 +103,17 @@ def close_review(session: Session, override_id: int, reviewer: Actor, note: str)
     override.review_note = note.strip()
     session.flush()
     return override
+
+
+def uses_of(session: Session, override_ids: list[int]) -> dict[int, int]:
+    """How many audited lookups each override was used for (by its clause in the audit)."""
+    clauses = {f"break-glass:{i}": i for i in override_ids}
+    if not clauses:
+        return {}
+    rows = session.execute(
+        select(AuditEntry.agreement_clause, func.count())
+        .where(AuditEntry.agreement_clause.in_(clauses), AuditEntry.action == "lookup")
+        .group_by(AuditEntry.agreement_clause)
+    )
+    counted = {clauses[clause]: int(n) for clause, n in rows if clause in clauses}
+    return {i: counted.get(i, 0) for i in override_ids}

@@ -11,10 +11,12 @@ nested route functions as objects.
 import logging
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.access.agreements import Agreement, load_agreements
+from gateway.access.audit import AuditUnavailableError
 from gateway.access.rate_limit import RateLimiter
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
 from gateway.api import audit, children, lookup, policy
@@ -45,6 +47,8 @@ def create_app(
     app.include_router(policy.router)
     app.include_router(audit.router)
     app.add_exception_handler(SQLAlchemyError, _database_failed)
+    app.add_exception_handler(AuditUnavailableError, _database_failed)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     install_web(app, app.state.sessions)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
@@ -63,3 +67,13 @@ async def _database_failed(request: Request, exc: Exception) -> JSONResponse:
         {"detail": "the index or its audit log could not be written; nothing was disclosed"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
     )
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """Say which field is wrong and why, without echoing what was sent (it may be personal)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type")}
+        for e in errors
+    ]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)

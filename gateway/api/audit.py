@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from gateway.access.audit import Actor
+from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.audit_queries import (
     AuditEntryOut,
     AuditQuery,
@@ -17,17 +17,31 @@ from gateway.access.audit_queries import (
     verify_chain,
 )
 from gateway.api.auth import require_role
-from gateway.api.deps import database
+from gateway.api.deps import COMMON_RESPONSES, database
 
-router = APIRouter(prefix="/api/v1/audit")
+router = APIRouter(prefix="/api/v1/audit", responses=COMMON_RESPONSES)
 IgOfficer = Annotated[Actor, Depends(require_role("ig_officer"))]
 Db = Annotated[Session, Depends(database)]
 
 
 @router.post("/search", response_model=list[AuditEntryOut])
 def audit_search(query: AuditQuery, who: IgOfficer, db: Db) -> list[AuditEntryOut]:
-    """Audit entries by user, organisation, role, purpose, child, outcome and time (POSTed)."""
-    return search_audit(db, query)
+    """Audit entries by user, organisation, role, purpose, child, outcome and time (POSTed).
+
+    The search itself is audited: who looked into whose history is accountable too."""
+    found = search_audit(db, query)
+    append(
+        db,
+        AuditEvent(
+            actor=who,
+            action="audit_search",
+            outcome="disclosed",
+            child_id=query.child_id,
+            reason=f"{len(found)} entries listed",
+        ),
+    )
+    db.commit()
+    return found
 
 
 @router.get("/verify", response_model=ChainReport)

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from gateway.access.agreements import SharingDecision, decide
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import Purpose
-from gateway.api.deps import database, rate_limited
+from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
 from gateway.api.lookup import stated_purpose
 from gateway.lookup.caseload import CaseloadEntry, ehe_caseload
 from gateway.lookup.search import Candidate, Demographics, search_children
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 Who = Annotated[Actor, Depends(rate_limited)]
 Db = Annotated[Session, Depends(database)]
 

@@ -5,7 +5,7 @@ No ``from __future__ import annotations``: FastAPI reads the annotations at runt
 
 import math
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.access.audit import Actor
 from gateway.access.rate_limit import RateLimiter
 from gateway.api.auth import current_actor
+
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no token, or one that is not valid (the reason is given)"},
+    403: {"description": "refused: role, agreement or consent (the reason is given)"},
+    429: {"description": "too many requests from this user; see Retry-After"},
+    503: {"description": "the index or its audit log could not be written; nothing disclosed"},
+}
 
 
 def database(request: Request) -> Iterator[Session]:

@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
-from gateway.api.deps import database, rate_limited
+from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
 from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
 from gateway.lookup.disclosure import Disclosure, Refusal, disclose
 from gateway.lookup.summary import find_child_id, resolve_child
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 
 
 class LookupRequest(BaseModel):

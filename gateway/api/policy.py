@@ -6,7 +6,7 @@ No ``from __future__ import annotations``: FastAPI reads the annotations at runt
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -16,14 +16,16 @@ from gateway.access.break_glass import (
     close_review,
     open_break_glass,
     review_list,
+    uses_of,
 )
 from gateway.access.consent import NoSuchConsentError, record_consent, withdraw_consent
 from gateway.access.purposes import UnknownPurposeError
 from gateway.api.auth import require_role
-from gateway.api.deps import database, rate_limited
+from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
 from gateway.lookup.summary import resolve_child
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 ConsentRecorder = Annotated[
     Actor, Depends(require_role("ehe_officer", "social_worker", "health_practitioner", "admin"))
 ]
@@ -62,6 +64,7 @@ class BreakGlassOut(BaseModel):
     review_state: str
     reviewed_by: str | None
     review_note: str | None
+    uses: int = Field(0, description="Lookups made under this override")
 
 
 class CloseReviewRequest(BaseModel):
@@ -141,12 +144,17 @@ def break_glass_reviews(
     who: IgOfficer, db: Db, state: Literal["open", "closed", "all"] = "open"
 ) -> list[BreakGlassOut]:
     """The IG review list: overrides not yet closed (or closed, or all)."""
-    return [_out(o) for o in review_list(db, state)]
+    overrides = review_list(db, state)
+    uses = uses_of(db, [o.id for o in overrides])
+    return [_out(o, uses[o.id]) for o in overrides]
 
 
 @router.post("/break-glass/{override_id}/close", response_model=BreakGlassOut)
 def close_break_glass(
-    override_id: int, request: CloseReviewRequest, who: IgOfficer, db: Db
+    override_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    request: CloseReviewRequest,
+    who: IgOfficer,
+    db: Db,
 ) -> BreakGlassOut:
     """An IG officer closes the review of one override, with what the review found."""
     try:
@@ -158,10 +166,10 @@ def close_break_glass(
     return _out(override)
 
 
-def _out(override: object) -> BreakGlassOut:
-    return BreakGlassOut.model_validate(
-        {
-            name: getattr(override, "actor" if name == "user" else name)
-            for name in BreakGlassOut.model_fields
-        }
-    )
+def _out(override: object, uses: int = 0) -> BreakGlassOut:
+    fields = {
+        name: getattr(override, "actor" if name == "user" else name)
+        for name in BreakGlassOut.model_fields
+        if name != "uses"
+    }
+    return BreakGlassOut.model_validate({**fields, "uses": uses})

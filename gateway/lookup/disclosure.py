@@ -103,7 +103,8 @@ def disclose(
             notice = _restricted_notice(decision)
     clause = decision.clause_ref if override is None else f"break-glass:{override.id}"
     outcome = "break_glass" if override else ("restricted" if restricted else "disclosed")
-    answer = _minimised(summary, allowed, restricted)
+    values = summary.flat()
+    answer = _minimised(values, allowed, restricted)
     disclosure = Disclosure(
         outcome=outcome,
         child_id=child.child_id,
@@ -112,8 +113,8 @@ def disclose(
         agreement_clause=clause,
         restricted=restricted,
         summary=answer,
-        fields_disclosed=sorted(f for f in summary.flat() if f in allowed),
-        fields_refused=sorted(f for f in summary.flat() if f not in allowed),
+        fields_disclosed=sorted(f for f in values if f in allowed),
+        fields_refused=sorted(f for f in values if f not in allowed),
         notice=notice,
     )
     append(
@@ -142,10 +143,10 @@ def _restricted_notice(decision: SharingDecision) -> str:
     return contact or "This child's record is restricted: contact your information governance team."
 
 
-def _minimised(summary: ChildSummary, allowed: set[str], restricted: bool) -> dict[str, Any]:
+def _minimised(values: dict[str, Any], allowed: set[str], restricted: bool) -> dict[str, Any]:
     """Only the allowed fields, nested by section as in the summary."""
     answer: dict[str, Any] = {}
-    for name, value in summary.flat().items():
+    for name, value in values.items():
         if name not in allowed:
             continue
         section, _, field = name.partition(".")

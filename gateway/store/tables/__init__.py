@@ -1,6 +1,6 @@
 """The index tables (SQLAlchemy 2), one module per entity; Alembic migrations create them."""
 
-from gateway.store.tables.audit import AuditEntry
+from gateway.store.tables.audit import AuditEntry, AuditHead
 from gateway.store.tables.base import Base
 from gateway.store.tables.batches import Batch
 from gateway.store.tables.bookmarks import SourceBookmark
@@ -16,6 +16,7 @@ __all__ = [
     "LINK_ORIGINS",
     "LINK_STATES",
     "AuditEntry",
+    "AuditHead",
     "Base",
     "Batch",
     "BreakGlass",

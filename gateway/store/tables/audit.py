@@ -30,3 +30,15 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(String(300))
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The end of the chain (one row), so that on PostgreSQL one statement can both lock the
+    chain and extend it: the row lock orders concurrent appends, and ``UPDATE`` sees the
+    newest head once the writer before it commits."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))

@@ -42,6 +42,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("agreement_clause", sa.String(length=120), nullable=True))
         batch_op.add_column(sa.Column("reason", sa.String(length=300), nullable=True))
     op.create_table(
+        "audit_head",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("entry_hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
+    )
+    op.execute(
+        "INSERT INTO audit_head (id, prev_hash, entry_hash) SELECT 1, '', COALESCE("
+        "(SELECT entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1), '" + "0" * 64 + "')"
+    )
+    op.create_table(
         "consent",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("child_id", sa.String(length=40), nullable=False),
@@ -87,6 +98,7 @@ def downgrade() -> None:
     op.drop_table("break_glass")
     op.drop_index(op.f("ix_consent_child_id"), table_name="consent")
     op.drop_table("consent")
+    op.drop_table("audit_head")
     with op.batch_alter_table("audit_log") as batch_op:
         batch_op.drop_column("reason")
         batch_op.drop_column("agreement_clause")
