@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 
 from connectors.health.fhir_rest import CONTACT_KEY, FhirRestConnector
 from gateway.errors import FatalConfigError, RetriableSourceError
+from gateway.mapping import apply_mapping, mapping_for
 from gateway.pipeline import accounting_rows, ingest, land_source
 from gateway.pipeline.bookmarks import read_bookmark
 from gateway.sources import connector_for
@@ -28,6 +30,7 @@ from gateway.synth import patient_resources
 
 SOURCE = "health__fhir_api"
 ENV = "EHE_SOURCE_HEALTH__FHIR_API"
+RECEIVED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -74,6 +77,36 @@ def test_pages_through_every_patient_by_next_link(
     )
     landed = [json.loads(line) for line in extraction.files[0].read_text().splitlines()]
     assert {r["resourceType"] for r in landed} == {"Patient", "Encounter"}
+
+
+def test_published_pds_patients_keep_nhs_number_gp_and_restriction(
+    server: FakeFhirServer, samples: Path, tmp_path: Path
+) -> None:
+    """The NHS PDS sandbox's Patients, served over FHIR REST, map as the bulk files do."""
+    folder = samples / "fhir" / "nhs-pds"
+    compound = json.loads((folder / "PatientCompoundName.json").read_text())  # a searchset
+    server.put(
+        [
+            json.loads((folder / "Patient.json").read_text()),
+            json.loads((folder / "Sensitive_Patient.json").read_text()),
+            *(entry["resource"] for entry in compound["entry"]),
+        ]
+    )
+    _, items = _read(FhirRestConnector(server.config()), tmp_path)
+    spec = mapping_for(SOURCE)
+    mapped = {
+        i.record["id"]: apply_mapping(spec, i.record, batch_id="b", received_at=RECEIVED).record
+        for i in items
+        if i.record is not None
+    }
+    assert sorted(mapped) == ["9000000009", "9000000015", "9000000025"]
+    plain, restricted = mapped["9000000009"], mapped["9000000025"]
+    assert plain is not None and restricted is not None
+    assert plain.identity.nhs_number == "9000000009"
+    assert plain.identity.nhs_number_verification == "01"
+    assert plain.health is not None and plain.health.gp_practice_ods == "Y12345"
+    assert plain.health.last_contact_kind == "demographic update"
+    assert restricted.identity.restricted is True and plain.identity.restricted is False
 
 
 def test_second_run_from_bookmark_reads_only_what_changed(

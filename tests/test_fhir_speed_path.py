@@ -113,3 +113,23 @@ def test_fast_date_reading_keeps_strptime_leniency() -> None:
     for bad in ("2026-13-01", "20260101", "2026-02-30", "2026-01-01T25:00:00"):
         with pytest.raises(MappingValueError):
             parse_date(bad)
+
+
+def test_blocks_keep_every_line_in_order_with_its_position(tmp_path: Path) -> None:
+    """Lines are validated a block at a time: across block edges nothing is lost or moved."""
+    lines = [json.dumps(p) for p in patient_resources(140, seed=8)]
+    lines[2] = '{"resourceType": "Patient", "id": "cut'
+    lines[65] = json.dumps({"resourceType": "Patient", "id": "p66", "birthDate": "2015-13-01"})
+    path = tmp_path / "Patient.ndjson"
+    path.write_text("\n".join(lines[:100]) + "\n\n" + "\n".join(lines[100:]) + "\n")
+    items = list(FhirPatientConnector({"path": str(path)}).parse(path))
+    assert len(items) == 140
+    assert [i.position for i in items][:3] == [f"Patient.ndjson line {n}" for n in (1, 2, 3)]
+    assert items[-1].position == "Patient.ndjson line 141", "the blank line keeps its number"
+    refused = {i.position: i.error for i in items if i.record is None}
+    assert list(refused) == ["Patient.ndjson line 3", "Patient.ndjson line 66"]
+    assert refused["Patient.ndjson line 66"].startswith("invalid FHIR Patient (birthDate")
+    assert [i.record["id"] for i in items if i.record][:2] == [
+        json.loads(lines[0])["id"],
+        json.loads(lines[1])["id"],
+    ]

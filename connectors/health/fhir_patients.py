@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ SCHEMA = {
         "generalPractitioner": {"type": "array", "items": {"type": "object"}},
     },
 }
+BLOCK = 64  # resources validated together before they are handed on
 
 
 class FhirPatientConnector(FileDropConnector):
@@ -55,9 +57,9 @@ class FhirPatientConnector(FileDropConnector):
 
     def _lines(self, path: Path) -> Iterator[Extracted]:
         with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield validate_patient(line, f"{path.name} line {number}")
+            numbered = ((n, line) for n, line in enumerate(handle, start=1) if line.strip())
+            while block := list(islice(numbered, BLOCK)):
+                yield from validate_patients([(f"{path.name} line {n}", raw) for n, raw in block])
 
     def _document(self, path: Path) -> Iterator[Extracted]:
         raw = path.read_bytes()
@@ -75,20 +77,46 @@ class FhirPatientConnector(FileDropConnector):
             yield validate_patient(raw, path.name)
 
 
+def validate_patients(block: list[tuple[str, bytes]]) -> Iterator[Extracted]:
+    """Validate a block of (position, resource) first, then yield each one's outcome.
+
+    The same validation as one at a time; done a block at a time, so that it does not take
+    turns with the caller's mapping of each record, which runs measurably faster (the CPU's
+    caches stay with one job; see benchmarks/bench_fhir.py).
+    """
+    outcomes = [(position, raw, _refusal(raw)) for position, raw in block]
+    for position, raw, refusal in outcomes:
+        yield _accepted(raw, position) if refusal is None else _refused(raw, position, refusal)
+
+
 def validate_patient(raw: bytes | str, position: str) -> Extracted:
     """One Patient resource validated against FHIR R4 (R4B models), or the reason it is not."""
+    refusal = _refusal(raw)
+    return _accepted(raw, position) if refusal is None else _refused(raw, position, refusal)
+
+
+def _accepted(raw: bytes | str, position: str) -> Extracted:
+    """The resource fhir.resources accepted, as the JSON received (not the model's dump)."""
+    try:
+        record: dict[str, Any] = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # what the model's parser took and json won't
+        return _refused(raw, position, f"not JSON: {type(exc).__name__}")
+    return Extracted(position, record=record)
+
+
+def _refused(raw: bytes | str, position: str, reason: str) -> Extracted:
+    return Extracted(position, error=reason, raw=_text(raw))
+
+
+def _refusal(raw: bytes | str) -> str | None:
+    """Why fhir.resources refuses this Patient resource; None if it accepts it."""
     try:
         patient = Patient.model_validate_json(raw)
     except ValidationError as exc:
-        return Extracted(position, error=_fhir_error(exc), raw=_text(raw))
+        return _fhir_error(exc)
     except ValueError as exc:  # wrong resourceType and similar
-        return Extracted(
-            position, error=f"not a FHIR Patient: {type(exc).__name__}", raw=_text(raw)
-        )
-    if not patient.id:
-        return Extracted(position, error="Patient without an id", raw=_text(raw))
-    record: dict[str, Any] = json.loads(raw)
-    return Extracted(position, record=record)
+        return f"not a FHIR Patient: {type(exc).__name__}"
+    return None if patient.id else "Patient without an id"
 
 
 def _fhir_error(exc: ValidationError) -> str:

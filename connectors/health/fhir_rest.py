@@ -88,7 +88,11 @@ class FhirRestConnector(Connector):
         if bookmark:
             params["_lastUpdated"] = f"gt{bookmark}"
         with self._client() as client:
-            patients = {r["id"]: r for r in client.search("Patient", params) if r.get("id")}
+            # Keyed by id, so a Patient met on two pages (changed while paging) lands once;
+            # one without an id is kept too, and held by parse with that reason.
+            patients = {
+                r.get("id") or f"#{n}": r for n, r in enumerate(client.search("Patient", params))
+            }
             encounters = list(client.search("Encounter", params))
             for patient_id in sorted(_subjects(encounters) - patients.keys()):
                 found = client.read("Patient", patient_id)
