@@ -145,8 +145,8 @@ class Connector(ABC):
                 yield item
                 continue
             key = self.stream.key_of(item.record)
-            canonical = json.dumps(item.record, sort_keys=True, default=str)
-            digest = hashlib.blake2b(canonical.encode(), digest_size=16).digest()
+            # repr is stable for one parser's output within one run, and cheaper than JSON.
+            digest = hashlib.blake2b(repr(item.record).encode(), digest_size=16).digest()
             first = seen.setdefault(key, (item.position, digest))
             if first == (item.position, digest):
                 yield item
@@ -157,7 +157,9 @@ class Connector(ABC):
                 if first[1] == digest
                 else f"same {named} as {first[0]} with different content"
             )
-            yield Extracted(item.position, error=error, raw=canonical)
+            yield Extracted(
+                item.position, error=error, raw=json.dumps(item.record, sort_keys=True, default=str)
+            )
 
     def __repr__(self) -> str:  # never show config: it may hold secrets
         return f"<{type(self).__name__} {self.source}>"
@@ -213,7 +215,7 @@ def read_json_lines(path: Path, max_line: int = MAX_LINE_BYTES) -> Iterator[Extr
 def json_object(line: bytes, position: str) -> Extracted:
     """One JSON object from UTF-8 bytes (a leading BOM allowed), or the reason it is not one."""
     try:
-        value = json.loads(line.decode("utf-8-sig"))
+        value = json.loads(line.rstrip(b"\r\n").decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         return Extracted(position, error=f"not UTF-8 at byte {exc.start}", raw=_text(line))
     except json.JSONDecodeError as exc:

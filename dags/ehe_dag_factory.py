@@ -21,6 +21,7 @@ SOURCES = [
     "health__hl7v2_adt",
     "social_care__case_db",
     "social_care__cin_census",
+    "social_care__ssda903",
 ]
 START = pendulum.datetime(2026, 1, 1, tz="Europe/London")
 DEFAULT_ARGS: dict[str, Any] = {

@@ -26,6 +26,7 @@ INGEST_ORDER = (
     "ingest__health__hl7v2_adt",
     "ingest__social_care__case_db",
     "ingest__social_care__cin_census",
+    "ingest__social_care__ssda903",
 )
 ALL_DAGS = (*INGEST_ORDER, "link__children")
 RUNNER = config.PROJECT_ROOT / "dags" / "run_dags_in_process.py"

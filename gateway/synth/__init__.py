@@ -88,6 +88,23 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
     return SynthResult(len(population), {s: len(r) for s, r in by_source.items()}, truth)
 
 
+def _keyed_by_upn(records: list[Recorded]) -> list[Recorded]:
+    seen: set[str] = set()
+    keyed = []
+    for r in records:
+        repeated = r.child.upn in seen
+        seen.add(r.child.upn)
+        keyed.append(
+            replace(
+                r,
+                record_id=r.child.upn,
+                upn=r.child.upn,
+                defect="repeated_upn" if repeated else r.defect,
+            )
+        )
+    return keyed
+
+
 def _records(rng: random.Random, population: list[Child]) -> dict[str, list[Recorded]]:
     def recorded(
         prefix: str, chosen: list[Child], noise: Noise, defects: tuple[str, ...]
@@ -125,10 +142,9 @@ def _records(rng: random.Random, population: list[Child]) -> dict[str, list[Reco
             "P", [c for c in population if c.social_care], social, ("missing_birth_date",)
         ),
     }
-    # A CTF is keyed by UPN: the pupil's record id in it is the UPN itself.
-    result["education__ctf"] = [
-        replace(r, record_id=r.child.upn, upn=r.child.upn) for r in result["education__ctf"]
-    ]
+    # A CTF is keyed by UPN: the pupil's record id in it is the UPN itself, so a duplicate
+    # pupil repeats the key, and the gateway holds the repeat.
+    result["education__ctf"] = _keyed_by_upn(result["education__ctf"])
     # The census comes out of the same case system: its LAchildID is the case person id.
     result["social_care__cin_census"] = [
         record_as(rng, c, f"P{c.key[1:]}", census, ("missing_birth_date",))
