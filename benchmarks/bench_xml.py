@@ -5,8 +5,8 @@ fresh process, and prints children a second (wall and CPU), the file size, and t
 peak memory, so flat memory shows as the same peak at both sizes. For comparison it also times
 defusedxml's iterparse (the pure-Python parser the connectors used before) doing less work:
 building and clearing elements, with no dicts. "parse only" skips the repeated-key check (which
-keeps two integers per record), to show the parser's own memory is flat. Sizes with BENCH_XML_CHILDREN (default
-"20000,100000"). Target: at least 20,000 children a second.
+keeps two integers per record), to show the parser's own memory is flat. Sizes with
+BENCH_XML_CHILDREN (default "20000,100000"). Target: at least 20,000 children a second.
 """
 
 from __future__ import annotations
