@@ -5,8 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, select
+from stdnum.gb import nhs as stdnum_nhs
 
+from gateway.identifiers import is_valid_nhs_number
 from gateway.store.engine import engine_for, session_factory
 from gateway.store.loader import content_hash, load_records
 from gateway.store.tables import SourceRecord
@@ -93,3 +97,11 @@ def test_a_batch_is_loaded_without_a_commit_per_row(index_url: str) -> None:
     finally:
         event.remove(engine, "commit", count)
     assert len(commits) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 -", min_size=0, max_size=14) | st.from_regex(r"999\d{7}"))
+def test_nhs_number_check_agrees_with_stdnum(value: str) -> None:
+    digits = value.replace(" ", "").replace("-", "")
+    expected = bool(stdnum_nhs.is_valid(digits)) and len(set(digits)) > 1
+    assert is_valid_nhs_number(value) == expected

@@ -105,15 +105,7 @@ def load_records(
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     if _on_postgresql(session):
-        pg_bulk.copy_rows(
-            session,
-            "source_record",
-            (
-                [_copy_value(r[c]) for c in pg_bulk.COLUMNS[:-1]]
-                + [_payload_json(r["payload"], r["payload_json"])]
-                for r in rows
-            ),
-        )
+        pg_bulk.copy_rows(session, "source_record", map(copy_tuple, rows))
         return
     for r in rows:
         del r["payload_json"]
@@ -121,11 +113,29 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(SourceRecord), rows[start : start + CHUNK])
 
 
-def _copy_value(value: Any) -> Any:
-    """COPY text ignores a timestamp's offset: write aware times as UTC, as binding would."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
+def copy_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A loader row as COPY wants it, in ``pg_bulk.COLUMNS`` order, the payload as JSON text.
+
+    COPY text ignores a timestamp's offset, so an aware time is written as UTC, as binding would.
+    """
+    received = row["received_at"]
+    if received.tzinfo is not None:
+        received = received.astimezone(UTC).replace(tzinfo=None)
+    return (
+        row["source"],
+        row["record_id"],
+        row["version"],
+        row["is_current"],
+        row["agency"],
+        row["batch_id"],
+        received,
+        row["content_hash"],
+        row["nhs_number"],
+        row["upn"],
+        row["birth_date"],
+        row["restricted"],
+        _payload_json(row["payload"], row["payload_json"]),
+    )
 
 
 def _on_postgresql(session: Session) -> bool:
