@@ -164,7 +164,7 @@ xml_damage = st.one_of(
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(damage=xml_damage, source=st.sampled_from(["education__ctf", "social_care__cin_census"]))
 def test_xml_parsers_survive_any_damage(tmp_path: Path, damage: object, source: str) -> None:
@@ -266,7 +266,7 @@ cell = st.text(
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rows=st.lists(st.lists(cell, min_size=3, max_size=3), max_size=12))
 def test_csv_round_trips_what_a_csv_writer_wrote(tmp_path: Path, rows: list[list[str]]) -> None:
@@ -280,7 +280,7 @@ def test_csv_round_trips_what_a_csv_writer_wrote(tmp_path: Path, rows: list[list
 
 
 @settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.binary(max_size=400))
 def test_csv_reader_survives_any_bytes(tmp_path: Path, data: bytes) -> None:
@@ -355,7 +355,7 @@ json_value = st.recursive(
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(objects=st.lists(st.dictionaries(st.text(max_size=5), json_value, max_size=4), max_size=8))
 def test_json_lines_round_trip(tmp_path: Path, objects: list[dict[str, object]]) -> None:
@@ -364,7 +364,7 @@ def test_json_lines_round_trip(tmp_path: Path, objects: list[dict[str, object]])
 
 
 @settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.binary(max_size=400))
 def test_json_lines_survive_any_bytes(tmp_path: Path, data: bytes) -> None:
