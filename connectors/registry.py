@@ -5,6 +5,7 @@ from __future__ import annotations
 from connectors.base import Connector
 from connectors.education.ctf import CommonTransferFileConnector
 from connectors.education.ehe_register import EheRegisterConnector
+from connectors.education.removal_from_roll import RemovalFromRollConnector
 from connectors.health.fhir_patients import FhirPatientConnector
 from connectors.health.hl7v2_adt import Hl7AdtConnector
 from connectors.social_care.case_db import CaseManagementDbConnector
@@ -17,6 +18,7 @@ CONNECTORS: dict[str, type[Connector]] = {
     for c in (
         CommonTransferFileConnector,
         EheRegisterConnector,
+        RemovalFromRollConnector,
         FhirPatientConnector,
         Hl7AdtConnector,
         CaseManagementDbConnector,

@@ -17,6 +17,7 @@ from airflow.sdk import Asset, dag, task
 SOURCES = [
     "education__ctf",
     "education__ehe_register",
+    "education__removal_from_roll",
     "health__fhir_patient",
     "health__hl7v2_adt",
     "social_care__case_db",

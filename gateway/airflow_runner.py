@@ -22,6 +22,7 @@ from gateway.errors import FatalConfigError
 INGEST_ORDER = (
     "ingest__education__ctf",
     "ingest__education__ehe_register",
+    "ingest__education__removal_from_roll",
     "ingest__health__fhir_patient",
     "ingest__health__hl7v2_adt",
     "ingest__social_care__case_db",

@@ -21,6 +21,7 @@ from gateway.synth.population import (
 INBOX_LAYOUT = {
     "education__ctf": "education/ctf",
     "education__ehe_register": "education/ehe_register",
+    "education__removal_from_roll": "education/removal_from_roll",
     "health__fhir_patient": "health/fhir",
     "health__hl7v2_adt": "health/adt",
     "social_care__case_db": "social_care/case_db",
@@ -68,6 +69,10 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
     writers.write_ssda903(
         folders["social_care__ssda903"] / "ssda903_return_2026.xml",
         by_source["social_care__ssda903"],
+    )
+    writers.write_removals_from_roll(
+        folders["education__removal_from_roll"] / "removals_from_roll.csv",
+        by_source["education__removal_from_roll"],
     )
     truth = out / "ground_truth.csv"
     with truth.open("w", newline="", encoding="utf-8") as handle:
@@ -156,5 +161,9 @@ def _records(rng: random.Random, population: list[Child]) -> dict[str, list[Reco
         record_as(rng, c, f"P{c.key[1:]}", census, ())
         for c in population
         if any(kind == "lac" for kind, *_ in c.episodes)
+    ]
+    # Schools notify the LA of each pupil they remove from roll (the CTF follows).
+    result["education__removal_from_roll"] = [
+        record_as(rng, c, f"ROR{c.key[1:]}", education, ()) for c in population if c.left_school
     ]
     return result
