@@ -5,6 +5,7 @@ from __future__ import annotations
 from connectors.base import Connector
 from connectors.education.ctf import CommonTransferFileConnector
 from connectors.education.ehe_register import EheRegisterConnector
+from connectors.education.removal_from_roll import RemovalFromRollConnector
 from connectors.health.fhir_patients import FhirPatientConnector
 from connectors.health.fhir_rest import FhirRestConnector
 from connectors.health.hl7v2_adt import Hl7AdtConnector
@@ -18,6 +19,7 @@ CONNECTORS: dict[str, type[Connector]] = {
     for c in (
         CommonTransferFileConnector,
         EheRegisterConnector,
+        RemovalFromRollConnector,
         FhirPatientConnector,
         FhirRestConnector,
         Hl7AdtConnector,

@@ -18,10 +18,12 @@ from ehe_tasks import on_failure, on_retry, per_batch, pool_for, run_step, sourc
 SOURCES = [
     "education__ctf",
     "education__ehe_register",
+    "education__removal_from_roll",
     "health__fhir_patient",
     "health__hl7v2_adt",
     "social_care__case_db",
     "social_care__cin_census",
+    "social_care__ssda903",
 ]
 # Sources read from a network API: their DAGs run where a server is configured (not the demo).
 API_SOURCES = ["health__fhir_api"]

@@ -22,10 +22,12 @@ from gateway.errors import FatalConfigError
 INGEST_ORDER = (
     "ingest__education__ctf",
     "ingest__education__ehe_register",
+    "ingest__education__removal_from_roll",
     "ingest__health__fhir_patient",
     "ingest__health__hl7v2_adt",
     "ingest__social_care__case_db",
     "ingest__social_care__cin_census",
+    "ingest__social_care__ssda903",
 )
 ALL_DAGS = (*INGEST_ORDER, "link__children")
 RUNNER = config.PROJECT_ROOT / "dags" / "run_dags_in_process.py"

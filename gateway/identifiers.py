@@ -1,14 +1,15 @@
 """NHS number, UPN and UK postcode: validation and normal forms.
 
-NHS numbers and UPNs are checked by python-stdnum (``stdnum.gb.nhs``, ``stdnum.gb.upn``, which
-knows the real LA codes); we add what it does not: all-same-digit NHS numbers are rejected.
+UPNs are checked by python-stdnum (``stdnum.gb.upn``, which knows the real LA codes). NHS
+numbers get the same Modulus 11 check as ``stdnum.gb.nhs`` (tests check that the two agree),
+done here directly because the loader runs it once per record; we add what stdnum does not:
+all-same-digit NHS numbers are rejected.
 """
 
 from __future__ import annotations
 
 import re
 
-from stdnum.gb import nhs as _nhs
 from stdnum.gb import upn as _upn
 
 _SEPARATORS = re.compile(r"[\s\-]")
@@ -26,9 +27,11 @@ def is_valid_nhs_number(value: str | None) -> bool:
     if not value:
         return False
     digits = compact_nhs_number(value)
-    if len(digits) != 10 or not digits.isdigit() or len(set(digits)) == 1:
+    if len(digits) != 10 or not digits.isascii() or not digits.isdigit() or len(set(digits)) == 1:
         return False
-    return bool(_nhs.is_valid(digits))
+    # The Modulus 11 rule stdnum.gb.nhs applies (tests check the two agree), without its
+    # generic cleaning: the loader calls this once per record.
+    return nhs_check_digit(digits[:9]) == int(digits[9])
 
 
 def nhs_check_digit(first_nine: str) -> int | None:

@@ -94,7 +94,7 @@ def test_csv_bad_rows_are_reported_not_dropped(tmp_path: Path) -> None:
     items = list(CONNECTORS["education__ehe_register"]({"path": str(path)}).parse(path))
     assert [i.ok for i in items[:3]] == [True, False, False]
     assert "fields where the header has 2" in (items[1].error or "")
-    assert items[2].error == "not valid UTF-8"
+    assert items[2].error == "not valid UTF-8 in column Forename"
 
 
 def test_empty_files_yield_nothing_or_an_error(tmp_path: Path) -> None:
@@ -104,9 +104,8 @@ def test_empty_files_yield_nothing_or_an_error(tmp_path: Path) -> None:
     assert item.error == "no HL7 message in file"
     csv_empty = tmp_path / "empty.csv"
     csv_empty.write_bytes(b"")
-    assert (
-        list(CONNECTORS["education__ehe_register"]({"path": str(csv_empty)}).parse(csv_empty)) == []
-    )
+    (item,) = CONNECTORS["education__ehe_register"]({"path": str(csv_empty)}).parse(csv_empty)
+    assert (item.position, item.error) == ("empty.csv line 1", "empty file")
 
 
 def test_fhir_errors_never_carry_values(tmp_path: Path) -> None:

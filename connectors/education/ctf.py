@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Extracted, FileDropConnector, Stream
-from connectors.xml_stream import iter_elements, text, xml_records
+from connectors.xml_stream import first_record, path_text, xml_records
 
 _TEXT = {"type": ["string", "null"]}
 _OBJECT_OR_LIST = {"type": ["object", "array", "null"]}
@@ -52,20 +52,17 @@ class CommonTransferFileConnector(FileDropConnector):
                 yield Extracted(item.position, record={**item.record, "Header": header})
 
 
-HEADER_FIELDS = ("source_lea", "source_estab", "source_school_name", "dest_lea", "dest_estab")
+HEADER_FIELDS = {
+    "source_lea": "SourceSchool/LEA",
+    "source_estab": "SourceSchool/Estab",
+    "source_school_name": "SourceSchool/SchoolName",
+    "dest_lea": "DestSchool/LEA",
+    "dest_estab": "DestSchool/Estab",
+    "created": "DateTime",
+}
 
 
 def _read_header(path: Path) -> dict[str, Any]:
     """The file's header facts; all None where the file has no readable header."""
-    for _ordinal, element, _error in iter_elements(path, "Header"):
-        if element is None:
-            break
-        return {
-            "source_lea": text(element, "SourceSchool/LEA"),
-            "source_estab": text(element, "SourceSchool/Estab"),
-            "source_school_name": text(element, "SourceSchool/SchoolName"),
-            "dest_lea": text(element, "DestSchool/LEA"),
-            "dest_estab": text(element, "DestSchool/Estab"),
-            "created": text(element, "DateTime"),
-        }
-    return dict.fromkeys((*HEADER_FIELDS, "created"))
+    header = first_record(path, "Header")
+    return {name: path_text(header, where) for name, where in HEADER_FIELDS.items()}

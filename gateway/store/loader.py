@@ -1,8 +1,8 @@
 """Write a batch into the index: new versions of source records, held items, accounting.
 
-Set-based and in one transaction per batch: current versions are read in chunks, new versions
-inserted with executemany, superseded ones flagged; a record whose content has not changed adds
-no version. Loading the same batch twice leaves the index as it was.
+Set-based and in one transaction per batch: current versions are read in bulk, new versions
+written (COPY on PostgreSQL, executemany on SQLite), superseded ones flagged; a record whose
+content has not changed adds no version. Loading the same batch twice leaves the index as it was.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from gateway.identifiers import is_valid_nhs_number, is_valid_upn
+from gateway.store import pg_bulk
 from gateway.store.tables import HeldRecord, SourceRecord
 
 CHUNK = 500
@@ -31,13 +32,26 @@ class LoadResult:
 
 def content_hash(record: dict[str, Any]) -> str:
     """A hash of what the record says, leaving out when and in which batch it came."""
+    return hashlib.sha256(_content_json(record).encode()).hexdigest()
+
+
+def _content_json(record: dict[str, Any]) -> str:
     content = {k: v for k, v in record.items() if k != "provenance"}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    return json.dumps(content, sort_keys=True, default=str)
+
+
+def _payload_json(record: dict[str, Any], content_json: str) -> str:
+    """The whole record as JSON text, reusing the content already serialised for the hash."""
+    provenance = json.dumps(record.get("provenance"), sort_keys=True, default=str)
+    rest = ", " + content_json[1:] if content_json != "{}" else "}"
+    return '{"provenance": ' + provenance + rest
 
 
 def _current_versions(
     session: Session, source: str, record_ids: Sequence[str]
 ) -> dict[str, tuple[int, str]]:
+    if _on_postgresql(session):
+        return pg_bulk.current_versions(session, source, record_ids)
     found: dict[str, tuple[int, str]] = {}
     unique = sorted(set(record_ids))
     for start in range(0, len(unique), CHUNK):
@@ -57,40 +71,81 @@ def _current_versions(
 def load_records(
     session: Session, source: str, agency: str, batch_id: str, records: Sequence[dict[str, Any]]
 ) -> LoadResult:
-    """Add the batch's canonical records (JSON form, in file order) as source-record versions."""
+    """Add the batch's canonical records (JSON form, in file order) as source-record versions.
+
+    On PostgreSQL the new versions are written with COPY, and lookups and flag updates take
+    one statement each; on SQLite, chunked executemany. One transaction either way (the
+    caller's), and nothing is committed per row.
+    """
     current = _current_versions(session, source, [r["provenance"]["record_id"] for r in records])
     rows: list[dict[str, Any]] = []
     superseded: set[tuple[str, int]] = set()
     for record in records:
         record_id = record["provenance"]["record_id"]
-        digest = content_hash(record)
+        content_json = _content_json(record)
+        digest = hashlib.sha256(content_json.encode()).hexdigest()
         version, existing = current.get(record_id, (0, None))
         if digest == existing:
             continue
         if version:
             superseded.add((record_id, version))
         current[record_id] = (version + 1, digest)
-        rows.append(
-            _row(
-                record,
-                source=source,
-                agency=agency,
-                batch_id=batch_id,
-                version=version + 1,
-                digest=digest,
-            )
-        )
+        row = _row(record, source=source, agency=agency, batch_id=batch_id, version=version + 1)
+        row["content_hash"] = digest
+        row["payload_json"] = content_json
+        rows.append(row)
     # Within a batch a record may change twice: only its last new version stays current.
     last = {r["record_id"]: r["version"] for r in rows}
     for r in rows:
         r["is_current"] = r["version"] == last[r["record_id"]]
     _flag_superseded(session, source, superseded)
-    for start in range(0, len(rows), CHUNK):
-        session.execute(insert(SourceRecord), rows[start : start + CHUNK])
+    _insert(session, rows)
     return LoadResult(loaded=len(records), new_versions=len(rows))
 
 
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    if _on_postgresql(session):
+        pg_bulk.copy_rows(session, "source_record", map(copy_tuple, rows))
+        return
+    for r in rows:
+        del r["payload_json"]
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(SourceRecord), rows[start : start + CHUNK])
+
+
+def copy_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A loader row as COPY wants it, in ``pg_bulk.COLUMNS`` order, the payload as JSON text.
+
+    COPY text ignores a timestamp's offset, so an aware time is written as UTC, as binding would.
+    """
+    received = row["received_at"]
+    if received.tzinfo is not None:
+        received = received.astimezone(UTC).replace(tzinfo=None)
+    return (
+        row["source"],
+        row["record_id"],
+        row["version"],
+        row["is_current"],
+        row["agency"],
+        row["batch_id"],
+        received,
+        row["content_hash"],
+        row["nhs_number"],
+        row["upn"],
+        row["birth_date"],
+        row["restricted"],
+        _payload_json(row["payload"], row["payload_json"]),
+    )
+
+
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _flag_superseded(session: Session, source: str, keys: Iterable[tuple[str, int]]) -> None:
+    if _on_postgresql(session):
+        pg_bulk.flag_superseded(session, source, keys)
+        return
     ordered = sorted(keys)
     for start in range(0, len(ordered), CHUNK):
         chunk = ordered[start : start + CHUNK]
@@ -106,7 +161,7 @@ def _flag_superseded(session: Session, source: str, keys: Iterable[tuple[str, in
 
 
 def _row(
-    record: dict[str, Any], *, source: str, agency: str, batch_id: str, version: int, digest: str
+    record: dict[str, Any], *, source: str, agency: str, batch_id: str, version: int
 ) -> dict[str, Any]:
     identity = record["identity"]
     nhs = identity.get("nhs_number")
@@ -119,7 +174,6 @@ def _row(
         "agency": agency,
         "batch_id": batch_id,
         "received_at": datetime.fromisoformat(record["provenance"]["received_at"]),
-        "content_hash": digest,
         "nhs_number": nhs if is_valid_nhs_number(nhs) else None,
         "upn": upn if is_valid_upn(upn) else None,
         "birth_date": date.fromisoformat(birth) if birth else None,

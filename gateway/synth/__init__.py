@@ -22,6 +22,7 @@ from gateway.synth.population import (
 INBOX_LAYOUT = {
     "education__ctf": "education/ctf",
     "education__ehe_register": "education/ehe_register",
+    "education__removal_from_roll": "education/removal_from_roll",
     "health__fhir_patient": "health/fhir",
     "health__hl7v2_adt": "health/adt",
     "social_care__case_db": "social_care/case_db",
@@ -70,6 +71,10 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
         folders["social_care__ssda903"] / "ssda903_return_2026.xml",
         by_source["social_care__ssda903"],
     )
+    writers.write_removals_from_roll(
+        folders["education__removal_from_roll"] / "removals_from_roll.csv",
+        by_source["education__removal_from_roll"],
+    )
     truth = out / "ground_truth.csv"
     with truth.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -87,6 +92,23 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
                     ]
                 )
     return SynthResult(len(population), {s: len(r) for s, r in by_source.items()}, truth)
+
+
+def _keyed_by_upn(records: list[Recorded]) -> list[Recorded]:
+    seen: set[str] = set()
+    keyed = []
+    for r in records:
+        repeated = r.child.upn in seen
+        seen.add(r.child.upn)
+        keyed.append(
+            replace(
+                r,
+                record_id=r.child.upn,
+                upn=r.child.upn,
+                defect="repeated_upn" if repeated else r.defect,
+            )
+        )
+    return keyed
 
 
 def _records(rng: random.Random, population: list[Child]) -> dict[str, list[Recorded]]:
@@ -126,10 +148,9 @@ def _records(rng: random.Random, population: list[Child]) -> dict[str, list[Reco
             "P", [c for c in population if c.social_care], social, ("missing_birth_date",)
         ),
     }
-    # A CTF is keyed by UPN: the pupil's record id in it is the UPN itself.
-    result["education__ctf"] = [
-        replace(r, record_id=r.child.upn, upn=r.child.upn) for r in result["education__ctf"]
-    ]
+    # A CTF is keyed by UPN: the pupil's record id in it is the UPN itself, so a duplicate
+    # pupil repeats the key, and the gateway holds the repeat.
+    result["education__ctf"] = _keyed_by_upn(result["education__ctf"])
     # The census comes out of the same case system: its LAchildID is the case person id.
     result["social_care__cin_census"] = [
         record_as(rng, c, f"P{c.key[1:]}", census, ("missing_birth_date",))
@@ -141,6 +162,10 @@ def _records(rng: random.Random, population: list[Child]) -> dict[str, list[Reco
         record_as(rng, c, f"P{c.key[1:]}", census, ())
         for c in population
         if any(kind == "lac" for kind, *_ in c.episodes)
+    ]
+    # Schools notify the LA of each pupil they remove from roll (the CTF follows).
+    result["education__removal_from_roll"] = [
+        record_as(rng, c, f"ROR{c.key[1:]}", education, ()) for c in population if c.left_school
     ]
     return result
 

@@ -351,3 +351,50 @@ def write_ssda903(path: Path, records: list[Recorded]) -> None:
             _sub(episode, "DEC", _dmy(end))
     indent(root)
     ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+REMOVAL_COLUMNS = [
+    "NotificationRef",
+    "SchoolLAEstab",
+    "SchoolName",
+    "UPN",
+    "Forename",
+    "Surname",
+    "DOB",
+    "Gender",
+    "AddressLine1",
+    "Town",
+    "Postcode",
+    "DateRemoved",
+    "RemovalGround",
+    "Destination",
+]
+
+
+def write_removals_from_roll(path: Path, records: list[Recorded]) -> None:
+    """Schools' removal-from-roll notifications as the LA portal exports them (CSV)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REMOVAL_COLUMNS)
+        for r in records:
+            estab, school_name = r.child.school
+            removed = REFERENCE_DATE - timedelta(days=30 + int(r.record_id[-3:]) % 200)
+            ground = "EHE" if r.child.ehe else "CME" if r.child.cme else "MOVED"
+            writer.writerow(
+                [
+                    r.record_id,
+                    f"{LA_CODE}{estab}",
+                    school_name,
+                    r.upn or "",
+                    r.given_name,
+                    r.family_name,
+                    _dmy(r.birth_date),
+                    SEX_CTF.get(r.sex or "", ""),
+                    r.home.lines[0],
+                    r.home.lines[1],
+                    r.home.postcode,
+                    removed.strftime("%d/%m/%Y"),
+                    ground,
+                    "Home education" if ground == "EHE" else "",
+                ]
+            )
