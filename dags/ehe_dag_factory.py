@@ -75,7 +75,12 @@ def ingest_dag(source: str, schedule: str, doc: str) -> Any:
 
         @task(outlets=[index_asset(source)])
         def load(batch_ids: list[str]) -> list[dict[str, object]]:
-            return [_pipeline().load_batch(batch_id).as_dict() for batch_id in batch_ids]
+            from airflow.sdk.exceptions import AirflowFailException
+
+            loaded, stopped = _pipeline().load_batches(batch_ids)
+            if stopped:  # a batch gate failed: fail now, visibly, without retrying
+                raise AirflowFailException(" | ".join(stopped))
+            return loaded
 
         load(stage(land()))
 
