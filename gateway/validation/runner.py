@@ -9,7 +9,6 @@ summary per expectation for the validation report.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -160,29 +159,27 @@ def validate_frame(frame: Any, suite_name: str = CANONICAL_SUITE) -> ValidationO
     outcome = ValidationOutcome(suite=suite_name, checked=len(frame))
     if frame.empty:
         return outcome
-    frame = frame.reset_index(drop=True)
-    frame.insert(0, ROW_KEY, range(len(frame)))
+    frame = frame.reset_index(drop=True)  # GX then names failing rows by position
     for scope, columns, suite in _suite_parts(suite_name):
         # A batch-scope expectation fails the batch, never a row: it needs no row list.
-        wanted = {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_KEY]}
         result = (
             _batch_definition()
-            .get_batch(batch_parameters={"dataframe": frame[[ROW_KEY, *columns]]})
-            .validate(suite, result_format="BOOLEAN_ONLY" if scope == "batch" else wanted)
+            .get_batch(batch_parameters={"dataframe": frame[columns]})
+            .validate(suite, result_format="BOOLEAN_ONLY" if scope == "batch" else "COMPLETE")
         )
         for item in result.results:
-            _collect(outcome, item)
+            _collect(outcome, item, frame)
     return outcome
 
 
-def _collect(outcome: ValidationOutcome, item: Any) -> None:
+def _collect(outcome: ValidationOutcome, item: Any, frame: Any) -> None:
     expectation = item.expectation_config
     meta = expectation.meta or {}
     severity = getattr(expectation.severity, "value", str(expectation.severity)).lower()
     rule = meta.get("rule", expectation.type)
     if item.exception_info and item.exception_info.get("raised_exception"):
         raise FatalConfigError(f"expectation {rule!r} could not run; check the suite file")
-    failed_rows = item.result.get("unexpected_index_list") or []
+    failed_rows = [int(i) for i in item.result.get("unexpected_index_list") or []]
     entry = {
         "suite": outcome.suite,
         "rule": rule,
@@ -198,12 +195,12 @@ def _collect(outcome: ValidationOutcome, item: Any) -> None:
         entry.update(gate=True, failed=0 if item.success or not enough else outcome.checked)
         outcome.summary.append(entry)
         return
-    for failed in failed_rows:
-        row = int(failed[ROW_KEY])
-        values = {k: _plain(v) for k, v in failed.items() if k != ROW_KEY}
-        outcome.failures.setdefault(row, []).append(
-            Failure(rule, severity, meta.get("explain", ""), values)
-        )
+    columns = list(_read_columns(expectation.kwargs))
+    failing = frame.loc[failed_rows, columns].astype(object).to_dict("records")
+    explain = meta.get("explain", "")
+    for row, values in zip(failed_rows, failing, strict=True):
+        plain = {k: _plain(v) for k, v in values.items()}
+        outcome.failures.setdefault(row, []).append(Failure(rule, severity, explain, plain))
     outcome.summary.append(entry)
 
 
@@ -216,6 +213,11 @@ def _columns(kwargs: dict[str, Any]) -> str | None:
 
 
 def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return None if isinstance(value, float) and math.isnan(value) else value
+    """A JSON-ready value: None for every kind of missing (None, NaN, pd.NA, NaT)."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, (list, dict)) and bool(pd.isna(value))):
+        return None
+    if isinstance(value, (str, int, float, bool)):
+        return value
     return str(value)
