@@ -31,6 +31,7 @@ demo: $(STAMP)
 	$(BIN)/ehe-gateway linkage train --if-missing
 	$(BIN)/ehe-gateway run-dags --dag link__children
 	$(BIN)/ehe-gateway summary
+	$(BIN)/ehe-gateway report validation --out $(DATA)/reports/validation
 
 ## ruff, mypy and the whole pytest suite, on SQLite and PostgreSQL.
 test: lint typecheck pytest

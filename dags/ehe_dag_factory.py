@@ -6,6 +6,8 @@ costs only Airflow's own import. Recovery (retry or fail, alerts) is in ``ehe_ta
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 from datetime import timedelta
 from typing import Any
@@ -40,6 +42,8 @@ DEFAULT_ARGS: dict[str, Any] = {
     "on_retry_callback": on_retry,
 }
 EXTRACT_TIMEOUT = timedelta(minutes=int(os.environ.get("EHE_EXTRACT_TIMEOUT_MIN", "30")))
+# What every DAG of the gateway shares (a DAG file adds its schedule, tags and doc).
+COMMON: dict[str, Any] = {"start_date": START, "catchup": False, "max_active_runs": 1}
 
 
 def _pipeline() -> Any:
@@ -54,6 +58,11 @@ def _pipeline() -> Any:
 def index_asset(source: str) -> Asset:
     """The Asset an ingest DAG publishes when a source's batches are in the index."""
     return Asset(name=f"index__{source}", uri=f"ehe-index://source/{source}")
+
+
+def any_index_asset(sources: list[str]) -> Any:
+    """A schedule that fires when any of these sources' batches reach the index."""
+    return functools.reduce(operator.or_, [index_asset(s) for s in sources])
 
 
 def ingest_dag(source: str, schedule: str, doc: str) -> Any:
@@ -93,17 +102,11 @@ def ingest_dag(source: str, schedule: str, doc: str) -> Any:
 
 def link_dag(sources: list[str]) -> Any:
     """Link and publish whenever any source's batches reach the index."""
-    assets = [index_asset(s) for s in sources]
-    trigger = assets[0]
-    for asset in assets[1:]:
-        trigger = trigger | asset
 
     @dag(
         dag_id="link__children",
-        schedule=trigger,
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
+        schedule=any_index_asset(sources),
+        **COMMON,
         default_args=DEFAULT_ARGS,
         tags=["linkage"],
         doc_md="Links every current source record to a stable child id and publishes the index.",

@@ -8,7 +8,7 @@ as the change they record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from gateway.store.engine import session_factory
 from gateway.store.tables import Batch, HeldRecord
 
 REVIEWER_ROLE = "data_engineer"
+VALUE_ROLES = frozenset({"data_engineer", "ig_officer"})
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,51 @@ def list_held(
         return [_item(row) for row in session.scalars(query)]
 
 
-def show_held(item_id: int, *, index_url: str | None = None) -> tuple[HeldItem, str]:
-    """One held item and its kept content (personal data: for reviewers only)."""
-    with session_factory(index_url)() as session:
+@dataclass(frozen=True)
+class HeldView:
+    """What one viewer may see of a held item: reasons always, values only for some roles."""
+
+    item: HeldItem
+    payload: str | None
+
+    @property
+    def values_shown(self) -> bool:
+        return self.payload is not None
+
+
+def may_see_values(role: str) -> bool:
+    """Failing values and kept content are personal data: only these roles see them."""
+    return role in VALUE_ROLES
+
+
+def without_values(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reasons with the failing values taken out (rules, fields and explanations stay)."""
+    return [{k: v for k, v in r.items() if k != "values"} for r in reasons]
+
+
+def show_held(item_id: int, viewer: Actor, *, index_url: str | None = None) -> HeldView:
+    """One held item for one viewer; the failing values and the kept record only for roles
+    allowed to see them. Every look is audited, shown or withheld."""
+    allowed = may_see_values(viewer.role)
+    with session_factory(index_url).begin() as session:
         row = session.get(HeldRecord, item_id)
         if row is None:
             raise FatalConfigError(f"no held record {item_id}")
-        return _item(row), row.payload
+        item = _item(row)
+        payload = row.payload if allowed else None
+        append(
+            session,
+            AuditEvent(
+                actor=viewer,
+                action="quarantine_show",
+                outcome="values_shown" if allowed else "values_withheld",
+                fields_disclosed=[f"held:{item_id}"] if allowed else [],
+                fields_refused=[] if allowed else [f"held:{item_id}:values"],
+            ),
+        )
+    if not allowed:
+        item = replace(item, reasons=without_values(item.reasons))
+    return HeldView(item, payload)
 
 
 def release_batch(batch_id: str, reviewer: Actor, *, index_url: str | None = None) -> Accounting:

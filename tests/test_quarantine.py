@@ -61,8 +61,8 @@ def test_reject_then_release_after_mapping_fix(
     assert (dob_item.stage, dob_item.first_reason) == ("validation", "birth_date_required"), (
         dob_item
     )
-    _, content = show_held(sex_item.id, index_url=index_url)
-    assert "<Sex>" not in content and '"Sex": "X"' in content  # the record is kept, not dropped
+    content = show_held(sex_item.id, REVIEWER, index_url=index_url).payload
+    assert content and "<Sex>" not in content and '"Sex": "X"' in content  # kept, not dropped
 
     reject_held(
         dob_item.id, "birth date unknown to the school; asked the LA", REVIEWER, index_url=index_url
@@ -95,7 +95,7 @@ def test_reject_then_release_after_mapping_fix(
         )
         assert sum(1 for p in sexes if p["identity"]["sex"] == "unknown") >= 1
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
-        assert actions == ["quarantine_reject", "quarantine_release"]
+        assert actions == ["quarantine_show", "quarantine_reject", "quarantine_release"]
         assert first_broken_entry(session) is None
 
 
@@ -111,3 +111,43 @@ def test_only_quarantined_items_can_be_rejected(
         reject_held(item.id, "again", REVIEWER, index_url=index_url)
     with pytest.raises(FatalConfigError, match="needs a reason"):
         reject_held(item.id, " ", REVIEWER, index_url=index_url)
+
+
+def test_show_prints_failing_values_only_to_allowed_roles(
+    index_url: str, ctf_with_two_defects: tuple[Path, int, int]
+) -> None:
+    """`quarantine show` withholds the failing values from a role not allowed to see them, and
+    audits both looks."""
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    path, _sex_at, dob_at = ctf_with_two_defects
+    ingest("education__ctf", path=str(path), index_url=index_url)
+    held = list_held(source="education__ctf", index_url=index_url)
+    dob_item = _ours(held, f"{path.name} pupil {dob_at}")
+    assert dob_item.reasons[0]["values"] == {"birth_date": None}
+    runner = CliRunner()
+    args = ["quarantine", "show", str(dob_item.id), "--by", "sam", "--content"]
+
+    withheld = runner.invoke(app, [*args, "--role", "ehe_officer"])
+    assert withheld.exit_code == 0, withheld.output
+    assert "birth_date_required" in withheld.output
+    assert '"values"' not in withheld.output and '"provenance"' not in withheld.output
+    assert "withheld" in withheld.output
+
+    shown = runner.invoke(app, [*args, "--role", "ig_officer"])
+    assert shown.exit_code == 0, shown.output
+    assert '"values": {"birth_date": null}' in shown.output
+    assert '"provenance"' in shown.output  # the kept record, with --content
+
+    with session_factory(index_url)() as session:
+        looks = session.execute(
+            select(AuditEntry.role, AuditEntry.outcome)
+            .where(AuditEntry.action == "quarantine_show")
+            .order_by(AuditEntry.seq)
+        ).all()
+    assert [tuple(look) for look in looks] == [
+        ("ehe_officer", "values_withheld"),
+        ("ig_officer", "values_shown"),
+    ]

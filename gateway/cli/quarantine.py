@@ -37,18 +37,30 @@ def quarantine_list(
 @quarantine_app.command("show")
 def quarantine_show(
     item_id: int,
+    by: Reviewer,
+    role: Annotated[
+        str, typer.Option(help="The viewer's role; only data_engineer and ig_officer see values")
+    ],
+    organisation: Organisation = "data engineering",
     content: Annotated[bool, typer.Option("--content", help="Also print the kept record")] = False,
 ) -> None:
-    """Every reason a record was held, with the failing values (personal data: reviewers only)."""
+    """Every reason a record was held; the failing values only for roles allowed to see them.
+
+    Every use is written to the audit log, whether the values were shown or withheld.
+    """
+    from gateway.access.audit import Actor
     from gateway.quarantine import show_held
 
-    item, payload = show_held(item_id)
+    view = show_held(item_id, Actor(by, organisation, role))
+    item = view.item
     typer.echo(f"held record {item.id}: {item.source}, batch {item.batch_id}, {item.item_key}")
     typer.echo(f"stage {item.stage}, status {item.status}")
     for reason in item.reasons:
         typer.echo("  - " + json.dumps(reason, ensure_ascii=False))
-    if content:
-        typer.echo(payload)
+    if not view.values_shown:
+        typer.echo(f"(failing values withheld: the role {role!r} may not see them)")
+    elif content:
+        typer.echo(view.payload)
 
 
 @quarantine_app.command("release")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway.linkage.publish import LinkSummary, link_children
 from gateway.pipeline.landing import land_source
-from gateway.pipeline.loading import Accounting, accounting_rows, load_batch
+from gateway.pipeline.loading import Accounting, accounting_rows, load_batch, load_batches
 from gateway.pipeline.staging import StagedCounts, stage_batch
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "land_source",
     "link_children",
     "load_batch",
+    "load_batches",
     "stage_batch",
 ]
 

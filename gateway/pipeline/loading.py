@@ -24,9 +24,11 @@ from gateway.store.loader import hold_items, load_records
 from gateway.store.merges import apply_merges
 from gateway.store.tables import Batch, HeldRecord, ValidationRun
 from gateway.store.tables.base import utcnow
+from gateway.validation.runner import CANONICAL_SUITE, suite_meta
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_HELD_SHARE = 0.5
+ROW_COUNT_RULE = "row_count_near_last_run"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,24 @@ def load_batch(batch_id: str, *, index_url: str | None = None) -> Accounting:
     return _load_staged(batch, index_url)
 
 
+def load_batches(
+    batch_ids: list[str], *, index_url: str | None = None
+) -> tuple[list[dict[str, object]], list[str]]:
+    """Load each batch; a batch stopped by a gate does not stop the others.
+
+    Returns the accounting of what loaded and the reason each stopped batch gives.
+    """
+    loaded: list[dict[str, object]] = []
+    stopped: list[str] = []
+    for batch_id in batch_ids:
+        try:
+            loaded.append(load_batch(batch_id, index_url=index_url).as_dict())
+        except BatchGateError as exc:
+            log.error("%s", exc)
+            stopped.append(str(exc))
+    return loaded, stopped
+
+
 def reprocess_batch(batch_id: str, *, index_url: str | None = None) -> Accounting:
     """Run a landed batch again through today's mapping and suite, and load what now passes."""
     batch = _batch(batch_id, index_url)
@@ -94,23 +114,77 @@ def _read(batch_id: str) -> StagedBatch:
     return staged
 
 
-def _gate(batch_id: str, staged: StagedBatch, index_url: str | None) -> None:
+def _gate(batch: Batch, staged: StagedBatch, index_url: str | None) -> None:
+    """Stop the whole batch if it fails a batch-level check; record why, load nothing."""
+    with session_factory(index_url)() as session:
+        row_count = _row_count_gate(session, batch, staged.received)
+    if row_count:
+        staged.summary = [*staged.summary, row_count]
+    reasons = [f"{e['rule']} failed" for e in staged.summary if e.get("gate") and e.get("failed")]
     share = len(staged.held) / staged.received if staged.received else 0.0
-    if share <= max_held_share():
+    if share > max_held_share():
+        reasons.append(
+            f"{len(staged.held)} of {staged.received} records failed ({share:.0%}), "
+            f"more than the {max_held_share():.0%} allowed"
+        )
+    if not reasons:
         return
     with session_factory(index_url).begin() as session:
-        gated = session.get(Batch, batch_id)
+        gated = session.get(Batch, batch.batch_id)
         assert gated is not None
         gated.status = "gated"
+        gated.received = staged.received
+        validated = sum(1 for h in staged.held if h["stage"] == "validation")
+        _record_validation(
+            session,
+            batch.batch_id,
+            staged.summary,
+            checked=len(staged.records) + validated,
+            failed=validated,
+        )
     raise BatchGateError(
-        f"batch {batch_id}: {len(staged.held)} of {staged.received} records failed ({share:.0%}), "
-        f"more than the {max_held_share():.0%} allowed; nothing from it was loaded"
+        f"batch {batch.batch_id} of {batch.source} stopped: {'; '.join(reasons)}; "
+        "nothing from it was loaded"
     )
+
+
+def _row_count_gate(session: Session, batch: Batch, received: int) -> dict[str, Any] | None:
+    """Row count far from the last loaded batch of a full-snapshot source (see the suite)."""
+    rule = suite_meta(CANONICAL_SUITE).get("row_count_gate") or {}
+    if batch.source not in rule.get("sources", []):
+        return None
+    previous = session.scalar(
+        select(Batch.received)
+        .where(
+            Batch.source == batch.source,
+            Batch.status == "loaded",
+            Batch.batch_id != batch.batch_id,
+        )
+        .order_by(Batch.received_at.desc())
+        .limit(1)
+    )
+    max_change = float(rule.get("max_change", 3.0))
+    far = (
+        previous is not None
+        and previous >= int(rule.get("min_previous", 50))
+        and not previous / max_change <= received <= previous * max_change
+    )
+    return {
+        "suite": CANONICAL_SUITE,
+        "rule": ROW_COUNT_RULE,
+        "type": "expect_table_row_count_to_be_between",
+        "column": None,
+        "severity": "critical",
+        "checked": received,
+        "failed": received if far else 0,
+        "gate": True,
+        "last_run": previous,
+    }
 
 
 def _load_staged(batch: Batch, index_url: str | None) -> Accounting:
     staged = _read(batch.batch_id)
-    _gate(batch.batch_id, staged, index_url)
+    _gate(batch, staged, index_url)
     agency = connector_for(batch.source).agency
     with session_factory(index_url).begin() as session:
         if _claim(session, batch.batch_id):
@@ -195,7 +269,7 @@ def _record_validation(
     session: Session, batch_id: str, summary: list[dict[str, Any]], *, checked: int, failed: int
 ) -> None:
     existing = session.scalar(select(ValidationRun).where(ValidationRun.batch_id == batch_id))
-    run = existing or ValidationRun(batch_id=batch_id, suite="canonical_child")
+    run = existing or ValidationRun(batch_id=batch_id, suite=CANONICAL_SUITE)
     run.records_checked = checked
     run.records_failed = failed
     run.success = failed == 0

@@ -29,6 +29,18 @@ def _text(column: pd.Series) -> pd.Series:
     return column.astype("string")
 
 
+def _compact(column: pd.Series, *, dashes: bool = True) -> pd.Series:
+    """The values without whitespace (and dashes); regex work only on values with tabs etc."""
+    text = _text(column).str.replace(" ", "", regex=False)
+    if dashes:
+        text = text.str.replace("-", "", regex=False)
+    spaced = text.str.contains(r"\s", regex=True).fillna(False).astype(bool)
+    if spaced.any():
+        text = text.copy()
+        text[spaced] = text[spaced].str.replace(r"\s", "", regex=True)
+    return text
+
+
 def _char_matrix(values: pd.Series, width: int) -> np.ndarray:
     """Fixed-width ASCII strings as an (n, width) array of code points."""
     joined = "".join(values.tolist()).encode("ascii")
@@ -37,7 +49,7 @@ def _char_matrix(values: pd.Series, width: int) -> np.ndarray:
 
 def nhs_number_valid(column: pd.Series) -> pd.Series:
     """Ten digits (spaces or dashes allowed), Modulus 11, not all one digit."""
-    compact = _text(column).str.replace(r"[\s\-]", "", regex=True)
+    compact = _compact(column)
     shaped = compact.str.fullmatch(r"[0-9]{10}").fillna(False).astype(bool)
     result = pd.Series(False, index=column.index)
     if not shaped.any():
@@ -52,7 +64,7 @@ def nhs_number_valid(column: pd.Series) -> pd.Series:
 
 def upn_valid(column: pd.Series) -> pd.Series:
     """13 characters, the check letter right, characters 2-4 a real LA code."""
-    compact = _text(column).str.replace(r"[\s\-]", "", regex=True).str.upper()
+    compact = _compact(column).str.upper()
     shaped = compact.str.fullmatch(r"[A-Z][0-9]{11}[A-Z0-9]").fillna(False).astype(bool)
     result = pd.Series(False, index=column.index)
     if not shaped.any():
@@ -67,7 +79,7 @@ def upn_valid(column: pd.Series) -> pd.Series:
 
 def uk_postcode(column: pd.Series) -> pd.Series:
     """The shape of a UK postcode, spaces and case ignored."""
-    compact = _text(column).str.replace(r"\s+", "", regex=True).str.upper()
+    compact = _compact(column, dashes=False).str.upper()
     return compact.str.fullmatch(_POSTCODE).fillna(False).astype(bool)
 
 

@@ -1,0 +1,121 @@
+"""GX Data Docs for the recorded validation runs, built when a report is built (never in the
+batch path).
+
+The batch path keeps a small summary per run (per expectation: checked and failed). Here each
+run becomes a GX validation result with those counts and no failing values, so the Data Docs
+can be read by anyone allowed to read the report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import defaultdict
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.store.engine import session_factory
+from gateway.store.tables import Batch, ValidationRun
+
+RUNS_PER_SOURCE = 20
+
+
+def build_data_docs(folder: Path, *, index_url: str | None = None) -> Path:
+    """Build the Data Docs site in ``folder``; return its index page."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+
+    from gateway.logs import quiet_third_parties
+
+    quiet_third_parties()
+    shutil.rmtree(folder, ignore_errors=True)
+    context = gx.get_context(mode="file", project_root_dir=str(folder))
+    with session_factory(index_url)() as session:
+        rows = session.execute(
+            select(ValidationRun, Batch.source)
+            .join(Batch, Batch.batch_id == ValidationRun.batch_id)
+            .order_by(Batch.source, ValidationRun.created_at.desc())
+        ).all()
+    kept: dict[str, int] = defaultdict(int)
+    for run, source in rows:
+        kept[source] += 1
+        if kept[source] <= RUNS_PER_SOURCE:
+            for suite, entries in _by_suite(run.summary).items():
+                _store(context, run, source, suite, entries)
+    sites = context.build_data_docs()
+    return Path(str(sites["local_site"]).removeprefix("file://"))
+
+
+def _by_suite(summary: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in summary:
+        grouped[str(entry.get("suite", "canonical_child"))].append(entry)
+    return grouped
+
+
+def _store(
+    context: Any, run: ValidationRun, source: str, suite: str, entries: list[dict[str, Any]]
+) -> None:
+    from great_expectations.core import (
+        ExpectationSuiteValidationResult,
+        ExpectationValidationResult,
+    )
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    results = [ExpectationValidationResult(**_result(entry)) for entry in entries]
+    passed = sum(1 for r in results if r.success)
+    created = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=UTC)
+    validation = ExpectationSuiteValidationResult(
+        success=passed == len(results),
+        results=results,
+        suite_name=suite,
+        statistics={
+            "evaluated_expectations": len(results),
+            "successful_expectations": passed,
+            "unsuccessful_expectations": len(results) - passed,
+            "success_percent": 100.0 * passed / len(results) if results else 100.0,
+        },
+        meta={"batch_id": run.batch_id, "source": source},
+    )
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite),
+        run_id=RunIdentifier(run_name=run.batch_id, run_time=created),
+        batch_identifier=source,
+    )
+    context.validation_results_store.set(key, validation)
+
+
+def _result(entry: dict[str, Any]) -> dict[str, Any]:
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    checked, failed = int(entry["checked"]), int(entry["failed"])
+    column = entry.get("column")
+    kwargs = {"column": column} if column and "," not in column else {}
+    config = ExpectationConfiguration(
+        type=str(entry["type"]),
+        kwargs=kwargs,
+        meta={"rule": entry["rule"], "severity": entry["severity"]},
+    )
+    share = 100.0 * failed / checked if checked else 0.0
+    return {
+        "success": failed == 0,
+        "expectation_config": config,
+        "result": {
+            "element_count": checked,
+            "unexpected_count": failed,
+            "unexpected_percent": share,
+            "unexpected_percent_nonmissing": share,
+            "missing_count": 0,
+            "missing_percent": 0.0,
+            "partial_unexpected_list": [],
+        },
+    }

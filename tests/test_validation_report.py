@@ -1,0 +1,106 @@
+"""The validation report, built from a real pipeline run: the right counts, no child's details,
+a PDF with pages, and Data Docs linked from it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from gateway.access.audit import Actor
+from gateway.errors import BatchGateError
+from gateway.pipeline import accounting_rows, ingest
+from gateway.quarantine import list_held, reject_held
+from gateway.reports.validation_data import build_report
+from gateway.reports.validation_report import build_validation_report
+from gateway.store.engine import session_factory
+from gateway.store.tables import SourceRecord
+
+IG = Actor("ida.officer", "LA 815 information governance", "ig_officer")
+
+
+def _run_pipeline(index_url: str, samples: Path) -> None:
+    ingest("education__ctf", index_url=index_url)
+    ingest("social_care__cin_census", index_url=index_url)
+    with pytest.raises(BatchGateError):  # every ITK patient is an adult: the batch is stopped
+        ingest(
+            "health__hl7v2_adt",
+            path=str(samples / "hl7v2/nhs-itk-v2.4/ITK_ADT_A01_example.hl7"),
+            index_url=index_url,
+        )
+    (first, *_rest) = list_held(source="education__ctf", index_url=index_url)
+    reject_held(first.id, "not one of ours", IG, index_url=index_url)
+
+
+def test_report_from_a_real_run_has_the_right_counts(
+    index_url: str, inbox: Path, samples: Path, tmp_path: Path
+) -> None:
+    _run_pipeline(index_url, samples)
+    sqlite = index_url.startswith("sqlite")
+    files = build_validation_report(
+        tmp_path / "report", index_url=index_url, pdf=sqlite, data_docs=sqlite
+    )
+    html = files.html.read_text(encoding="utf-8")
+
+    with session_factory(index_url)() as session:
+        report = build_report(session, now=_now())
+    by_source = {s.source: s for s in report.sources}
+    for row in accounting_rows(index_url):
+        section = by_source[row.source]
+        assert section.total("received") == row.received
+        assert section.total("loaded") == row.loaded
+        assert section.total("quarantined") == row.quarantined
+        assert section.total("rejected") == row.rejected
+        assert f"{row.received:,}" in html
+    stopped = by_source["health__hl7v2_adt"].latest
+    assert (stopped.status, stopped.loaded, stopped.gates_failed) == (
+        "gated",
+        0,
+        ["held_share_within_limit"],
+    )
+    assert "STOPPED" in html and "more than 50% of its records failed serious checks" in html
+
+    ctf = by_source["education__ctf"]
+    rules = {r.rule: r for r in ctf.rules}
+    assert rules["birth_date_required"].failed >= 1
+    assert rules["birth_date_required"].checked == ctf.total("checked")
+    assert sum(r.rejected for r in ctf.reasons) == 1  # the reviewer's decision
+    assert [(d.role, d.action) for d in report.decisions] == [("ig_officer", "rejected")]
+    assert "A birth date is needed to tell children apart." in html
+
+    _assert_no_child_details(index_url, html)
+    if sqlite:
+        _assert_pdf_and_data_docs(files)
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def _assert_no_child_details(index_url: str, html: str) -> None:
+    """Counts and reasons only: no NHS number, UPN or birth date of any record appears."""
+    with session_factory(index_url)() as session:
+        payloads = session.scalars(select(SourceRecord.payload)).all()
+    identities = [p["identity"] for p in payloads]
+    assert identities
+    for identity in identities:
+        for key in ("nhs_number", "upn", "birth_date", "family_name"):
+            value = identity.get(key)
+            if value and len(value) > 4:
+                assert value not in html, key
+
+
+def _assert_pdf_and_data_docs(files) -> None:  # type: ignore[no-untyped-def]
+    assert files.pdf is not None
+    data = files.pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 2
+    assert files.data_docs is not None and files.data_docs.exists()
+    link = files.data_docs.relative_to(files.html.parent).as_posix()
+    assert f'href="{link}"' in files.html.read_text(encoding="utf-8")
+    pages = list(files.data_docs.parent.rglob("validations/**/*.html"))
+    assert pages, "a Data Docs page per recorded run"
