@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
+from gateway.api.metrics import metrics_router
 from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
 from gateway.lookup.summary import ChildSummary, find_child_id, records_of, resolve_child, summarise
 from gateway.store.engine import session_factory
@@ -85,6 +86,7 @@ def create_app(index_url: str | None = None) -> FastAPI:
         docs_url="/api/v1/docs",
     )
     Session_ = session_factory(index_url)
+    app.include_router(metrics_router(index_url))
 
     def database() -> Iterator[Session]:
         with Session_() as session:
