@@ -229,13 +229,15 @@ def run(argv):
     args.func(args)
 run(["pools", "import", sys.argv[1]])
 for attempt in range(300):
-    try:
+    try:  # the trigger fails until the dag-processor has written the DAG
         run(["dags", "unpause", "{INGEST}"])
         run(["dags", "unpause", "{LINK}"])
+        run(["dags", "trigger", "{INGEST}"])
         break
     except (Exception, SystemExit):
         time.sleep(1)
-run(["dags", "trigger", "{INGEST}"])
+else:
+    sys.exit("the DAGs were never parsed")
 """
 
 
