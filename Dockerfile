@@ -8,6 +8,7 @@ COPY connectors ./connectors
 COPY mappings ./mappings
 COPY expectations ./expectations
 COPY dags ./dags
+COPY deploy ./deploy
 RUN pip install --no-cache-dir "uv==0.13.8" \
     && uv pip install --system --no-cache -c requirements.lock -e .
 USER nobody

@@ -84,7 +84,8 @@ def ingest_dag(source: str, schedule: str, doc: str) -> Any:
         @task(pool=pool, execution_timeout=EXTRACT_TIMEOUT)
         def land() -> list[str]:
             where = source_location(source)
-            return list(run_step(source, None, lambda: _pipeline().land_source(source, **where)))
+            step = lambda: _pipeline().land_source(source, **where)  # noqa: E731
+            return list(run_step(source, None, step, "land_source"))
 
         @task(pool=pool)
         def stage(batch_ids: list[str]) -> list[str]:
@@ -119,7 +120,7 @@ def link_dag(sources: list[str]) -> Any:
         def link_children() -> dict[str, int]:
             from dataclasses import asdict
 
-            return asdict(run_step("(all)", None, _pipeline().link_children))
+            return asdict(run_step("(all)", None, _pipeline().link_children, "link_children"))
 
         link_children()
 

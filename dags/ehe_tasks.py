@@ -9,7 +9,10 @@ other exception is named by its type. Not a DAG file (.airflowignore).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -42,12 +45,15 @@ def pool_for(source: str) -> str:
     return f"ehe_source__{source}"
 
 
-def run_step(source: str, batch: str | None, step: Callable[[], Any]) -> Any:
+def run_step(source: str, batch: str | None, step: Callable[[], Any], name: str = "step") -> Any:
     """Run one step; turn any failure into a retriable or fatal Airflow error that is safe."""
     from gateway.recovery import classify
 
+    started = time.perf_counter()
     try:
-        return step()
+        result = step()
+        _record_timing(name, source, batch, time.perf_counter() - started)
+        return result
     except Exception as exc:
         failure = classify(exc)
         # Frames and code lines only: the message of an unknown error may hold record contents.
@@ -59,7 +65,17 @@ def run_step(source: str, batch: str | None, step: Callable[[], Any]) -> Any:
 
 
 def per_batch(source: str, batch_ids: list[str], step: Callable[[str], Any]) -> list[Any]:
-    return [run_step(source, b, lambda b=b: step(b)) for b in batch_ids]  # type: ignore[misc]
+    name = getattr(step, "__name__", "step")
+    return [run_step(source, b, lambda b=b: step(b), name) for b in batch_ids]  # type: ignore[misc]
+
+
+def _record_timing(name: str, source: str, batch: str | None, seconds: float) -> None:
+    """With ``EHE_STEP_TIMINGS`` set (the benchmark sets it), append how long the work took."""
+    path = os.environ.get("EHE_STEP_TIMINGS")
+    if path:
+        line = {"step": name, "source": source, "batch": batch, "seconds": seconds}
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(line) + "\n")
 
 
 def source_location(source: str) -> dict[str, str]:

@@ -161,3 +161,45 @@ def test_full_dag_run(tmp_path: Path, inbox: Path) -> None:
         [cli, "summary"], env=env, capture_output=True, text=True, check=True, timeout=120
     )
     assert "Children known to more than one agency" in summary.stdout
+    _assert_no_canary_anywhere(tmp_path, inbox)
+
+
+def _canaries(inbox: Path, limit: int = 60) -> set[str]:
+    """Names, birth dates, UPNs and NHS numbers of synthetic children, as the sources send them."""
+    import csv
+    from datetime import datetime
+
+    found: set[str] = set()
+    register = inbox / "education" / "ehe_register" / "ehe_cme_register.csv"
+    with register.open(newline="", encoding="utf-8") as handle:
+        for row in list(csv.DictReader(handle))[:limit]:
+            found |= {f"{row['Forename']} {row['Surname']}", row["UPN"], row["DOB"]}
+            found.add(datetime.strptime(row["DOB"], "%d/%m/%Y").date().isoformat())
+    lines = (inbox / "health" / "fhir" / "Patient.ndjson").read_text().splitlines()[:limit]
+    for line in lines:
+        patient = json.loads(line)
+        found |= {i["value"] for i in patient.get("identifier", []) if "nhs-number" in i["system"]}
+    return {c for c in found if c}
+
+
+def _assert_no_canary_anywhere(tmp_path: Path, inbox: Path) -> None:
+    """Every log file, XCom value, run config and alert of the run is free of personal data."""
+    import sqlite3
+
+    canaries = _canaries(inbox)
+    assert len(canaries) > 100
+    airflow_home = tmp_path / "airflow"
+    texts = {str(p): p.read_text(errors="replace") for p in airflow_home.rglob("*.log")}
+    texts |= {str(p): p.read_text() for p in (tmp_path / "data").rglob("alerts.jsonl")}
+    # dag.test() writes every task's log to the runner's output, dag-runs.log
+    assert "task_id=load" in texts[str(airflow_home / "dag-runs.log")], "task logs searched"
+    metadata = sqlite3.connect(airflow_home / "airflow.db")
+    xcoms = [str(v) for (v,) in metadata.execute("SELECT value FROM xcom")]
+    assert xcoms, "the XCom values were searched"
+    texts["xcom"] = "\n".join(xcoms)
+    texts["dag_run.conf"] = "\n".join(
+        str(v) for (v,) in metadata.execute("SELECT conf FROM dag_run")
+    )
+    for name, text in texts.items():
+        leaked = sorted(c for c in canaries if c in text)
+        assert not leaked, f"personal data in {name}: {len(leaked)} value(s)"

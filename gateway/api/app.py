@@ -20,6 +20,7 @@ from gateway.access.audit import AuditUnavailableError
 from gateway.access.rate_limit import RateLimiter
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
 from gateway.api import audit, children, lookup, policy
+from gateway.api.metrics import metrics_router
 from gateway.store.engine import session_factory
 from gateway.web import install_web
 
@@ -49,6 +50,7 @@ def create_app(
     app.add_exception_handler(SQLAlchemyError, _database_failed)
     app.add_exception_handler(AuditUnavailableError, _database_failed)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.include_router(metrics_router(index_url))
     install_web(app, app.state.sessions)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
