@@ -3,7 +3,7 @@
 One module per group of commands; importing it adds its commands to ``app``.
 """
 
-from gateway.cli import linkage, pipeline, quarantine, serve
+from gateway.cli import linkage, pipeline, quarantine, review, serve
 from gateway.cli.app import app
 
-__all__ = ["app", "linkage", "pipeline", "quarantine", "serve"]
+__all__ = ["app", "linkage", "pipeline", "quarantine", "review", "serve"]

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.linkage.clustering import Cluster, LinkCandidate
+from gateway.linkage.clustering import Cluster, LinkCandidate, Pair
 from gateway.linkage.probabilistic import PersonRow, ScoredPair, current_model, train_model
 from gateway.linkage.resolution import resolve
 from gateway.store.engine import session_factory
-from gateway.store.tables import Child, Link, LinkReview, SourceRecord
+from gateway.store.tables import Child, Link, LinkEvent, LinkReview, SourceRecord
 from gateway.store.tables.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,8 @@ def link_children(index_url: str | None = None) -> LinkSummary:
         existing = {(link.source, link.record_id): link for link in session.scalars(select(Link))}
         children = {c.child_id: c for c in session.scalars(select(Child))}
         model = current_model()
-        resolution = resolve(candidates, people, model)
+        together, apart = decisions(session)
+        resolution = resolve(candidates, people, model, together=together, apart=apart)
         clusters = resolution.clusters
         reviews = _queue_for_review(session, clusters, resolution.scored, model)
         claimed: set[str] = set()
@@ -65,6 +66,9 @@ def link_children(index_url: str | None = None) -> LinkSummary:
                 new_children += 1
             for old in retired:
                 children[old].merged_into = child_id
+                session.add(
+                    LinkEvent(action="merge", child_before=old, child_after=child_id, evidence={})
+                )
                 merged += 1
             children[child_id].restricted = any(
                 restricted.get(m.key, False) for m in cluster.members
@@ -201,6 +205,8 @@ def _write_links(
         if link is not None and link.origin == "MANUAL":
             continue
         evidence = {"rule": rule, "cluster_size": size, **cluster.evidence.get(member.key, {})}
+        if link is None or (link.child_id, link.rule, link.evidence) != (child_id, rule, evidence):
+            session.add(_event(member.key, link, child_id, rule, evidence))
         if link is None:
             link = Link(
                 source=member.source,
@@ -218,6 +224,36 @@ def _write_links(
             link.child_id, link.rule, link.evidence, link.state = child_id, rule, evidence, "MATCH"
             changed += 1
     return changed
+
+
+def _event(
+    key: tuple[str, str], link: Link | None, child_id: str, rule: str, evidence: dict[str, Any]
+) -> LinkEvent:
+    """The history row for a link made or changed by the matcher (what it was is kept)."""
+    return LinkEvent(
+        action="link" if link is None else "relink",
+        source=key[0],
+        record_id=key[1],
+        child_before=link.child_id if link is not None else None,
+        child_after=child_id,
+        origin="AUTO",
+        rule=rule,
+        evidence=evidence,
+    )
+
+
+def decisions(session: Session) -> tuple[list[Pair], list[Pair]]:
+    """Reviewers' decisions: pairs accepted as one child, and pairs rejected (two children)."""
+    together: list[Pair] = []
+    apart: list[Pair] = []
+    query = select(LinkReview).where(LinkReview.status.in_(("accepted", "rejected")))
+    for review in session.scalars(query):
+        pair = (
+            (review.left_source, review.left_record_id),
+            (review.right_source, review.right_record_id),
+        )
+        (together if review.status == "accepted" else apart).append(pair)
+    return together, apart
 
 
 def train_on_index(index_url: str | None = None) -> Path:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.linkage.clustering import Cluster, LinkCandidate, ScoredEdge, cluster_records
+from gateway.linkage.clustering import Cluster, LinkCandidate, Pair, ScoredEdge, cluster_records
 from gateway.linkage.names import is_common_forename, one_edit_apart, same_forename
 from gateway.linkage.probabilistic import UPPER, PersonRow, ScoredPair, score_pairs
 
@@ -23,9 +23,15 @@ class Resolution:
 
 
 def resolve(
-    candidates: Sequence[LinkCandidate], people: Sequence[PersonRow], model: Path | None
+    candidates: Sequence[LinkCandidate],
+    people: Sequence[PersonRow],
+    model: Path | None,
+    *,
+    together: Sequence[Pair] = (),
+    apart: Sequence[Pair] = (),
 ) -> Resolution:
-    """Cluster the records: identifier rules, then pairs the model links automatically."""
+    """Cluster the records: reviewers' decisions, identifier rules, then pairs the model links
+    automatically."""
     scored = score_pairs(people, model) if model else []
     by_key = {person.key: person for person in people}
     edges = [
@@ -33,7 +39,8 @@ def resolve(
         for p in scored
         if p.probability >= UPPER and not possible_twins(by_key[p.left], by_key[p.right])
     ]
-    return Resolution(cluster_records(candidates, edges), scored)
+    clusters = cluster_records(candidates, edges, together=together, apart=apart)
+    return Resolution(clusters, scored)
 
 
 def evidence(pair: ScoredPair, model: Path | None) -> dict[str, Any]:

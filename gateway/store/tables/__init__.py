@@ -5,6 +5,7 @@ from gateway.store.tables.base import Base
 from gateway.store.tables.batches import Batch
 from gateway.store.tables.bookmarks import SourceBookmark
 from gateway.store.tables.children import LINK_ORIGINS, LINK_STATES, Child, Link
+from gateway.store.tables.link_events import LinkEvent
 from gateway.store.tables.quarantine import HeldRecord
 from gateway.store.tables.reviews import LinkReview
 from gateway.store.tables.source_records import SourceRecord
@@ -19,6 +20,7 @@ __all__ = [
     "Child",
     "HeldRecord",
     "Link",
+    "LinkEvent",
     "LinkReview",
     "SourceBookmark",
     "SourceRecord",
