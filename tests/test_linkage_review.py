@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from gateway.access.audit import Actor
@@ -23,7 +23,7 @@ from gateway.linkage.review import (
 from gateway.pipeline import ingest, link_children
 from gateway.sources import source_names
 from gateway.store.engine import session_factory
-from gateway.store.tables import AuditEntry, Link, LinkEvent
+from gateway.store.tables import AuditEntry, Child, Link, LinkEvent, SourceRecord
 
 runner = CliRunner()
 REVIEWER = Actor("r.reviewer", "data engineering", "data_engineer")
@@ -35,6 +35,37 @@ def _child(index_url: str, key: tuple[str, str]) -> Link:
         assert link is not None
         session.expunge(link)
         return link
+
+
+def _restrict(index_url: str, key: tuple[str, str]) -> None:
+    with session_factory(index_url).begin() as session:
+        session.execute(
+            update(SourceRecord)
+            .where(SourceRecord.source == key[0], SourceRecord.record_id == key[1])
+            .values(restricted=True)
+        )
+
+
+def _restricted(index_url: str, child_id: str) -> bool:
+    with session_factory(index_url)() as session:
+        child = session.get(Child, child_id)
+        assert child is not None
+        return child.restricted
+
+
+def _any_restricted(index_url: str, child_id: str) -> bool:
+    with session_factory(index_url)() as session:
+        keys = session.execute(select(Link.source, Link.record_id).where(Link.child_id == child_id))
+        return any(
+            session.scalar(
+                select(SourceRecord.restricted).where(
+                    SourceRecord.source == s,
+                    SourceRecord.record_id == r,
+                    SourceRecord.is_current.is_(True),
+                )
+            )
+            for s, r in keys.all()
+        )
 
 
 def test_reviewers_decisions_bind_clustering() -> None:
@@ -71,7 +102,9 @@ def test_review_queue_end_to_end(index_url: str, inbox: Path, tmp_path: Path) ->
     assert shown.exit_code == 0, shown.output
     assert "<svg" in chart.read_text() and "final score" in chart.read_text()
 
+    _restrict(index_url, first.right)  # e.g. a PDS S-flag on one of the two records
     child_id = accept(first.id, REVIEWER, "same child: school confirmed", index_url)
+    assert _restricted(index_url, child_id), "a restricted record restricts the child it joins"
     left, right = _child(index_url, first.left), _child(index_url, first.right)
     assert left.child_id == right.child_id == child_id
     assert (left.origin, right.origin) == ("MANUAL", "MANUAL")
@@ -90,6 +123,10 @@ def test_review_queue_end_to_end(index_url: str, inbox: Path, tmp_path: Path) ->
     after = _child(index_url, first.left), _child(index_url, first.right)
     assert after[0].child_id != after[1].child_id, "unlinked at once"
     assert {a.origin for a in after} == {"AUTO"}
+    assert _restricted(index_url, after[1].child_id)
+    assert _restricted(index_url, after[0].child_id) == _any_restricted(
+        index_url, after[0].child_id
+    )
     link_children(index_url)
     assert _child(index_url, first.left).child_id != _child(index_url, first.right).child_id
     assert first.id in {i.id for i in list_reviews(index_url)}

@@ -52,18 +52,24 @@ def evidence(pair: ScoredPair, model: Path | None) -> dict[str, Any]:
 
 
 def possible_twins(a: PersonRow, b: PersonRow) -> bool:
-    """Same birth date, same household (surname or address), different forenames.
+    """Same birth date (or day and month swapped), same household (surname or address),
+    different forenames.
 
     Twins look like this, so a person decides (the pair goes to review however high it
     scores). A nickname or a typo of one forename is not a different forename: ``olvia`` is
     one edit from ``olivia`` and no one's name, whereas ``isabelle`` next to ``isabella`` are
     both names and may be two children.
     """
-    if a.birth_date is None or a.birth_date != b.birth_date:
+    if a.birth_date is None or b.birth_date not in (a.birth_date, _swapped(a.birth_date)):
         return False
     household = _same(a.family_name, b.family_name) or _same(a.postcode, b.postcode)
     household = household or _same(a.address, b.address)
     return household and _different_forenames(a.given_name, b.given_name)
+
+
+def _swapped(born: str) -> str | None:
+    """The date with day and month swapped: scoring counts that nearly as a match, so here too."""
+    return f"{born[:4]}-{born[8:10]}-{born[5:7]}" if len(born) == 10 else None
 
 
 def _same(a: str | None, b: str | None) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, select, tuple_
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
@@ -130,6 +130,8 @@ def accept(review_id: int, actor: Actor, reason: str, index_url: str | None = No
             _merge(session, retire, keep, review_id, actor.user)
         for key in (left, right):
             _make_manual(session, key, keep, review, actor.user)
+        session.flush()
+        refresh_restriction(session, keep)
         _decide(session, review, "accepted", actor, reason)
         _audit(session, actor, "linkage.review.accept", keep, ())
         return keep
@@ -304,10 +306,9 @@ def _merge(session: Session, retire: str, keep: str, review_id: int, actor: str)
             )
         )
         link.child_id = keep
-    retired, survivor = session.get(Child, retire), session.get(Child, keep)
-    assert retired is not None and survivor is not None
+    retired = session.get(Child, retire)
+    assert retired is not None
     retired.merged_into = keep
-    survivor.restricted = survivor.restricted or retired.restricted
 
 
 def _make_manual(session: Session, key: Key, child_id: str, review: LinkReview, actor: str) -> None:
@@ -346,6 +347,7 @@ def _undo_accept(session: Session, review_id: int, actor: str) -> None:
         .order_by(LinkEvent.id.desc())
     ).all()
     undone = [e for e in events if e.id > _previous_reopen(session, review_id)]
+    touched: set[str] = set()
     for event in undone:
         link = session.get(Link, (event.source, event.record_id))
         if link is None or event.child_before is None:
@@ -364,12 +366,38 @@ def _undo_accept(session: Session, review_id: int, actor: str) -> None:
                 actor=actor,
             )
         )
+        touched.update((link.child_id, event.child_before))
         link.child_id, link.origin = event.child_before, event.origin or "AUTO"
         link.rule, link.evidence = event.rule or link.rule, event.evidence
         if event.action == "merge":
             retired = session.get(Child, event.child_before)
             if retired is not None:
                 retired.merged_into = None
+    session.flush()
+    for child_id in sorted(touched):
+        refresh_restriction(session, child_id)
+
+
+def refresh_restriction(session: Session, child_id: str) -> bool:
+    """A child is restricted when any current source record linked to it is (the most
+    restrictive label wins); set it again after its records change."""
+    restricted = session.scalar(
+        select(SourceRecord.id)
+        .join(
+            Link,
+            and_(Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id),
+        )
+        .where(
+            Link.child_id == child_id,
+            SourceRecord.is_current.is_(True),
+            SourceRecord.restricted.is_(True),
+        )
+        .limit(1)
+    )
+    child = session.get(Child, child_id)
+    if child is not None:
+        child.restricted = restricted is not None
+    return restricted is not None
 
 
 def _previous_reopen(session: Session, review_id: int) -> int:
