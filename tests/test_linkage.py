@@ -87,7 +87,7 @@ def test_trained_model_joins_more_and_merges_no_two_children(index_url: str, inb
     for link in probabilistic:
         assert link.evidence["probability"] >= UPPER
         weights = link.evidence["match_weights"]
-        assert set(weights) >= {"birth_date", "given_name_family_name"}
+        assert set(weights) >= {"prior", "given_name", "family_name", "birth_date", "place"}
         assert sum(weights.values()) > 0, "agreement on the fields is what linked them"
     assert summary.new_reviews == len(open_reviews(index_url))
     again = link_children(index_url)
@@ -96,7 +96,7 @@ def test_trained_model_joins_more_and_merges_no_two_children(index_url: str, inb
 
 def test_twin_shaped_pairs_are_never_auto_linked() -> None:
     from gateway.linkage.probabilistic import PersonRow
-    from gateway.linkage.publish import possible_twins
+    from gateway.linkage.resolution import possible_twins
 
     def person(given: str, family: str = "green", born: str = "2011-02-02") -> PersonRow:
         return PersonRow(("s", given), given, family, born, "female", "YO11 1AA", None, None)
@@ -104,3 +104,30 @@ def test_twin_shaped_pairs_are_never_auto_linked() -> None:
     assert possible_twins(person("riley"), person("ruby"))
     assert not possible_twins(person("riley"), person("riley"))
     assert not possible_twins(person("riley"), person("ruby", born="2012-02-02"))
+    # same address, different surnames (a stepfamily) is still a household
+    assert possible_twins(person("riley"), person("ruby", family="hall"))
+    # two real names one letter apart may be two children; a missing forename tells nothing
+    assert possible_twins(person("isabella"), person("isabelle"))
+    assert possible_twins(
+        person("riley"),
+        PersonRow(("s", "x"), None, "green", "2011-02-02", "female", "YO11 1AA", None, None),
+    )
+
+
+def test_nicknames_and_typos_of_one_forename_are_not_twins() -> None:
+    from gateway.linkage.probabilistic import PersonRow
+    from gateway.linkage.resolution import possible_twins
+
+    def person(given: str) -> PersonRow:
+        return PersonRow(
+            ("s", given), given, "green", "2011-02-02", "female", "YO11 1AA", None, None
+        )
+
+    for a, b in (
+        ("kate", "katherine"),
+        ("sam", "samuel"),
+        ("jon", "jonathan"),
+        ("olivia", "olvia"),
+        ("olivia", "oilvia"),
+    ):
+        assert not possible_twins(person(a), person(b)), (a, b)

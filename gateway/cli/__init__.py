@@ -12,6 +12,7 @@ from gateway.cli import (
     quarantine,
     report,
     report_sharing,
+    review,
     sar,
     serve,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "quarantine",
     "report",
     "report_sharing",
+    "review",
     "sar",
     "serve",
 ]

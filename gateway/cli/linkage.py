@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,3 +43,23 @@ def linkage_reviews(limit: int = 20) -> None:
             f"{review.left_record_id} ~ {review.right_source}/{review.right_record_id} {weights}"
         )
     typer.echo(f"{len(reviews)} open possible match(es)")
+
+
+@linkage_app.command("evaluate")
+def linkage_evaluate(
+    records: Annotated[Path, typer.Option(help="Labelled canonical person records (CSV)")],
+    label_column: Annotated[str, typer.Option(help="The column holding each record's true id")],
+    clusters_out: Annotated[Path, typer.Option(help="Where to write record_id,child_id")],
+) -> None:
+    """Run the production linkage (training included) on a labelled file and measure it."""
+    from gateway.errors import FatalConfigError
+    from gateway.linkage.evaluate import evaluate_file
+
+    try:
+        quality = evaluate_file(records, label_column, clusters_out)
+    except (FatalConfigError, FileNotFoundError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    for line in quality.lines():
+        typer.echo(line)
+    typer.echo(f"clusters written to {clusters_out}")

@@ -4,7 +4,9 @@ source merged (HL7 A40), then the probabilistic links the caller scored (Splink)
 Pure functions over small record summaries, no database: the caller reads the records and
 writes the clusters. Two different valid NHS numbers mean two children, whatever else they
 share, so a join that would put two NHS numbers in one cluster is refused; a probabilistic
-join is refused as well where it would put two different valid UPNs together.
+join is refused as well where it would put two different valid UPNs together. A reviewer's
+decisions come first and bind every rule: pairs accepted as one child are joined (rule
+``manual``), pairs rejected are never put in one cluster by anything.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RULES = ("nhs_number", "upn", "local_id", "source_merge")
+Pair = tuple[tuple[str, str], tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class _UnionFind:
         self.parent = list(range(size))
         self.nhs: list[set[str]] = [set() for _ in range(size)]
         self.upn: list[set[str]] = [set() for _ in range(size)]
+        self.apart: dict[int, set[int]] = {}  # root -> records its cluster must never hold
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -73,7 +77,11 @@ class _UnionFind:
             return False  # two children: never join different valid NHS numbers
         if strict_upn and self.upn[ra] and self.upn[rb] and self.upn[ra] != self.upn[rb]:
             return False
+        if any(self.find(x) == rb for x in self.apart.get(ra, ())):
+            return False  # a reviewer said these are two children
         self.parent[rb] = ra
+        if rb in self.apart:
+            self.apart.setdefault(ra, set()).update(self.apart.pop(rb))
         self.nhs[ra] |= self.nhs[rb]
         self.upn[ra] |= self.upn[rb]
         return True
@@ -94,9 +102,14 @@ def _keys(
 
 
 def cluster_records(
-    candidates: Sequence[LinkCandidate], scored: Sequence[ScoredEdge] = ()
+    candidates: Sequence[LinkCandidate],
+    scored: Sequence[ScoredEdge] = (),
+    *,
+    together: Sequence[Pair] = (),
+    apart: Sequence[Pair] = (),
 ) -> list[Cluster]:
-    """Group records by the rules in order (NHS number, UPN, local id), then scored edges."""
+    """Group records: a reviewer's decisions, the rules in order (NHS number, UPN, local id),
+    then scored edges."""
     uf = _UnionFind(len(candidates))
     for i, c in enumerate(candidates):
         if c.nhs_number:
@@ -104,6 +117,7 @@ def cluster_records(
         if c.upn:
             uf.upn[i].add(c.upn)
     joined_by: dict[int, str] = {}
+    _apply_decisions(uf, candidates, together, apart, joined_by)
     for rule in RULES:
         _join_on_rule(uf, candidates, rule, joined_by)
     evidence = _join_scored(uf, candidates, scored, joined_by)
@@ -118,6 +132,25 @@ def cluster_records(
         clusters.append(cluster)
     clusters.sort(key=lambda c: c.key)
     return clusters
+
+
+def _apply_decisions(
+    uf: _UnionFind,
+    candidates: Sequence[LinkCandidate],
+    together: Sequence[Pair],
+    apart: Sequence[Pair],
+    joined_by: dict[int, str],
+) -> None:
+    index = {c.key: i for i, c in enumerate(candidates)}
+    for left, right in apart:
+        if left in index and right in index:
+            i, j = index[left], index[right]
+            uf.apart.setdefault(i, set()).add(j)
+            uf.apart.setdefault(j, set()).add(i)
+    for left, right in together:
+        if left in index and right in index and uf.union(index[left], index[right]):
+            joined_by.setdefault(index[left], "manual")
+            joined_by.setdefault(index[right], "manual")
 
 
 def _join_on_rule(

@@ -18,17 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.linkage.clustering import Cluster, LinkCandidate, ScoredEdge, cluster_records
-from gateway.linkage.probabilistic import (
-    UPPER,
-    PersonRow,
-    ScoredPair,
-    current_model,
-    score_pairs,
-    train_model,
-)
+from gateway.linkage.clustering import Cluster, LinkCandidate, Pair
+from gateway.linkage.probabilistic import PersonRow, ScoredPair, current_model, train_model
+from gateway.linkage.resolution import resolve
 from gateway.store.engine import session_factory
-from gateway.store.tables import Child, Link, LinkReview, SourceRecord
+from gateway.store.tables import Child, Link, LinkEvent, LinkReview, SourceRecord
 from gateway.store.tables.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -53,19 +47,14 @@ def child_id_for(cluster: Cluster) -> str:
 def link_children(index_url: str | None = None) -> LinkSummary:
     """Cluster every current source record and write children and links, in one transaction."""
     with session_factory(index_url).begin() as session:
-        candidates, people, restricted = _candidates(session)
+        candidates, people, restricted = read_candidates(session)
         existing = {(link.source, link.record_id): link for link in session.scalars(select(Link))}
         children = {c.child_id: c for c in session.scalars(select(Child))}
         model = current_model()
-        scored = score_pairs(people, model) if model else []
-        by_key = {person.key: person for person in people}
-        edges = [
-            ScoredEdge(p.left, p.right, _evidence(p, model))
-            for p in scored
-            if p.probability >= UPPER and not possible_twins(by_key[p.left], by_key[p.right])
-        ]
-        clusters = cluster_records(candidates, edges)
-        reviews = _queue_for_review(session, clusters, scored, model)
+        together, apart = decisions(session)
+        resolution = resolve(candidates, people, model, together=together, apart=apart)
+        clusters = resolution.clusters
+        reviews = _queue_for_review(session, clusters, resolution.scored, model)
         claimed: set[str] = set()
         new_children = merged = changed = 0
         for cluster in clusters:
@@ -77,6 +66,9 @@ def link_children(index_url: str | None = None) -> LinkSummary:
                 new_children += 1
             for old in retired:
                 children[old].merged_into = child_id
+                session.add(
+                    LinkEvent(action="merge", child_before=old, child_after=child_id, evidence={})
+                )
                 merged += 1
             children[child_id].restricted = any(
                 restricted.get(m.key, False) for m in cluster.members
@@ -98,7 +90,7 @@ def link_children(index_url: str | None = None) -> LinkSummary:
     return summary
 
 
-def _candidates(
+def read_candidates(
     session: Session,
 ) -> tuple[list[LinkCandidate], list[PersonRow], dict[tuple[str, str], bool]]:
     rows = session.execute(
@@ -128,7 +120,9 @@ def _candidates(
 def _person(
     key: tuple[str, str], identity: dict[str, Any], nhs: str | None, upn: str | None
 ) -> PersonRow:
-    postcodes = [a.get("postcode") for a in identity.get("addresses", []) if a.get("postcode")]
+    addresses = identity.get("addresses") or []
+    postcodes = [a.get("postcode") for a in addresses if a.get("postcode")]
+    lines = [" ".join(a.get("lines") or []) for a in addresses if a.get("lines")]
     return PersonRow(
         key=key,
         given_name=_lower(identity.get("given_name")),
@@ -138,30 +132,12 @@ def _person(
         postcode=postcodes[-1] if postcodes else None,
         nhs_number=nhs,
         upn=upn,
+        address=_lower(lines[-1]) if lines else None,
     )
 
 
 def _lower(value: str | None) -> str | None:
     return value.strip().lower() or None if value else None
-
-
-def _evidence(pair: ScoredPair, model: Path | None) -> dict[str, Any]:
-    return {
-        "probability": round(pair.probability, 6),
-        "match_weights": pair.weights,
-        "model": model.stem if model else None,
-    }
-
-
-def possible_twins(a: PersonRow, b: PersonRow) -> bool:
-    """Same birth date and surname, different forenames: twins look like this, so a person
-    decides (the pair goes to review however high it scores)."""
-    return (
-        a.birth_date is not None
-        and a.birth_date == b.birth_date
-        and a.family_name == b.family_name
-        and a.given_name != b.given_name
-    )
 
 
 def _queue_for_review(
@@ -236,6 +212,8 @@ def _write_links(
         if link is not None and link.origin == "MANUAL":
             continue
         evidence = {"rule": rule, "cluster_size": size, **cluster.evidence.get(member.key, {})}
+        if link is None or (link.child_id, link.rule, link.evidence) != (child_id, rule, evidence):
+            session.add(_event(member.key, link, child_id, rule, evidence))
         if link is None:
             link = Link(
                 source=member.source,
@@ -255,10 +233,40 @@ def _write_links(
     return changed
 
 
+def _event(
+    key: tuple[str, str], link: Link | None, child_id: str, rule: str, evidence: dict[str, Any]
+) -> LinkEvent:
+    """The history row for a link made or changed by the matcher (what it was is kept)."""
+    return LinkEvent(
+        action="link" if link is None else "relink",
+        source=key[0],
+        record_id=key[1],
+        child_before=link.child_id if link is not None else None,
+        child_after=child_id,
+        origin="AUTO",
+        rule=rule,
+        evidence=evidence,
+    )
+
+
+def decisions(session: Session) -> tuple[list[Pair], list[Pair]]:
+    """Reviewers' decisions: pairs accepted as one child, and pairs rejected (two children)."""
+    together: list[Pair] = []
+    apart: list[Pair] = []
+    query = select(LinkReview).where(LinkReview.status.in_(("accepted", "rejected")))
+    for review in session.scalars(query):
+        pair = (
+            (review.left_source, review.left_record_id),
+            (review.right_source, review.right_record_id),
+        )
+        (together if review.status == "accepted" else apart).append(pair)
+    return together, apart
+
+
 def train_on_index(index_url: str | None = None) -> Path:
     """Train a new model version on every current source record in the index."""
     with session_factory(index_url)() as session:
-        _, people, _ = _candidates(session)
+        _, people, _ = read_candidates(session)
     return train_model(people)
 
 

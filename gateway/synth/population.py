@@ -148,10 +148,14 @@ def _family(rng: random.Random, family_key: str, start: int, room: int) -> list[
     twins = size >= 2 and rng.random() < 0.08
     members: list[Child] = []
     birth = REFERENCE_DATE - timedelta(days=rng.randrange(4 * 365, 16 * 365))
+    oldest = REFERENCE_DATE - timedelta(days=17 * 365)
     for index in range(size):
         if index > 0 and not (twins and index == 1):
-            birth = birth - timedelta(days=rng.randrange(300, 1500))
-            birth = max(birth, REFERENCE_DATE - timedelta(days=17 * 365))
+            gap = rng.randrange(300, 1500)
+            # An older sibling past the oldest age is born after the first instead: siblings
+            # who are not twins never share a birth date.
+            older = birth - timedelta(days=gap)
+            birth = older if older >= oldest else members[0].birth_date + timedelta(days=gap)
         key = f"T{start + index + 1:07d}"
         taken = {m.given_name for m in members}
         members.append(_child(rng, key, household, birth, twin=twins and index < 2, taken=taken))

@@ -7,6 +7,7 @@ from gateway.store.tables.bookmarks import SourceBookmark
 from gateway.store.tables.break_glass import BreakGlass
 from gateway.store.tables.children import LINK_ORIGINS, LINK_STATES, Child, Link
 from gateway.store.tables.consents import Consent
+from gateway.store.tables.link_events import LinkEvent
 from gateway.store.tables.quarantine import HeldRecord
 from gateway.store.tables.reviews import LinkReview
 from gateway.store.tables.source_records import SourceRecord
@@ -24,6 +25,7 @@ __all__ = [
     "Consent",
     "HeldRecord",
     "Link",
+    "LinkEvent",
     "LinkReview",
     "SourceBookmark",
     "SourceRecord",

@@ -35,3 +35,7 @@ class LinkReview(Base):
     model: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A reviewer's decision (MANUAL: the matcher and retraining never change it).
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(String(500))

@@ -1,0 +1,178 @@
+"""Evaluate the production linkage on any labelled file of canonical person records.
+
+``evaluate_file`` reads the records, trains a model on them exactly as ``linkage train`` does
+(into a throw-away folder, so the index's models are untouched), resolves them exactly as
+``link_children`` does, writes each record's child id, and measures the result against the
+labels: pairwise precision, recall and F1, children caught in a false merge, children split.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import FatalConfigError
+from gateway.identifiers import (
+    compact_nhs_number,
+    compact_upn,
+    is_valid_nhs_number,
+    is_valid_upn,
+    normalise_postcode,
+)
+from gateway.linkage.clustering import LinkCandidate
+from gateway.linkage.probabilistic import PersonRow, train_model
+from gateway.linkage.publish import child_id_for
+from gateway.linkage.resolution import resolve
+
+COLUMNS = (
+    "record_id",
+    "source",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "sex",
+    "postcode",
+    "address",
+    "nhs_number",
+    "upn",
+)
+DEFAULT_SOURCE = "file"
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class LabelledRecords:
+    candidates: list[LinkCandidate]
+    people: list[PersonRow]
+    labels: dict[Key, str]
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Pairwise quality of a clustering against the truth."""
+
+    records: int
+    true_children: int
+    predicted_children: int
+    precision: float
+    recall: float
+    f1: float
+    children_in_false_merges: int
+    children_split: int
+
+    def lines(self) -> list[str]:
+        share = self.children_in_false_merges / self.true_children if self.true_children else 0
+        return [
+            f"records {self.records}: {self.true_children} true children, "
+            f"{self.predicted_children} found",
+            f"pairwise precision {self.precision:.4f}, recall {self.recall:.4f}, F1 {self.f1:.4f}",
+            f"children in false merges {self.children_in_false_merges} ({share:.2%})",
+            f"children split {self.children_split}",
+        ]
+
+
+def read_labelled(path: Path, label_column: str) -> LabelledRecords:
+    """Read canonical person records and their labels; every problem with the file at once."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [c for c in (*COLUMNS, label_column) if c not in header]
+        if missing:
+            raise FatalConfigError(f"{path.name}: missing column(s) {', '.join(missing)}")
+        rows = list(reader)
+    problems: list[str] = []
+    seen: set[Key] = set()
+    result = LabelledRecords([], [], {})
+    for line, row in enumerate(rows, start=2):
+        key = ((row["source"] or "").strip() or DEFAULT_SOURCE, (row["record_id"] or "").strip())
+        label = (row[label_column] or "").strip()
+        if not key[1] or not label or key in seen:
+            what = "record_id" if not key[1] else "label" if not label else "a repeated record"
+            problems.append(f"line {line}: {what}")
+            continue
+        seen.add(key)
+        nhs, upn = _valid_nhs(row["nhs_number"]), _valid_upn(row["upn"])
+        result.candidates.append(LinkCandidate(key[0], key[1], nhs, upn))
+        result.people.append(_person(key, row, nhs, upn))
+        result.labels[key] = label
+    if problems:
+        shown = "; ".join(problems[:10])
+        raise FatalConfigError(f"{path.name}: {len(problems)} bad row(s): {shown}")
+    return result
+
+
+def _person(key: Key, row: Mapping[str, str | None], nhs: str | None, upn: str | None) -> PersonRow:
+    return PersonRow(
+        key=key,
+        given_name=_text(row["given_name"]),
+        family_name=_text(row["family_name"]),
+        birth_date=_text(row["birth_date"]),
+        sex=_text(row["sex"]),
+        postcode=normalise_postcode(_text(row["postcode"])),
+        nhs_number=nhs,
+        upn=upn,
+        address=_text(row["address"]),
+    )
+
+
+def _text(value: str | None) -> str | None:
+    return value.strip().lower() or None if value else None
+
+
+def _valid_nhs(value: str | None) -> str | None:
+    compact = compact_nhs_number(value) if value else None
+    return compact if is_valid_nhs_number(compact) else None
+
+
+def _valid_upn(value: str | None) -> str | None:
+    compact = compact_upn(value) if value else None
+    return compact if is_valid_upn(compact) else None
+
+
+def evaluate_file(records: Path, label_column: str, clusters_out: Path) -> Quality:
+    """Train, resolve and measure on a labelled file; write ``record_id,child_id``."""
+    data = read_labelled(records, label_column)
+    with tempfile.TemporaryDirectory(prefix="ehe-evaluate-") as folder:
+        model = train_model(data.people, Path(folder)) if len(data.people) > 1 else None
+        resolution = resolve(data.candidates, data.people, model)
+    assigned: dict[Key, str] = {}
+    for cluster in resolution.clusters:
+        child_id = child_id_for(cluster)
+        assigned.update((m.key, child_id) for m in cluster.members)
+    clusters_out.parent.mkdir(parents=True, exist_ok=True)
+    with clusters_out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["record_id", "child_id"])
+        writer.writerows([key[1], assigned[key]] for key in data.labels)
+    return pairwise_quality(assigned, data.labels)
+
+
+def pairwise_quality(assigned: Mapping[Any, str], truth: Mapping[Any, str]) -> Quality:
+    """Compare predicted clusters (record -> child id) with true ones (record -> label)."""
+    clusters: dict[str, list[str]] = defaultdict(list)
+    for key, child_id in assigned.items():
+        clusters[child_id].append(truth[key])
+    true_sizes = Counter(truth[key] for key in assigned)
+    predicted = sum(len(c) * (len(c) - 1) // 2 for c in clusters.values())
+    correct = sum(n * (n - 1) // 2 for c in clusters.values() for n in Counter(c).values())
+    true_pairs = sum(n * (n - 1) // 2 for n in true_sizes.values())
+    precision = correct / predicted if predicted else 1.0
+    recall = correct / true_pairs if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    merged = {label for c in clusters.values() if len(set(c)) > 1 for label in c}
+    pieces = Counter(label for c in clusters.values() for label in set(c))
+    return Quality(
+        records=len(assigned),
+        true_children=len(true_sizes),
+        predicted_children=len(clusters),
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        children_in_false_merges=len(merged),
+        children_split=sum(1 for n in pieces.values() if n > 1),
+    )
