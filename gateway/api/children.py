@@ -15,7 +15,7 @@ from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import Purpose
 from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
 from gateway.api.lookup import stated_purpose
-from gateway.lookup.caseload import CaseloadEntry, ehe_caseload
+from gateway.lookup.caseload import CaseloadEntry, SharedFacts, ehe_caseload
 from gateway.lookup.search import Candidate, Demographics, search_children
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
@@ -93,7 +93,8 @@ def caseload(
     stated = stated_purpose(db, who, purpose, "caseload")
     decision = _allowed(request, db, who, stated, "caseload")
     today = datetime.now(UTC).date()
-    entries = ehe_caseload(db, today=today, unseen_months=unseen_months, limit=limit)
+    shared = SharedFacts(sources=decision.sources, fields=decision.fields)
+    entries = ehe_caseload(db, today=today, unseen_months=unseen_months, limit=limit, shared=shared)
     append(
         db,
         AuditEvent(
