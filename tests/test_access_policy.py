@@ -162,6 +162,21 @@ def test_restricted_records_say_only_that_they_exist_and_whom_to_contact(
     assert api.get("/api/v1/break-glass/reviews", headers=bearer("iris.ig")).json() == []
 
 
+def test_a_restricted_record_restricts_even_when_its_agency_is_not_shared(
+    api: httpx.Client, index_url: str
+) -> None:
+    """C-A's health record is restricted; the health clause shares no health records."""
+    from gateway.store.tables import SourceRecord
+
+    with session_factory(index_url).begin() as session:
+        row = session.scalars(select(SourceRecord).where(SourceRecord.record_id == "a3")).one()
+        row.payload = {**row.payload, "identity": {**row.payload["identity"], "restricted": True}}
+    answer = _lookup(api, "hana.health", "C-A", "safeguarding_duty").json()
+    assert answer["outcome"] == "restricted" and answer["restricted"] is True
+    assert "social_care.lead_team" in answer["fields_refused"]
+    assert "lead_team" not in answer["summary"].get("social_care", {})
+
+
 def test_a_lookup_whose_audit_cannot_be_written_fails_closed(
     api: httpx.Client, index_url: str
 ) -> None:

@@ -90,7 +90,7 @@ def ehe_caseload(
     entries = [
         _entry(
             child,
-            [r for r in records if facts.sources is None or r.agency in facts.sources],
+            records,
             today=today,
             unseen_months=unseen_months,
             shared=facts,
@@ -156,7 +156,8 @@ def _entry(
     unseen_months: int,
     shared: SharedFacts,
 ) -> CaseloadEntry | None:
-    full = summarise(child, records)
+    visible = [r for r in records if shared.sources is None or r.agency in shared.sources]
+    full = summarise(child, visible)
     removed = _removed_to_home_education(full)
     if full.education.ehe_status != "registered" and not removed:
         return None
@@ -171,9 +172,10 @@ def _entry(
         and care.known
         and (first_referral is None or first_referral <= (summary.education.left_roll_on or today))
     )
-    last_seen = _last_seen(summary, records)
+    last_seen = _last_seen(summary, visible)
     cutoff = today - timedelta(days=round(unseen_months * DAYS_A_MONTH))
     unseen = last_seen is None or last_seen < cutoff
+    # The most restrictive label wins, whichever agency holds it and whatever is shared.
     restricted = summary.restricted or any(r.identity.restricted for r in records)
     concern, reasons = _concern(
         summary,
