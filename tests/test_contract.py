@@ -31,8 +31,9 @@ SOURCES = sorted(CONNECTORS)
 @contextmanager
 def _fhir_api() -> Iterator[dict[str, Any]]:
     """A loopback FHIR server holding synthetic Patients and their Encounters."""
-    from gateway.synth import patient_resources
     from fakes.fhir_server import FakeFhirServer, encounters_for
+
+    from gateway.synth import patient_resources
 
     fake = FakeFhirServer()
     patients = patient_resources(40, seed=3)

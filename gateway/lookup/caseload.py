@@ -7,15 +7,45 @@ A plain function over the index (``ehe_caseload``); the API and the web pages re
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from gateway.lookup.summary import ChildSummary, summarise
+from gateway.lookup.summary import SECTIONS, ChildSummary, summarise
 from gateway.model import CanonicalRecord
 from gateway.store.tables import Child, Link, SourceRecord
+
+NOT_SHARED = "not shared"
+
+
+@dataclass(frozen=True)
+class SharedFacts:
+    """What a clause shares: agencies and dotted summary fields (None: everything)."""
+
+    sources: frozenset[str] | None = None
+    fields: frozenset[str] | None = None
+
+    def allows(self, name: str) -> bool:
+        return self.fields is None or name in self.fields
+
+
+def withhold(summary: ChildSummary, shared: SharedFacts) -> ChildSummary:
+    """The summary with every field the clause does not share blanked ("not shared" for states)."""
+    if shared.fields is None:
+        return summary
+    changed = summary.model_copy(deep=True)
+    for part in SECTIONS:
+        section = getattr(changed, part)
+        for name, info in type(section).model_fields.items():
+            if shared.allows(f"{part}.{name}"):
+                continue
+            blank = NOT_SHARED if isinstance(info.default, str) else info.default
+            setattr(section, name, blank)
+    return changed
+
 
 EHE_LEAVING_REASONS = ("EHE", "ELECTIVE HOME EDUCATION", "HOME EDUCATION")
 DAYS_A_MONTH = 30.44
@@ -44,11 +74,27 @@ class CaseloadEntry(BaseModel):
 
 
 def ehe_caseload(
-    session: Session, *, today: date, unseen_months: int = 6, limit: int | None = None
+    session: Session,
+    *,
+    today: date,
+    unseen_months: int = 6,
+    limit: int | None = None,
+    shared: SharedFacts | None = None,
 ) -> list[CaseloadEntry]:
-    """The worklist: most concerning first (then longest unseen), each with why."""
+    """The worklist: most concerning first (then longest unseen), each with why.
+
+    ``shared`` (from the agreement clause) limits the agencies and summary fields the list is
+    built from: a fact the clause does not share is shown as "not shared" and never feeds the
+    score or the reasons."""
+    facts = shared or SharedFacts()
     entries = [
-        _entry(child, records, today=today, unseen_months=unseen_months)
+        _entry(
+            child,
+            records,
+            today=today,
+            unseen_months=unseen_months,
+            shared=facts,
+        )
         for child, records in _children_with_records(session)
     ]
     worklist = [e for e in entries if e is not None]
@@ -103,25 +149,40 @@ def _last_seen(summary: ChildSummary, records: list[CanonicalRecord]) -> date | 
 
 
 def _entry(
-    child: Child, records: list[CanonicalRecord], *, today: date, unseen_months: int
+    child: Child,
+    records: list[CanonicalRecord],
+    *,
+    today: date,
+    unseen_months: int,
+    shared: SharedFacts,
 ) -> CaseloadEntry | None:
-    summary = summarise(child, records)
-    removed = _removed_to_home_education(summary)
-    if summary.education.ehe_status != "registered" and not removed:
+    visible = [r for r in records if shared.sources is None or r.agency in shared.sources]
+    full = summarise(child, visible)
+    removed = _removed_to_home_education(full)
+    if full.education.ehe_status != "registered" and not removed:
         return None
+    summary = withhold(full, shared)
     care = summary.social_care
-    social = "now" if care.open_now else ("before" if care.known else "never")
+    social = "now" if care.open_now is True else ("before" if care.known else "never")
+    if not shared.allows("social_care.known"):
+        social = NOT_SHARED
     first_referral = care.first_referral_on
     removed_while_known = bool(
         removed
         and care.known
         and (first_referral is None or first_referral <= (summary.education.left_roll_on or today))
     )
-    last_seen = _last_seen(summary, records)
+    last_seen = _last_seen(summary, visible)
     cutoff = today - timedelta(days=round(unseen_months * DAYS_A_MONTH))
     unseen = last_seen is None or last_seen < cutoff
+    # The most restrictive label wins, whichever agency holds it and whatever is shared.
     restricted = summary.restricted or any(r.identity.restricted for r in records)
-    concern, reasons = _concern(summary, removed_while_known, unseen, last_seen, unseen_months)
+    concern, reasons = _concern(
+        summary,
+        removed_while_known=removed_while_known,
+        unseen_since=(last_seen, unseen_months) if unseen else None,
+        gp_shared=shared.allows("health.gp_practice_ods"),
+    )
     return CaseloadEntry(
         child_id=child.child_id,
         restricted=restricted,
@@ -154,16 +215,17 @@ _EPISODE_WEIGHTS = {
 
 def _concern(
     summary: ChildSummary,
+    *,
     removed_while_known: bool,
-    unseen: bool,
-    last_seen: date | None,
-    unseen_months: int,
+    unseen_since: tuple[date | None, int] | None,
+    gp_shared: bool,
 ) -> tuple[int, list[str]]:
     """A score and the reasons for it, most weighty first."""
     found: list[tuple[int, str]] = []
     if removed_while_known:
         found.append((4, "removed from roll while known to social care"))
-    if unseen:
+    if unseen_since is not None:
+        last_seen, unseen_months = unseen_since
         since = f"since {last_seen}" if last_seen else "ever (no contact on record)"
         found.append((3, f"no agency has seen the child {since}: over {unseen_months} months"))
     for name, (now, before, label) in _EPISODE_WEIGHTS.items():
@@ -174,7 +236,7 @@ def _concern(
             found.append((before, f"{label} before"))
     if summary.education.missing_education:
         found.append((2, "on the children-missing-education list"))
-    if not summary.health.known or not summary.health.gp_practice_ods:
+    if gp_shared and not summary.health.gp_practice_ods:
         found.append((1, "no registered GP known"))
     found.sort(key=lambda item: -item[0])
     return sum(weight for weight, _ in found), [reason for _, reason in found]
