@@ -104,3 +104,19 @@ def _assert_pdf_and_data_docs(files) -> None:  # type: ignore[no-untyped-def]
     assert f'href="{link}"' in files.html.read_text(encoding="utf-8")
     pages = list(files.data_docs.parent.rglob("validations/**/*.html"))
     assert pages, "a Data Docs page per recorded run"
+
+
+def test_cli_writes_the_report(index_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.cli.report import report_app
+
+    assert any(group.typer_instance is report_app for group in app.registered_groups)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["report", "validation", "--out", str(out), "--no-pdf", "--no-data-docs"]
+    )
+    assert result.exit_code == 0, result.output
+    html = (out / "validation.html").read_text(encoding="utf-8")
+    assert "Validation report" in html and "No held record has been released" in html
