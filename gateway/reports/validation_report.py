@@ -60,6 +60,7 @@ def build_validation_report(
     now: datetime | None = None,
 ) -> ReportFiles:
     """Write ``validation.html`` (and ``validation.pdf``, ``data_docs/``) into ``out``."""
+    out = out.resolve()  # Data Docs come back absolute; the page links to them relatively
     out.mkdir(parents=True, exist_ok=True)
     with session_factory(index_url)() as session:
         report = build_report(session, now or datetime.now(UTC))
