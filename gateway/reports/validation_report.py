@@ -37,10 +37,13 @@ CHROMIUM_ARGS = [
 TITLES = {
     "education__ctf": "Schools: pupils leaving a school roll (Common Transfer Files)",
     "education__ehe_register": "Local authority: home education and missing education register",
+    "education__removal_from_roll": "Schools: notices of removal from roll",
+    "health__fhir_api": "NHS: patient demographics and contacts (FHIR API)",
     "health__fhir_patient": "NHS: patient demographics (FHIR)",
     "health__hl7v2_adt": "Hospitals and community services: patient messages (HL7 v2)",
     "social_care__case_db": "Children's social care: case management system",
     "social_care__cin_census": "Children's social care: Children in Need census",
+    "social_care__ssda903": "Children's social care: looked-after children return (SSDA903)",
 }
 
 
