@@ -1,8 +1,7 @@
 """Builders for the gateway's Airflow DAGs: configuration here, work in ``gateway.pipeline``.
 
-Tasks pass batch ids, never data. Heavy imports stay inside the tasks, so parsing a DAG file
-costs only Airflow's own import. Recovery (retry or fail, alerts) is in ``ehe_tasks``.
-"""
+Tasks pass batch ids, never data; heavy imports stay inside the tasks (cheap parsing).
+Recovery (retry or fail, alerts) is in ``ehe_tasks``."""
 
 from __future__ import annotations
 
@@ -14,7 +13,8 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import Asset, dag, task
-from ehe_tasks import on_failure, on_retry, per_batch, pool_for, run_step, source_location
+from ehe_connections import source_location
+from ehe_tasks import on_failure, on_retry, per_batch, pool_for, run_step
 
 # Every source with an ingest DAG (a test checks this against the connector registry).
 SOURCES = [
