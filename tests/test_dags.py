@@ -18,6 +18,7 @@ NOT_DAGS = {
     "ehe_dag_factory.py",
     "ehe_tasks.py",
     "ehe_connections.py",
+    "ehe_assets.py",
     "ehe_monitoring.py",
     "run_dags_in_process.py",
 }
