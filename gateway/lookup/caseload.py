@@ -2,20 +2,25 @@
 who else knows them, sorted so the most concerning come first, each with the reasons why.
 
 A plain function over the index (``ehe_caseload``); the API and the web pages render it.
+The concerns, weightiest first: removed from roll while known to social care (an episode that
+began on or before the leaving day, or a case open now); a child protection plan, looked
+after or child in need (now or before); no agency has seen the child for ``unseen_months``
+calendar months; open to social care now without a plan (a referral or assessment); on the
+children-missing-education list; no registered GP known.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from pydantic import BaseModel
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from gateway.lookup.summary import SECTIONS, ChildSummary, summarise
-from gateway.model import CanonicalRecord
+from gateway.model import CanonicalRecord, Episode
 from gateway.store.tables import Child, Link, SourceRecord
 
 NOT_SHARED = "not shared"
@@ -48,7 +53,6 @@ def withhold(summary: ChildSummary, shared: SharedFacts) -> ChildSummary:
 
 
 EHE_LEAVING_REASONS = ("EHE", "ELECTIVE HOME EDUCATION", "HOME EDUCATION")
-DAYS_A_MONTH = 30.44
 
 
 class CaseloadEntry(BaseModel):
@@ -68,6 +72,7 @@ class CaseloadEntry(BaseModel):
     gp_practice_ods: str | None
     last_health_contact: date | None
     last_seen_by_any_agency: date | None
+    last_seen_by: str | None = None  # the agency that recorded that contact
     unseen: bool
     removed_while_known_to_social_care: bool
     known_to: list[str]
@@ -88,13 +93,7 @@ def ehe_caseload(
     score or the reasons."""
     facts = shared or SharedFacts()
     entries = [
-        _entry(
-            child,
-            records,
-            today=today,
-            unseen_months=unseen_months,
-            shared=facts,
-        )
+        caseload_entry(child, records, today=today, unseen_months=unseen_months, shared=facts)
         for child, records in _children_with_records(session)
     ]
     worklist = [e for e in entries if e is not None]
@@ -131,57 +130,103 @@ def _children_with_records(session: Session) -> list[tuple[Child, list[Canonical
     return list(grouped.values())
 
 
-def _removed_to_home_education(summary: ChildSummary) -> bool:
-    reason = (summary.education.leaving_reason or "").strip().upper()
-    return summary.education.left_roll_on is not None and reason in EHE_LEAVING_REASONS
-
-
-def _last_seen(summary: ChildSummary, records: list[CanonicalRecord]) -> date | None:
-    seen = [summary.health.last_contact_date, summary.education.left_roll_on]
-    for record in records:
-        facts = record.social_care
-        if facts is None:
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (clamped to the month's last day)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    for candidate in range(day.day, 0, -1):
+        try:
+            return date(year, month + 1, candidate)
+        except ValueError:
             continue
-        episodes = facts.referrals + facts.child_in_need + facts.child_protection_plans
-        seen += [d for e in episodes + facts.looked_after for d in (e.start_date, e.end_date)]
-    dated = [d for d in seen if d is not None]
-    return max(dated) if dated else None
+    raise ValueError("unreachable")  # pragma: no cover
 
 
-def _entry(
+def _removed_to_home_education(summary: ChildSummary, records: list[CanonicalRecord]) -> bool:
+    left_on = summary.education.left_roll_on
+    if left_on is None:
+        return False
+    reason = (summary.education.leaving_reason or "").strip().upper()
+    destinations = {
+        (e.destination or "").strip().upper()
+        for r in records
+        if r.education is not None
+        for e in r.education.enrolments
+        if e.leaving_date == left_on
+    }
+    return reason in EHE_LEAVING_REASONS or bool(destinations & set(EHE_LEAVING_REASONS))
+
+
+def _episodes(records: list[CanonicalRecord]) -> list[Episode]:
+    every: list[Episode] = []
+    for facts in (r.social_care for r in records if r.social_care is not None):
+        every += facts.referrals + facts.child_in_need + facts.child_protection_plans
+        every += facts.looked_after
+    return every
+
+
+def _last_seen(records: list[CanonicalRecord]) -> tuple[date | None, str | None]:
+    """The latest contact any agency recorded with the child, and which agency."""
+    seen: list[tuple[date, str]] = []
+    for record in records:
+        if record.health is not None and record.health.last_contact_date:
+            seen.append((record.health.last_contact_date, "health"))
+        if record.education is not None:
+            for e in record.education.enrolments:
+                seen += [(d, "education") for d in (e.entry_date, e.leaving_date) if d]
+        seen += [
+            (d, "social_care") for e in _episodes([record]) for d in (e.start_date, e.end_date) if d
+        ]
+    if not seen:
+        return None, None
+    return max(seen)
+
+
+def _known_to_social_care_by(summary: ChildSummary, records: list[CanonicalRecord]) -> bool:
+    """Known to social care on or before the day the child left the roll (or open now)."""
+    left_on = summary.education.left_roll_on
+    if summary.social_care.open_now:
+        return True
+    return any(
+        e.start_date is None or (left_on and e.start_date <= left_on) for e in _episodes(records)
+    )
+
+
+def caseload_entry(
     child: Child,
     records: list[CanonicalRecord],
     *,
     today: date,
     unseen_months: int,
-    shared: SharedFacts,
+    shared: SharedFacts | None = None,
 ) -> CaseloadEntry | None:
-    visible = [r for r in records if shared.sources is None or r.agency in shared.sources]
+    """One child's caseload entry, or None when the child is not home educated.
+
+    Built only from the agencies and fields ``shared`` allows: a fact withheld never feeds the
+    score or the reasons."""
+    facts = shared or SharedFacts()
+    visible = [r for r in records if facts.sources is None or r.agency in facts.sources]
     full = summarise(child, visible)
-    removed = _removed_to_home_education(full)
+    removed = _removed_to_home_education(full, visible)
     if full.education.ehe_status != "registered" and not removed:
         return None
-    summary = withhold(full, shared)
+    summary = withhold(full, facts)
     care = summary.social_care
+    social_shared = facts.allows("social_care.known")
     social = "now" if care.open_now is True else ("before" if care.known else "never")
-    if not shared.allows("social_care.known"):
+    if not social_shared:
         social = NOT_SHARED
-    first_referral = care.first_referral_on
     removed_while_known = bool(
-        removed
-        and care.known
-        and (first_referral is None or first_referral <= (summary.education.left_roll_on or today))
+        removed and social_shared and _known_to_social_care_by(full, visible)
     )
-    last_seen = _last_seen(summary, visible)
-    cutoff = today - timedelta(days=round(unseen_months * DAYS_A_MONTH))
-    unseen = last_seen is None or last_seen < cutoff
+    last_seen, seen_by = _last_seen(visible)
+    unseen = last_seen is None or last_seen < months_before(today, unseen_months)
     # The most restrictive label wins, whichever agency holds it and whatever is shared.
     restricted = summary.restricted or any(r.identity.restricted for r in records)
     concern, reasons = _concern(
         summary,
         removed_while_known=removed_while_known,
         unseen_since=(last_seen, unseen_months) if unseen else None,
-        gp_shared=shared.allows("health.gp_practice_ods"),
+        gp_shared=facts.allows("health.gp_practice_ods"),
     )
     return CaseloadEntry(
         child_id=child.child_id,
@@ -200,6 +245,7 @@ def _entry(
         gp_practice_ods=None if restricted else summary.health.gp_practice_ods,
         last_health_contact=summary.health.last_contact_date,
         last_seen_by_any_agency=last_seen,
+        last_seen_by=seen_by,
         unseen=unseen,
         removed_while_known_to_social_care=removed_while_known,
         known_to=summary.known_to,
@@ -234,6 +280,13 @@ def _concern(
             found.append((now, f"{label} now"))
         elif state == "past":
             found.append((before, f"{label} before"))
+    care = summary.social_care
+    if care.open_now and "current" not in (
+        care.child_protection_plan,
+        care.looked_after,
+        care.child_in_need,
+    ):
+        found.append((2, "open to social care now (a referral or assessment, no plan)"))
     if summary.education.missing_education:
         found.append((2, "on the children-missing-education list"))
     if gp_shared and not summary.health.gp_practice_ods:
