@@ -138,23 +138,28 @@ def test_a_form_without_the_session_token_is_refused(client: httpx.Client, index
 def test_the_summary_shows_what_the_agreement_allows_and_marks_the_rest(
     client: httpx.Client, index_url: str
 ) -> None:
-    token = _sign_in(client, "erin.ehe")
-    page = _summary(client, token, "C-A", "ehe_enquiry")
+    token = _sign_in(client, "hana.health")
+    page = _summary(client, token, "C-A", "safeguarding_duty")
     assert page.status_code == 200, page.text
-    assert "Shared under nyorks-ehe-2026#ehe-officers" in page.text
-    assert "Harrogate Safeguarding" in page.text  # the lead team: allowed for EHE officers
-    # The EHE officers' clause leaves out child in need, protection plan and looked after.
-    withheld = re.findall(r"Withheld: the agreement does not share this", page.text)
-    assert len(withheld) == 3 and "3 items withheld" in page.text
+    assert "Shared under nyorks-ehe-2026#health-safeguarding" in page.text
+    assert "Harrogate Safeguarding" in page.text  # the lead team: shared with health
     entry = _audit(index_url)[-1]
-    assert (entry.outcome, entry.agreement_clause) == ("disclosed", "nyorks-ehe-2026#ehe-officers")
-    assert "social_care.child_protection_plan" in entry.fields_refused
+    assert (entry.outcome, entry.agreement_clause) == (
+        "disclosed",
+        "nyorks-ehe-2026#health-safeguarding",
+    )
+    # Health's clause leaves out, among others, child in need and looked after: each field the
+    # audit says was refused is marked on the page, and counted.
+    assert {"social_care.child_in_need", "social_care.looked_after"} <= set(entry.fields_refused)
+    withheld = re.findall(r"Withheld: the agreement does not share this", page.text)
+    assert len(withheld) == len(entry.fields_refused)
+    assert f"{len(withheld)} items withheld" in page.text
 
-    _sign_in(client, "sam.social")
+    _sign_in(client, "erin.ehe")
     token = _csrf(client)
-    social = _summary(client, token, "C-A", "child_protection")
-    assert social.status_code == 200 and "Withheld" not in social.text
-    assert "Child protection plan" in social.text
+    ehe = _summary(client, token, "C-A", "ehe_enquiry")
+    assert ehe.status_code == 200 and "Withheld" not in ehe.text
+    assert "Child protection plan" in ehe.text  # EHE officers see who else knows the child
 
 
 def test_a_restricted_record_shows_only_that_it_exists_and_whom_to_contact(
