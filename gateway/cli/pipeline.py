@@ -74,11 +74,15 @@ def ingest(
 
 
 @app.command()
-def link() -> None:
-    """Link every current source record to a stable child id."""
+def link(
+    full: Annotated[
+        bool, typer.Option("--full", help="re-link every record, not only new and changed ones")
+    ] = False,
+) -> None:
+    """Link new and changed source records to stable child ids (every record with --full)."""
     from gateway.pipeline import link_children
 
-    summary = link_children()
+    summary = link_children(full=full)
     typer.echo(
         f"{summary.records} records in {summary.children} children "
         f"({summary.new_children} new, {summary.merged_children} merged)"

@@ -273,10 +273,42 @@ def score_pairs(rows: Sequence[PersonRow], model: Path, lower: float = LOWER) ->
     """Pairs scoring at or above ``lower``, with each field's match weight."""
     if len(rows) < 2:
         return []
-    document = json.loads(model.read_text(encoding="utf-8"))
-    document.pop("ehe_gateway", None)
+    document = _document(model)
     linker = _linker(rows, document)
     frame = linker.inference.predict(threshold_match_probability=lower).as_pandas_dataframe()
+    return _pairs(frame, document)
+
+
+def score_between(
+    new: Sequence[PersonRow], others: Sequence[PersonRow], model: Path, lower: float = LOWER
+) -> list[ScoredPair]:
+    """Pairs of a new record and an indexed one scoring at or above ``lower`` (Splink's
+    ``predict_between`` with the model's blocking rules, both ways round, as a dedupe run
+    compares a pair whichever record comes first)."""
+    if not new or not others:
+        return []
+    from splink import DuckDBAPI, Linker
+
+    document = _document(model)
+    db = DuckDBAPI()
+    left = db.register(_frame(new))
+    right = db.register(_frame(others))
+    linker = Linker(left, document, log_level=None)
+    pairs: dict[tuple[tuple[str, str], tuple[str, str]], ScoredPair] = {}
+    for a, b in ((left, right), (right, left)):
+        predicted = linker.inference.predict_between(a, b, threshold_match_probability=lower)
+        for pair in _pairs(predicted.as_pandas_dataframe(), document):
+            pairs.setdefault((min(pair.left, pair.right), max(pair.left, pair.right)), pair)
+    return list(pairs.values())
+
+
+def _document(model: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(model.read_text(encoding="utf-8"))
+    document.pop("ehe_gateway", None)
+    return document
+
+
+def _pairs(frame: Any, document: dict[str, Any]) -> list[ScoredPair]:
     compared = [c[3:] for c in frame.columns if c.startswith("mw_") and "_tf_adj_" not in c]
     compared = [c for c in compared if not c.startswith("tf_adj_")]
     prior = round(_prior_weight(document), 3)

@@ -15,14 +15,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from gateway.linkage.blocking import blocking_keys
 from gateway.linkage.clustering import Cluster, LinkCandidate, Pair
+from gateway.linkage.incremental import (
+    Key,
+    changed_records,
+    chunks,
+    in_scope,
+    neighbours,
+    record_keys,
+    same_children,
+)
 from gateway.linkage.probabilistic import PersonRow, ScoredPair, current_model, train_model
 from gateway.linkage.resolution import resolve
 from gateway.store.engine import session_factory
-from gateway.store.tables import Child, Link, LinkEvent, LinkReview, SourceRecord
+from gateway.store.tables import (
+    Child,
+    Link,
+    LinkEvent,
+    LinkKey,
+    LinkMark,
+    LinkReview,
+    SourceRecord,
+)
 from gateway.store.tables.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,6 +55,7 @@ class LinkSummary:
     merged_children: int
     links_changed: int
     new_reviews: int = 0
+    incremental: bool = False
 
 
 def child_id_for(cluster: Cluster) -> str:
@@ -44,41 +63,40 @@ def child_id_for(cluster: Cluster) -> str:
     return "C-" + uuid.uuid5(NAMESPACE, f"{source}/{record_id}").hex[:16]
 
 
-def link_children(index_url: str | None = None) -> LinkSummary:
-    """Cluster every current source record and write children and links, in one transaction."""
+def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSummary:
+    """Link the records that are new or changed since the last run (all of them on the first
+    run, with ``full``, or after retraining), and write children and links in one transaction."""
     with session_factory(index_url).begin() as session:
-        candidates, people, restricted = read_candidates(session)
-        existing = {(link.source, link.record_id): link for link in session.scalars(select(Link))}
-        children = {c.child_id: c for c in session.scalars(select(Child))}
         model = current_model()
+        mark = session.get(LinkMark, 1)
+        top = session.scalar(select(func.max(SourceRecord.id))) or 0
+        incremental = not full and mark is not None and mark.model == _model_name(model)
+        scope = _scope(session, mark, model) if incremental and mark else None
+        candidates, people, restricted = read_candidates(session, scope)
+        existing = _links(session, scope)
+        children = _children(session, existing, scope)
         together, apart = decisions(session)
         resolution = resolve(candidates, people, model, together=together, apart=apart)
-        clusters = resolution.clusters
-        reviews = _queue_for_review(session, clusters, resolution.scored, model)
-        claimed: set[str] = set()
-        new_children = merged = changed = 0
-        for cluster in clusters:
-            child_id, retired = _choose_child(cluster, existing, children, claimed)
-            claimed.add(child_id)
-            if child_id not in children:
-                children[child_id] = Child(child_id=child_id, restricted=False, created_at=utcnow())
-                session.add(children[child_id])
-                new_children += 1
-            for old in retired:
-                children[old].merged_into = child_id
-                session.add(
-                    LinkEvent(action="merge", child_before=old, child_after=child_id, evidence={})
-                )
-                merged += 1
-            children[child_id].restricted = any(
-                restricted.get(m.key, False) for m in cluster.members
-            )
-            changed += _write_links(session, cluster, child_id, existing)
+        reviews = _queue_for_review(session, resolution.clusters, resolution.scored, model)
+        new_children, merged, changed = _publish(
+            session, resolution.clusters, existing, children, restricted
+        )
+        _store_keys(session, candidates, people, scope)
+        _set_mark(session, mark, top, model)
         session.flush()
-    summary = LinkSummary(len(candidates), len(clusters), new_children, merged, changed, reviews)
+    summary = LinkSummary(
+        len(candidates),
+        len(resolution.clusters),
+        new_children,
+        merged,
+        changed,
+        reviews,
+        incremental,
+    )
     log.info(
-        "linkage: %d records in %d children (%d new, %d merged), %d links changed, "
+        "linkage (%s): %d records in %d children (%d new, %d merged), %d links changed, "
         "%d new possible matches for review (model %s)",
+        "incremental" if incremental else "full",
         summary.records,
         summary.children,
         summary.new_children,
@@ -90,22 +108,126 @@ def link_children(index_url: str | None = None) -> LinkSummary:
     return summary
 
 
-def read_candidates(
+def _model_name(model: Path | None) -> str:
+    return model.stem if model else ""
+
+
+def _scope(session: Session, mark: LinkMark, model: Path | None) -> set[Key]:
+    """The records an incremental run re-resolves (see ``gateway.linkage.incremental``)."""
+    changed = changed_records(session, mark)
+    if not changed:
+        return set()
+    new_candidates, new_people, _ = read_candidates(session, changed)
+    keys = {k for c, p in zip(new_candidates, new_people, strict=True) for k in blocking_keys(c, p)}
+    shared = neighbours(session, keys)
+    for key in changed:
+        shared.pop(key, None)
+    near_candidates, near_people, _ = read_candidates(session, set(shared))
+    scope = in_scope((new_candidates, new_people), (near_candidates, near_people), shared, model)
+    return same_children(session, scope)
+
+
+def _publish(
     session: Session,
-) -> tuple[list[LinkCandidate], list[PersonRow], dict[tuple[str, str], bool]]:
-    rows = session.execute(
-        select(
-            SourceRecord.source,
-            SourceRecord.record_id,
-            SourceRecord.nhs_number,
-            SourceRecord.upn,
-            SourceRecord.restricted,
-            SourceRecord.payload,
-            SourceRecord.merged_into_record_id,
-        )
-        .where(SourceRecord.is_current.is_(True))
-        .order_by(SourceRecord.source, SourceRecord.record_id)
-    )
+    clusters: list[Cluster],
+    existing: dict[Key, Link],
+    children: dict[str, Child],
+    restricted: dict[Key, bool],
+) -> tuple[int, int, int]:
+    """Write each cluster's child and links: (new children, merged children, links changed)."""
+    claimed: set[str] = set()
+    new_children = merged = changed = 0
+    for cluster in clusters:
+        child_id, retired = _choose_child(cluster, existing, children, claimed)
+        claimed.add(child_id)
+        if child_id not in children:
+            known = session.get(Child, child_id)
+            children[child_id] = known or Child(
+                child_id=child_id, restricted=False, created_at=utcnow()
+            )
+            if known is None:
+                session.add(children[child_id])
+                new_children += 1
+        for old in retired:
+            children[old].merged_into = child_id
+            session.add(
+                LinkEvent(action="merge", child_before=old, child_after=child_id, evidence={})
+            )
+            merged += 1
+        children[child_id].restricted = any(restricted.get(m.key, False) for m in cluster.members)
+        changed += _write_links(session, cluster, child_id, existing)
+    return new_children, merged, changed
+
+
+def _links(session: Session, scope: set[Key] | None) -> dict[Key, Link]:
+    if scope is None:
+        return {(link.source, link.record_id): link for link in session.scalars(select(Link))}
+    links: dict[Key, Link] = {}
+    for part in chunks(sorted(scope)):
+        query = select(Link).where(tuple_(Link.source, Link.record_id).in_(part))
+        links.update(((link.source, link.record_id), link) for link in session.scalars(query))
+    return links
+
+
+def _children(
+    session: Session, existing: dict[Key, Link], scope: set[Key] | None
+) -> dict[str, Child]:
+    if scope is None:
+        return {c.child_id: c for c in session.scalars(select(Child))}
+    children: dict[str, Child] = {}
+    for part in chunks(sorted({link.child_id for link in existing.values()})):
+        query = select(Child).where(Child.child_id.in_(part))
+        children.update((c.child_id, c) for c in session.scalars(query))
+    return children
+
+
+def _store_keys(
+    session: Session,
+    candidates: list[LinkCandidate],
+    people: list[PersonRow],
+    scope: set[Key] | None,
+) -> None:
+    """Replace the blocking keys of the records this run linked."""
+    if scope is None:
+        session.execute(delete(LinkKey))
+    else:
+        for part in chunks(sorted(scope)):
+            session.execute(
+                delete(LinkKey).where(tuple_(LinkKey.source, LinkKey.record_id).in_(part))
+            )
+    rows = record_keys(candidates, people)
+    for start in range(0, len(rows), 20000):
+        session.execute(insert(LinkKey), rows[start : start + 20000])
+
+
+def _set_mark(session: Session, mark: LinkMark | None, top: int, model: Path | None) -> None:
+    if mark is None:
+        session.add(LinkMark(id=1, last_source_row=top, model=_model_name(model)))
+    else:
+        mark.last_source_row, mark.model, mark.linked_at = top, _model_name(model), utcnow()
+
+
+def read_candidates(
+    session: Session, scope: set[Key] | None = None
+) -> tuple[list[LinkCandidate], list[PersonRow], dict[Key, bool]]:
+    """The current source records (those in ``scope`` if given), in key order."""
+    query = select(
+        SourceRecord.source,
+        SourceRecord.record_id,
+        SourceRecord.nhs_number,
+        SourceRecord.upn,
+        SourceRecord.restricted,
+        SourceRecord.payload,
+        SourceRecord.merged_into_record_id,
+    ).where(SourceRecord.is_current.is_(True))
+    if scope is None:
+        rows = list(session.execute(query))
+    else:
+        rows = []
+        for part in chunks(sorted(scope)):
+            where = tuple_(SourceRecord.source, SourceRecord.record_id).in_(part)
+            rows.extend(session.execute(query.where(where)))
+    rows.sort(key=lambda row: (row[0], row[1]))
     candidates, people, restricted = [], [], {}
     for source, record_id, nhs, upn, is_restricted, payload, merged_into in rows:
         identity = payload.get("identity") or {}

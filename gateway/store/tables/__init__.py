@@ -8,6 +8,7 @@ from gateway.store.tables.break_glass import BreakGlass
 from gateway.store.tables.children import LINK_ORIGINS, LINK_STATES, Child, Link
 from gateway.store.tables.consents import Consent
 from gateway.store.tables.link_events import LinkEvent
+from gateway.store.tables.link_keys import LinkKey, LinkMark
 from gateway.store.tables.quarantine import HeldRecord
 from gateway.store.tables.reviews import LinkReview
 from gateway.store.tables.source_records import SourceRecord
@@ -26,6 +27,8 @@ __all__ = [
     "HeldRecord",
     "Link",
     "LinkEvent",
+    "LinkKey",
+    "LinkMark",
     "LinkReview",
     "SourceBookmark",
     "SourceRecord",

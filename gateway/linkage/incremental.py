@@ -1,0 +1,109 @@
+"""Incremental linking: which records a link run has to look at again.
+
+A record is new or changed when its current version is a source record row above the last link
+run's high-water mark, or when its source merged it (HL7 A40) since. Its candidate neighbours
+come from ``link_key`` by an indexed lookup of its blocking keys; those it shares an identifier
+with, or that the model scores at or above the lower threshold with it, are in scope, and so is
+every record already linked to the same child as anything in scope. The caller re-resolves the
+scope exactly as a full run would, so the cost grows with the batch, not with the index.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from gateway.linkage.blocking import blocking_keys, is_rule_key
+from gateway.linkage.clustering import LinkCandidate
+from gateway.linkage.probabilistic import PersonRow, score_between
+from gateway.store.tables import Link, LinkKey, LinkMark, SourceRecord
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+CHUNK = 500
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def changed_records(session: Session, mark: LinkMark) -> set[Key]:
+    """Current records above the high-water mark, and merged records not yet linked as such."""
+    rows = session.execute(
+        select(SourceRecord.source, SourceRecord.record_id).where(
+            SourceRecord.id > mark.last_source_row, SourceRecord.is_current.is_(True)
+        )
+    )
+    changed: set[Key] = {(source, record_id) for source, record_id in rows}
+    merged = session.execute(
+        select(
+            SourceRecord.source, SourceRecord.record_id, SourceRecord.merged_into_record_id
+        ).where(SourceRecord.is_current.is_(True), SourceRecord.merged_into_record_id.is_not(None))
+    ).all()
+    wanted = {(f"m:{s}|{into}", s, r) for s, r, into in merged if (s, r) not in changed}
+    known: set[tuple[str, str, str]] = set()
+    for part in chunks(sorted({k for k, _, _ in wanted})):
+        query = select(LinkKey.key, LinkKey.source, LinkKey.record_id).where(LinkKey.key.in_(part))
+        known.update(session.execute(query).tuples())
+    changed.update((s, r) for key, s, r in wanted - known)
+    return changed
+
+
+def neighbours(session: Session, keys: Iterable[str]) -> dict[Key, set[str]]:
+    """Linked records sharing any of the keys, with the keys they share."""
+    found: dict[Key, set[str]] = defaultdict(set)
+    for part in chunks(sorted(set(keys))):
+        query = select(LinkKey.source, LinkKey.record_id, LinkKey.key).where(LinkKey.key.in_(part))
+        for source, record_id, key in session.execute(query):
+            found[(source, record_id)].add(key)
+    return found
+
+
+def same_children(session: Session, records: set[Key]) -> set[Key]:
+    """Every record linked to a child that any of the records is linked to."""
+    child_ids: set[str] = set()
+    for part in chunks(sorted(records)):
+        query = select(Link.child_id).where(tuple_(Link.source, Link.record_id).in_(part))
+        child_ids.update(session.scalars(query))
+    members = set(records)
+    for ids in chunks(sorted(child_ids)):
+        rows = session.execute(
+            select(Link.source, Link.record_id).where(Link.child_id.in_(ids))
+        ).tuples()
+        members.update((s, r) for s, r in rows)
+    return members
+
+
+def in_scope(
+    new: tuple[list[LinkCandidate], list[PersonRow]],
+    near: tuple[list[LinkCandidate], list[PersonRow]],
+    shared: dict[Key, set[str]],
+    model: Path | None,
+) -> set[Key]:
+    """The new records, and the neighbours that share an identifier or score as a possible
+    match with one of them."""
+    scope = {c.key for c in new[0]}
+    scope.update(key for key, keys in shared.items() if any(is_rule_key(k) for k in keys))
+    if model is not None:
+        for pair in score_between(new[1], near[1], model):
+            scope.update((pair.left, pair.right))
+    return scope
+
+
+def record_keys(
+    candidates: Sequence[LinkCandidate], people: Sequence[PersonRow]
+) -> list[dict[str, str]]:
+    """The ``link_key`` rows of the records."""
+    return [
+        {"key": key, "source": c.source, "record_id": c.record_id}
+        for c, p in zip(candidates, people, strict=True)
+        for key in sorted(blocking_keys(c, p))
+    ]
