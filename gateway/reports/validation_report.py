@@ -75,6 +75,9 @@ def build_validation_report(
     html = out / "validation.html"
     link = docs.relative_to(out).as_posix() if docs else None
     html.write_text(render_html(report, link), encoding="utf-8")
+    if pdf and not Path(CHROMIUM).exists():
+        log.warning("no Chromium at %s: the report is written without its PDF", CHROMIUM)
+        pdf = False
     pdf_file = print_pdf(html, out / "validation.pdf") if pdf else None
     log.info("validation report written to %s (%d sources)", out, len(report.sources))
     return ReportFiles(html, pdf_file, docs)
@@ -133,7 +136,4 @@ def build_scheduled_report(index_url: str | None = None) -> str:
     from gateway import config
 
     out = Path(os.environ.get("EHE_REPORTS_DIR") or config.data_dir() / "reports") / "validation"
-    pdf = Path(CHROMIUM).exists()
-    if not pdf:
-        log.warning("no Chromium at %s: the validation report is built without its PDF", CHROMIUM)
-    return str(build_validation_report(out, index_url=index_url, pdf=pdf).html)
+    return str(build_validation_report(out, index_url=index_url).html)
