@@ -119,6 +119,10 @@ def test_export_holds_every_version_link_held_item_and_disclosure(
     assert export["child_id"] == child_id and export["requested_child_id"] == merged
     assert sorted(c["child_id"] for c in export["children"]) == sorted([child_id, merged])
     assert sorted((x["source"], x["record_id"]) for x in export["links"]) == sorted(keys)
+    # How each record came to the child is part of what the index holds about it.
+    moved = {(e["source"], e["record_id"]) for e in export["link_history"]}
+    assert moved and moved <= set(keys)
+    assert "merged_into_record_id" in export["source_records"][0]  # every column, new ones too
     versions = [
         r["version"] for r in export["source_records"] if (r["source"], r["record_id"]) == keys[0]
     ]

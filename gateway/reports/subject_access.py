@@ -14,13 +14,22 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.roles import SUBJECT_ACCESS_ROLES
 from gateway.errors import BadRecordError
 from gateway.lookup.summary import resolve_child
-from gateway.store.tables import AuditEntry, Child, HeldRecord, Link, LinkReview, SourceRecord
+from gateway.store.tables import (
+    AuditEntry,
+    Child,
+    HeldRecord,
+    Link,
+    LinkEvent,
+    LinkReview,
+    SourceRecord,
+)
 
 SAR_ROLES = SUBJECT_ACCESS_ROLES
 NOTICE = (
@@ -39,8 +48,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _row(obj: Any, columns: list[str]) -> dict[str, Any]:
-    return {name: _plain(getattr(obj, name)) for name in columns}
+def _row(obj: Any) -> dict[str, Any]:
+    """Every column the index holds for this row (new columns are exported without a change)."""
+    return {a.key: _plain(getattr(obj, a.key)) for a in sa_inspect(obj).mapper.column_attrs}
 
 
 def _merged_ids(session: Session, survivor: str) -> list[str]:
@@ -111,101 +121,13 @@ def subject_access_export(session: Session, child_id: str) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "requested_child_id": child_id,
         "child_id": child.child_id,
-        "children": [
-            _row(c, ["child_id", "created_at", "restricted", "merged_into"]) for c in children
-        ],
-        "links": [
-            _row(
-                link,
-                [
-                    "source",
-                    "record_id",
-                    "child_id",
-                    "state",
-                    "origin",
-                    "rule",
-                    "evidence",
-                    "updated_at",
-                ],
-            )
-            for link in links
-        ],
-        "source_records": [
-            _row(
-                r,
-                [
-                    "source",
-                    "record_id",
-                    "version",
-                    "is_current",
-                    "agency",
-                    "batch_id",
-                    "received_at",
-                    "content_hash",
-                    "nhs_number",
-                    "upn",
-                    "birth_date",
-                    "restricted",
-                    "payload",
-                ],
-            )
-            for r in records
-        ],
-        "link_reviews": [
-            _row(
-                r,
-                [
-                    "id",
-                    "left_source",
-                    "left_record_id",
-                    "right_source",
-                    "right_record_id",
-                    "probability",
-                    "match_weights",
-                    "model",
-                    "status",
-                    "created_at",
-                ],
-            )
-            for r in _reviews(session, keys)
-        ],
-        "quarantine": [
-            _row(
-                h,
-                [
-                    "id",
-                    "batch_id",
-                    "source",
-                    "item_key",
-                    "stage",
-                    "status",
-                    "reasons",
-                    "payload",
-                    "created_at",
-                ],
-            )
-            for h in _held_items(session, keys, identifiers)
-        ],
-        "disclosures": [
-            _row(
-                e,
-                [
-                    "seq",
-                    "at",
-                    "actor",
-                    "organisation",
-                    "role",
-                    "action",
-                    "purpose",
-                    "lawful_basis",
-                    "child_id",
-                    "fields_disclosed",
-                    "fields_refused",
-                    "outcome",
-                ],
-            )
-            for e in disclosures
-        ],
+        "children": [_row(c) for c in children],
+        "links": [_row(link) for link in links],
+        "link_history": [_row(e) for e in _link_history(session, ids)],
+        "source_records": [_row(r) for r in records],
+        "link_reviews": [_row(r) for r in _reviews(session, keys)],
+        "quarantine": [_row(h) for h in _held_items(session, keys, identifiers)],
+        "disclosures": [_row(e) for e in disclosures],
     }
 
 
@@ -235,3 +157,11 @@ def audited_subject_access(session: Session, actor: Actor, child_id: str) -> dic
     )
     session.commit()
     return export
+
+
+def _link_history(session: Session, ids: list[str]) -> list[LinkEvent]:
+    """Every link, merge, split and review decision that moved a record to or from the child."""
+    query = select(LinkEvent).where(
+        or_(LinkEvent.child_before.in_(ids), LinkEvent.child_after.in_(ids))
+    )
+    return list(session.scalars(query.order_by(LinkEvent.id)))
