@@ -56,7 +56,7 @@ def main() -> None:
 
         from gateway.access.audit import Actor
         from gateway.api.app import create_app
-        from gateway.lookup.worklist import ehe_worklist
+        from gateway.lookup.caseload import ehe_caseload
         from gateway.pipeline import ingest, link_children
         from gateway.reports.sharing import build_sharing_report
         from gateway.reports.sharing_render import print_pdf, render_html
@@ -74,12 +74,12 @@ def main() -> None:
 
         with session_factory()() as session:
             started = time.perf_counter()
-            entries = ehe_worklist(session)
+            entries = ehe_caseload(session, today=datetime.now(UTC).date())
             took = time.perf_counter() - started
         print(f"  worklist (core): {len(entries)} children on the caseload in {took:.2f} s")
 
         with served(create_app()) as base, httpx.Client(base_url=base, timeout=120) as client:
-            client.post("/sign-in", data={"user": "ehe.officer@la815.example"})
+            client.post("/sign-in", data={"user": "erin.ehe"})
             started = time.perf_counter()
             assert client.get("/worklist").status_code == 200
             took = time.perf_counter() - started

@@ -1,20 +1,21 @@
 """Builders for the gateway's Airflow DAGs: configuration here, work in ``gateway.pipeline``.
 
-Tasks pass batch ids, never data. Heavy imports stay inside the tasks, so parsing a DAG file
-costs only Airflow's own import. Recovery (retry or fail, alerts) is in ``ehe_tasks``.
-"""
+Tasks pass batch ids, never data; heavy imports stay inside the tasks (cheap parsing).
+Recovery (retry or fail, alerts) is in ``ehe_tasks``."""
 
 from __future__ import annotations
 
 import functools
-import operator
 import os
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import Asset, dag, task
-from ehe_tasks import on_failure, on_retry, per_batch, pool_for, run_step, source_location
+from ehe_assets import any_index_asset, index_asset
+from ehe_connections import source_location
+from ehe_tasks import on_failure, on_retry, per_batch, pool_for, run_step
 
 # Every source with an ingest DAG (a test checks this against the connector registry).
 SOURCES = [
@@ -55,16 +56,6 @@ def _pipeline() -> Any:
     return gateway.pipeline
 
 
-def index_asset(source: str) -> Asset:
-    """The Asset an ingest DAG publishes when a source's batches are in the index."""
-    return Asset(name=f"index__{source}", uri=f"ehe-index://source/{source}")
-
-
-def any_index_asset(sources: list[str]) -> Any:
-    """A schedule that fires when any of these sources' batches reach the index."""
-    return functools.reduce(operator.or_, [index_asset(s) for s in sources])
-
-
 def ingest_dag(source: str, schedule: str, doc: str) -> Any:
     """One ingest DAG: land what is new, stage each batch, load each batch."""
     agency = source.split("__", 1)[0]
@@ -73,9 +64,7 @@ def ingest_dag(source: str, schedule: str, doc: str) -> Any:
     @dag(
         dag_id=f"ingest__{source}",
         schedule=schedule,
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
+        **COMMON,
         default_args=DEFAULT_ARGS,
         tags=["ingest", agency],
         doc_md=doc,
@@ -83,9 +72,10 @@ def ingest_dag(source: str, schedule: str, doc: str) -> Any:
     def ingest() -> None:
         @task(pool=pool, execution_timeout=EXTRACT_TIMEOUT)
         def land() -> list[str]:
-            where = source_location(source)
-            step = lambda: _pipeline().land_source(source, **where)  # noqa: E731
-            return list(run_step(source, None, step, "land_source"))
+            land_source = functools.partial(
+                _pipeline().land_source, source, **source_location(source)
+            )
+            return list(run_step(source, None, land_source, "land_source"))
 
         @task(pool=pool)
         def stage(batch_ids: list[str]) -> list[str]:
@@ -118,8 +108,6 @@ def link_dag(sources: list[str]) -> Any:
             execution_timeout=timedelta(hours=2),
         )
         def link_children() -> dict[str, int]:
-            from dataclasses import asdict
-
             return asdict(run_step("(all)", None, _pipeline().link_children, "link_children"))
 
         link_children()

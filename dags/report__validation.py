@@ -1,7 +1,8 @@
 """Airflow DAG report__validation: the IG officers' validation report, after every publish."""
 
 from airflow.sdk import dag, task
-from ehe_dag_factory import COMMON, DEFAULT_ARGS, SOURCES, any_index_asset
+from ehe_assets import any_index_asset
+from ehe_dag_factory import COMMON, DEFAULT_ARGS, SOURCES
 
 
 @dag(schedule=any_index_asset(SOURCES), default_args=DEFAULT_ARGS, tags=["report"], **COMMON)

@@ -76,3 +76,24 @@ def normalise_postcode(value: str | None) -> str | None:
     if not match:
         return None
     return f"{match.group(1)} {match.group(2)}"
+
+
+def classify_identifier(text: str) -> tuple[str, str]:
+    """("nhs_number" | "upn" | "child_id", normal form) for what a person typed in a search box.
+
+    Raises ``ValueError`` with a message fit to show (never echoing the value).
+    """
+    cleaned = text.strip()
+    if not cleaned:
+        raise ValueError("Enter an NHS number, a UPN or a child id")
+    digits = compact_nhs_number(cleaned)
+    if digits.isdigit() and len(digits) == 10:
+        if not is_valid_nhs_number(digits):
+            raise ValueError("The NHS number fails its check digit: check it and try again")
+        return "nhs_number", digits
+    upn = compact_upn(cleaned)
+    if len(upn) == 13 and upn[0].isalpha() and upn[1:12].isdigit():
+        if not is_valid_upn(upn):
+            raise ValueError("The UPN fails its check letter: check it and try again")
+        return "upn", upn
+    return "child_id", cleaned

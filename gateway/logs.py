@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-QUIET = ("great_expectations", "alembic", "httpx", "urllib3", "sqlalchemy.engine")
+QUIET = ("great_expectations", "alembic", "httpx", "urllib3", "sqlalchemy.engine", "splink")
 
 
 def configure_logging(level: str | None = None) -> None:

@@ -55,11 +55,16 @@ def test_answers_are_minimised_to_the_clause_and_refusals_recorded(
     body = ehe.json()
     assert body["agreement_clause"] == "nyorks-ehe-2026#ehe-officers"
     assert body["summary"]["social_care"]["known"] is True
-    # The EHE officers' clause does not cover child protection detail: withheld, and said so.
-    assert "child_protection_plan" not in body["summary"]["social_care"]
-    assert "social_care.child_protection_plan" in body["fields_refused"]
-    social = _lookup(api, "sam.social", child_id, "child_protection")
-    assert "child_protection_plan" in social.json()["summary"]["social_care"]
+    assert body["summary"]["social_care"]["child_protection_plan"] == "current"
+    health = _lookup(api, "hana.health", child_id, "safeguarding_duty").json()
+    # The health clause shares no health records and no referral dates: withheld, and said so.
+    assert health["agreement_clause"] == "nyorks-ehe-2026#health-safeguarding"
+    assert "health" not in health["summary"]
+    assert "first_referral_on" not in health["summary"]["social_care"]
+    assert health["summary"]["known_to"] == ["education", "social_care"]
+    assert {"health.gp_practice_ods", "social_care.first_referral_on"} <= set(
+        health["fields_refused"]
+    )
     refused = _lookup(api, "hana.health", child_id, "ehe_enquiry")
     assert refused.status_code == 403
     assert "no data-sharing agreement" in refused.json()["detail"]
@@ -68,11 +73,13 @@ def test_answers_are_minimised_to_the_clause_and_refusals_recorded(
     entries = _audit(index_url)
     assert [(e.actor, e.outcome) for e in entries] == [
         ("erin.ehe", "disclosed"),
-        ("sam.social", "disclosed"),
+        ("hana.health", "disclosed"),
         ("hana.health", "refused"),
         ("dev.data", "refused"),
     ]
     assert entries[0].fields_refused == body["fields_refused"]
+    assert entries[1].fields_refused == health["fields_refused"]
+    assert entries[1].agreement_clause == "nyorks-ehe-2026#health-safeguarding"
     assert "social_care.known" in entries[0].fields_disclosed
     assert entries[2].child_id == child_id and "no data-sharing agreement" in (
         entries[2].reason or ""
@@ -153,6 +160,21 @@ def test_restricted_records_say_only_that_they_exist_and_whom_to_contact(
     )
     assert closed.status_code == 200 and closed.json()["review_state"] == "closed"
     assert api.get("/api/v1/break-glass/reviews", headers=bearer("iris.ig")).json() == []
+
+
+def test_a_restricted_record_restricts_even_when_its_agency_is_not_shared(
+    api: httpx.Client, index_url: str
+) -> None:
+    """C-A's health record is restricted; the health clause shares no health records."""
+    from gateway.store.tables import SourceRecord
+
+    with session_factory(index_url).begin() as session:
+        row = session.scalars(select(SourceRecord).where(SourceRecord.record_id == "a3")).one()
+        row.payload = {**row.payload, "identity": {**row.payload["identity"], "restricted": True}}
+    answer = _lookup(api, "hana.health", "C-A", "safeguarding_duty").json()
+    assert answer["outcome"] == "restricted" and answer["restricted"] is True
+    assert "social_care.lead_team" in answer["fields_refused"]
+    assert "lead_team" not in answer["summary"].get("social_care", {})
 
 
 def test_a_lookup_whose_audit_cannot_be_written_fails_closed(

@@ -49,6 +49,21 @@ def test_caseload_puts_the_most_concerning_first_and_says_why(population: str) -
     assert shorter[1].child_id == "C-D" and shorter[1].unseen  # last seen 1 June
 
 
+def test_caseload_shows_only_what_the_clause_shares(population: str) -> None:
+    from gateway.lookup.caseload import SharedFacts
+
+    education_only = SharedFacts(
+        sources=frozenset({"education"}),
+        fields=frozenset({"known_to", "education.ehe_status", "education.left_roll_on"}),
+    )
+    with session_factory(population)() as session:
+        worklist = ehe_caseload(session, today=date(2026, 11, 29), shared=education_only)
+    first = next(e for e in worklist if e.child_id == "C-A")
+    assert first.social_care == "not shared" and first.child_protection_plan == "not shared"
+    assert first.gp_practice_ods is None and first.last_health_contact is None
+    assert not any("social care" in r or "protection" in r or "GP" in r for r in first.reasons)
+
+
 def test_caseload_over_http_is_audited_and_needs_an_agreement(
     api: httpx.Client, population: str
 ) -> None:

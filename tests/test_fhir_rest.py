@@ -153,8 +153,8 @@ def test_expired_token_is_renewed_before_use(tmp_path: Path) -> None:
         time.sleep(1.1)
         _, items = _read(connector, tmp_path)
     assert len(_ids(items)) == 5
-    assert len(fake.served("/oauth2/token", 200)) == 2
-    assert fake.served(status=401) == []
+    assert len(fake.served("/oauth2/token", 200)) >= 2, "a new token before the old one died"
+    assert fake.served(status=401) == [], "renewed before use, not after a refusal"
 
 
 def test_revoked_token_is_renewed_once_on_401(
@@ -195,7 +195,7 @@ def test_missing_settings_are_named() -> None:
     [
         Fault("429", "/fhir/Patient", retry_after="1"),
         Fault("500", "/fhir/Encounter"),
-        Fault("slow", "/fhir/Patient", delay_s=1.5),
+        Fault("slow", "/fhir/Patient", delay_s=6),
         Fault("truncated", "/fhir/Patient"),
         Fault("503", "/oauth2/token"),
     ],
@@ -206,11 +206,13 @@ def test_transient_fault_is_recovered(
 ) -> None:
     server.fail(fault)
     started = time.monotonic()
-    _, items = _read(FhirRestConnector(server.config(timeout_s=0.5)), tmp_path)
+    _, items = _read(FhirRestConnector(server.config(timeout_s=1)), tmp_path)
     assert len(_ids(items)) == len(patients)
     assert server.state.faults == [], "the fault was met"
     if fault.retry_after:
         assert time.monotonic() - started >= 1.0, "Retry-After is honoured"
+    if fault.kind == "slow":
+        assert time.monotonic() - started < 5, "the slow answer was given up on, not awaited"
 
 
 def test_fault_that_outlasts_the_retries_is_retriable(

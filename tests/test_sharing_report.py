@@ -10,16 +10,19 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.break_glass import close_review, open_break_glass
 from gateway.access.purposes import PURPOSES
 from gateway.cli import app
 from gateway.reports.sharing import build_sharing_report
 from gateway.reports.sharing_render import render_html
 from gateway.store.engine import session_factory
-from gateway.store.tables import AuditEntry
+from gateway.store.tables import BreakGlass
 
 OFFICER = Actor("ehe.officer@la815.example", "LA 815", "ehe_officer")
 NURSE = Actor("gp.nurse@nhs.example", "NHS ICB", "health_practitioner")
+SOCIAL = Actor("sam.social", "LA 815 Children's Social Care", "social_worker")
 IG = Actor("ig.officer@la815.example", "LA 815", "ig_officer")
+REASON = "Strategy discussion today; family not engaging with the EHE team"
 
 
 def _disclose(actor: Actor, purpose: str, child: str, action: str = "lookup") -> AuditEvent:
@@ -36,22 +39,32 @@ def _disclose(actor: Actor, purpose: str, child: str, action: str = "lookup") ->
 
 
 def _fill(index_url: str) -> None:
-    events = [
-        _disclose(OFFICER, "ehe_enquiry", "C-1"),
-        _disclose(OFFICER, "ehe_enquiry", "C-1", action="worklist"),
-        _disclose(OFFICER, "ehe_enquiry", "C-2", action="worklist"),
-        _disclose(NURSE, "safeguarding_duty", "C-1"),
-        AuditEvent(actor=NURSE, action="lookup", outcome="no_purpose"),
-        AuditEvent(actor=NURSE, action="lookup", outcome="not_found", purpose="child_protection"),
-        _disclose(NURSE, "child_protection", "C-3", action="break_glass"),
-        _disclose(OFFICER, "child_protection", "C-2", action="break_glass"),
-        AuditEvent(actor=IG, action="break_glass_review", outcome="closed", child_id="C-3"),
-        AuditEvent(actor=IG, action="audit_query", outcome="viewed"),
-        AuditEvent(actor=IG, action="quarantine_release", outcome="released"),
-    ]
+    """Lookups, refusals, two break-glass overrides (one used twice, one reviewed) and
+    administrative entries, the way the access policy records them."""
     with session_factory(index_url).begin() as session:
-        for event in events:
+        for event in (
+            _disclose(OFFICER, "ehe_enquiry", "C-1"),
+            _disclose(OFFICER, "ehe_enquiry", "C-1", action="caseload"),
+            _disclose(OFFICER, "ehe_enquiry", "C-2", action="caseload"),
+            _disclose(NURSE, "safeguarding_duty", "C-1"),
+            AuditEvent(actor=NURSE, action="lookup", outcome="no_purpose"),
+            AuditEvent(
+                actor=NURSE, action="lookup", outcome="not_found", purpose="child_protection"
+            ),
+        ):
             append(session, event)
+        used = open_break_glass(session, NURSE, "C-3", "child_protection", REASON)
+        waiting = open_break_glass(session, SOCIAL, "C-2", "ehe_enquiry", REASON)
+        append(session, AuditEvent(NURSE, "break_glass", "recorded", "child_protection"))
+        for _ in range(2):
+            under = _disclose(NURSE, "child_protection", "C-3")
+            under.outcome, under.agreement_clause = "break_glass", f"break-glass:{used.id}"
+            append(session, under)
+        close_review(session, used.id, IG, "Justified: a s.47 enquiry was under way")
+        append(session, AuditEvent(IG, "break_glass_review", "recorded", child_id="C-3"))
+        append(session, AuditEvent(IG, "audit_query", "viewed"))
+        append(session, AuditEvent(IG, "quarantine_release", "released"))
+        assert waiting.review_state == "open"
 
 
 def test_report_counts_what_the_audit_log_holds(index_url: str) -> None:
@@ -61,8 +74,8 @@ def test_report_counts_what_the_audit_log_holds(index_url: str) -> None:
         report = build_sharing_report(session, today, today)
         empty = build_sharing_report(session, today - timedelta(days=9), today - timedelta(days=1))
     assert (report.requests, report.disclosed, report.refused) == (8, 6, 2)
-    assert report.by_organisation["LA 815"] == {"disclosed": 4}
-    assert report.by_organisation["NHS ICB"] == {"disclosed": 2, "refused": 2}
+    assert report.by_organisation["LA 815"] == {"disclosed": 3}
+    assert report.by_organisation["NHS ICB"] == {"disclosed": 3, "refused": 2}
     assert report.by_role["health_practitioner"]["refused"] == 2
     assert report.by_purpose["(none stated)"] == {"refused": 1}
     assert report.by_purpose["ehe_enquiry"]["disclosed"] == 3
@@ -71,26 +84,31 @@ def test_report_counts_what_the_audit_log_holds(index_url: str) -> None:
         ("no_purpose", "NHS ICB", "health_practitioner", "(none stated)"),
         ("not_found", "NHS ICB", "health_practitioner", "child_protection"),
     ]
-    states = {use.child_id: use.review_state for use in report.break_glass}
-    assert states == {"C-3": "closed", "C-2": "open"} and report.break_glass_open == 1
+    # Break-glass overrides from the access policy's own list: review state and lookups made.
+    states = {u.child_id: (u.review_state, u.lookups, u.user) for u in report.break_glass}
+    assert states == {
+        "C-3": ("closed", 2, "gp.nurse@nhs.example"),
+        "C-2": ("open", 0, "sam.social"),
+    }
+    assert report.break_glass_open == 1
     to_whom = {
         child: sorted((r.organisation, r.role, r.times) for r in recipients)
         for child, recipients in report.children.items()
     }
     assert to_whom == {
         "C-1": [("LA 815", "ehe_officer", 2), ("NHS ICB", "health_practitioner", 1)],
-        "C-2": [("LA 815", "ehe_officer", 2)],
-        "C-3": [("NHS ICB", "health_practitioner", 1)],
+        "C-2": [("LA 815", "ehe_officer", 1)],
+        "C-3": [("NHS ICB", "health_practitioner", 2)],
     }
     assert report.by_action["audit_query"] == 1 and report.by_action["quarantine_release"] == 1
     assert (empty.requests, len(empty.break_glass), len(empty.children)) == (0, 0, 0)
-    # A use in an earlier period, closed today, shows as closed in that period's report.
+    # An override opened in an earlier period, closed today, shows as closed in that period.
     yesterday = today - timedelta(days=1)
     with session_factory(index_url).begin() as session:
         session.execute(
-            update(AuditEntry)
-            .where(AuditEntry.action == "break_glass", AuditEntry.child_id == "C-3")
-            .values(at=datetime.combine(yesterday, time(12), tzinfo=UTC))
+            update(BreakGlass)
+            .where(BreakGlass.child_id == "C-3")
+            .values(opened_at=datetime.combine(yesterday, time(12), tzinfo=UTC))
         )
     with session_factory(index_url)() as session:
         earlier = build_sharing_report(session, yesterday, yesterday)

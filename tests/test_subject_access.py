@@ -9,19 +9,34 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 from web_support import populate, served
 
+from gateway.access.agreements import load_agreements
 from gateway.access.audit import Actor
+from gateway.access.purposes import PURPOSES
 from gateway.api.app import create_app
 from gateway.cli import app
-from gateway.lookup.audited import audited_summary
+from gateway.lookup.disclosure import Refusal, disclose
+from gateway.lookup.summary import resolve_child
 from gateway.reports.subject_access import UnknownChildError, audited_subject_access
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry, Child, HeldRecord, Link, SourceRecord
 
-OFFICER = Actor("ehe.officer@la815.example", "LA 815", "ehe_officer")
-IG = Actor("ig.officer@la815.example", "LA 815", "ig_officer")
+OFFICER = Actor("erin.ehe", "North Yorkshire Council", "ehe_officer")
+IG = Actor("iris.ig", "North Yorkshire Council", "ig_officer")
+
+
+def _look_up(session: Session, who: Actor, purpose: str, child_id: str) -> None:
+    """One lookup through the access policy (a refusal is audited as well)."""
+    child = resolve_child(session, child_id)
+    assert child is not None
+    try:
+        disclose(session, who, PURPOSES[purpose], child, agreements=load_agreements())
+    except Refusal:
+        pass
+    session.commit()
 
 
 def _child_with_two_agencies(index_url: str) -> tuple[str, list[tuple[str, str]]]:
@@ -88,11 +103,11 @@ def test_export_holds_every_version_link_held_item_and_disclosure(
     child_id, keys = _child_with_two_agencies(index_url)
     merged = _add_history(index_url, child_id, keys[0])
     with session_factory(index_url)() as session:
-        audited_summary(session, OFFICER, "ehe_enquiry", child_id)
-        audited_summary(session, OFFICER, "child_protection", child_id)
+        _look_up(session, OFFICER, "ehe_enquiry", child_id)
+        _look_up(session, OFFICER, "child_protection", child_id)  # refused: also a disclosure
         other = session.scalar(select(Child.child_id).where(Child.child_id != child_id).limit(1))
         assert other
-        audited_summary(session, OFFICER, "ehe_enquiry", other)
+        _look_up(session, OFFICER, "ehe_enquiry", other)
         export = audited_subject_access(session, IG, merged)  # an old id finds the survivor
         with pytest.raises(UnknownChildError):
             audited_subject_access(session, IG, "C-nobody")
@@ -117,7 +132,9 @@ def test_export_holds_every_version_link_held_item_and_disclosure(
 
 
 @pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
-def test_cli_and_ig_page_export_as_json(index_url: str, inbox: Path, tmp_path: Path) -> None:
+def test_cli_and_ig_page_export_as_json(
+    index_url: str, inbox: Path, tmp_path: Path, data_dir: Path
+) -> None:
     populate(index_url)
     child_id, keys = _child_with_two_agencies(index_url)
     out = tmp_path / "sar.json"
@@ -133,9 +150,9 @@ def test_cli_and_ig_page_export_as_json(index_url: str, inbox: Path, tmp_path: P
     assert missing.exit_code != 0
 
     with served(create_app(index_url)) as base, httpx.Client(base_url=base) as client:
-        client.post("/sign-in", data={"user": "ehe.officer@la815.example"})
+        client.post("/sign-in", data={"user": "erin.ehe"})
         assert client.get("/subject-access").status_code == 403
-        client.post("/sign-in", data={"user": "ig.officer@la815.example"})
+        client.post("/sign-in", data={"user": "iris.ig"})
         form = client.get("/subject-access")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert token

@@ -66,7 +66,15 @@ def test_report_from_a_real_run_has_the_right_counts(
     rules = {r.rule: r for r in ctf.rules}
     assert rules["birth_date_required"].failed >= 1
     assert rules["birth_date_required"].checked == ctf.total("checked")
-    assert sum(r.rejected for r in ctf.reasons) == 1  # the reviewer's decision
+    # Every rejection is under its reason: unreadable or repeated items rejected on arrival,
+    # and the one the reviewer rejected.
+    assert sum(r.rejected for r in ctf.reasons) == ctf.total("rejected")
+    arrived_rejected = [
+        i
+        for i in list_held(source="education__ctf", status="rejected", index_url=index_url)
+        if i.stage == "connector"
+    ]
+    assert ctf.total("rejected") == len(arrived_rejected) + 1
     assert [(d.role, d.action) for d in report.decisions] == [("ig_officer", "rejected")]
     assert "A birth date is needed to tell children apart." in html
 
@@ -104,3 +112,19 @@ def _assert_pdf_and_data_docs(files) -> None:  # type: ignore[no-untyped-def]
     assert f'href="{link}"' in files.html.read_text(encoding="utf-8")
     pages = list(files.data_docs.parent.rglob("validations/**/*.html"))
     assert pages, "a Data Docs page per recorded run"
+
+
+def test_cli_writes_the_report(index_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.cli.report import report_app
+
+    assert any(group.typer_instance is report_app for group in app.registered_groups)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["report", "validation", "--out", str(out), "--no-pdf", "--no-data-docs"]
+    )
+    assert result.exit_code == 0, result.output
+    html = (out / "validation.html").read_text(encoding="utf-8")
+    assert "Validation report" in html and "No held record has been released" in html

@@ -10,11 +10,15 @@ identifiers never appear in a URL; screenshots go to the test's tmp dir (and to
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from api_server import bearer
+from index_builder import EHE, add_child, add_population, record
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 from web_support import CHROMIUM, CHROMIUM_ARGS, nhs_number_known_to_social_care, populate, served
@@ -58,14 +62,26 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def site(index_url: str) -> Iterator[str]:
+def site(index_url: str, data_dir: Path) -> Iterator[str]:
     with served(create_app(index_url)) as base:
         yield base
 
 
 @pytest.fixture
-def populated_site(index_url: str, inbox: Path) -> Iterator[str]:
+def populated_site(index_url: str, inbox: Path, data_dir: Path) -> Iterator[str]:
     populate(index_url)
+    with served(create_app(index_url)) as base:
+        yield base
+
+
+@pytest.fixture
+def hand_made_site(index_url: str, data_dir: Path) -> Iterator[str]:
+    """The hand-made population (C-A on a protection plan) and a restricted child, C-R."""
+    with session_factory(index_url).begin() as session:
+        add_population(session)
+        who = {"given_name": "Rosa", "family_name": "Reed", "birth_date": "2016-04-04"}
+        education = {"ehe": [{"registered_on": "2026-02-01"}]}
+        add_child(session, "C-R", [record(EHE, "r1", who, education=education)], restricted=True)
     with served(create_app(index_url)) as base:
         yield base
 
@@ -87,6 +103,13 @@ class Visit:
         if wanted:
             Path(wanted).mkdir(parents=True, exist_ok=True)
             shutil.copy(path, Path(wanted) / path.name)
+
+    def look_up(self, child_id: str, purpose: str) -> None:
+        self.page.get_by_role("link", name="Find a child").first.click()
+        self.page.get_by_label("Find a child").fill(child_id)
+        self.page.get_by_role("button", name="Continue").click()
+        self.page.get_by_label(purpose).check()
+        self.page.get_by_role("button", name="Show what is known").click()
 
     def sign_in(self, base: str, who: str) -> None:
         self.page.goto(base + "/")
@@ -110,7 +133,7 @@ def test_ehe_officer_finds_a_child_and_sees_the_caseload(
     page = browser.new_page(viewport={"width": 1200, "height": 900}, java_script_enabled=False)
     visit = Visit(page, tmp_path)  # the pages work without JavaScript
     page = visit.page
-    visit.sign_in(site, "Erin Hale")
+    visit.sign_in(site, "Erin Ellis")
 
     page.get_by_role("link", name="Find a child").first.click()
     page.get_by_label("Find a child").fill("999 000 0001")  # fails the check digit
@@ -133,7 +156,7 @@ def test_ehe_officer_finds_a_child_and_sees_the_caseload(
         page.get_by_label("EHE suitability enquiry / children missing education")
     ).to_be_focused()
 
-    page.get_by_label("Child protection enquiry").check()
+    page.get_by_label("EHE suitability enquiry / children missing education").check()
     page.get_by_role("button", name="Show what is known").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Who else knows this child")
     social_care = page.locator("dl").first
@@ -158,10 +181,10 @@ def test_ehe_officer_finds_a_child_and_sees_the_caseload(
     assert not [url for url in visit.urls if nhs in url], "identifiers must never be in a URL"
     entries = _audit(index_url)
     lookups = [(e.action, e.outcome, e.purpose) for e in entries if e.action == "lookup"]
-    assert lookups == [("lookup", "no_purpose", None), ("lookup", "disclosed", "child_protection")]
-    shown = [e for e in entries if e.action == "worklist"]
+    assert lookups == [("lookup", "no_purpose", None), ("lookup", "disclosed", "ehe_enquiry")]
+    shown = [e for e in entries if e.action == "caseload"]
     assert len(shown) == on_caseload and all(e.child_id for e in shown)
-    assert {e.actor for e in entries} == {"ehe.officer@la815.example"}
+    assert {e.actor for e in entries} == {"erin.ehe"}
 
 
 @pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
@@ -170,7 +193,7 @@ def test_roles_see_only_their_pages_and_ig_explores_the_audit(
 ) -> None:
     visit = Visit(browser.new_page(java_script_enabled=False), tmp_path)
     page = visit.page
-    visit.sign_in(site, "Harper Nash")
+    visit.sign_in(site, "Hana Hughes")
     expect(page.get_by_role("link", name="EHE caseload")).to_have_count(0)
     response = page.goto(site + "/worklist")
     assert response is not None and response.status == 403
@@ -178,15 +201,15 @@ def test_roles_see_only_their_pages_and_ig_explores_the_audit(
     assert response is not None and response.status == 403
     page.get_by_role("button", name="Sign out").click()
 
-    visit.sign_in(site, "Iris Gove")
+    visit.sign_in(site, "Iris Ingram")
     page.get_by_role("link", name="Audit log").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
-    page.get_by_label("Outcome").select_option("refused_role")
+    page.get_by_label("Outcome").select_option("refused")
     page.get_by_role("button", name="Filter").click()
     table_rows = page.locator("tbody tr")
     expect(table_rows).to_have_count(1)
-    expect(table_rows.first).to_contain_text("gp.nurse@nhs.example")
-    expect(table_rows.first).to_contain_text("worklist")
+    expect(table_rows.first).to_contain_text("hana.health")
+    expect(table_rows.first).to_contain_text("caseload")
     visit.check("audit")
     page.get_by_label("From (YYYY-MM-DD)").fill("29/11/2026")
     page.get_by_role("button", name="Filter").click()
@@ -203,3 +226,53 @@ def test_roles_see_only_their_pages_and_ig_explores_the_audit(
     expect(page.locator(".figures")).to_contain_text("refused or not shared")
     assert page.locator("svg").count() == 4
     visit.check("sharing-report")
+
+
+@pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
+def test_one_policy_withheld_fields_restricted_record_consent_and_break_glass(
+    browser: Browser, hand_made_site: str, index_url: str, tmp_path: Path
+) -> None:
+    site = hand_made_site
+    visit = Visit(browser.new_page(java_script_enabled=False), tmp_path)
+    page = visit.page
+    visit.sign_in(site, "Hana Hughes")  # health's clause leaves out child in need, and more
+    visit.look_up("C-A", "Safeguarding duty of agencies")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Who else knows this child")
+    expect(page.get_by_text(re.compile(r"\d+ items withheld"))).to_be_visible()
+    need = page.locator(".govuk-summary-list__row", has_text="Child in need")
+    expect(need).to_contain_text("Withheld: the agreement does not share this")
+    visit.check("summary-withheld")
+    page.get_by_role("button", name="Sign out").click()
+
+    visit.sign_in(site, "Erin Ellis")
+
+    visit.look_up("C-R", "EHE suitability enquiry / children missing education")
+    expect(page.locator(".govuk-warning-text")).to_contain_text("Information Governance team")
+    expect(page.locator("dl")).to_have_count(0)
+    visit.check("summary-restricted")
+
+    visit.look_up("C-B", "Voluntary support offer to an EHE family")
+    expect(page.get_by_role("heading", level=1)).to_have_text("You cannot see this child's record")
+    expect(page.locator("main")).to_contain_text("needs the family's consent")
+    visit.check("refused-no-consent")
+    outcomes = [(e.child_id, e.outcome) for e in _audit(index_url) if e.action == "lookup"]
+    assert outcomes == [("C-A", "disclosed"), ("C-R", "restricted"), ("C-B", "no_consent")]
+
+    page.get_by_role("link", name="EHE caseload").first.click()
+    expect(page.locator("tbody tr").first).to_contain_text("C-A")
+    visit.check("worklist-hand-made")
+    page.get_by_role("button", name="Sign out").click()
+
+    with httpx.Client(base_url=site) as api:
+        reason = "Child seen with injuries at a home visit; school place unknown"
+        body = {"child_id": "C-A", "purpose": "ehe_enquiry", "reason": reason}
+        assert api.post("/api/v1/break-glass", json=body, headers=bearer("sam.social")).is_success
+    visit.sign_in(site, "Iris Ingram")
+    page.get_by_role("link", name="Break-glass").first.click()
+    row = page.locator("tbody tr").first
+    expect(row).to_contain_text("sam.social")
+    expect(row).to_contain_text("open")
+    visit.check("break-glass-open")
+    row.get_by_label("What the review found").fill("Justified: strategy discussion held")
+    row.get_by_role("button", name="Close review").click()
+    expect(page.locator("tbody tr").first).to_contain_text("closed")

@@ -1,16 +1,26 @@
-"""The web pages over real HTTP without a browser: sessions, form tokens, errors, API intact."""
+"""The web pages over real HTTP without a browser: token sessions, form tokens, one policy.
+
+The web signs in with the API's own tokens (the local issuer, the demo users of
+``access/demo_users.yaml``) and looks children up through the API's policy (``disclose``):
+agreements per role and purpose, consent, restricted records, refusals audited.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from api_server import bearer
+from index_builder import EHE, add_child, add_population, record
 from sqlalchemy import func, select
 from web_support import served
 
 from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.tokens import LocalIssuer, TokenSettings
+from gateway.access.users import load_demo_users
 from gateway.api.app import create_app
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry, LinkReview
@@ -20,18 +30,37 @@ pytestmark = pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def client(index_url: str) -> Iterator[httpx.Client]:
+def client(index_url: str, data_dir: Path) -> Iterator[httpx.Client]:
+    with session_factory(index_url).begin() as session:
+        add_population(session)
+        restricted = record(
+            EHE,
+            "r1",
+            {"given_name": "Rosa", "family_name": "Reed", "birth_date": "2016-04-04"},
+            education={"ehe": [{"registered_on": "2026-02-01"}]},
+        )
+        add_child(session, "C-R", [restricted], restricted=True)
     with served(create_app(index_url)) as base, httpx.Client(base_url=base, timeout=10) as http:
         yield http
 
 
-def _sign_in(client: httpx.Client, user: str = "ehe.officer@la815.example") -> str:
-    response = client.post("/sign-in", data={"user": user})
-    assert response.status_code == 303 and COOKIE in response.cookies
-    page = client.get("/search")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+def _csrf(client: httpx.Client, path: str = "/") -> str:
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
     assert token, "every form carries the session's token"
     return token.group(1)
+
+
+def _sign_in(client: httpx.Client, user: str = "erin.ehe") -> str:
+    response = client.post("/sign-in", data={"user": user})
+    assert response.status_code == 303 and COOKIE in response.cookies
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    return _csrf(client)
+
+
+def _audit(index_url: str) -> list[AuditEntry]:
+    with session_factory(index_url)() as session:
+        return list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
 
 
 def _audit_count(index_url: str) -> int:
@@ -39,59 +68,179 @@ def _audit_count(index_url: str) -> int:
         return session.scalar(select(func.count()).select_from(AuditEntry)) or 0
 
 
+def _summary(client: httpx.Client, token: str, child: str, purpose: str) -> httpx.Response:
+    return client.post("/summary", data={"identifier": child, "purpose": purpose, "csrf": token})
+
+
 def test_pages_need_a_signed_in_person(client: httpx.Client) -> None:
-    for path in ("/", "/search", "/worklist", "/reviews", "/audit"):
+    for path in ("/", "/search", "/worklist", "/reviews", "/audit", "/break-glass"):
         response = client.get(path)
         assert response.status_code == 303 and response.headers["location"] == "/sign-in"
     assert client.get("/static/gateway.css").headers["content-type"].startswith("text/css")
 
 
-def test_sign_in_needs_a_known_demo_user(client: httpx.Client) -> None:
+def test_sign_in_lists_the_apis_demo_users_and_needs_one(client: httpx.Client) -> None:
+    form = client.get("/sign-in").text
+    for user in load_demo_users().values():
+        assert f'value="{user.name}"' in form and user.display_name in form
     response = client.post("/sign-in", data={"user": "someone@else.example"})
     assert response.status_code == 400
     assert "There is a problem" in response.text and 'href="#user"' in response.text
 
 
-def test_a_tampered_cookie_is_not_a_session(client: httpx.Client) -> None:
+def test_the_web_session_is_the_apis_token(client: httpx.Client, index_url: str) -> None:
+    _sign_in(client, "erin.ehe")
+    # The same token the API accepts as a bearer token names the same person.
+    token = client.cookies[COOKIE]
+    api = client.post(
+        "/api/v1/lookup",
+        json={"purpose": "ehe_enquiry", "child_id": "C-B"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert api.status_code == 200, api.text
+    assert _audit(index_url)[-1].actor == "erin.ehe"
+    assert "Signed in as erin.ehe" in client.get("/").text
+
+
+def test_tampered_expired_and_forged_tokens_are_no_session(
+    client: httpx.Client, tmp_path: Path
+) -> None:
     _sign_in(client)
-    signed = client.cookies[COOKIE]
-    client.cookies.set(COOKIE, signed.replace("ehe_officer", "ig_officer")[:-2] + "xx")
-    assert client.get("/audit").headers.get("location") == "/sign-in"
+    token = client.cookies[COOKIE]
+    header, body, signature = token.split(".")
+    erin = load_demo_users()["erin.ehe"]
+    iris = load_demo_users()["iris.ig"]
+    forged_by_another_key = LocalIssuer(TokenSettings(), key_path=tmp_path / "other.pem")
+    for bad in (
+        f"{header}.{body}.{signature[:-4]}AAAA",  # signature does not match
+        f"{header}.{LocalIssuer().issue(iris).split('.')[1]}.{signature}",  # body swapped
+        LocalIssuer().issue(erin, lifetime_seconds=-3600),  # expired
+        forged_by_another_key.issue(iris),  # signed by someone else's key
+    ):
+        client.cookies.set(COOKIE, bad)
+        assert client.get("/audit").headers.get("location") == "/sign-in"
+        assert client.get("/").headers.get("location") == "/sign-in"
 
 
 def test_a_form_without_the_session_token_is_refused(client: httpx.Client, index_url: str) -> None:
     token = _sign_in(client)
     before = _audit_count(index_url)
-    forged = client.post("/summary", data={"identifier": "C-1", "purpose": "ehe_enquiry"})
+    forged = client.post("/summary", data={"identifier": "C-A", "purpose": "ehe_enquiry"})
     assert forged.status_code == 403 and "expired" in forged.text
+    wrong = _summary(client, token[:-2] + "xx", "C-A", "ehe_enquiry")
+    assert wrong.status_code == 403 and "expired" in wrong.text
     assert _audit_count(index_url) == before
-    real = client.post(
-        "/summary", data={"identifier": "C-unknown", "purpose": "ehe_enquiry", "csrf": token}
-    )
+    real = _summary(client, token, "C-unknown", "ehe_enquiry")
     assert real.status_code == 404 and "recorded in the audit log" in real.text
     assert _audit_count(index_url) == before + 1
 
 
-def test_a_role_that_may_not_look_up_is_refused_and_audited(
+def test_the_summary_shows_what_the_agreement_allows_and_marks_the_rest(
     client: httpx.Client, index_url: str
 ) -> None:
-    client.post("/sign-in", data={"user": "data.engineer@la815.example"})
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/reviews").text)
-    assert token and client.get("/search").status_code == 403
-    response = client.post(
-        "/summary", data={"identifier": "C-1", "purpose": "ehe_enquiry", "csrf": token.group(1)}
+    token = _sign_in(client, "hana.health")
+    page = _summary(client, token, "C-A", "safeguarding_duty")
+    assert page.status_code == 200, page.text
+    assert "Shared under nyorks-ehe-2026#health-safeguarding" in page.text
+    assert "Harrogate Safeguarding" in page.text  # the lead team: shared with health
+    entry = _audit(index_url)[-1]
+    assert (entry.outcome, entry.agreement_clause) == (
+        "disclosed",
+        "nyorks-ehe-2026#health-safeguarding",
     )
-    assert response.status_code == 403
-    with session_factory(index_url)() as session:
-        outcomes = session.scalars(select(AuditEntry.outcome)).all()
-    assert outcomes == ["refused_role"]
+    # Health's clause leaves out, among others, child in need and looked after: each field the
+    # audit says was refused is marked on the page, and counted.
+    assert {"social_care.child_in_need", "social_care.looked_after"} <= set(entry.fields_refused)
+    withheld = re.findall(r"Withheld: the agreement does not share this", page.text)
+    assert len(withheld) == len(entry.fields_refused)
+    assert f"{len(withheld)} items withheld" in page.text
+
+    _sign_in(client, "erin.ehe")
+    token = _csrf(client)
+    ehe = _summary(client, token, "C-A", "ehe_enquiry")
+    assert ehe.status_code == 200 and "Withheld" not in ehe.text
+    assert "Child protection plan" in ehe.text  # EHE officers see who else knows the child
+
+
+def test_a_restricted_record_shows_only_that_it_exists_and_whom_to_contact(
+    client: httpx.Client, index_url: str
+) -> None:
+    token = _sign_in(client, "erin.ehe")
+    page = _summary(client, token, "C-R", "ehe_enquiry")
+    assert page.status_code == 200
+    assert "This child&#39;s record is restricted" in page.text
+    assert "Contact the Information Governance team" in page.text
+    assert "Registered GP practice" not in page.text and "Last school" not in page.text
+    entry = _audit(index_url)[-1]
+    assert entry.outcome == "restricted" and "education.ehe_status" in entry.fields_refused
+
+
+def test_refusals_by_agreement_and_consent_are_audited_with_the_reason(
+    client: httpx.Client, index_url: str
+) -> None:
+    token = _sign_in(client, "erin.ehe")
+    no_consent = _summary(client, token, "C-B", "voluntary_support")
+    assert no_consent.status_code == 403
+    assert "needs the family&#39;s consent" in no_consent.text
+    assert "recorded in the audit log" in no_consent.text
+    not_covered = _summary(client, token, "C-B", "child_protection")
+    assert (
+        not_covered.status_code == 403 and "no data-sharing agreement" in not_covered.text.lower()
+    )
+    refusals = [(e.outcome, e.child_id, e.purpose) for e in _audit(index_url)]
+    assert refusals == [
+        ("no_consent", "C-B", "voluntary_support"),
+        ("refused", "C-B", "child_protection"),
+    ]
+    assert "consent" in (_audit(index_url)[0].reason or "")
+    # Consent given through the API opens the same purpose to the web, at once.
+    given = client.post(
+        "/api/v1/consents",
+        json={"child_id": "C-B", "scope": "voluntary_support"},
+        headers=bearer("erin.ehe"),
+    )
+    assert given.status_code == 201
+    assert _summary(client, token, "C-B", "voluntary_support").status_code == 200
+
+
+def test_a_role_no_agreement_covers_is_refused_and_audited(
+    client: httpx.Client, index_url: str
+) -> None:
+    client.post("/sign-in", data={"user": "dev.data"})
+    token = _csrf(client, "/reviews")
+    assert client.get("/search").status_code == 403
+    assert client.get("/worklist").status_code == 403
+    assert "Find a child" not in client.get("/").text
+    response = _summary(client, token, "C-A", "ehe_enquiry")
+    assert response.status_code == 403 and "no data-sharing agreement" in response.text.lower()
+    entries = _audit(index_url)
+    assert [(e.action, e.outcome) for e in entries] == [
+        ("caseload", "refused"),
+        ("lookup", "refused"),
+    ]
+    assert entries[1].child_id == "C-A" and "no data-sharing agreement" in (entries[1].reason or "")
+
+
+def test_the_worklist_is_the_apis_caseload_and_each_child_shown_is_audited(
+    client: httpx.Client, index_url: str
+) -> None:
+    _sign_in(client, "erin.ehe")
+    page = client.get("/worklist")
+    assert page.status_code == 200
+    shown = re.findall(r'name="identifier" value="([^"]+)"', page.text)
+    api = client.get("/api/v1/caseload", headers=bearer("erin.ehe")).json()
+    assert shown == [e["child_id"] for e in api] == ["C-A", "C-R", "C-D", "C-B"]
+    assert "removed from roll while known to social care" in page.text
+    listed = [e for e in _audit(index_url) if e.action == "caseload" and e.child_id]
+    assert [e.child_id for e in listed] == shown
+    assert {e.agreement_clause for e in listed} == {"nyorks-ehe-2026#ehe-officers"}
 
 
 def test_the_api_still_answers_in_json(client: httpx.Client) -> None:
     response = client.post("/api/v1/lookup", json={"purpose": "ehe_enquiry", "child_id": "C-1"})
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/json"
-    assert "X-User" in response.json()["detail"]
+    assert "bearer token" in response.json()["detail"]
     missing = client.get("/no-such-page")
     assert missing.status_code == 404 and "Not Found" in missing.text
 
@@ -113,7 +262,7 @@ def test_review_queue_lists_open_pairs_with_their_strongest_evidence(
                     status=status,
                 )
             )
-    client.post("/sign-in", data={"user": "data.engineer@la815.example"})
+    client.post("/sign-in", data={"user": "dev.data"})
     page = client.get("/reviews")
     assert page.status_code == 200
     assert "L1" in page.text and "L2" not in page.text
@@ -127,7 +276,7 @@ def test_audit_explorer_pages_through_entries_and_keeps_the_filter(
         for n in range(120):
             who = Actor(f"user{n % 2}@la.example", "LA 815", "ehe_officer")
             append(session, AuditEvent(actor=who, action="lookup", outcome="not_found"))
-    client.post("/sign-in", data={"user": "ig.officer@la815.example"})
+    client.post("/sign-in", data={"user": "iris.ig"})
     first = client.get("/audit", params={"user": "user0@la.example"})
     assert "60 entries match. Page 1 of 1" in first.text
     everyone = client.get("/audit")
@@ -138,13 +287,42 @@ def test_audit_explorer_pages_through_entries_and_keeps_the_filter(
     assert "Page 2 of 2" in second.text
 
 
+def test_break_glass_page_is_the_access_policys_list_and_closes_reviews(
+    client: httpx.Client, index_url: str
+) -> None:
+    reason = "Child seen with injuries at a home visit; school place unknown"
+    opened = client.post(
+        "/api/v1/break-glass",
+        json={"child_id": "C-A", "purpose": "ehe_enquiry", "reason": reason},
+        headers=bearer("sam.social"),
+    )
+    assert opened.status_code == 201, opened.text
+    override = opened.json()["id"]
+    used = client.post(
+        "/api/v1/lookup",
+        json={"child_id": "C-A", "purpose": "ehe_enquiry"},
+        headers=bearer("sam.social"),
+    )
+    assert used.json()["outcome"] == "break_glass"
+    token = _sign_in(client, "iris.ig")
+    page = client.get("/break-glass")
+    assert reason in page.text and "1 of 1 overrides wait for an IG review" in page.text
+    assert re.search(r"<td[^>]*>1</td>\s*<td[^>]*>\s*<strong[^>]*>open</strong>", page.text)
+    empty = client.post(f"/break-glass/{override}/close", data={"note": " ", "csrf": token})
+    assert empty.status_code == 400 and "a note is required" in empty.text
+    closed = client.post(
+        f"/break-glass/{override}/close",
+        data={"note": "Justified: s.47 strategy meeting held", "csrf": token},
+    )
+    assert closed.status_code == 303
+    reviews = client.get("/api/v1/break-glass/reviews?state=closed", headers=bearer("iris.ig"))
+    assert [(r["id"], r["reviewed_by"]) for r in reviews.json()] == [(override, "iris.ig")]
+    assert "0 of 1 overrides wait" in client.get("/break-glass").text
+
+
 def test_a_bad_query_gets_a_page_and_the_api_keeps_its_422(client: httpx.Client) -> None:
-    client.post("/sign-in", data={"user": "ehe.officer@la815.example"})
+    _sign_in(client)
     page = client.get("/worklist", params={"months": "0"})
     assert page.status_code == 400 and "Check what you entered" in page.text
-    api = client.post(
-        "/api/v1/lookup",
-        json={"purpose": 5},
-        headers={"X-User": "u", "X-Organisation": "o", "X-Role": "ehe_officer"},
-    )
+    api = client.post("/api/v1/lookup", json={"purpose": 5}, headers=bearer("erin.ehe"))
     assert api.status_code == 422 and api.headers["content-type"] == "application/json"

@@ -1,4 +1,4 @@
-"""The EHE caseload worklist: who is on it, which concerns are raised, and the order."""
+"""The EHE caseload (one function, ``ehe_caseload``): who is on it, which concerns, the order."""
 
 from __future__ import annotations
 
@@ -6,24 +6,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from web_support import populate
 
-from gateway.access.audit import Actor
-from gateway.lookup.summary import summarise
-from gateway.lookup.worklist import (
-    audited_worklist,
-    concerns_for,
-    ehe_worklist,
-    is_home_education,
-    last_seen,
-    months_before,
-)
+from gateway.lookup.caseload import CaseloadEntry, caseload_entry, ehe_caseload, months_before
 from gateway.model import CanonicalRecord
 from gateway.store.engine import session_factory
-from gateway.store.tables import AuditEntry, Child
+from gateway.store.tables import Child
 
 TODAY = date(2026, 11, 29)
+REMOVED_WHILE_KNOWN = "removed from roll while known to social care"
+NO_GP = "no registered GP known"
+OPEN_NO_PLAN = "open to social care now (a referral or assessment, no plan)"
 
 
 def _record(agency: str, **facts: Any) -> CanonicalRecord:
@@ -42,10 +35,15 @@ def _record(agency: str, **facts: Any) -> CanonicalRecord:
     )
 
 
-def _codes(records: list[CanonicalRecord], months: int = 6) -> list[str]:
-    summary = summarise(Child(child_id="C-1", restricted=False), records)
-    seen_on, _ = last_seen(records)
-    return [c.code for c in concerns_for(summary, records, seen_on, months_before(TODAY, months))]
+def _entry(records: list[CanonicalRecord], months: int = 6) -> CaseloadEntry | None:
+    child = Child(child_id="C-1", restricted=False)
+    return caseload_entry(child, records, today=TODAY, unseen_months=months)
+
+
+def _reasons(records: list[CanonicalRecord], months: int = 6) -> list[str]:
+    entry = _entry(records, months)
+    assert entry is not None, "the child should be on the caseload"
+    return [r.split(":")[0].split(" since")[0] for r in entry.reasons]
 
 
 def test_months_before_clamps_to_the_end_of_a_short_month() -> None:
@@ -64,55 +62,80 @@ def test_removed_from_roll_while_known_to_social_care_and_not_seen() -> None:
         "social_care",
         child_in_need=[{"start_date": "2025-06-01", "end_date": "2026-04-01"}],
     )
-    assert is_home_education([school]) == "removed from roll"
-    assert _codes([school, social]) == [
-        "removed_while_known",
-        "not_seen",
-        "no_health_registration",
+    entry = _entry([school, social])
+    assert entry is not None and entry.removed_to_home_education
+    assert entry.removed_while_known_to_social_care and entry.unseen
+    assert (entry.last_seen_by_any_agency, entry.last_seen_by) == (date(2026, 4, 1), "social_care")
+    assert _reasons([school, social]) == [
+        REMOVED_WHILE_KNOWN,
+        "no agency has seen the child",
+        "child in need before",
+        NO_GP,
     ]
     # Known to social care only after leaving the roll: not "removed while known".
     later = _record(
         "social_care", referrals=[{"start_date": "2026-05-01", "end_date": "2026-06-01"}]
     )
-    assert "removed_while_known" not in _codes([school, later])
+    assert REMOVED_WHILE_KNOWN not in _reasons([school, later])
+    # ... unless the case is open now.
+    open_now = _record("social_care", referrals=[{"start_date": "2026-05-01"}])
+    reasons = _reasons([school, open_now])
+    assert reasons[0] == REMOVED_WHILE_KNOWN and OPEN_NO_PLAN in reasons
+
+
+def test_a_destination_of_home_education_counts_as_removed_to_it() -> None:
+    school = _record(
+        "education",
+        enrolments=[
+            {"entry_date": "2020-09-01", "leaving_date": "2026-10-01", "destination": "EHE"}
+        ],
+    )
+    entry = _entry([school])
+    assert entry is not None and entry.removed_to_home_education and not entry.unseen
+
+
+def test_protection_plan_open_case_and_missing_education_are_concerns() -> None:
+    register = _record(
+        "education",
+        ehe=[{"registered_on": "2026-09-01"}],
+        missing_education=[{"reported_on": "2026-10-01"}],
+    )
+    plan = _record("social_care", child_protection_plans=[{"start_date": "2026-10-01"}])
+    reasons = _reasons([register, plan])
+    assert reasons[0] == "child protection plan now"
+    assert "on the children-missing-education list" in reasons
+    assert OPEN_NO_PLAN not in reasons  # the plan says it already
 
 
 def test_recent_health_contact_clears_not_seen_and_a_school_leaver_is_not_ehe() -> None:
     register = _record("education", ehe=[{"registered_on": "2026-09-01"}])
     health = _record("health", gp_practice_ods="B82099", last_contact_date="2026-10-01")
-    assert _codes([register, health]) == []
-    assert "not_seen" in _codes([register, health], months=1)
+    assert _reasons([register, health]) == []
+    assert _reasons([register, health], months=1) == ["no agency has seen the child"]
     moved = _record(
         "education", enrolments=[{"leaving_date": "2026-03-01", "leaving_reason": "MOVED"}]
     )
     deregistered = _record(
         "education", ehe=[{"registered_on": "2025-01-01", "deregistered_on": "2025-06-01"}]
     )
-    assert is_home_education([moved]) is None
-    assert is_home_education([deregistered]) is None
+    assert _entry([moved]) is None
+    assert _entry([deregistered]) is None
 
 
-def test_worklist_over_the_index_is_the_caseload_most_concerning_first(
+def test_caseload_over_the_synthetic_index_most_concerning_first(
     index_url: str, inbox: Path
 ) -> None:
     populate(index_url)
-    officer = Actor("ehe.officer@la815.example", "LA 815", "ehe_officer")
     with session_factory(index_url)() as session:
-        entries = audited_worklist(session, officer, today=TODAY)
+        entries = ehe_caseload(session, today=TODAY)
         assert len(entries) > 10
-        scores = [e.score for e in entries]
+        scores = [e.concern for e in entries]
         assert scores == sorted(scores, reverse=True)
-        assert all(e.route in ("EHE register", "removed from roll") for e in entries)
-        assert entries[0].concerns and all(c.reason for e in entries for c in e.concerns)
-        flagged = {c.code for e in entries for c in e.concerns}
-        assert {"removed_while_known", "not_seen", "open_to_social_care"} <= flagged
+        assert all(e.ehe_status == "registered" or e.removed_to_home_education for e in entries)
+        assert entries[0].reasons and all(e.reasons for e in entries if e.concern)
+        flagged = {r for e in entries for r in e.reasons}
+        assert REMOVED_WHILE_KNOWN in flagged
+        assert any(r.startswith("no agency has seen the child") for r in flagged)
         # A longer "not seen" window flags fewer children, never more.
-        lenient = ehe_worklist(session, not_seen_months=24, today=TODAY)
-
-        def not_seen(items: list[Any]) -> int:
-            return sum(1 for e in items if any(c.code == "not_seen" for c in e.concerns))
-
-        assert not_seen(lenient) < not_seen(entries)
-        audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "worklist")).all()
-    assert sorted(e.child_id for e in audited) == sorted(e.child_id for e in entries)
-    assert {e.purpose for e in audited} == {"ehe_enquiry"}
+        lenient = ehe_caseload(session, today=TODAY, unseen_months=24)
+    assert sum(e.unseen for e in lenient) < sum(e.unseen for e in entries)

@@ -38,7 +38,7 @@ SCHEMA = {
 NEEDED_FIELDS: dict[str, tuple[int, ...]] = {
     "MSH": (7, 9, 10, 12),
     "EVN": (1, 2),
-    "PID": (3, 5, 7, 8, 11),
+    "PID": (3, 5, 7, 8, 11, 13),  # 13: checked for form only (the index keeps no phones)
     "PD1": (3,),
     "MRG": (1,),
 }

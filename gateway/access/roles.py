@@ -10,3 +10,12 @@ ROLES: dict[str, str] = {
     "ig_officer": "IG officer",
     "admin": "Administrator",
 }
+
+# Pages and exports that are not lookups of one child, so no data-sharing agreement covers
+# them: who may use them is a role decision made here, once, for the API and the web pages.
+# (Who may look a child up or see the caseload is the agreements' decision, not a role list.)
+IG_ROLES: frozenset[str] = frozenset({"ig_officer"})
+SUBJECT_ACCESS_ROLES: frozenset[str] = IG_ROLES
+REVIEW_QUEUE_ROLES: frozenset[str] = frozenset(
+    {"ehe_officer", "data_engineer", "ig_officer", "admin"}
+)

@@ -91,9 +91,10 @@ def disclose(
             decision=decision,
         )
     sources = decision.sources if override is None else ALL_AGENCIES
-    records = [r for r in records_of(session, child.child_id) if r.agency in sources]
-    summary = summarise(child, records)
-    restricted = child.restricted or any(r.identity.restricted for r in records)
+    every_record = records_of(session, child.child_id)
+    # The most restrictive label wins, whichever agency holds it and whatever is shared.
+    restricted = child.restricted or any(r.identity.restricted for r in every_record)
+    summary = summarise(child, [r for r in every_record if r.agency in sources])
     allowed = set(EXISTENCE_FIELDS) | (decision.fields if override is None else _every_field())
     notice = None
     if restricted:

@@ -91,7 +91,7 @@ def reprocess_batch(batch_id: str, *, index_url: str | None = None) -> Accountin
     """Run a landed batch again through today's mapping and suite, and load what now passes."""
     batch = _batch(batch_id, index_url)
     stage_batch(batch_id, index_url=index_url)
-    return _load_staged(batch, index_url)
+    return _load_staged(batch, index_url, again=True)
 
 
 def _batch(batch_id: str, index_url: str | None) -> Batch:
@@ -182,12 +182,12 @@ def _row_count_gate(session: Session, batch: Batch, received: int) -> dict[str, 
     }
 
 
-def _load_staged(batch: Batch, index_url: str | None) -> Accounting:
+def _load_staged(batch: Batch, index_url: str | None, *, again: bool = False) -> Accounting:
     staged = _read(batch.batch_id)
     _gate(batch, staged, index_url)
     agency = connector_for(batch.source).agency
     with session_factory(index_url).begin() as session:
-        if _claim(session, batch.batch_id):
+        if _claim(session, batch.batch_id) and not again:
             done = session.get(Batch, batch.batch_id)
             assert done is not None
             return _accounting(done)

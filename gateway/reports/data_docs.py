@@ -8,6 +8,7 @@ can be read by anyone allowed to read the report.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections import defaultdict
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from gateway import config
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch, ValidationRun
 
@@ -28,6 +30,7 @@ def build_data_docs(folder: Path, *, index_url: str | None = None) -> Path:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
 
+    import gateway.validation.custom_expectations  # noqa: F401  (registers ours for rendering)
     from gateway.logs import quiet_third_parties
 
     quiet_third_parties()
@@ -98,8 +101,10 @@ def _result(entry: dict[str, Any]) -> dict[str, Any]:
     )
 
     checked, failed = int(entry["checked"]), int(entry["failed"])
-    column = entry.get("column")
-    kwargs = {"column": column} if column and "," not in column else {}
+    kwargs = _suite_kwargs(str(entry.get("suite", "canonical_child"))).get(str(entry["rule"]))
+    if kwargs is None:  # a gate computed outside the suite (row count): its column, if any
+        column = entry.get("column")
+        kwargs = {"column": column} if column and "," not in column else {}
     config = ExpectationConfiguration(
         type=str(entry["type"]),
         kwargs=kwargs,
@@ -118,4 +123,16 @@ def _result(entry: dict[str, Any]) -> dict[str, Any]:
             "missing_percent": 0.0,
             "partial_unexpected_list": [],
         },
+    }
+
+
+def _suite_kwargs(suite: str) -> dict[str, dict[str, Any]]:
+    """Each rule's kwargs as its committed suite states them (Data Docs render from these)."""
+    path = config.EXPECTATIONS_DIR / f"{suite}.json"
+    if not path.exists():
+        return {}
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        str(e.get("meta", {}).get("rule")): dict(e.get("kwargs", {}))
+        for e in document.get("expectations", [])
     }

@@ -1,40 +1,48 @@
 """The data-sharing report for IG officers: what the audit log says was shared, with whom, why.
 
-Built only from the audit log for a date range: requests for child data by organisation, role,
-purpose and lawful basis; refusals; break-glass uses and their review state; and, per child,
-which organisations saw the child's data. A "request" is an audit entry that states a purpose
-or whose action is a lookup of child data; administrative entries (quarantine actions, audit
-queries) are counted by action only.
+Built from the audit log for a date range: requests for child data by organisation, role,
+purpose and lawful basis; refusals; and, per child, which organisations saw the child's data.
+A "request" is an audit entry whose action asks for child data (lookup, search, caseload);
+other entries (consent changes, break-glass openings, audit queries, quarantine actions) are
+counted by action only. Break-glass uses and their review state come from the access policy's
+own record (``gateway.access.break_glass``), the list IG officers close reviews on.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.access.audit_search import AuditFilter
 from gateway.access.audit_search import entries as audit_entries
-from gateway.store.tables import AuditEntry
+from gateway.access.break_glass import review_list, uses_of
+from gateway.store.tables import AuditEntry, BreakGlass
 
-LOOKUP_ACTIONS = frozenset({"lookup", "worklist", "caseload", "search", "summary", "break_glass"})
-DISCLOSED = "disclosed"
-BREAK_GLASS_CLOSING = frozenset({"break_glass_review", "break_glass_close", "break_glass_closed"})
+LOOKUP_ACTIONS = frozenset({"lookup", "worklist", "caseload", "search", "summary"})
+# Outcomes that showed something: a summary, a restricted record's existence, candidates.
+DISCLOSED_OUTCOMES = frozenset({"disclosed", "restricted", "break_glass", "candidates"})
 
 
 @dataclass(frozen=True)
 class BreakGlassUse:
-    seq: int
-    at: datetime
+    """One break-glass override, its review state and the lookups made under it."""
+
+    id: int
+    opened_at: datetime
+    expires_at: datetime
     user: str
     organisation: str
     role: str
-    child_id: str | None
-    purpose: str | None
+    child_id: str
+    purpose: str
+    reason: str
     review_state: str  # "open" until an IG officer closes it
+    reviewed_by: str | None
+    review_note: str | None
+    lookups: int
 
 
 @dataclass
@@ -73,15 +81,11 @@ class SharingReport:
 
 
 def is_request(entry: AuditEntry) -> bool:
-    return entry.purpose is not None or entry.action in LOOKUP_ACTIONS
-
-
-def _is_break_glass(entry: AuditEntry) -> bool:
-    return entry.action == "break_glass" or entry.outcome == "break_glass"
+    return entry.action in LOOKUP_ACTIONS
 
 
 def _kind(entry: AuditEntry) -> str:
-    return "disclosed" if entry.outcome == DISCLOSED else "refused"
+    return "disclosed" if entry.outcome in DISCLOSED_OUTCOMES else "refused"
 
 
 def _count(table: dict[str, Counter[str]], key: str, kind: str) -> None:
@@ -122,49 +126,50 @@ def _add_request(report: SharingReport, entry: AuditEntry) -> None:
         report.refusals[key] += 1
 
 
-def _closings(session: Session, after_seq: int) -> list[AuditEntry]:
-    query = select(AuditEntry).where(
-        AuditEntry.action.in_(BREAK_GLASS_CLOSING), AuditEntry.seq > after_seq
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _use(override: BreakGlass, lookups: int) -> BreakGlassUse:
+    return BreakGlassUse(
+        id=override.id,
+        opened_at=_utc(override.opened_at),
+        expires_at=_utc(override.expires_at),
+        user=override.actor,
+        organisation=override.organisation,
+        role=override.role,
+        child_id=override.child_id,
+        purpose=override.purpose,
+        reason=override.reason,
+        review_state=override.review_state,
+        reviewed_by=override.reviewed_by,
+        review_note=override.review_note,
+        lookups=lookups,
     )
-    return list(session.scalars(query.order_by(AuditEntry.seq)))
 
 
-def break_glass_uses(session: Session, entries: list[AuditEntry]) -> list[BreakGlassUse]:
-    """The break-glass uses among ``entries``, each "open" until a later closing entry (at any
-    time, even after the period) names the same child; one closing closes one use."""
-    uses = [e for e in entries if _is_break_glass(e)]
-    closed: set[int] = set()
-    for closing in _closings(session, uses[0].seq) if uses else []:
-        match = next(
-            (
-                u
-                for u in uses
-                if u.seq < closing.seq and u.seq not in closed and u.child_id == closing.child_id
-            ),
-            None,
-        )
-        if match is not None:
-            closed.add(match.seq)
-    return [
-        BreakGlassUse(
-            u.seq,
-            u.at,
-            u.actor,
-            u.organisation,
-            u.role,
-            u.child_id,
-            u.purpose,
-            "closed" if u.seq in closed else "open",
-        )
-        for u in uses
+def break_glass_uses(
+    session: Session, start: date | None = None, end: date | None = None
+) -> list[BreakGlassUse]:
+    """Overrides opened in ``start``..``end`` (UTC days, inclusive; all when not given), oldest
+    first, each with its review state now and the lookups made under it."""
+    first = datetime.combine(start, time.min, tzinfo=UTC) if start else None
+    after = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC) if end else None
+    overrides = [
+        o
+        for o in review_list(session, "all")
+        if (first is None or _utc(o.opened_at) >= first)
+        and (after is None or _utc(o.opened_at) < after)
     ]
+    lookups = uses_of(session, [o.id for o in overrides])
+    return [_use(o, lookups[o.id]) for o in overrides]
 
 
 def build_sharing_report(session: Session, start: date, end: date) -> SharingReport:
     """The report for ``start``..``end`` inclusive (UTC days)."""
     report = SharingReport(start, end)
     entries = audit_entries(session, AuditFilter(start=start, end=end))
-    report.break_glass = break_glass_uses(session, entries)
+    report.break_glass = break_glass_uses(session, start, end)
     for entry in entries:
         report.by_action[entry.action] += 1
         if is_request(entry):

@@ -17,11 +17,12 @@ from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.roles import SUBJECT_ACCESS_ROLES
 from gateway.errors import BadRecordError
 from gateway.lookup.summary import resolve_child
 from gateway.store.tables import AuditEntry, Child, HeldRecord, Link, LinkReview, SourceRecord
 
-SAR_ROLES = frozenset({"ig_officer"})
+SAR_ROLES = SUBJECT_ACCESS_ROLES
 NOTICE = (
     "Personal data. Review and redact third parties' details and restricted records' "
     "addresses before release."

@@ -37,10 +37,13 @@ CHROMIUM_ARGS = [
 TITLES = {
     "education__ctf": "Schools: pupils leaving a school roll (Common Transfer Files)",
     "education__ehe_register": "Local authority: home education and missing education register",
+    "education__removal_from_roll": "Schools: notices of removal from roll",
+    "health__fhir_api": "NHS: patient demographics and contacts (FHIR API)",
     "health__fhir_patient": "NHS: patient demographics (FHIR)",
     "health__hl7v2_adt": "Hospitals and community services: patient messages (HL7 v2)",
     "social_care__case_db": "Children's social care: case management system",
     "social_care__cin_census": "Children's social care: Children in Need census",
+    "social_care__ssda903": "Children's social care: looked-after children return (SSDA903)",
 }
 
 
@@ -60,6 +63,7 @@ def build_validation_report(
     now: datetime | None = None,
 ) -> ReportFiles:
     """Write ``validation.html`` (and ``validation.pdf``, ``data_docs/``) into ``out``."""
+    out = out.resolve()  # Data Docs come back absolute; the page links to them relatively
     out.mkdir(parents=True, exist_ok=True)
     with session_factory(index_url)() as session:
         report = build_report(session, now or datetime.now(UTC))
@@ -71,6 +75,9 @@ def build_validation_report(
     html = out / "validation.html"
     link = docs.relative_to(out).as_posix() if docs else None
     html.write_text(render_html(report, link), encoding="utf-8")
+    if pdf and not Path(CHROMIUM).exists():
+        log.warning("no Chromium at %s: the report is written without its PDF", CHROMIUM)
+        pdf = False
     pdf_file = print_pdf(html, out / "validation.pdf") if pdf else None
     log.info("validation report written to %s (%d sources)", out, len(report.sources))
     return ReportFiles(html, pdf_file, docs)
@@ -129,7 +136,4 @@ def build_scheduled_report(index_url: str | None = None) -> str:
     from gateway import config
 
     out = Path(os.environ.get("EHE_REPORTS_DIR") or config.data_dir() / "reports") / "validation"
-    pdf = Path(CHROMIUM).exists()
-    if not pdf:
-        log.warning("no Chromium at %s: the validation report is built without its PDF", CHROMIUM)
-    return str(build_validation_report(out, index_url=index_url, pdf=pdf).html)
+    return str(build_validation_report(out, index_url=index_url).html)

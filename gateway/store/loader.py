@@ -35,14 +35,18 @@ def content_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(_content_json(record).encode()).hexdigest()
 
 
+# The same text as json.dumps(..., sort_keys=True, default=str), without a new encoder per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def _content_json(record: dict[str, Any]) -> str:
     content = {k: v for k, v in record.items() if k != "provenance"}
-    return json.dumps(content, sort_keys=True, default=str)
+    return _ENCODER.encode(content)
 
 
 def _payload_json(record: dict[str, Any], content_json: str) -> str:
     """The whole record as JSON text, reusing the content already serialised for the hash."""
-    provenance = json.dumps(record.get("provenance"), sort_keys=True, default=str)
+    provenance = _ENCODER.encode(record.get("provenance"))
     rest = ", " + content_json[1:] if content_json != "{}" else "}"
     return '{"provenance": ' + provenance + rest
 

@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.audit_search import AuditFilter, distinct_values, search_audit
+from gateway.access.roles import IG_ROLES, SUBJECT_ACCESS_ROLES
 from gateway.reports.subject_access import UnknownChildError, audited_subject_access
 from gateway.web.render import check_csrf, database, page, require_role, signed_in
 
 router = APIRouter()
 Who = Annotated[Actor, Depends(signed_in)]
 Db = Annotated[Session, Depends(database)]
-IG_ROLES = frozenset({"ig_officer"})
 PAGE_SIZE = 100
 
 
@@ -72,7 +72,7 @@ def audit_explorer(
 
 @router.get("/subject-access", response_class=HTMLResponse)
 def subject_access_form(request: Request, who: Who) -> Response:
-    require_role(who, IG_ROLES)
+    require_role(who, SUBJECT_ACCESS_ROLES)
     return page(request, "subject_access.html")
 
 

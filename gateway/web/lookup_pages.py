@@ -1,25 +1,42 @@
-"""Find a child: identifier (POSTed, never in a URL), then purpose, then the minimised summary."""
+"""Find a child: identifier (POSTed, never in a URL), then purpose, then the minimised summary.
+
+The summary comes from ``gateway.lookup.disclosure.disclose``, the API's own policy: the
+agreement clause for the person's role and purpose, consent where the purpose needs it,
+restricted records, break-glass; every refusal is audited like a disclosure.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor
-from gateway.access.purposes import PURPOSES
-from gateway.lookup.audited import LOOKUP_ROLES, LookupRefused, audited_summary, classify_identifier
-from gateway.web.render import check_csrf, database, page, require_role, signed_in
+from gateway.access.purposes import PURPOSES, UnknownPurposeError, purpose_for
+from gateway.api.lookup import record_refusal
+from gateway.identifiers import classify_identifier
+from gateway.lookup.disclosure import Refusal, disclose
+from gateway.lookup.summary import find_child_id, resolve_child
+from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
+from gateway.web.summary_view import summary_sections
 
 router = APIRouter()
 Who = Annotated[Actor, Depends(signed_in)]
 
 
+def _may_look_up(request: Request, who: Actor) -> None:
+    if not may_look_up(request, who):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "No data-sharing agreement lets your role look up a child",
+        )
+
+
 @router.get("/search", response_class=HTMLResponse)
 def search_form(request: Request, who: Who) -> Response:
-    require_role(who, LOOKUP_ROLES)
+    _may_look_up(request, who)
     return page(request, "search.html")
 
 
@@ -32,7 +49,7 @@ def search_submit(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
-    require_role(who, LOOKUP_ROLES)
+    _may_look_up(request, who)
     try:
         classify_identifier(identifier)
     except ValueError as exc:
@@ -41,6 +58,11 @@ def search_submit(
             request, "search.html", {"errors": errors, "typed": identifier}, status_code=400
         )
     return page(request, "purpose.html", {"identifier": identifier, "purposes": PURPOSES.values()})
+
+
+def _refused(request: Request, title: str, reason: str, code: int) -> Response:
+    context = {"message": title, "reason": reason, "audited": True}
+    return page(request, "refused.html", context, status_code=code)
 
 
 @router.post("/summary", response_class=HTMLResponse)
@@ -55,23 +77,34 @@ def summary_submit(
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        summary = audited_summary(db, who, purpose or None, identifier)
-    except LookupRefused as refused:
-        if refused.outcome == "no_purpose":
-            context = {
-                "identifier": identifier,
-                "purposes": PURPOSES.values(),
-                "errors": {"purpose": refused.message},
-            }
-            return page(request, "purpose.html", context, status_code=400)
-        code = (
-            404
-            if refused.outcome == "not_found"
-            else 403
-            if refused.outcome == "refused_role"
-            else 400
-        )
-        return page(
-            request, "refused.html", {"message": refused.message, "audited": True}, status_code=code
-        )
-    return page(request, "summary.html", {"summary": summary, "purpose": PURPOSES[purpose]})
+        stated = purpose_for(purpose or None)
+    except UnknownPurposeError:
+        record_refusal(db, who, action="lookup", outcome="no_purpose", purpose_given=purpose)
+        context = {
+            "identifier": identifier,
+            "purposes": PURPOSES.values(),
+            "errors": {"purpose": "Choose why you need to know"},
+        }
+        return page(request, "purpose.html", context, status_code=400)
+    try:
+        kind, value = classify_identifier(identifier)
+    except ValueError as exc:
+        record_refusal(db, who, action="lookup", outcome="bad_identifier", purpose=stated)
+        return _refused(request, "Check the identifier", str(exc), 400)
+    child_id = find_child_id(db, **{kind: value})
+    child = resolve_child(db, child_id) if child_id else None
+    if child is None:
+        record_refusal(db, who, action="lookup", outcome="not_found", purpose=stated)
+        return _refused(request, "No child in the index matches", "Check what you typed.", 404)
+    try:
+        answer = disclose(db, who, stated, child, agreements=agreements_of(request))
+    except Refusal as refusal:
+        db.commit()
+        return _refused(request, "You cannot see this child's record", refusal.reason, 403)
+    db.commit()  # the page is shown only once its audit entry is durable
+    shown: dict[str, object] = {
+        "answer": answer,
+        "purpose": stated,
+        "sections": summary_sections(answer),
+    }
+    return page(request, "summary.html", shown)

@@ -1,7 +1,13 @@
-"""Pages for EHE officers beyond a single lookup: the caseload worklist and the review queue."""
+"""Pages for EHE officers beyond a single lookup: the caseload worklist and the review queue.
+
+The worklist is ``gateway.lookup.caseload.ehe_caseload``, the API's caseload, shown to whom an
+agreement in force lets see it for an EHE enquiry (the API's decision too). Each child listed
+gets an audit entry naming the agreement clause; a refusal is audited with its reason.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -9,15 +15,25 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.access.audit import Actor
-from gateway.lookup.worklist import DEFAULT_NOT_SEEN_MONTHS, audited_worklist
+from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.purposes import PURPOSES
+from gateway.access.roles import REVIEW_QUEUE_ROLES
+from gateway.lookup.caseload import CaseloadEntry, SharedFacts, ehe_caseload
 from gateway.store.tables import LinkReview
-from gateway.web.render import database, page, require_role, signed_in
+from gateway.web.render import (
+    CASELOAD_PURPOSE,
+    caseload_decision,
+    database,
+    page,
+    require_role,
+    signed_in,
+)
 
 router = APIRouter()
 Who = Annotated[Actor, Depends(signed_in)]
 Db = Annotated[Session, Depends(database)]
-REVIEW_ROLES = frozenset({"ehe_officer", "data_engineer", "ig_officer", "admin"})
+DEFAULT_UNSEEN_MONTHS = 6
+CASELOAD_FIELDS = list(CaseloadEntry.model_fields)
 
 
 @router.get("/worklist", response_class=HTMLResponse)
@@ -25,23 +41,40 @@ def worklist(
     request: Request,
     who: Who,
     db: Db,
-    months: Annotated[int, Query(ge=1, le=60)] = DEFAULT_NOT_SEEN_MONTHS,
+    months: Annotated[int, Query(ge=1, le=60)] = DEFAULT_UNSEEN_MONTHS,
 ) -> Response:
-    try:
-        entries = audited_worklist(db, who, not_seen_months=months)
-    except PermissionError:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "Your role cannot see the EHE caseload"
-        ) from None
-    flagged = sum(1 for e in entries if e.concerns)
-    return page(
-        request, "worklist.html", {"entries": entries, "months": months, "flagged": flagged}
-    )
+    purpose = PURPOSES[CASELOAD_PURPOSE]
+    decision = caseload_decision(request, who)
+    if not decision.allowed:
+        refusal = AuditEvent(who, "caseload", "refused", purpose.code, reason=decision.reason)
+        append(db, refusal)
+        db.commit()
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Your role cannot see the EHE caseload")
+    shared = SharedFacts(sources=decision.sources, fields=decision.fields)
+    entries = ehe_caseload(db, today=datetime.now(UTC).date(), unseen_months=months, shared=shared)
+    for entry in entries:
+        append(
+            db,
+            AuditEvent(
+                who,
+                "caseload",
+                "disclosed",
+                purpose.code,
+                lawful_basis=purpose.lawful_basis,
+                agreement_clause=decision.clause_ref,
+                child_id=entry.child_id,
+                fields_disclosed=CASELOAD_FIELDS,
+            ),
+        )
+    db.commit()
+    flagged = sum(1 for e in entries if e.reasons)
+    context = {"entries": entries, "months": months, "flagged": flagged}
+    return page(request, "worklist.html", context)
 
 
 @router.get("/reviews", response_class=HTMLResponse)
 def reviews(request: Request, who: Who, db: Db) -> Response:
-    require_role(who, REVIEW_ROLES)
+    require_role(who, REVIEW_QUEUE_ROLES)
     query = select(LinkReview).where(LinkReview.status == "open")
     rows = list(db.scalars(query.order_by(LinkReview.probability.desc(), LinkReview.id).limit(500)))
     return page(request, "reviews.html", {"reviews": rows})

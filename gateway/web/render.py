@@ -1,8 +1,14 @@
-"""Rendering pages: the Jinja2 templates, the signed-in person, and role checks."""
+"""Rendering pages: the Jinja2 templates, the signed-in person, and what they may open.
+
+Who may look a child up, and see the EHE caseload, is the data-sharing agreements' decision
+(the same ``decide`` the API makes); the other pages are for the roles in
+``gateway.access.roles``. The header shows only the pages the person may open.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,21 +17,16 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.access.agreements import Agreement, SharingDecision, decide
 from gateway.access.audit import Actor
-from gateway.web.session import actor_of, csrf_of
+from gateway.access.break_glass import BREAK_GLASS_ROLES
+from gateway.access.roles import IG_ROLES, REVIEW_QUEUE_ROLES, ROLES
+from gateway.web.session import actor_of, csrf_matches, csrf_of
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
-
-ROLE_TITLES = {
-    "ehe_officer": "EHE officer",
-    "social_worker": "Social worker",
-    "health_practitioner": "Health practitioner",
-    "data_engineer": "Data engineer",
-    "ig_officer": "IG officer",
-    "admin": "Administrator",
-}
-templates.env.globals["role_titles"] = ROLE_TITLES
+templates.env.globals["role_titles"] = ROLES
+CASELOAD_PURPOSE = "ehe_enquiry"
 
 
 class SignInNeeded(Exception):
@@ -45,14 +46,47 @@ def signed_in(request: Request) -> Actor:
     return actor
 
 
+def agreements_of(request: Request) -> list[Agreement]:
+    agreements: list[Agreement] = request.app.state.agreements
+    return agreements
+
+
+def caseload_decision(request: Request, actor: Actor) -> SharingDecision:
+    """Whether an agreement in force lets ``actor`` see the caseload (for an EHE enquiry)."""
+    return decide(agreements_of(request), actor, CASELOAD_PURPOSE, datetime.now(UTC).date())
+
+
+def may_look_up(request: Request, actor: Actor) -> bool:
+    """An agreement in force names the actor's organisation and role, or they may break glass."""
+    today = datetime.now(UTC).date()
+    return actor.role in BREAK_GLASS_ROLES or any(
+        actor.organisation in c.recipients.organisations and actor.role in c.recipients.roles
+        for a in agreements_of(request)
+        if a.in_force(today)
+        for c in a.clauses
+    )
+
+
+def pages_for(request: Request, actor: Actor | None) -> frozenset[str]:
+    """The header's pages this person may open."""
+    if actor is None:
+        return frozenset()
+    pages = {
+        "search": may_look_up(request, actor),
+        "worklist": caseload_decision(request, actor).allowed,
+        "reviews": actor.role in REVIEW_QUEUE_ROLES,
+        "ig": actor.role in IG_ROLES,
+    }
+    return frozenset(name for name, allowed in pages.items() if allowed)
+
+
 def require_role(actor: Actor, allowed: frozenset[str]) -> None:
     if actor.role not in allowed:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Your role cannot use this page")
 
 
 def check_csrf(request: Request, token: str) -> None:
-    expected = csrf_of(request)
-    if not expected or token != expected:
+    if not csrf_matches(request, token):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "The form has expired: go back and try again"
         )
@@ -66,6 +100,7 @@ def page(
     status_code: int = 200,
 ) -> HTMLResponse:
     """Render ``template`` with the signed-in person and the form token in its context."""
-    values = {"actor": actor_of(request), "csrf": csrf_of(request)}
+    actor = actor_of(request)
+    values = {"actor": actor, "csrf": csrf_of(request), "can": pages_for(request, actor)}
     values.update(context or {})
     return templates.TemplateResponse(request, template, values, status_code=status_code)

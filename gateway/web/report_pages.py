@@ -5,20 +5,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
-from gateway.access.audit_search import AuditFilter, entries
-from gateway.reports.sharing import break_glass_uses, build_sharing_report
+from gateway.access.break_glass import BreakGlassRefusedError, close_review
+from gateway.access.roles import IG_ROLES
+from gateway.reports.sharing import BreakGlassUse, break_glass_uses, build_sharing_report
 from gateway.reports.sharing_render import render_html
-from gateway.web.render import database, page, require_role, signed_in
+from gateway.web.render import check_csrf, database, page, require_role, signed_in
 
 router = APIRouter()
 Who = Annotated[Actor, Depends(signed_in)]
 Db = Annotated[Session, Depends(database)]
-IG_ROLES = frozenset({"ig_officer"})
+MAX_ID = 2**31 - 1
 DATE_ERROR = "Enter a date like 2026-11-29"
 
 
@@ -39,15 +40,56 @@ def _period(start: str | None, end: str | None) -> tuple[date, date, dict[str, s
     return days["from"], days["to"], errors
 
 
+def _review_list(
+    request: Request, db: Session, errors: dict[str, str] | None = None, *, status_code: int = 200
+) -> Response:
+    uses = break_glass_uses(db)
+    uses.sort(key=lambda u: (u.review_state != "open", -u.id))
+    context: dict[str, list[BreakGlassUse] | dict[str, str]] = {"uses": uses}
+    if errors:
+        context["errors"] = errors
+    return page(request, "break_glass.html", context, status_code=status_code)
+
+
 @router.get("/break-glass", response_class=HTMLResponse)
 def break_glass(request: Request, who: Who, db: Db) -> Response:
-    """Every break-glass use in the audit log, open ones first (closing them: the access policy)."""
+    """Every break-glass override (the access policy's own list), open reviews first."""
     require_role(who, IG_ROLES)
-    uses = break_glass_uses(db, entries(db, AuditFilter()))
-    uses.sort(key=lambda u: (u.review_state != "open", -u.seq))
     append(db, AuditEvent(actor=who, action="audit_query", outcome="viewed"))
     db.commit()
-    return page(request, "break_glass.html", {"uses": uses})
+    return _review_list(request, db)
+
+
+@router.post("/break-glass/{override_id}/close", response_class=HTMLResponse)
+def close_break_glass(
+    request: Request,
+    *,
+    who: Who,
+    db: Db,
+    override_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """An IG officer closes one override's review with what the review found (as the API)."""
+    check_csrf(request, csrf)
+    require_role(who, IG_ROLES)
+    try:
+        override = close_review(db, override_id, who, note)
+    except BreakGlassRefusedError as exc:
+        db.rollback()
+        return _review_list(request, db, {f"note-{override_id}": exc.reason}, status_code=400)
+    append(
+        db,
+        AuditEvent(
+            actor=who,
+            action="break_glass_review",
+            outcome="recorded",
+            purpose=override.purpose,
+            child_id=override.child_id,
+        ),
+    )
+    db.commit()
+    return RedirectResponse("/break-glass", status_code=303)
 
 
 @router.get("/reports/sharing", response_class=HTMLResponse)

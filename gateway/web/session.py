@@ -1,100 +1,81 @@
-"""Who is signed in to the web pages: a signed session cookie (demo sign-in for now).
+"""Who is signed in to the web pages: the API's own OIDC token, kept in a cookie.
 
-The demo sign-in lets a person pick one of the demo users; the cookie then carries the user,
-organisation and role, signed with ``itsdangerous`` (``EHE_WEB_SECRET``, else a random key for
-the life of the process) and a per-session token every form echoes back (CSRF). This is the
-one module to change when sign-in moves to the OIDC tokens of the API: keep
-``actor_of(request)`` and ``csrf_of(request)``, change how the cookie's content is obtained.
+Signing in as a demo user (``access/demo_users.yaml``, the users ``ehe-gateway users`` lists)
+asks the app's local issuer for a token and keeps it in an HttpOnly, SameSite=Strict cookie:
+``ehe_token``, the cookie ``gateway.api.auth.current_actor`` also reads. Every page request
+verifies that token with the app's ``TokenVerifier`` exactly as the API verifies a bearer
+token (signature, expiry, issuer, audience, RS256): an expired, forged or tampered token is no
+session. Forms echo a token derived from the session's token (CSRF): a page on another site
+cannot read the HttpOnly cookie, so it cannot compute it.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-from dataclasses import dataclass
+import hashlib
+import hmac
 
 from fastapi import Request, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from gateway.access.audit import Actor
+from gateway.access.tokens import InvalidTokenError, LocalIssuer, TokenVerifier
+from gateway.access.users import DemoUser
+from gateway.api.auth import TOKEN_COOKIE
 
-COOKIE = "ehe_session"
-MAX_AGE_SECONDS = 8 * 60 * 60
-_PROCESS_KEY = secrets.token_hex(32)
-
-
-@dataclass(frozen=True)
-class DemoUser:
-    user: str
-    name: str
-    organisation: str
-    role: str
+COOKIE = TOKEN_COOKIE
+SESSION_SECONDS = 8 * 60 * 60  # a working day; then sign in again
+_NOBODY = Actor("", "", "")
 
 
-DEMO_USERS: tuple[DemoUser, ...] = (
-    DemoUser("ehe.officer@la815.example", "Erin Hale (EHE officer)", "LA 815", "ehe_officer"),
-    DemoUser("social.worker@la815.example", "Sam Ward (social worker)", "LA 815", "social_worker"),
-    DemoUser(
-        "gp.nurse@nhs.example",
-        "Harper Nash (health practitioner)",
-        "NHS ICB",
-        "health_practitioner",
-    ),
-    DemoUser("data.engineer@la815.example", "Dana Eng (data engineer)", "LA 815", "data_engineer"),
-    DemoUser("ig.officer@la815.example", "Iris Gove (IG officer)", "LA 815", "ig_officer"),
-)
+def local_issuer(request: Request) -> LocalIssuer | None:
+    """The app's own issuer (None when an external identity provider signs the tokens)."""
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.local
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(os.environ.get("EHE_WEB_SECRET", _PROCESS_KEY), salt="ehe-web")
-
-
-def demo_user(user: str | None) -> DemoUser | None:
-    return next((u for u in DEMO_USERS if u.user == user), None)
-
-
-def sign_in(response: Response, chosen: DemoUser, *, secure: bool) -> None:
-    """Set the signed session cookie for ``chosen`` on ``response``."""
-    content = {
-        "user": chosen.user,
-        "organisation": chosen.organisation,
-        "role": chosen.role,
-        "csrf": secrets.token_urlsafe(24),
-    }
+def sign_in(response: Response, issuer: LocalIssuer, chosen: DemoUser, *, secure: bool) -> None:
+    """Put a fresh token for ``chosen``, from ``issuer``, in the session cookie."""
+    token = issuer.issue(chosen, lifetime_seconds=SESSION_SECONDS)
     response.set_cookie(
         COOKIE,
-        _serializer().dumps(content),
-        max_age=MAX_AGE_SECONDS,
+        token,
+        max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",
         secure=secure,
+        path="/",
     )
 
 
 def sign_out(response: Response) -> None:
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(COOKIE, path="/")
 
 
-def _content(request: Request) -> dict[str, str] | None:
-    raw = request.cookies.get(COOKIE)
-    if not raw:
-        return None
-    try:
-        content = _serializer().loads(raw, max_age=MAX_AGE_SECONDS)
-    except BadSignature:
-        return None
-    return content if isinstance(content, dict) else None
+def _token(request: Request) -> str | None:
+    return request.cookies.get(COOKIE) or None
 
 
 def actor_of(request: Request) -> Actor | None:
-    """The signed-in person, or None."""
-    content = _content(request)
-    if content is None:
-        return None
-    return Actor(content["user"], content["organisation"], content["role"])
+    """The person the request's verified token names, or None (no, expired or forged token)."""
+    cached = getattr(request.state, "web_actor", None)
+    if cached is None:
+        token = _token(request)
+        verifier: TokenVerifier = request.app.state.token_verifier
+        try:
+            cached = verifier.actor(token) if token else _NOBODY
+        except InvalidTokenError:
+            cached = _NOBODY
+        request.state.web_actor = cached
+    return None if cached is _NOBODY else cached
 
 
 def csrf_of(request: Request) -> str:
     """The session's form token ('' when nobody is signed in)."""
-    content = _content(request)
-    return content["csrf"] if content else ""
+    token = _token(request)
+    if token is None or actor_of(request) is None:
+        return ""
+    return hashlib.sha256(b"ehe-web-form\x00" + token.encode()).hexdigest()
+
+
+def csrf_matches(request: Request, sent: str) -> bool:
+    expected = csrf_of(request)
+    return bool(expected) and hmac.compare_digest(expected.encode(), sent.encode())

@@ -1,4 +1,4 @@
-"""Sign in (choose a demo user), sign out, and the start page."""
+"""Sign in (as one of the demo users the API's local issuer signs for), sign out, start page."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from gateway.access.users import load_demo_users
 from gateway.web.render import check_csrf, page
-from gateway.web.session import DEMO_USERS, actor_of, demo_user, sign_in, sign_out
+from gateway.web.session import actor_of, local_issuer, sign_in, sign_out
 
 router = APIRouter()
 
@@ -20,21 +21,26 @@ def start(request: Request) -> Response:
     return page(request, "start.html")
 
 
+def _sign_in_page(request: Request, errors: dict[str, str] | None = None) -> Response:
+    issuer = local_issuer(request)
+    users = list(load_demo_users().values()) if issuer else []
+    context = {"users": users, "errors": errors or {}, "external": issuer is None}
+    return page(request, "sign_in.html", context, status_code=400 if errors else 200)
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request) -> Response:
-    return page(request, "sign_in.html", {"users": DEMO_USERS})
+    return _sign_in_page(request)
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in_submit(request: Request, user: Annotated[str, Form()] = "") -> Response:
-    chosen = demo_user(user)
-    if chosen is None:
-        errors = {"user": "Choose who you are signing in as"}
-        return page(
-            request, "sign_in.html", {"users": DEMO_USERS, "errors": errors}, status_code=400
-        )
+    issuer = local_issuer(request)
+    chosen = load_demo_users().get(user) if issuer else None
+    if issuer is None or chosen is None:
+        return _sign_in_page(request, {"user": "Choose who you are signing in as"})
     response = RedirectResponse("/", status_code=303)
-    sign_in(response, chosen, secure=request.url.scheme == "https")
+    sign_in(response, issuer, chosen, secure=request.url.scheme == "https")
     return response
 
 
