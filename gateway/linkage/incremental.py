@@ -16,13 +16,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import exists, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from gateway.linkage.blocking import blocking_keys, is_rule_key
 from gateway.linkage.clustering import LinkCandidate
 from gateway.linkage.probabilistic import PersonRow, score_between
-from gateway.store.tables import Link, LinkKey, LinkMark, SourceRecord
+from gateway.store.tables import Link, LinkEvent, LinkKey, LinkMark, LinkReview, SourceRecord
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
@@ -43,6 +43,7 @@ def changed_records(session: Session, mark: LinkMark) -> set[Key]:
         )
     )
     changed: set[Key] = {(source, record_id) for source, record_id in rows}
+    changed |= _unlinked(session) | _touched_by_people(session, mark)
     merged = session.execute(
         select(
             SourceRecord.source, SourceRecord.record_id, SourceRecord.merged_into_record_id
@@ -55,6 +56,37 @@ def changed_records(session: Session, mark: LinkMark) -> set[Key]:
         known.update(session.execute(query).tuples())
     changed.update((s, r) for key, s, r in wanted - known)
     return changed
+
+
+def _unlinked(session: Session) -> set[Key]:
+    """Current records with no link (the links were cleared, or a link run failed half-way)."""
+    linked = exists().where(
+        Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id
+    )
+    query = select(SourceRecord.source, SourceRecord.record_id).where(
+        SourceRecord.is_current.is_(True), ~linked
+    )
+    return {(s, r) for s, r in session.execute(query).tuples()}
+
+
+def _touched_by_people(session: Session, mark: LinkMark) -> set[Key]:
+    """Records a reviewer or an officer decided on since the last run (accept, reject, reopen,
+    manual link changes): their decisions bind the matcher, so they are linked again."""
+    since = LinkEvent.at > mark.linked_at
+    manual = select(LinkEvent.source, LinkEvent.record_id).where(
+        since, LinkEvent.actor.is_not(None), LinkEvent.source.is_not(None)
+    )
+    touched: set[Key] = {(s, r) for s, r in session.execute(manual).tuples() if s and r}
+    reviewed = select(LinkEvent.review_id).where(
+        since, LinkEvent.actor.is_not(None), LinkEvent.review_id.is_not(None)
+    )
+    query = select(LinkReview).where(
+        or_(LinkReview.decided_at > mark.linked_at, LinkReview.id.in_(reviewed))
+    )
+    for review in session.scalars(query):
+        touched.add((review.left_source, review.left_record_id))
+        touched.add((review.right_source, review.right_record_id))
+    return touched
 
 
 def neighbours(session: Session, keys: Iterable[str]) -> dict[Key, set[str]]:
