@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ def child_id_for(cluster: Cluster) -> str:
 def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSummary:
     """Link the records that are new or changed since the last run (all of them on the first
     run, with ``full``, or after retraining), and write children and links in one transaction."""
+    started = utcnow()  # the mark's time: a decision made during the run is seen by the next
     with session_factory(index_url).begin() as session:
         model = current_model()
         mark = session.get(LinkMark, 1)
@@ -82,7 +84,7 @@ def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSu
             session, resolution.clusters, existing, children, restricted
         )
         _store_keys(session, candidates, people, scope)
-        _set_mark(session, mark, top, model)
+        _set_mark(session, mark, top, model, started)
         session.flush()
     summary = LinkSummary(
         len(candidates),
@@ -200,11 +202,15 @@ def _store_keys(
         session.execute(insert(LinkKey), rows[start : start + 20000])
 
 
-def _set_mark(session: Session, mark: LinkMark | None, top: int, model: Path | None) -> None:
+def _set_mark(
+    session: Session, mark: LinkMark | None, top: int, model: Path | None, started: datetime
+) -> None:
+    """Where this run began: source rows above ``top``, and reviewers' decisions after
+    ``started``, are the next run's to link."""
     if mark is None:
-        session.add(LinkMark(id=1, last_source_row=top, model=_model_name(model)))
-    else:
-        mark.last_source_row, mark.model, mark.linked_at = top, _model_name(model), utcnow()
+        mark = LinkMark(id=1)
+        session.add(mark)
+    mark.last_source_row, mark.model, mark.linked_at = top, _model_name(model), started
 
 
 def read_candidates(
