@@ -83,6 +83,13 @@ def test_every_source_has_an_ingest_dag() -> None:
     assert sorted(API_SOURCES) == api_source_names()
 
 
+def test_deployed_pools_cover_every_source() -> None:
+    """A task whose pool does not exist is never scheduled: the pools file the deployment
+    imports (docker-compose, the Celery test) has one per source with a DAG."""
+    pools = json.loads((DAGS.parent / "deploy" / "airflow-pools.json").read_text())
+    assert set(pools) == {f"ehe_source__{s}" for s in source_names() + api_source_names()}
+
+
 @pytest.mark.airflow
 def test_dagbag_imports_without_errors_and_follows_policy(tmp_path: Path) -> None:
     """Parse every DAG file with Airflow itself, in a clean process, and check the policy."""
