@@ -133,14 +133,18 @@ def test_two_runs_at_once_leave_what_one_run_leaves(
     assert _outcome(index_url) == expected
 
 
-KILL_ON_INSERT = """
+# The load's last write before it commits: by then its records are written (COPY on
+# PostgreSQL, which no cursor-execute hook sees), merged and held items kept, all uncommitted.
+AFTER_RECORDS = "INSERT INTO VALIDATION_RUN"
+
+KILL_AFTER_RECORDS = f"""
 import os, signal, sys
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 @event.listens_for(Engine, "before_cursor_execute")
 def die_mid_load(conn, cursor, statement, parameters, context, executemany):
-    if statement.lstrip().upper().startswith("INSERT INTO SOURCE_RECORD"):
+    if statement.lstrip().upper().startswith({AFTER_RECORDS!r}):
         os.kill(os.getpid(), signal.SIGKILL)
 
 from gateway.pipeline import load_batch
@@ -153,12 +157,12 @@ def test_worker_killed_mid_load_loses_and_duplicates_nothing(
     index_url: str, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = SOURCES[0]
-    # Land and stage here; the worker process that loads is killed at its first insert.
+    # Land and stage here; the worker process that loads is killed once its records are written.
     batch_ids = land_source(source, index_url=index_url)
     for batch_id in batch_ids:
         stage_batch(batch_id, index_url=index_url)
     killed = subprocess.run(
-        [sys.executable, "-c", KILL_ON_INSERT, *batch_ids],
+        [sys.executable, "-c", KILL_AFTER_RECORDS, *batch_ids],
         env=dict(os.environ),
         capture_output=True,
         timeout=300,
@@ -181,7 +185,7 @@ def test_index_connection_dropped_mid_load(
     dropped: list[int] = []
 
     def drop_connection(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if dropped or not statement.lstrip().upper().startswith("INSERT INTO SOURCE_RECORD"):
+        if dropped or not statement.lstrip().upper().startswith(AFTER_RECORDS):
             return
         pid = conn.connection.dbapi_connection.info.backend_pid
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -194,7 +198,7 @@ def test_index_connection_dropped_mid_load(
             ingest(SOURCES[0], index_url=pg_index_url)
     finally:
         event.remove(engine, "before_cursor_execute", drop_connection)
-    assert dropped, "the load reached its inserts"
+    assert dropped, "the load wrote its records before the connection dropped"
     assert classify(caught.value).retriable
     with session_factory(pg_index_url)() as session:
         assert session.scalar(select(func.count()).select_from(SourceRecord)) == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,6 +25,9 @@ CRITICAL = "critical"
 ROW_KEY = "row"
 CANONICAL_SUITE = "canonical_child"
 __all__ = ["ValidationOutcome", "frame_row", "validate_frame", "validate_raw", "validate_records"]
+# GX keeps one execution engine per data source, and the engine holds the batch it validates:
+# two threads validating at once would each check the other's rows. One validation at a time.
+_GX_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,12 @@ def validate_frame(frame: Any, suite_name: str = CANONICAL_SUITE) -> ValidationO
     if frame.empty:
         return outcome
     frame = frame.reset_index(drop=True)  # GX then names failing rows by position
+    with _GX_LOCK:
+        _validate_parts(outcome, frame, suite_name)
+    return outcome
+
+
+def _validate_parts(outcome: ValidationOutcome, frame: Any, suite_name: str) -> None:
     for scope, columns, suite in _suite_parts(suite_name):
         # A batch-scope expectation fails the batch, never a row: it needs no row list.
         result = (
@@ -169,7 +179,6 @@ def validate_frame(frame: Any, suite_name: str = CANONICAL_SUITE) -> ValidationO
         )
         for item in result.results:
             _collect(outcome, item, frame)
-    return outcome
 
 
 def _collect(outcome: ValidationOutcome, item: Any, frame: Any) -> None:
