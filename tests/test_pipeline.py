@@ -85,7 +85,7 @@ def test_child_ids_are_stable_from_scratch(tmp_path: Path, index_url: str, inbox
     with session_factory(index_url).begin() as session:
         session.query(Link).delete()
         session.query(Child).delete()
-    link_children(index_url, full=True)  # from scratch: incremental runs link only what is new
+    link_children(index_url)  # incremental: records that lost their link are linked again
     again = {(s, r): c for s, r, c in _snapshot(index_url)[3]}
     assert again == first
 
