@@ -25,22 +25,12 @@ from gateway.identifiers import (
     normalise_postcode,
 )
 from gateway.linkage.clustering import LinkCandidate
-from gateway.linkage.probabilistic import PersonRow, train_model
+from gateway.linkage.probabilistic import FIELDS, PersonRow, train_model
 from gateway.linkage.publish import child_id_for
 from gateway.linkage.resolution import resolve
 
-COLUMNS = (
-    "record_id",
-    "source",
-    "given_name",
-    "family_name",
-    "birth_date",
-    "sex",
-    "postcode",
-    "address",
-    "nhs_number",
-    "upn",
-)
+# The file layout: a record's key, then exactly the fields the production model compares.
+COLUMNS = ("record_id", "source", *FIELDS)
 DEFAULT_SOURCE = "file"
 Key = tuple[str, str]
 
