@@ -21,9 +21,10 @@ from api_server import bearer
 from index_builder import EHE, add_child, add_population, record
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
-from web_support import CHROMIUM, CHROMIUM_ARGS, nhs_number_known_to_social_care, populate, served
+from web_support import nhs_number_known_to_social_care, populate, served
 
 from gateway.api.app import create_app
+from gateway.reports.pdf import CHROMIUM, CHROMIUM_ARGS
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry
 

@@ -15,15 +15,6 @@ from gateway.pipeline import ingest, link_children
 from gateway.store.engine import session_factory
 from gateway.store.tables import SourceRecord
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SOURCES = (
     "education__ehe_register",
     "education__ctf",

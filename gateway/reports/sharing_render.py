@@ -15,19 +15,11 @@ from typing import Any
 
 import jinja2
 
+from gateway.reports.pdf import print_pdf
 from gateway.reports.sharing import SharingReport, disclosure_rows
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GREEN, RED = "#00703c", "#d4351c"
 
 
@@ -125,25 +117,6 @@ def write_csv(report: SharingReport, path: Path) -> None:
         writer.writerows(rows)
 
 
-def print_pdf(html_path: Path, pdf_path: Path) -> None:
-    """Print ``html_path`` to ``pdf_path`` (A4) with chromium."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(html_path.resolve().as_uri())
-            page.pdf(
-                path=str(pdf_path),
-                format="A4",
-                print_background=True,
-                margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"},
-            )
-        finally:
-            browser.close()
-
-
 def write_report(report: SharingReport, out: Path, *, pdf: bool = True) -> list[Path]:
     """Write sharing.html, disclosures.csv and (unless ``pdf`` is False) sharing.pdf to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -154,7 +127,7 @@ def write_report(report: SharingReport, out: Path, *, pdf: bool = True) -> list[
     written = [html_path, csv_path]
     if pdf:
         pdf_path = out / "sharing.pdf"
-        print_pdf(html_path, pdf_path)
+        print_pdf(html_path, pdf_path, margin_mm=(15, 15, 12, 12))
         written.append(pdf_path)
     log.info("sharing report: %s requests, %s files written", report.requests, len(written))
     return written

@@ -14,6 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway.pipeline.loading import max_held_share
+from gateway.reports.pdf import CHROMIUM, chromium_available, print_pdf
 from gateway.reports.validation_charts import outcome_by_source, runs_trend
 from gateway.reports.validation_data import (
     GATE_SHARE_RULE,
@@ -25,15 +26,6 @@ from gateway.store.engine import session_factory
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TITLES = {
     "education__ctf": "Schools: pupils leaving a school roll (Common Transfer Files)",
     "education__ehe_register": "Local authority: home education and missing education register",
@@ -75,10 +67,14 @@ def build_validation_report(
     html = out / "validation.html"
     link = docs.relative_to(out).as_posix() if docs else None
     html.write_text(render_html(report, link), encoding="utf-8")
-    if pdf and not Path(CHROMIUM).exists():
+    if pdf and not chromium_available():
         log.warning("no Chromium at %s: the report is written without its PDF", CHROMIUM)
         pdf = False
-    pdf_file = print_pdf(html, out / "validation.pdf") if pdf else None
+    pdf_file = (
+        print_pdf(html, out / "validation.pdf", margin_mm=(14, 14, 12, 12), scale=0.8)
+        if pdf
+        else None
+    )
     log.info("validation report written to %s (%d sources)", out, len(report.sources))
     return ReportFiles(html, pdf_file, docs)
 
@@ -105,27 +101,6 @@ def render_html(report: ValidationReport, data_docs: str | None = None) -> str:
         gate_text=gate_text,
         data_docs=data_docs,
     )
-
-
-def print_pdf(html: Path, pdf: Path) -> Path:
-    """Print the HTML page to A4 PDF with Chromium (through Playwright)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(html.resolve().as_uri(), wait_until="load")
-            page.pdf(
-                path=str(pdf),
-                format="A4",
-                print_background=True,
-                scale=0.8,
-                margin={"top": "14mm", "bottom": "14mm", "left": "12mm", "right": "12mm"},
-            )
-        finally:
-            browser.close()
-    return pdf
 
 
 def build_scheduled_report(index_url: str | None = None) -> str:
