@@ -18,7 +18,7 @@ from fakes.fhir_server import FakeFhirServer, Fault, encounters_for
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from connectors.health.fhir_rest import CONTACT_KEY, FhirRestConnector
+from connectors.health.fhir_rest import CONTACT_KEY, FhirRestConnector, read_high_water
 from gateway.errors import FatalConfigError, RetriableSourceError
 from gateway.mapping import apply_mapping, mapping_for
 from gateway.pipeline import accounting_rows, ingest, land_source
@@ -72,9 +72,8 @@ def test_pages_through_every_patient_by_next_link(
     assert _ids(items) == sorted(p["id"] for p in patients)
     pages = [s for s in server.served("/fhir/Patient?") if s.method == "GET"]
     assert len(pages) == 3 and "_offset=100" in pages[-1].path
-    assert extraction.bookmark == max(
-        r["meta"]["lastUpdated"] for r in server.state.resources.values()
-    )
+    since, _ = read_high_water(extraction.bookmark)
+    assert since == max(r["meta"]["lastUpdated"] for r in server.state.resources.values())
     landed = [json.loads(line) for line in extraction.files[0].read_text().splitlines()]
     assert {r["resourceType"] for r in landed} == {"Patient", "Encounter"}
 
@@ -120,7 +119,36 @@ def test_second_run_from_bookmark_reads_only_what_changed(
     server.put(changed)
     third, items = _read(connector, tmp_path, first.bookmark)
     assert _ids(items) == sorted(p["id"] for p in changed)
-    assert third.bookmark is not None and third.bookmark > first.bookmark
+    assert read_high_water(third.bookmark)[0] > read_high_water(first.bookmark)[0]  # type: ignore[operator]
+
+
+def test_a_write_in_the_bookmarks_own_instant_is_not_missed(
+    server: FakeFhirServer, patients: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """The search is inclusive, and what was read at the bookmark's instant is not read again."""
+    connector = FhirRestConnector(server.config())
+    first, _ = _read(connector, tmp_path)
+    since, seen = read_high_water(first.bookmark)
+    assert len(seen) == 1, "the last write's version is remembered with its instant"
+    late = {**patients[3], "gender": "unknown"}
+    assert server.put([late], same_instant=True) == since
+    second, items = _read(connector, tmp_path, first.bookmark)
+    assert _ids(items) == [late["id"]]
+    assert read_high_water(second.bookmark) == (since, seen | {f"Patient/{late['id']}/_history/2"})
+    third, items = _read(connector, tmp_path, second.bookmark)
+    assert third.files == [] and items == [] and third.bookmark == second.bookmark
+
+
+def test_an_older_plain_instant_bookmark_still_reads_from_that_instant(
+    server: FakeFhirServer, patients: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    connector = FhirRestConnector(server.config())
+    first, _ = _read(connector, tmp_path)
+    since, _ = read_high_water(first.bookmark)
+    _, items = _read(connector, tmp_path, since)
+    assert len(_ids(items)) == 1, "the resource stamped at the instant itself is read again"
+    with pytest.raises(FatalConfigError):
+        connector.extract(tmp_path, "{not json")
 
 
 def test_encounters_give_the_last_contact_and_fetch_unchanged_patients(
@@ -266,6 +294,26 @@ def test_ingest_into_the_index_then_nothing_new(
     assert [a.batch for a in accounting_rows(index_url)] == [accounting.batch]
     with session_factory(index_url)() as session:
         assert read_bookmark(session, SOURCE) == bookmark
+
+
+def test_many_writes_in_one_instant_are_kept_in_the_bookmark(
+    index_url: str,
+    server: FakeFhirServer,
+    patients: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bulk update stamped with one instant: the bookmark holds every version read there."""
+    _configure(monkeypatch, server)
+    ingest(SOURCE, url=server.base_url, index_url=index_url)
+    server.put([{**p, "gender": "unknown"} for p in patients[:12]])
+    server.put([{**p, "gender": "other"} for p in patients[12:20]], same_instant=True)
+    (second,) = ingest(SOURCE, url=server.base_url, index_url=index_url)
+    assert second.received == 20
+    with session_factory(index_url)() as session:
+        bookmark = read_bookmark(session, SOURCE)
+    _, seen = read_high_water(bookmark)
+    assert len(seen) == 9 and len(bookmark or "") > 120, "longer than the old column allowed"
+    assert ingest(SOURCE, url=server.base_url, index_url=index_url) == []
 
 
 def test_failed_run_leaves_the_bookmark(

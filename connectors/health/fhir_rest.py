@@ -1,9 +1,14 @@
 """FHIR R4 REST API: Patients, and the Encounters that show when a child was last seen.
 
-``extract`` searches Patient and Encounter by ``_lastUpdated`` after the bookmark, pages through
-the searchset Bundles, fetches the Patient of any Encounter whose Patient did not change, and
-writes everything it read as one NDJSON file for landing. The bookmark it returns is the latest
-``meta.lastUpdated`` it saw; if anything fails, nothing is returned and the bookmark stays.
+``extract`` searches Patient and Encounter by ``_lastUpdated`` from the bookmark on, pages
+through the searchset Bundles, fetches the Patient of any Encounter whose Patient did not change,
+and writes everything it read as one NDJSON file for landing. The bookmark it returns is the
+latest ``meta.lastUpdated`` it saw and the versions it read at that instant
+(``{"at": ..., "seen": ["Patient/p1/_history/2", ...]}``). The search is inclusive (``ge``), so
+a resource the server stamps with the same instant just after our read is not missed, and the
+versions already read at that instant are left out, so nothing lands twice. A plain instant
+(the older bookmark form) is read as that instant with nothing seen. If anything fails, nothing
+is returned and the bookmark stays.
 
 ``parse`` reads a landed file back: every resource is validated with ``fhir.resources.R4B``;
 each Patient is yielded as the FHIR JSON received, with the latest real contact from its
@@ -85,15 +90,21 @@ class FhirRestConnector(Connector):
 
     def extract(self, work_dir: Path, bookmark: str | None) -> Extraction:
         params = {"_count": str(self.config.get("page_size", 100)), "_sort": "_lastUpdated"}
-        if bookmark:
-            params["_lastUpdated"] = f"gt{bookmark}"
+        since, seen = read_high_water(bookmark)
+        if since:
+            params["_lastUpdated"] = f"ge{since}"
+
+        def unseen(resources: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            return (r for r in resources if _version(r) not in seen)
+
         with self._client() as client:
             # Keyed by id, so a Patient met on two pages (changed while paging) lands once;
             # one without an id is kept too, and held by parse with that reason.
             patients = {
-                r.get("id") or f"#{n}": r for n, r in enumerate(client.search("Patient", params))
+                r.get("id") or f"#{n}": r
+                for n, r in enumerate(unseen(client.search("Patient", params)))
             }
-            encounters = list(client.search("Encounter", params))
+            encounters = list(unseen(client.search("Encounter", params)))
             for patient_id in sorted(_subjects(encounters) - patients.keys()):
                 found = client.read("Patient", patient_id)
                 if found is not None:
@@ -236,15 +247,46 @@ def _write(work_dir: Path, resources: list[dict[str, Any]]) -> Path:
     return target
 
 
+def read_high_water(bookmark: str | None) -> tuple[str | None, frozenset[str]]:
+    """The bookmark's instant and the resource versions already read at that instant."""
+    if not bookmark:
+        return None, frozenset()
+    if not bookmark.startswith("{"):
+        return bookmark, frozenset()  # the older form: an instant alone
+    try:
+        held = json.loads(bookmark)
+        return str(held["at"]), frozenset(str(v) for v in held.get("seen", []))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FatalConfigError("health__fhir_api: the saved bookmark is not readable") from exc
+
+
 def _high_water(resources: list[dict[str, Any]], bookmark: str | None) -> str | None:
-    """The latest ``meta.lastUpdated`` among the resources read (or the old bookmark)."""
-    best, best_at = bookmark, _instant(bookmark)
+    """The latest ``meta.lastUpdated`` among the resources read, with the versions read at it.
+
+    With nothing newer than the old bookmark, the old bookmark's versions at its instant are
+    kept and joined by any read at the same instant.
+    """
+    since, seen = read_high_water(bookmark)
+    best, best_at = since, _instant(since)
+    at_best: set[str] = set(seen)
     for resource in resources:
         stamp = (resource.get("meta") or {}).get("lastUpdated")
         at = _instant(stamp)
-        if at is not None and (best_at is None or at > best_at):
-            best, best_at = stamp, at
-    return best
+        if at is None:
+            continue
+        if best_at is None or at > best_at:
+            best, best_at, at_best = stamp, at, set()
+        if at == best_at:
+            at_best.add(_version(resource))
+    if best is None:
+        return None
+    return json.dumps({"at": best, "seen": sorted(at_best)}, separators=(",", ":"))
+
+
+def _version(resource: dict[str, Any]) -> str:
+    """``Type/id/_history/version``: what makes one read of a resource the same as another."""
+    meta = resource.get("meta") or {}
+    return f"{resource.get('resourceType')}/{resource.get('id')}/_history/{meta.get('versionId')}"
 
 
 def _instant(value: Any) -> datetime | None:

@@ -85,12 +85,17 @@ class FakeFhirServer:
         }
         return settings | tuning
 
-    def put(self, resources: Iterable[dict[str, Any]]) -> str:
-        """Create or update resources, one second apart; return the last lastUpdated."""
+    def put(self, resources: Iterable[dict[str, Any]], *, same_instant: bool = False) -> str:
+        """Create or update resources, one second apart; return the last lastUpdated.
+
+        ``same_instant`` stamps them with the instant of the last write instead, as a server
+        does when two writes fall within its clock's resolution.
+        """
         stamp = ""
         with self.state.lock:
             for resource in resources:
-                self.state.clock += timedelta(seconds=1)
+                if not same_instant:
+                    self.state.clock += timedelta(seconds=1)
                 key = (resource["resourceType"], resource["id"])
                 old = self.state.resources.get(key)
                 version = int((old or {}).get("meta", {}).get("versionId", "0")) + 1
