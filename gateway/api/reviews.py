@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.audit import Actor
 from gateway.access.roles import REVIEW_DECISION_ROLES, REVIEW_QUEUE_ROLES
-from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
+from gateway.api.deps import COMMON_RESPONSES, rate_limited
 from gateway.linkage.review import ReviewError, UnknownReviewError
 from gateway.linkage.review_view import (
     Decision,
@@ -32,7 +32,6 @@ from gateway.linkage.review_view import (
 router = APIRouter(prefix="/api/v1/reviews", tags=["review queue"], responses=COMMON_RESPONSES)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 ReviewId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Db = Annotated[Session, Depends(database)]
 DECISION_RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"description": "no review has that id"},
     409: {"description": "the decision cannot be made (already decided, two NHS numbers)"},
@@ -71,25 +70,12 @@ def index_url_of(request: Request) -> str:
 def reviews(
     request: Request,
     who: QueueReader,
-    db: Db,
     state: Annotated[Literal["open", "accepted", "rejected", "all"], Query()] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ReviewOut]:
     """Possible matches, those touching a child known to social care or home educated first,
     then the strongest; each with its match weights (no names, dates or addresses)."""
-    found = review_queue(index_url_of(request), state, limit)
-    append(
-        db,
-        AuditEvent(
-            actor=who,
-            action="linkage.review.list",
-            outcome="viewed",
-            purpose="identity resolution review",
-            reason=f"{len(found)} {state} reviews listed",
-        ),
-    )
-    db.commit()
-    return found
+    return review_queue(index_url_of(request), who, state, limit)
 
 
 @router.get("/{review_id}", response_model=ReviewDetailOut, responses=DECISION_RESPONSES)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.access.audit import Actor
+from gateway.access.audit import Actor, AuditEvent, append
 from gateway.linkage.review import (
     ReviewDetail,
     ReviewItem,
@@ -105,9 +105,22 @@ def review_out(item: ReviewItem) -> ReviewOut:
     )
 
 
-def review_queue(index_url: str, status: str = "open", limit: int = 500) -> list[ReviewOut]:
-    """The ranked queue: priority children first, then the strongest pairs."""
+def review_queue(
+    index_url: str, actor: Actor, status: str = "open", limit: int = 500
+) -> list[ReviewOut]:
+    """The ranked queue: priority children first, then the strongest pairs (audited)."""
     items = list_reviews(index_url, status=None if status == "all" else status, limit=limit)
+    with session_factory(index_url).begin() as session:
+        append(
+            session,
+            AuditEvent(
+                actor=actor,
+                action="linkage.review.list",
+                outcome="viewed",
+                purpose="identity resolution review",
+                reason=f"{len(items)} {status} reviews listed",
+            ),
+        )
     return [review_out(item) for item in items]
 
 
