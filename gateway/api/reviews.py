@@ -29,7 +29,7 @@ from gateway.linkage.review_view import (
     review_view,
 )
 
-router = APIRouter(prefix="/api/v1/reviews", tags=["review queue"], responses=COMMON_RESPONSES)
+router = APIRouter(prefix="/api/v1/reviews", responses=COMMON_RESPONSES)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 ReviewId = Annotated[int, Path(ge=1, le=MAX_ID)]
 DECISION_RESPONSES: dict[int | str, dict[str, object]] = {
