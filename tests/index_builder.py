@@ -151,3 +151,37 @@ def add_population(session: Session) -> None:
             ),
         ],
     )
+
+
+PAIR_WEIGHTS = {
+    "prior": -9.5,
+    "given_name": 2.75,
+    "family_name": 6.0,
+    "birth_date": 7.25,
+    "sex": 0.5,
+    "place": -1.5,
+}
+
+
+def add_review_pair(session: Session, *, restricted: bool = False) -> int:
+    """Two children the matcher could not tell apart, and the open review of their records:
+    an EHE registration (C-P1) and a health record (C-P2, restricted if asked). Its id."""
+    from gateway.store.tables import LinkReview
+
+    add_child(session, "C-P1", [record(EHE, "p1", _who("Maisie", "Cole", "2016-02-03"))])
+    health = record(HEALTH, "p2", _who("Maisy", "Cole", "2016-02-03", "HG2 9ZZ"))
+    health["identity"]["restricted"] = restricted
+    add_child(session, "C-P2", [health], restricted=restricted)
+    review = LinkReview(
+        left_source=EHE,
+        left_record_id="p1",
+        right_source=HEALTH,
+        right_record_id="p2",
+        probability=0.93,
+        match_weights=PAIR_WEIGHTS,
+        model="test-model",
+        status="open",
+    )
+    session.add(review)
+    session.flush()
+    return review.id

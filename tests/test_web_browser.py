@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_server import bearer
-from index_builder import EHE, add_child, add_population, record
+from index_builder import EHE, add_child, add_population, add_review_pair, record
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 from web_support import nhs_number_known_to_social_care, populate, served
@@ -26,7 +26,7 @@ from web_support import nhs_number_known_to_social_care, populate, served
 from gateway.api.app import create_app
 from gateway.reports.pdf import CHROMIUM, CHROMIUM_ARGS
 from gateway.store.engine import session_factory
-from gateway.store.tables import AuditEntry
+from gateway.store.tables import AuditEntry, Link
 
 SUFFIX = " \u2013 EHE gateway"  # an en dash, as GOV.UK titles use
 ACCESSIBILITY_PROBLEMS = """() => {
@@ -277,3 +277,84 @@ def test_one_policy_withheld_fields_restricted_record_consent_and_break_glass(
     row.get_by_label("What the review found").fill("Justified: strategy discussion held")
     row.get_by_role("button", name="Close review").click()
     expect(page.locator("tbody tr").first).to_contain_text("closed")
+
+
+@pytest.fixture
+def review_site(index_url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
+    """The hand-made population and one open review of two records (C-P1 and C-P2)."""
+    with session_factory(index_url).begin() as session:
+        add_population(session)
+        review_id = add_review_pair(session)
+    with served(create_app(index_url)) as base:
+        yield base, review_id
+
+
+def test_a_data_engineer_accepts_a_possible_match(
+    browser: Browser, review_site: tuple[str, int], index_url: str, tmp_path: Path
+) -> None:
+    site, review_id = review_site
+    visit = Visit(browser.new_page(java_script_enabled=False), tmp_path)
+    page = visit.page
+    visit.sign_in(site, "Dev Dawson")
+    page.get_by_role("link", name="Review queue").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Possible matches waiting for review")
+    first = page.locator("tbody tr").first
+    expect(first).to_contain_text("Home education")
+    visit.check("review-queue")
+    first.get_by_role("link", name=f"Review {review_id}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Are these records the same child?")
+    expect(page.locator("table").first).to_contain_text("Maisy")
+    expect(page.locator(".gateway-waterfall rect")).to_have_count(7)
+    visit.check("review-pair")
+    page.get_by_role("button", name="Accept: the same child").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Say why you decided this")
+    visit.check("review-pair-error")
+    page.get_by_label("Why you decided").fill("Same child: Maisy is how the GP spells Maisie")
+    page.get_by_role("button", name="Accept: the same child").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        f"Review {review_id} accepted"
+    )
+    expect(page.locator("tbody tr")).to_have_count(0)
+    visit.check("review-accepted")
+    with session_factory(index_url)() as session:
+        joined = session.get(Link, ("health__fhir_patient", "p2"))
+        assert joined is not None and (joined.child_id, joined.origin) == ("C-P1", "MANUAL")
+    assert [e.action for e in _audit(index_url)] == [
+        "linkage.review.list",
+        "linkage.review.show",
+        "linkage.review.show",
+        "linkage.review.accept",
+        "linkage.review.list",
+    ]
+
+
+@pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
+def test_a_social_worker_breaks_the_glass_from_a_refused_lookup(
+    browser: Browser, hand_made_site: str, index_url: str, tmp_path: Path
+) -> None:
+    visit = Visit(browser.new_page(java_script_enabled=False), tmp_path)
+    page = visit.page
+    visit.sign_in(hand_made_site, "Sam Shaw")
+    visit.look_up("C-A", "EHE suitability enquiry / children missing education")
+    expect(page.get_by_role("heading", level=1)).to_have_text("You cannot see this child's record")
+    expect(page.get_by_role("heading", level=2)).to_have_text("Break the glass")
+    visit.check("break-glass-offer")
+    page.get_by_label("Why you need to see this child's record now").fill("urgent")
+    page.get_by_role("button", name="Break the glass and show the record").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("at least 20 characters")
+    visit.check("break-glass-offer-error")
+    page.get_by_label("Why you need to see this child's record now").fill(
+        "Child seen with injuries at a home visit; school place unknown"
+    )
+    page.get_by_role("button", name="Break the glass and show the record").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Who else knows this child")
+    expect(page.locator(".govuk-inset-text")).to_contain_text("break-glass override")
+    visit.check("break-glass-summary")
+    assert not [url for url in visit.urls if "C-A" in url], "identifiers never in a URL"
+    outcomes = [(e.action, e.outcome) for e in _audit(index_url) if e.child_id == "C-A"]
+    assert outcomes == [
+        ("lookup", "refused"),
+        ("break_glass", "refused"),
+        ("break_glass", "recorded"),
+        ("lookup", "break_glass"),
+    ]

@@ -207,7 +207,7 @@ def test_a_role_no_agreement_covers_is_refused_and_audited(
     client: httpx.Client, index_url: str
 ) -> None:
     client.post("/sign-in", data={"user": "dev.data"})
-    token = _csrf(client, "/reviews")
+    token = _csrf(client, "/")
     assert client.get("/search").status_code == 403
     assert client.get("/worklist").status_code == 403
     assert "Find a child" not in client.get("/").text

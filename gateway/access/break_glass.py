@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.access.audit import Actor
-from gateway.access.purposes import purpose_for
+from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.purposes import UnknownPurposeError, purpose_for
 from gateway.errors import BadRecordError
 from gateway.store.tables import AuditEntry, BreakGlass
 
@@ -58,6 +58,41 @@ def open_break_glass(
     )
     session.add(override)
     session.flush()
+    return override
+
+
+def request_break_glass(
+    session: Session, actor: Actor, child_id: str, purpose: str, reason: str
+) -> BreakGlass:
+    """Open an override and audit it (the API's and the web form's one way in).
+
+    A refusal (role not named, reason too short, unknown purpose) is rolled back, audited with
+    its reason and committed, then raised; on success the caller commits."""
+    try:
+        override = open_break_glass(session, actor, child_id, purpose, reason)
+    except (BreakGlassRefusedError, UnknownPurposeError) as exc:
+        session.rollback()
+        refusal = AuditEvent(
+            actor=actor,
+            action="break_glass",
+            outcome="refused",
+            purpose=purpose[:60],
+            child_id=child_id,
+            reason=exc.reason,
+        )
+        append(session, refusal)
+        session.commit()
+        raise
+    append(
+        session,
+        AuditEvent(
+            actor=actor,
+            action="break_glass",
+            outcome="recorded",
+            purpose=purpose,
+            child_id=child_id,
+        ),
+    )
     return override
 
 

@@ -19,3 +19,7 @@ SUBJECT_ACCESS_ROLES: frozenset[str] = IG_ROLES
 REVIEW_QUEUE_ROLES: frozenset[str] = frozenset(
     {"ehe_officer", "data_engineer", "ig_officer", "admin"}
 )
+# Opening a possible match shows both records' identifying values, and deciding it joins or
+# parts children: identity resolution is the data engineers' job (administrators stand in).
+# The other queue roles see the ranked list only (source, record ids, weights; no values).
+REVIEW_DECISION_ROLES: frozenset[str] = frozenset({"data_engineer", "admin"})

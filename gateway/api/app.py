@@ -19,7 +19,7 @@ from gateway.access.agreements import Agreement, load_agreements
 from gateway.access.audit import AuditUnavailableError
 from gateway.access.rate_limit import RateLimiter
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
-from gateway.api import audit, children, lookup, policy
+from gateway.api import audit, children, lookup, policy, reviews
 from gateway.api.metrics import metrics_router
 from gateway.store.engine import session_factory
 from gateway.web import install_web
@@ -47,6 +47,7 @@ def create_app(
     app.include_router(children.router)
     app.include_router(policy.router)
     app.include_router(audit.router)
+    app.include_router(reviews.router)
     app.add_exception_handler(SQLAlchemyError, _database_failed)
     app.add_exception_handler(AuditUnavailableError, _database_failed)
     app.add_exception_handler(RequestValidationError, _invalid_request)

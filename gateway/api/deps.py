@@ -11,7 +11,7 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.access.audit import Actor
-from gateway.access.rate_limit import RateLimiter
+from gateway.access.rate_limit import RateLimiter, RateLimitUnavailableError
 from gateway.api.auth import current_actor
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -32,7 +32,10 @@ def database(request: Request) -> Iterator[Session]:
 def rate_limited(request: Request, who: Annotated[Actor, Depends(current_actor)]) -> Actor:
     """The actor, if within their rate limit; else 429 with Retry-After (whole seconds)."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    wait = limiter.retry_after(who.user)
+    try:
+        wait = limiter.retry_after(who.user)
+    except RateLimitUnavailableError as exc:  # fail closed: no count, no answer
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     if wait is not None:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,

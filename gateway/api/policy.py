@@ -14,7 +14,7 @@ from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.break_glass import (
     BreakGlassRefusedError,
     close_review,
-    open_break_glass,
+    request_break_glass,
     review_list,
     uses_of,
 )
@@ -118,23 +118,9 @@ def break_glass(
     """Open a time-limited override (named roles only, typed reason); goes to IG review."""
     child_id = _known_child(db, request.child_id)
     try:
-        override = open_break_glass(db, who, child_id, request.purpose, request.reason)
+        override = request_break_glass(db, who, child_id, request.purpose, request.reason)
     except (BreakGlassRefusedError, UnknownPurposeError) as exc:
-        db.rollback()
-        append(
-            db,
-            AuditEvent(
-                actor=who,
-                action="break_glass",
-                outcome="refused",
-                purpose=request.purpose[:60],
-                child_id=child_id,
-                reason=exc.reason,
-            ),
-        )
-        db.commit()
         raise HTTPException(status.HTTP_403_FORBIDDEN, exc.reason) from None
-    _audit(db, who, "break_glass", child_id, request.purpose)
     db.commit()
     return _out(override)
 

@@ -43,6 +43,10 @@ class ReviewError(GatewayError):
     """A review decision that cannot be made (unknown review, already decided, two NHS numbers)."""
 
 
+class UnknownReviewError(ReviewError):
+    """No review has that id."""
+
+
 @dataclass(frozen=True)
 class ReviewItem:
     id: int
@@ -168,7 +172,7 @@ def reopen(review_id: int, actor: Actor, reason: str, index_url: str | None = No
 def _review(session: Session, review_id: int) -> LinkReview:
     review = session.get(LinkReview, review_id)
     if review is None:
-        raise ReviewError(f"no review {review_id}")
+        raise UnknownReviewError(f"no review {review_id}")
     return review
 
 

@@ -22,7 +22,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
-from gateway.web import ig_pages, lookup_pages, officer_pages, report_pages, sign_in_pages
+from gateway.web import (
+    ig_pages,
+    lookup_pages,
+    officer_pages,
+    report_pages,
+    review_pages,
+    sign_in_pages,
+)
 from gateway.web.render import HERE, SignInNeeded, page
 
 
@@ -34,7 +41,8 @@ def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
         RequestValidationError, request_validation_exception_handler
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (sign_in_pages, lookup_pages, officer_pages, ig_pages, report_pages):
+    pages = (sign_in_pages, lookup_pages, officer_pages, review_pages, ig_pages, report_pages)
+    for module in pages:
         app.include_router(module.router, include_in_schema=False)
 
     @app.exception_handler(SignInNeeded)

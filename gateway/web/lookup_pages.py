@@ -14,11 +14,18 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor
-from gateway.access.purposes import PURPOSES, UnknownPurposeError, purpose_for
+from gateway.access.break_glass import (
+    BREAK_GLASS_ROLES,
+    BreakGlassRefusedError,
+    break_glass_minutes,
+    request_break_glass,
+)
+from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
 from gateway.api.lookup import record_refusal
 from gateway.identifiers import classify_identifier
 from gateway.lookup.disclosure import Refusal, disclose
 from gateway.lookup.summary import find_child_id, resolve_child
+from gateway.store.tables import Child
 from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
 from gateway.web.summary_view import summary_sections
 
@@ -60,9 +67,31 @@ def search_submit(
     return page(request, "purpose.html", {"identifier": identifier, "purposes": PURPOSES.values()})
 
 
-def _refused(request: Request, title: str, reason: str, code: int) -> Response:
-    context = {"message": title, "reason": reason, "audited": True}
+def _refused(
+    request: Request,
+    title: str,
+    reason: str,
+    code: int,
+    break_glass: dict[str, object] | None = None,
+) -> Response:
+    context = {"message": title, "reason": reason, "audited": True, "break_glass": break_glass}
+    if break_glass and break_glass.get("errors"):
+        context["errors"] = break_glass["errors"]
     return page(request, "refused.html", context, status_code=code)
+
+
+def _break_glass_offer(
+    who: Actor, outcome: str, identifier: str, purpose: Purpose, errors: dict[str, str] | None
+) -> dict[str, object] | None:
+    """The break-glass form for a lookup the agreement refused, if the role may break glass."""
+    if outcome != "refused" or who.role not in BREAK_GLASS_ROLES:
+        return None
+    return {
+        "identifier": identifier,
+        "purpose": purpose.code,
+        "minutes": break_glass_minutes(),
+        "errors": errors or {},
+    }
 
 
 @router.post("/summary", response_class=HTMLResponse)
@@ -96,11 +125,21 @@ def summary_submit(
     if child is None:
         record_refusal(db, who, action="lookup", outcome="not_found", purpose=stated)
         return _refused(request, "No child in the index matches", "Check what you typed.", 404)
+    return _summary_page(request, who, db, child, stated=stated, identifier=identifier)
+
+
+def _summary_page(
+    request: Request, who: Actor, db: Session, child: Child, *, stated: Purpose, identifier: str
+) -> Response:
+    """Disclose (the API's policy) and show the summary, or the refusal and, where the role may,
+    the break-glass form."""
     try:
         answer = disclose(db, who, stated, child, agreements=agreements_of(request))
     except Refusal as refusal:
         db.commit()
-        return _refused(request, "You cannot see this child's record", refusal.reason, 403)
+        offer = _break_glass_offer(who, refusal.outcome, identifier, stated, None)
+        title = "You cannot see this child's record"
+        return _refused(request, title, refusal.reason, 403, offer)
     db.commit()  # the page is shown only once its audit entry is durable
     shown: dict[str, object] = {
         "answer": answer,
@@ -108,3 +147,43 @@ def summary_submit(
         "sections": summary_sections(answer),
     }
     return page(request, "summary.html", shown)
+
+
+@router.post("/summary/break-glass", response_class=HTMLResponse)
+def break_glass_submit(
+    request: Request,
+    *,
+    who: Who,
+    db: Annotated[Session, Depends(database)],
+    identifier: Annotated[str, Form(max_length=40)] = "",
+    purpose: Annotated[str, Form(max_length=60)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Open a time-limited override with the typed reason (named roles only; it goes on the IG
+    review list), then show the summary under it. Every attempt is audited, as in the API."""
+    check_csrf(request, csrf)
+    if who.role not in BREAK_GLASS_ROLES:
+        roles = ", ".join(BREAK_GLASS_ROLES).replace("_", " ")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"Only these roles may break the glass: {roles}"
+        )
+    try:
+        stated = purpose_for(purpose or None)
+        kind, value = classify_identifier(identifier)
+    except (UnknownPurposeError, ValueError):
+        return _refused(request, "Start the lookup again", "Find the child and choose why.", 400)
+    child_id = find_child_id(db, **{kind: value})
+    child = resolve_child(db, child_id) if child_id else None
+    if child is None:
+        record_refusal(db, who, action="lookup", outcome="not_found", purpose=stated)
+        return _refused(request, "No child in the index matches", "Check what you typed.", 404)
+    try:
+        request_break_glass(db, who, child.child_id, stated.code, reason)
+    except BreakGlassRefusedError as exc:
+        errors = {"reason": exc.reason[:1].upper() + exc.reason[1:]}
+        offer = _break_glass_offer(who, "refused", identifier, stated, errors)
+        title = "You cannot see this child's record"
+        return _refused(request, title, "no data-sharing agreement covers this lookup", 400, offer)
+    db.commit()  # the override is on the IG review list before anything is shown
+    return _summary_page(request, who, db, child, stated=stated, identifier=identifier)

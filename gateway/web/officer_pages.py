@@ -1,4 +1,5 @@
-"""Pages for EHE officers beyond a single lookup: the caseload worklist and the review queue.
+"""Pages for EHE officers beyond a single lookup: the caseload worklist (the review queue is
+``review_pages``).
 
 The worklist is ``gateway.lookup.caseload.ehe_caseload``, the API's caseload, shown to whom an
 agreement in force lets see it for an EHE enquiry (the API's decision too). Each child listed
@@ -12,20 +13,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import PURPOSES
-from gateway.access.roles import REVIEW_QUEUE_ROLES
 from gateway.lookup.caseload import CaseloadEntry, SharedFacts, ehe_caseload
-from gateway.store.tables import LinkReview
 from gateway.web.render import (
     CASELOAD_PURPOSE,
     caseload_decision,
     database,
     page,
-    require_role,
     signed_in,
 )
 
@@ -70,11 +67,3 @@ def worklist(
     flagged = sum(1 for e in entries if e.reasons)
     context = {"entries": entries, "months": months, "flagged": flagged}
     return page(request, "worklist.html", context)
-
-
-@router.get("/reviews", response_class=HTMLResponse)
-def reviews(request: Request, who: Who, db: Db) -> Response:
-    require_role(who, REVIEW_QUEUE_ROLES)
-    query = select(LinkReview).where(LinkReview.status == "open")
-    rows = list(db.scalars(query.order_by(LinkReview.probability.desc(), LinkReview.id).limit(500)))
-    return page(request, "reviews.html", {"reviews": rows})
