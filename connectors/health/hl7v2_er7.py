@@ -69,6 +69,13 @@ def _encoding(separator: str, chars: str) -> Encoding:
 
 def read_field(text: str, encoding: Encoding) -> list[list[str]]:
     """A field's repetitions, each a list of components; ``[]`` if every one is empty."""
+    if not (
+        encoding.component in text
+        or encoding.repetition in text
+        or encoding.escape in text
+        or encoding.subcomponent in text
+    ):  # one plain value (a date, a code, a control id): most fields
+        return [] if text.isspace() else [[text]]
     reps = [_components(rep, encoding) for rep in text.split(encoding.repetition)]
     return reps if any(reps) else []
 
@@ -76,10 +83,14 @@ def read_field(text: str, encoding: Encoding) -> list[list[str]]:
 def _components(text: str, encoding: Encoding) -> list[str]:
     components = text.split(encoding.component)
     for i, value in enumerate(components):
+        if not value:
+            continue
         if encoding.subcomponent in value:
             components[i] = _subcomponents(value, encoding)
-        else:
+        elif encoding.escape in value:
             components[i] = _leaf(value, encoding)
+        elif value.isspace():
+            components[i] = ""
     while components and not components[-1]:
         components.pop()
     return components
