@@ -8,7 +8,9 @@ hl7apy's element tree for every value:
 - a component or subcomponent that is empty or only whitespace is empty (hl7apy drops it);
   trailing empty components and subcomponents are dropped (hl7apy's ``to_er7`` does);
 - a component's subcomponents are joined with ``&`` whatever the message's own subcomponent
-  separator is, so readers of the record split on one character;
+  separator is, so readers of the record split on one character (a decoded ``\\T\\`` in a
+  component that has subcomponents then reads as a split; the mapping splits only PID-3's
+  assigning authority);
 - escape sequences are decoded (``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\``, ``\\Xhh..\\``; highlighting and
   character-set switches are dropped, ``\\.br\\`` is a line break). hl7apy has no decoder: it
   keeps the escaped text as it arrived.
