@@ -1,29 +1,28 @@
-"""HL7 v2 ADT messages (versions 2.3 to 2.5, NHS ITK conventions) from a drop folder.
+"""HL7 v2 ADT messages (versions 2.3 to 2.5.1, NHS ITK conventions) from a drop folder.
 
 A file holds messages one after another (segments split by CR, LF or CRLF), or MLLP frames as
 the MLLP listener's message store writes them. Each message becomes a dict keyed by field:
-``"PID-3"`` holds the repetitions of PID-3, each a list of components.
+``"PID-3"`` holds the repetitions of PID-3, each a list of components (text, escape sequences
+decoded; see ``hl7v2_er7``).
 
-Speed: hl7apy's ``parse_message`` builds the whole message tree (every segment, field and
-component, ~60 messages a second here). The index needs a dozen fields, so only those are
-parsed, each with hl7apy's ``parse_field`` under the message's own version and encoding
-characters (tolerant mode: the NHS ITK examples fail strict validation on the phone field, as
-real feeds do). Segments nobody reads (NK1, AL1, OBX, ITK's ZU segments...) are never parsed.
+Speed: hl7apy's ``parse_message`` builds the whole message tree (every segment, field,
+component and subcomponent as objects, ~100-200 messages a second here), and even its
+``parse_field`` on the dozen fields the index needs manages ~500. The index needs text, so
+the needed fields are read from the ER7 with the message's own encoding characters
+(``hl7v2_er7.read_field``), which gives what hl7apy's parse gives for them (property-tested
+against hl7apy's full parse in ``tests/test_hl7_er7.py``) at tens of thousands a second.
+Segments nobody reads (NK1, AL1, OBX, ITK's ZU segments...) are never split.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hl7apy.consts import VALIDATION_LEVEL
-from hl7apy.exceptions import HL7apyException
-from hl7apy.parser import parse_field
-
 from connectors.base import Extracted, FileDropConnector, Stream
+from connectors.health.hl7v2_er7 import Encoding, read_field
 
 # Each field: its repetitions, each a list of components (text).
 _FIELD = {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}
@@ -44,8 +43,11 @@ NEEDED_FIELDS: dict[str, tuple[int, ...]] = {
 }
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 MLLP_START, MLLP_END = b"\x0b", b"\x1c\r"
-_MESSAGE_START = re.compile(rb"(?:^|[\r\n])(?=MSH\|)")
-_PARSE_ERRORS = (HL7apyException, ValueError, IndexError, KeyError, AttributeError, TypeError)
+# A message starts at MSH and its field separator (``|`` nearly always; any other punctuation
+# mark the sender declares in MSH-1).
+_MESSAGE_START = re.compile(rb"(?:^|[\r\n])(?=MSH[^A-Za-z0-9\s])")
+_SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
+_MSH = re.compile(r"MSH[^A-Za-z0-9\s].{4}")
 
 
 class Hl7AdtConnector(FileDropConnector):
@@ -80,20 +82,22 @@ def parse_adt(chunk: bytes, position: str) -> Extracted:
         return Extracted(
             position, error=f"not UTF-8 at byte {exc.start}", raw=chunk.decode("latin-1")
         )
-    segments = [s for s in re.split(r"\r\n|\r|\n", text.strip()) if s.strip()]
-    if not segments or not segments[0].startswith("MSH|") or len(segments[0]) < 8:
+    segments = segments_of(text)
+    if not segments or _MSH.match(segments[0]) is None:
         return Extracted(position, error="message does not start with an MSH segment", raw=text)
     try:
         record = read_fields(segments)
-    except _PARSE_ERRORS as exc:
-        # hl7apy's messages can quote the message text: keep only the kind of failure.
-        return Extracted(position, error=f"unparseable HL7 ({type(exc).__name__})", raw=text)
-    except RecursionError:
-        return Extracted(position, error="unparseable HL7 (nested too deep)", raw=text)
+    except ValueError as exc:  # the encoding characters: the reason never quotes the message
+        return Extracted(position, error=f"unparseable HL7 ({exc})", raw=text)
     problem = _missing(record)
     if problem:
         return Extracted(position, error=problem, raw=text)
     return Extracted(position, record=record)
+
+
+def segments_of(text: str) -> list[str]:
+    """A message's segments (split at CR, LF or CRLF), each stripped as hl7apy strips them."""
+    return [s for s in (s.strip() for s in _SEGMENT_SPLIT.split(text)) if s]
 
 
 def _missing(record: dict[str, Any]) -> str | None:
@@ -106,82 +110,30 @@ def _missing(record: dict[str, Any]) -> str | None:
     return None
 
 
-def encoding_of(msh: str) -> tuple[str, dict[str, str]]:
-    """The field separator and hl7apy's encoding characters, as MSH-1 and MSH-2 declare them."""
-    separator = msh[3]
-    chars = msh[4:8]
-    if len(set(chars + separator)) != 5 or chars.isalnum():
-        raise ValueError("bad encoding characters in MSH-2")
-    return separator, {
-        "FIELD": separator,
-        "COMPONENT": chars[0],
-        "REPETITION": chars[1],
-        "ESCAPE": chars[2],
-        "SUBCOMPONENT": chars[3],
-        "GROUP": "\r",
-        "SEGMENT": "\r",
-    }
-
-
 def read_fields(segments: list[str]) -> dict[str, Any]:
-    """The needed fields of a message's segments, each parsed by hl7apy as its version says."""
-    separator, chars = encoding_of(segments[0])
-    msh = segments[0].split(separator)
-    version = msh[11].split(chars["COMPONENT"])[0] if len(msh) > 11 else ""
+    """The needed fields of a message's segments, read with the message's encoding characters.
+
+    The first segment of each name wins; a field that is absent or empty is left out.
+    """
+    encoding = Encoding.of(segments[0])
+    msh = segments[0].split(encoding.field)
+    version = msh[11].split(encoding.component)[0] if len(msh) > 11 else ""
     record: dict[str, Any] = {"version": version}
     if version not in SUPPORTED_VERSIONS:
         return record
     seen: set[str] = set()
     for segment in segments:
         name = segment[:3]
-        if name not in NEEDED_FIELDS or name in seen:
+        numbers = NEEDED_FIELDS.get(name)
+        if numbers is None or name in seen or segment[3:4] not in ("", encoding.field):
             continue
         seen.add(name)
-        values = segment.split(separator)
+        values = segment.split(encoding.field)
         offset = 1 if name == "MSH" else 0  # MSH-1 is the separator itself
-        for number in NEEDED_FIELDS[name]:
+        for number in numbers:
             index = number - offset
             if index < len(values) and values[index]:
-                record[f"{name}-{number}"] = _field(
-                    values[index], f"{name}_{number}", version, chars
-                )
+                field = read_field(values[index], encoding)
+                if field:
+                    record[f"{name}-{number}"] = field
     return record
-
-
-def _field(text: str, name: str, version: str, chars: dict[str, str]) -> list[list[str]]:
-    """Each repetition parsed by hl7apy as ``parse_fields`` does, as its list of components.
-
-    A value with no encoding character in it is a single plain component, which is what
-    hl7apy returns for it in tolerant mode: it is taken as it is. Values with structure are
-    parsed by hl7apy, once per distinct value (a feed repeats practices, message types,
-    versions and the same patient's identifiers, message after message).
-    """
-    if not any(c in text for c in _structure(chars)):
-        return [[text]]
-    return [list(rep) for rep in _parse_cached(text, name, version, _key(chars))]
-
-
-def _structure(chars: dict[str, str]) -> str:
-    return chars["COMPONENT"] + chars["REPETITION"] + chars["ESCAPE"] + chars["SUBCOMPONENT"]
-
-
-def _key(chars: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(chars.items()))
-
-
-@lru_cache(maxsize=1 << 16)
-def _parse_cached(
-    text: str, name: str, version: str, chars_key: tuple[tuple[str, str], ...]
-) -> tuple[tuple[str, ...], ...]:
-    chars = dict(chars_key)
-    reps = []
-    for rep in text.split(chars["REPETITION"]):
-        field = parse_field(
-            rep,
-            name=name,
-            version=version,
-            encoding_chars=chars,
-            validation_level=VALIDATION_LEVEL.TOLERANT,
-        )
-        reps.append(tuple(field.to_er7().split(chars["COMPONENT"])))
-    return tuple(reps)

@@ -309,7 +309,13 @@ def hl7_date(field: Any) -> date | None:
     raw = hl7_component(field)
     if not raw:
         return None
-    return parse_date(raw[:8], ["%Y%m%d"])
+    day = raw[:8]
+    if len(day) == 8 and day.isascii() and day.isdigit():  # YYYYMMDD: no strptime (slow)
+        try:
+            return date(int(day[:4]), int(day[4:6]), int(day[6:]))
+        except ValueError:
+            raise MappingValueError("not a date in an accepted format") from None
+    return parse_date(day, ["%Y%m%d"])
 
 
 @transform("hl7_sex")
