@@ -3,8 +3,9 @@
 The listener must answer fast, so it reads only MSH (a plain split on the separator MSH-1
 declares, the way ER7 defines it) and checks that the message is one the batch parse can use:
 an ADT message of version 2.3 to 2.5 with a control id, a PID segment with PID-3 identifiers,
-and MRG-1 on an A40 merge. The full parse, with hl7apy, happens later in the batch (staging),
-where anything else wrong with a message becomes a held item naming its position.
+and MRG-1 on an A40 merge. The full read of the fields the index needs happens later in the
+batch (staging, ``connectors/health/hl7v2_adt.py``), where anything else wrong with a message
+becomes a held item naming its position.
 
 Reasons given in an ACK never quote the message: they name what is wrong, not what it said.
 """
