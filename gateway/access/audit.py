@@ -157,7 +157,9 @@ def _append_postgresql(session: Session, event: AuditEvent, at: datetime) -> int
     values = _columns(event)
     values["fields_disclosed"] = json.dumps(event.fields_disclosed)
     values["fields_refused"] = json.dumps(event.fields_refused)
-    seq = session.execute(_APPEND_POSTGRESQL, {**values, "at": at, "body": _body(at, event)})
+    seq = session.connection().execute(
+        _APPEND_POSTGRESQL, {**values, "at": at, "body": _body(at, event)}
+    )
     found = seq.scalar_one_or_none()
     if found is None:
         raise AuditUnavailableError(

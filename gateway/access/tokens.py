@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
+from cachetools import TLRUCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -31,6 +33,7 @@ ALGORITHM = "RS256"
 LOCAL_ISSUER = "urn:ehe-gateway:local-issuer"
 DEFAULT_AUDIENCE = "ehe-gateway"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 class InvalidTokenError(GatewayError):
@@ -122,12 +125,27 @@ def _load_or_make_key(path: Path) -> rsa.RSAPrivateKey:
 
 
 class TokenVerifier:
-    """Turns a bearer token into the actor it names, or refuses it with the reason."""
+    """Turns a bearer token into the actor it names, or refuses it with the reason.
+
+    A token whose signature and claims have been checked is remembered (by its SHA-256, not
+    the token itself) until it expires, so a client sending the same token on every request
+    costs one signature check, not one a request. Refusals are never remembered.
+    """
 
     def __init__(self, settings: TokenSettings, local: LocalIssuer | None = None) -> None:
         self.settings = settings
         self.local = local
         self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
+        self._verified: TLRUCache[bytes, tuple[Actor, float]] = TLRUCache(
+            maxsize=VERIFIED_TOKENS_KEPT, ttu=lambda _key, value, _now: value[1], timer=time.time
+        )
+        self._verified_lock = threading.Lock()
+
+    def remembered(self, token: str) -> Actor | None:
+        """The actor of a token verified before and not yet expired, else None (no I/O)."""
+        with self._verified_lock:
+            found = self._verified.get(_token_key(token))
+        return found[0] if found else None
 
     def _key_for(self, token: str) -> Any:
         if self._jwks is not None:
@@ -137,6 +155,10 @@ class TokenVerifier:
         return self.local.private_key.public_key()
 
     def actor(self, token: str) -> Actor:
+        """Verify the token (or find it verified already) and name its actor."""
+        known = self.remembered(token)
+        if known is not None:
+            return known
         try:
             claims = jwt.decode(
                 token,
@@ -151,7 +173,15 @@ class TokenVerifier:
             raise InvalidTokenError("the token has expired") from None
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(f"the token is not valid: {type(exc).__name__}") from None
-        return _actor_from(claims)
+        actor = _actor_from(claims)
+        # Remembered until expiry (as checked, without the leeway), and never past it.
+        with self._verified_lock:
+            self._verified[_token_key(token)] = (actor, float(claims["exp"]))
+        return actor
+
+
+def _token_key(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 def _actor_from(claims: dict[str, Any]) -> Actor:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, select
+from sqlalchemy import Text, and_, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 from gateway.model import ChildIdentity
@@ -56,24 +56,46 @@ def swapped(day_first: date) -> date | None:
     return other if other != day_first else None
 
 
-def search_children(session: Session, query: Demographics, limit: int = 10) -> list[Candidate]:
-    """The best ``limit`` children for these demographics, strongest first."""
-    dates = [d for d in (query.birth_date, swapped(query.birth_date)) if d is not None]
-    rows = session.execute(
-        select(Link.child_id, SourceRecord.agency, SourceRecord.payload)
+class _Stored(BaseModel):
+    """A stored record as search reads it: its identity, validated; the rest skipped."""
+
+    identity: ChildIdentity = Field(default_factory=ChildIdentity)
+
+
+def _candidates_query() -> Any:
+    link, record, child = Link.__table__.c, SourceRecord.__table__.c, Child.__table__.c
+    return (
+        select(link.child_id, record.agency, cast(record.payload, Text))
+        .select_from(Link.__table__)
         .join(
-            SourceRecord,
-            and_(Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id),
+            SourceRecord.__table__,
+            and_(link.source == record.source, link.record_id == record.record_id),
         )
-        .join(Child, Child.child_id == Link.child_id)
-        .where(SourceRecord.birth_date.in_(dates), SourceRecord.is_current.is_(True))
-        .where(Link.state == "MATCH", Child.merged_into.is_(None))
+        .join(Child.__table__, child.child_id == link.child_id)
+        .where(record.birth_date.in_(bindparam("dates", expanding=True)))
+        .where(record.is_current.is_(True), link.state == "MATCH", child.merged_into.is_(None))
     )
+
+
+# Built once: SQLAlchemy finds its compiled form by the statement's memoised key.
+_CANDIDATES = _candidates_query()
+
+
+def search_children(session: Session, query: Demographics, limit: int = 10) -> list[Candidate]:
+    """The best ``limit`` children for these demographics, strongest first.
+
+    One indexed query (``source_record.birth_date``) for the records born on the day (or with
+    day and month swapped); only each record's identity is validated (from the JSON text, by
+    pydantic's core), and the query's names are normalised once, not once a record.
+    """
+    dates = [d for d in (query.birth_date, swapped(query.birth_date)) if d is not None]
+    rows = session.connection().execute(_CANDIDATES, {"dates": dates})
+    asked = _Asked.of(query)
     best: dict[str, _Scored] = {}
     agencies: dict[str, set[str]] = {}
     for child_id, agency, payload in rows:
-        identity = ChildIdentity.model_validate(payload.get("identity", {}))
-        scored = score_identity(query, identity)
+        identity = _Stored.model_validate_json(payload).identity
+        scored = asked.score(identity)
         agencies.setdefault(child_id, set()).add(agency)
         if child_id not in best or scored.score > best[child_id].score:
             best[child_id] = scored
@@ -102,23 +124,47 @@ def _norm(value: str | None) -> str:
 
 
 def _similar(a: str, b: str) -> bool:
-    return bool(a and b) and SequenceMatcher(None, a, b).ratio() >= SIMILAR
+    """``SequenceMatcher.ratio() >= SIMILAR``, after the cheap upper bounds difflib offers
+    (the lengths alone, then the letters in common), which turn most pairs away first."""
+    if not (a and b) or 2 * min(len(a), len(b)) < SIMILAR * (len(a) + len(b)):
+        return False
+    matcher = SequenceMatcher(None, a, b)
+    return matcher.quick_ratio() >= SIMILAR and matcher.ratio() >= SIMILAR
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The query with its names and postcode normalised once."""
+
+    query: Demographics
+    family: str
+    given: str
+    postcode: str
+
+    @classmethod
+    def of(cls, query: Demographics) -> _Asked:
+        return cls(query, _norm(query.family_name), _norm(query.given_name), _norm(query.postcode))
+
+    def score(self, identity: ChildIdentity) -> _Scored:
+        """Agreement weights per field, with a reason for each that counted."""
+        query = self.query
+        scored = _Scored(0.0, [])
+        _birth_date(scored, query.birth_date, identity.birth_date)
+        _family_name(scored, self.family, identity)
+        if query.given_name:
+            _given_name(scored, self.given, identity)
+        if query.postcode:
+            _postcode(scored, self.postcode, identity.current_postcode)
+        if query.sex and identity.sex and "unknown" not in (query.sex, identity.sex):
+            agree = query.sex == identity.sex
+            scored.score += 0.5 if agree else -2.0
+            scored.why.append("sex agrees" if agree else "sex differs")
+        return scored
 
 
 def score_identity(query: Demographics, identity: ChildIdentity) -> _Scored:
     """Agreement weights per field, with a reason for each that counted."""
-    scored = _Scored(0.0, [])
-    _birth_date(scored, query.birth_date, identity.birth_date)
-    _family_name(scored, query.family_name, identity)
-    if query.given_name:
-        _given_name(scored, query.given_name, identity)
-    if query.postcode:
-        _postcode(scored, query.postcode, identity.current_postcode)
-    if query.sex and identity.sex and "unknown" not in (query.sex, identity.sex):
-        agree = query.sex == identity.sex
-        scored.score += 0.5 if agree else -2.0
-        scored.why.append("sex agrees" if agree else "sex differs")
-    return scored
+    return _Asked.of(query).score(identity)
 
 
 def _birth_date(scored: _Scored, wanted: date, held: date | None) -> None:
@@ -130,8 +176,8 @@ def _birth_date(scored: _Scored, wanted: date, held: date | None) -> None:
         scored.why.append("birth date matches with day and month swapped")
 
 
-def _family_name(scored: _Scored, wanted: str, identity: ChildIdentity) -> None:
-    asked, held = _norm(wanted), _norm(identity.family_name)
+def _family_name(scored: _Scored, asked: str, identity: ChildIdentity) -> None:
+    held = _norm(identity.family_name)
     former = {_norm(p.family_name) for p in identity.previous_names if p.family_name}
     if asked == held:
         scored.score += 4
@@ -147,8 +193,8 @@ def _family_name(scored: _Scored, wanted: str, identity: ChildIdentity) -> None:
         scored.why.append("family name differs")
 
 
-def _given_name(scored: _Scored, wanted: str, identity: ChildIdentity) -> None:
-    asked, held = _norm(wanted), _norm(identity.given_name)
+def _given_name(scored: _Scored, asked: str, identity: ChildIdentity) -> None:
+    held = _norm(identity.given_name)
     if asked == held:
         scored.score += 4
         scored.why.append("given name matches")
@@ -163,8 +209,8 @@ def _given_name(scored: _Scored, wanted: str, identity: ChildIdentity) -> None:
         scored.why.append("given name differs")
 
 
-def _postcode(scored: _Scored, wanted: str, held: str | None) -> None:
-    asked, have = _norm(wanted), _norm(held)
+def _postcode(scored: _Scored, asked: str, held: str | None) -> None:
+    have = _norm(held)
     if not have:
         return
     if asked == have:
