@@ -9,13 +9,14 @@ reasons, never the names, dates or identifiers of the records.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Text, and_, bindparam, cast, select
+from sqlalchemy import Text, and_, bindparam, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from gateway.model import ChildIdentity
@@ -56,50 +57,62 @@ def swapped(day_first: date) -> date | None:
     return other if other != day_first else None
 
 
-class _Stored(BaseModel):
-    """A stored record as search reads it: its identity, validated; the rest skipped."""
+def _candidates_query(dialect: str) -> Any:
+    """Current linked records born on one of the dates: child, agency, identity JSON text.
 
-    identity: ChildIdentity = Field(default_factory=ChildIdentity)
-
-
-def _candidates_query() -> Any:
-    link, record, child = Link.__table__.c, SourceRecord.__table__.c, Child.__table__.c
+    Whether the child was merged away is asked afterwards, of the few children that scored.
+    """
+    link, record = Link.__table__.c, SourceRecord.__table__.c
+    identity = (
+        cast(record.payload.op("->")(literal("identity")), Text)
+        if dialect == "postgresql"
+        else func.json_extract(record.payload, "$.identity")
+    )
     return (
-        select(link.child_id, record.agency, cast(record.payload, Text))
+        select(link.child_id, record.agency, identity)
         .select_from(Link.__table__)
         .join(
             SourceRecord.__table__,
             and_(link.source == record.source, link.record_id == record.record_id),
         )
-        .join(Child.__table__, child.child_id == link.child_id)
         .where(record.birth_date.in_(bindparam("dates", expanding=True)))
-        .where(record.is_current.is_(True), link.state == "MATCH", child.merged_into.is_(None))
+        .where(record.is_current.is_(True), link.state == "MATCH")
     )
 
 
-# Built once: SQLAlchemy finds its compiled form by the statement's memoised key.
-_CANDIDATES = _candidates_query()
+# Built once (per dialect): SQLAlchemy finds the compiled form by the statement's memoised key.
+_CANDIDATES = {name: _candidates_query(name) for name in ("postgresql", "sqlite")}
+_MERGED_AWAY = select(Child.__table__.c.child_id).where(
+    Child.__table__.c.child_id.in_(bindparam("ids", expanding=True)),
+    Child.__table__.c.merged_into.is_not(None),
+)
 
 
 def search_children(session: Session, query: Demographics, limit: int = 10) -> list[Candidate]:
     """The best ``limit`` children for these demographics, strongest first.
 
     One indexed query (``source_record.birth_date``) for the records born on the day (or with
-    day and month swapped); only each record's identity is validated (from the JSON text, by
-    pydantic's core), and the query's names are normalised once, not once a record.
+    day and month swapped), bringing only each record's identity as JSON text (validated by
+    pydantic's core straight from it); the query's names are normalised once. A second, small
+    query drops the children among those that scored who were merged into another.
     """
     dates = [d for d in (query.birth_date, swapped(query.birth_date)) if d is not None]
-    rows = session.connection().execute(_CANDIDATES, {"dates": dates})
+    connection = session.connection()
+    rows = connection.execute(_CANDIDATES[connection.dialect.name], {"dates": dates})
     asked = _Asked.of(query)
     best: dict[str, _Scored] = {}
     agencies: dict[str, set[str]] = {}
-    for child_id, agency, payload in rows:
-        identity = _Stored.model_validate_json(payload).identity
+    for child_id, agency, identity_json in rows:
+        identity = ChildIdentity.model_validate_json(identity_json or "{}")
         scored = asked.score(identity)
         agencies.setdefault(child_id, set()).add(agency)
         if child_id not in best or scored.score > best[child_id].score:
             best[child_id] = scored
-    ranked = sorted(best.items(), key=lambda item: (-item[1].score, item[0]))
+    scoring = [(child_id, scored) for child_id, scored in best.items() if scored.score >= MIN_SCORE]
+    if scoring:  # a child merged into another is found as the survivor, not itself
+        merged = set(connection.execute(_MERGED_AWAY, {"ids": [c for c, _ in scoring]}).scalars())
+        scoring = [(c, scored) for c, scored in scoring if c not in merged]
+    ranked = sorted(scoring, key=lambda item: (-item[1].score, item[0]))
     return [
         Candidate(
             child_id=child_id,
@@ -109,7 +122,6 @@ def search_children(session: Session, query: Demographics, limit: int = 10) -> l
             known_to=sorted(agencies[child_id]),
         )
         for child_id, scored in ranked[:limit]
-        if scored.score >= MIN_SCORE
     ]
 
 
@@ -119,17 +131,28 @@ def _strength(score: float) -> Literal["strong", "possible", "weak"]:
     return "possible" if score >= 8 else "weak"
 
 
+@functools.lru_cache(maxsize=65_536)
 def _norm(value: str | None) -> str:
-    return "".join(ch for ch in (value or "").lower() if ch.isalnum())
+    """Lower case, letters and digits only (names repeat, so the answers are kept)."""
+    if not value:
+        return ""
+    if value.isalnum():
+        return value.lower()
+    return "".join(ch for ch in value.lower() if ch.isalnum())
 
 
 def _similar(a: str, b: str) -> bool:
-    """``SequenceMatcher.ratio() >= SIMILAR``, after the cheap upper bounds difflib offers
-    (the lengths alone, then the letters in common), which turn most pairs away first."""
-    if not (a and b) or 2 * min(len(a), len(b)) < SIMILAR * (len(a) + len(b)):
+    """``SequenceMatcher(None, a, b).ratio() >= SIMILAR``, after two cheap upper bounds on
+    that ratio (difflib's ``real_quick_ratio`` and ``quick_ratio``: the lengths, then the
+    letters in common), which turn most pairs away before a matcher is built."""
+    if not (a and b):
         return False
-    matcher = SequenceMatcher(None, a, b)
-    return matcher.quick_ratio() >= SIMILAR and matcher.ratio() >= SIMILAR
+    needed = SIMILAR * (len(a) + len(b)) / 2  # matching letters the ratio needs
+    if min(len(a), len(b)) < needed:
+        return False
+    if sum(min(a.count(c), b.count(c)) for c in set(a).intersection(b)) < needed:
+        return False
+    return SequenceMatcher(None, a, b).ratio() >= SIMILAR
 
 
 @dataclass(frozen=True)
@@ -140,16 +163,23 @@ class _Asked:
     family: str
     given: str
     postcode: str
+    swapped_date: date | None
 
     @classmethod
     def of(cls, query: Demographics) -> _Asked:
-        return cls(query, _norm(query.family_name), _norm(query.given_name), _norm(query.postcode))
+        return cls(
+            query,
+            _norm(query.family_name),
+            _norm(query.given_name),
+            _norm(query.postcode),
+            swapped(query.birth_date),
+        )
 
     def score(self, identity: ChildIdentity) -> _Scored:
         """Agreement weights per field, with a reason for each that counted."""
         query = self.query
         scored = _Scored(0.0, [])
-        _birth_date(scored, query.birth_date, identity.birth_date)
+        _birth_date(scored, query.birth_date, self.swapped_date, identity.birth_date)
         _family_name(scored, self.family, identity)
         if query.given_name:
             _given_name(scored, self.given, identity)
@@ -167,11 +197,11 @@ def score_identity(query: Demographics, identity: ChildIdentity) -> _Scored:
     return _Asked.of(query).score(identity)
 
 
-def _birth_date(scored: _Scored, wanted: date, held: date | None) -> None:
+def _birth_date(scored: _Scored, wanted: date, other: date | None, held: date | None) -> None:
     if held == wanted:
         scored.score += 5
         scored.why.append("birth date matches")
-    elif held is not None and held == swapped(wanted):
+    elif held is not None and held == other:
         scored.score += 3
         scored.why.append("birth date matches with day and month swapped")
 
