@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cachetools import TLRUCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -136,16 +135,25 @@ class TokenVerifier:
         self.settings = settings
         self.local = local
         self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
-        self._verified: TLRUCache[bytes, tuple[Actor, float]] = TLRUCache(
-            maxsize=VERIFIED_TOKENS_KEPT, ttu=lambda _key, value, _now: value[1], timer=time.time
-        )
+        # SHA-256 of the token -> (actor, expiry). A plain dict: a lookup on every request
+        # must cost next to nothing; it is emptied of expired tokens when it grows too big.
+        self._verified: dict[bytes, tuple[Actor, float]] = {}
         self._verified_lock = threading.Lock()
 
     def remembered(self, token: str) -> Actor | None:
         """The actor of a token verified before and not yet expired, else None (no I/O)."""
+        found = self._verified.get(_token_key(token))
+        if found is None or found[1] <= time.time():
+            return None
+        return found[0]
+
+    def _remember(self, token: str, actor: Actor, expires: float) -> None:
         with self._verified_lock:
-            found = self._verified.get(_token_key(token))
-        return found[0] if found else None
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                now = time.time()
+                kept = {k: v for k, v in self._verified.items() if v[1] > now}
+                self._verified = kept if len(kept) < VERIFIED_TOKENS_KEPT // 2 else {}
+            self._verified[_token_key(token)] = (actor, expires)
 
     def _key_for(self, token: str) -> Any:
         if self._jwks is not None:
@@ -174,9 +182,7 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(f"the token is not valid: {type(exc).__name__}") from None
         actor = _actor_from(claims)
-        # Remembered until expiry (as checked, without the leeway), and never past it.
-        with self._verified_lock:
-            self._verified[_token_key(token)] = (actor, float(claims["exp"]))
+        self._remember(token, actor, float(claims["exp"]))  # until expiry, without the leeway
         return actor
 
 

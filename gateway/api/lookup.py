@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from gateway.access.agreements import Agreement
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
-from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
+from gateway.api.deps import COMMON_RESPONSES, rate_limited
 from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
 from gateway.lookup.disclosure import Disclosure, Refusal, disclose
 from gateway.lookup.summary import child_with_records, find_child_id
@@ -84,19 +84,27 @@ def stated_purpose(db: Session, who: Actor, code: str | None, action: str) -> Pu
     responses={403: {"description": "refused (and audited), with the reason"}},
 )
 async def lookup(
-    request: LookupRequest,
-    http: Request,
-    who: Annotated[Actor, Depends(rate_limited)],
-    db: Annotated[Session, Depends(database)],
+    request: LookupRequest, http: Request, who: Annotated[Actor, Depends(rate_limited)]
 ) -> Disclosure:
     """A child's summary, minimised to what the agreement allows for this role and purpose."""
-    agreements: list[Agreement] = http.app.state.agreements
-    # The database work, on one worker thread; the answer is serialised back on the loop.
-    return await run_in_threadpool(_lookup, request, who, db, agreements)
+    state = http.app.state
+    # The session and all the database work on one worker thread (one hop, no more); the
+    # answer is serialised back on the event loop.
+    return await run_in_threadpool(_lookup, request, who, state.sessions, state.agreements)
 
 
 def _lookup(
-    request: LookupRequest, who: Actor, db: Session, agreements: list[Agreement]
+    request: LookupRequest,
+    who: Actor,
+    sessions: sessionmaker[Session],
+    agreements: list[Agreement],
+) -> Disclosure:
+    with sessions() as db:
+        return _lookup_in(db, request, who, agreements)
+
+
+def _lookup_in(
+    db: Session, request: LookupRequest, who: Actor, agreements: list[Agreement]
 ) -> Disclosure:
     """Read the child and its records (one query), decide, audit and commit."""
     purpose = stated_purpose(db, who, request.purpose, "lookup")
