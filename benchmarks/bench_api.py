@@ -429,17 +429,16 @@ def run(url: str, children: int, clients: int, seconds: float, workers: int) -> 
             for who in map(person, picks)
         ]
         probes = [{"child_id": f"C-{n:08d}"} for n in picks]
-        use_wrk = os.environ.get("BENCH_API_CLIENT", "wrk") == "wrk" and shutil.which("wrk")
+        wanted = os.environ.get("BENCH_API_CLIENT", "wrk")
+        use_wrk = wanted == "wrk" and shutil.which("wrk") is not None
         measure = measure_wrk if use_wrk else _httpx_measure
-        print(
-            "load generator: "
-            + (
-                "wrk (one thread, keep-alive connections)"
-                if use_wrk
-                else "httpx in Python (wrk not found: `apt-get install wrk`)"
-            )
-            + f"; load before: {_load()}"
-        )
+        if use_wrk:
+            tool = "wrk (one thread, keep-alive connections)"
+        elif wanted == "wrk":
+            tool = "httpx in this process (wrk not found: `apt-get install wrk`)"
+        else:
+            tool = "httpx in this process (BENCH_API_CLIENT)"
+        print(f"load generator: {tool}; load before: {_load()}")
         print(
             f"{'endpoint':20} {'requests':>8} {'per s':>8} {'p50 ms':>7} {'p95 ms':>7} "
             f"{'p99 ms':>7}  statuses"
