@@ -15,8 +15,12 @@ class Probe(BaseModel):
 
 
 def create_bare_app() -> FastAPI:
+    # The same pool size as the gateway's engine: a pool smaller than the concurrent
+    # requests would open and close a connection on many of them.
     engine = create_engine(
-        os.environ["EHE_INDEX_URL"].replace("postgresql://", "postgresql+psycopg://")
+        os.environ["EHE_INDEX_URL"].replace("postgresql://", "postgresql+psycopg://"),
+        pool_size=int(os.environ.get("EHE_DB_POOL_SIZE", "20")),
+        max_overflow=10,
     )
     app = FastAPI()
 

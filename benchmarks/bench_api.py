@@ -8,6 +8,12 @@ Size with BENCH_API_CHILDREN (default 20000; the target is 1000000), clients wit
 BENCH_API_CLIENTS (16), seconds per measurement with BENCH_API_SECONDS (10), API worker
 processes with BENCH_API_WORKERS (2). The index is a new PostgreSQL database on
 EHE_TEST_PG_ADMIN's server (dropped afterwards) unless BENCH_API_INDEX_URL names an empty one.
+
+The load comes from wrk (Debian's ``wrk`` package: compiled, one thread, keep-alive) when it
+is installed, else from httpx in this process (BENCH_API_CLIENT=httpx forces that); httpx
+spends several times the CPU of the server it measures, on a machine where they share the
+cores. Each row also says how many CPU cores the load generator, the API workers, the
+database's backends and the whole machine used during the measurement.
 """
 
 from __future__ import annotations
@@ -16,16 +22,20 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 from workspace import temporary_gateway
 
@@ -33,6 +43,7 @@ PG_ADMIN = os.environ.get("EHE_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:
 GIVEN = ["Amelia", "Oliver", "Isla", "Noah", "Ava", "Leo", "Mia", "Jack", "Ivy", "Harry"]
 FAMILY = ["Hart", "Stone", "Moss", "Lane", "Reed", "Shaw", "Ward", "Cole", "Page", "Webb"]
 HERE = Path(__file__).resolve().parent
+BODIES = 50_000  # request bodies drawn at random, sent in turn
 
 
 def person(n: int) -> dict[str, Any]:
@@ -144,6 +155,7 @@ def populate(url: str, children: int) -> None:
 
 
 def serve(target: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """uvicorn with uvloop and httptools (named, so a missing one fails loudly), no access log."""
     command = [
         sys.executable,
         "-m",
@@ -156,6 +168,10 @@ def serve(target: str, port: int, workers: int, env: dict[str, str]) -> subproce
         str(port),
         "--workers",
         str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
         "--log-level",
         "warning",
         "--no-access-log",
@@ -174,52 +190,183 @@ def serve(target: str, port: int, workers: int, env: dict[str, str]) -> subproce
     raise RuntimeError(f"{target} did not start on port {port}")
 
 
+@dataclass
+class Measured:
+    """One endpoint's run: latencies in seconds (or wrk's percentiles), statuses, CPU seconds."""
+
+    requests: int
+    elapsed: float
+    p50: float
+    p95: float
+    p99: float
+    statuses: dict[str, int]
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+class CpuMeter:
+    """CPU seconds between ``start`` and ``stop`` used by the API server (all its workers), by
+    the PostgreSQL backends connected to the benchmark's database, and by the whole machine
+    (which shows what else was running)."""
+
+    def __init__(self, server: subprocess.Popen[bytes], database: str) -> None:
+        self.server = psutil.Process(server.pid)
+        self.database = database
+        self.before: dict[tuple[str, int], float] = {}
+        self.machine_before = 0.0
+
+    def _processes(self) -> list[tuple[str, psutil.Process]]:
+        found = [("api", p) for p in (self.server, *self.server.children(recursive=True))]
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
+            ).fetchall()
+        return found + [("database", psutil.Process(pid)) for (pid,) in rows]
+
+    def _seconds(self) -> dict[tuple[str, int], float]:
+        used = {}
+        for kind, process in self._processes():
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            used[(kind, process.pid)] = times.user + times.system
+        return used
+
+    @staticmethod
+    def _machine_busy() -> float:
+        times = psutil.cpu_times()
+        return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+    def start(self) -> None:
+        self.before = self._seconds()
+        self.machine_before = self._machine_busy()
+
+    def stop(self) -> dict[str, float]:
+        after = self._seconds()
+        used = {"api": 0.0, "database": 0.0}
+        for key, seconds in after.items():  # a process started meanwhile counts from zero
+            used[key[0]] += seconds - self.before.get(key, 0.0)
+        used["whole machine"] = self._machine_busy() - self.machine_before
+        return used
+
+
+def measure_wrk(
+    url: str,
+    bodies: list[dict[str, Any]],
+    auth: str,
+    clients: int,
+    seconds: float,
+    meter: CpuMeter,
+) -> Measured:
+    """Drive the endpoint with wrk (one thread, ``clients`` keep-alive connections)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
+        handle.write("\n".join(json.dumps(b) for b in bodies) + "\n")
+        lines = handle.name
+    base, path = url.split("/", 3)[:3], "/" + url.split("/", 3)[3]
+    try:
+
+        def run(duration: float, first_line: int) -> tuple[dict[str, Any], float]:
+            command = [
+                "wrk", "-t1", f"-c{clients}", f"-d{duration:.0f}s", "--timeout", "30s",
+                "-s", str(HERE / "wrk_load.lua"), "/".join(base),
+                "--", path, auth, lines, str(first_line),
+            ]  # fmt: skip
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            _, _, usage = os.wait4(process.pid, 0)
+            output = process.stdout.read() if process.stdout else ""
+            process.returncode = 0
+            figures = json.loads(output.strip().splitlines()[-1])
+            return figures, usage.ru_utime + usage.ru_stime
+
+        run(2, len(bodies) // 2)  # warm-up: connections, pools, caches
+        meter.start()
+        figures, client_cpu = run(seconds, 0)
+        cpu = meter.stop()
+    finally:
+        os.unlink(lines)
+    ok = figures["requests"] - figures["non_2xx"]
+    return Measured(
+        requests=figures["requests"],
+        elapsed=figures["duration_us"] / 1e6,
+        p50=figures["p50_us"] / 1e6,
+        p95=figures["p95_us"] / 1e6,
+        p99=figures["p99_us"] / 1e6,
+        statuses={
+            "2xx": ok,
+            "other": figures["non_2xx"],
+            "socket errors": figures["socket_errors"],
+        },
+        cpu={"client": client_cpu, **cpu},
+    )
+
+
 async def _client(
     client: httpx.AsyncClient,
     url: str,
-    make_body: Any,
+    bodies: list[dict[str, Any]],
     headers: dict[str, str],
     until: float,
     latencies: list[float],
     statuses: dict[int, int],
 ) -> None:
     while time.perf_counter() < until:
-        body = make_body()
+        body = random.choice(bodies)
         started = time.perf_counter()
         response = await client.post(url, json=body, headers=headers)
         latencies.append(time.perf_counter() - started)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
 
 
-async def _measure(
-    url: str, make_body: Any, headers: dict[str, str], clients: int, seconds: float
-) -> tuple[list[float], dict[int, int], float]:
+async def measure_httpx(
+    url: str,
+    bodies: list[dict[str, Any]],
+    auth: str,
+    clients: int,
+    seconds: float,
+    meter: CpuMeter,
+) -> Measured:
+    """The fallback where wrk is not installed: httpx in this process (costs far more CPU)."""
+    headers = {"Authorization": auth}
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        warm_until = time.perf_counter() + 1.5
+        warm_until = time.perf_counter() + 2
         await asyncio.gather(
-            *(_client(client, url, make_body, headers, warm_until, [], {}) for _ in range(clients))
+            *(_client(client, url, bodies, headers, warm_until, [], {}) for _ in range(clients))
         )
+        meter.start()
+        cpu_before = time.process_time()
         started = time.perf_counter()
         until = started + seconds
         await asyncio.gather(
             *(
-                _client(client, url, make_body, headers, until, latencies, statuses)
+                _client(client, url, bodies, headers, until, latencies, statuses)
                 for _ in range(clients)
             )
         )
         elapsed = time.perf_counter() - started
-    return latencies, statuses, elapsed
-
-
-def report(name: str, latencies: list[float], statuses: dict[int, int], elapsed: float) -> float:
+        client_cpu = time.process_time() - cpu_before
+        cpu = meter.stop()
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    rate = len(latencies) / elapsed
+    return Measured(
+        requests=len(latencies),
+        elapsed=elapsed,
+        p50=cuts[49],
+        p95=cuts[94],
+        p99=cuts[98],
+        statuses={str(k): v for k, v in sorted(statuses.items())},
+        cpu={"client": client_cpu, **cpu},
+    )
+
+
+def report(name: str, measured: Measured) -> float:
+    rate = measured.requests / measured.elapsed
+    cores = " ".join(f"{k} {v / measured.elapsed:.2f}" for k, v in measured.cpu.items())
     print(
-        f"{name:18} {len(latencies):>8} {rate:>9.0f} {cuts[49] * 1000:>8.1f} "
-        f"{cuts[94] * 1000:>8.1f} {cuts[98] * 1000:>8.1f}  {dict(sorted(statuses.items()))}"
+        f"{name:20} {measured.requests:>8} {rate:>8.0f} {measured.p50 * 1000:>7.1f} "
+        f"{measured.p95 * 1000:>7.1f} {measured.p99 * 1000:>7.1f}  {measured.statuses}"
+        f"\n{'':20} CPU cores used: {cores}"
     )
     return rate
 
@@ -264,54 +411,81 @@ def run(url: str, children: int, clients: int, seconds: float, workers: int) -> 
             f"{seconds:.0f} s each, audit written on every request"
         )
         token = LocalIssuer().issue(load_demo_users()["erin.ehe"], lifetime_seconds=3600)
-        headers = {"Authorization": f"Bearer {token}"}
         env = {
             **os.environ,
             "EHE_RATE_LIMIT_PER_MINUTE": "100000000",
             "EHE_RATE_LIMIT_BURST": "100000000",
         }
         rng = random.Random(7)
-
-        def lookup_body() -> dict[str, Any]:
-            return {"child_id": f"C-{rng.randrange(children):08d}", "purpose": "ehe_enquiry"}
-
-        def search_body() -> dict[str, Any]:
-            who = person(rng.randrange(children))
-            return {
+        picks = [rng.randrange(children) for _ in range(BODIES)]
+        lookups = [{"child_id": f"C-{n:08d}", "purpose": "ehe_enquiry"} for n in picks]
+        searches = [
+            {
                 "purpose": "ehe_enquiry",
                 "family_name": who["family_name"],
                 "given_name": who["given_name"],
                 "birth_date": who["birth_date"],
             }
-
-        def bare_body() -> dict[str, Any]:
-            return {"child_id": f"C-{rng.randrange(children):08d}"}
-
+            for who in map(person, picks)
+        ]
+        probes = [{"child_id": f"C-{n:08d}"} for n in picks]
+        wanted = os.environ.get("BENCH_API_CLIENT", "wrk")
+        use_wrk = wanted == "wrk" and shutil.which("wrk") is not None
+        measure = measure_wrk if use_wrk else _httpx_measure
+        if use_wrk:
+            tool = "wrk (one thread, keep-alive connections)"
+        elif wanted == "wrk":
+            tool = "httpx in this process (wrk not found: `apt-get install wrk`)"
+        else:
+            tool = "httpx in this process (BENCH_API_CLIENT)"
+        print(f"load generator: {tool}; load before: {_load()}")
         print(
-            f"{'endpoint':18} {'requests':>8} {'per s':>9} {'p50 ms':>8} {'p95 ms':>8} "
-            f"{'p99 ms':>8}  statuses"
+            f"{'endpoint':20} {'requests':>8} {'per s':>8} {'p50 ms':>7} {'p95 ms':>7} "
+            f"{'p99 ms':>7}  statuses"
         )
         rates = {}
-        for label, target, path, body in (
-            ("child summary", "gateway.api.app:create_app", "/api/v1/lookup", lookup_body),
-            ("demographic search", "gateway.api.app:create_app", "/api/v1/search", search_body),
-            ("bare PK read+insert", "bare_app:create_bare_app", "/bare", bare_body),
+        for label, target, path, bodies in (
+            ("child summary", "gateway.api.app:create_app", "/api/v1/lookup", lookups),
+            ("demographic search", "gateway.api.app:create_app", "/api/v1/search", searches),
+            ("bare PK read+insert", "bare_app:create_bare_app", "/bare", probes),
         ):
             port = _free_port()
             process = serve(target, port, workers, env)
             try:
-                result = asyncio.run(
-                    _measure(f"http://127.0.0.1:{port}{path}", body, headers, clients, seconds)
+                meter = CpuMeter(process, url.rsplit("/", 1)[1])
+                result = measure(
+                    f"http://127.0.0.1:{port}{path}",
+                    bodies,
+                    f"Bearer {token}",
+                    clients,
+                    seconds,
+                    meter,
                 )
             finally:
                 process.terminate()
                 process.wait(timeout=30)
-            rates[label] = report(label, *result)
+            rates[label] = report(label, result)
         share = rates["child summary"] / rates["bare PK read+insert"]
         print(
             f"child summaries at {share:.0%} of the bare endpoint's rate "
-            f"(targets: >= 1000 summaries/s with p99 <= 50 ms; search p99 <= 150 ms)"
+            f"(targets: >= 1000 summaries/s with p99 <= 50 ms; search p99 <= 150 ms); "
+            f"load after: {_load()}"
         )
+
+
+def _httpx_measure(
+    url: str,
+    bodies: list[dict[str, Any]],
+    auth: str,
+    clients: int,
+    seconds: float,
+    meter: CpuMeter,
+) -> Measured:
+    return asyncio.run(measure_httpx(url, bodies, auth, clients, seconds, meter))
+
+
+def _load() -> str:
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
 def _free_port() -> int:

@@ -15,7 +15,7 @@ from gateway.access.audit import Actor, AuditEvent, append, first_broken_entry
 from gateway.api.app import create_app
 from gateway.pipeline import ingest, link_children
 from gateway.store.engine import session_factory
-from gateway.store.tables import AuditEntry, SourceRecord
+from gateway.store.tables import AuditEntry, AuditHead, SourceRecord
 
 
 def test_audit_chain_detects_tampering(index_url: str) -> None:
@@ -54,8 +54,9 @@ def api(index_url: str, inbox: Path) -> Iterator[httpx.Client]:
         yield client
 
 
-def test_concurrent_appends_keep_one_chain(index_url: str) -> None:
-    """Writers racing to append (threads, one session each) never fork the chain."""
+def test_concurrent_appends_never_fork_a_chain(index_url: str) -> None:
+    """Writers racing to append (threads, one session each) never fork a chain; on PostgreSQL
+    they spread over several chains (each head row locks only its own chain)."""
     import concurrent.futures
 
     factory = session_factory(index_url)
@@ -73,6 +74,47 @@ def test_concurrent_appends_keep_one_chain(index_url: str) -> None:
         assert len(entries) == 90
         assert len({e.prev_hash for e in entries}) == 90  # no two entries share a parent
         assert first_broken_entry(session) is None
+        chains = {e.chain for e in entries}
+        if session.get_bind().dialect.name == "postgresql":
+            assert len(chains) > 1
+            heads = dict(session.execute(select(AuditHead.id, AuditHead.entry_hash)).all())
+            for chain in chains:  # each head names the last entry of its chain
+                last = [e for e in entries if e.chain == chain][-1]
+                assert heads[chain] == last.entry_hash
+        else:
+            assert chains == {1}
+
+
+def test_tampering_on_any_chain_is_named(index_url: str) -> None:
+    """A changed entry, or one moved to another chain, is named whichever chain it is on."""
+    factory = session_factory(index_url)
+    actor = Actor("u", "org", "ehe_officer")
+    with factory.begin() as session:
+        for n in range(40):
+            append(session, AuditEvent(actor=actor, action="lookup", outcome="x", child_id=f"C{n}"))
+    with factory() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+    by_chain: dict[int, list[AuditEntry]] = {}
+    for entry in entries:
+        by_chain.setdefault(entry.chain, []).append(entry)
+    chain, on_it = max(by_chain.items(), key=lambda item: len(item[1]))
+    assert len(on_it) >= 2
+    changed, moved = on_it[1], on_it[0]
+
+    def tamper(seq: int, **values: object) -> None:
+        with factory.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":  # past the append-only trigger
+                session.execute(text("SET LOCAL session_replication_role = replica"))
+            session.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(**values))
+
+    tamper(changed.seq, child_id="C-other")
+    with factory() as session:
+        assert first_broken_entry(session) == changed.seq
+    tamper(changed.seq, child_id=changed.child_id)
+    tamper(moved.seq, chain=chain % 16 + 1)
+    with factory() as session:
+        # moved off its chain: it no longer links where it now sits (nor does its successor)
+        assert first_broken_entry(session) == moved.seq
 
 
 def _known_to_social_care_nhs(index_url: str) -> str:

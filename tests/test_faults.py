@@ -206,6 +206,44 @@ def test_index_connection_dropped_mid_load(
     assert _outcome(pg_index_url) == baseline(SOURCES, tmp_path, monkeypatch)
 
 
+def _terminate_and_wait(pid: int) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(200):  # until the server process is gone (bounded)
+            if not admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)
+            ).fetchone():
+                return
+            threading.Event().wait(0.05)
+    raise AssertionError(f"server process {pid} did not end")
+
+
+@pytest.mark.parametrize("idle_long_enough", [True, False])
+def test_a_pooled_connection_is_pinged_only_after_idling(
+    pg_index_url: str, monkeypatch: pytest.MonkeyPatch, idle_long_enough: bool
+) -> None:
+    """A pooled connection that sat idle past the threshold is pinged, and a dead one replaced
+    before use; one in steady use is handed out unpinged (its loss costs one failed request,
+    after which the pool starts afresh) - the round trip a request the ping would cost."""
+    import gateway.store.engine as engine_module
+
+    monkeypatch.setattr(
+        engine_module, "PING_AFTER_IDLE_SECONDS", 0.0 if idle_long_enough else 3600.0
+    )
+    engine = engine_for(pg_index_url)
+    with engine.connect() as conn:
+        pid = conn.scalar(select(func.pg_backend_pid()))
+    _terminate_and_wait(pid)
+    if idle_long_enough:
+        with engine.connect() as conn:
+            assert conn.scalar(select(func.pg_backend_pid())) != pid
+    else:
+        with pytest.raises(DBAPIError), engine.connect() as conn:
+            conn.scalar(select(func.pg_backend_pid()))
+        with engine.connect() as conn:  # the pool has let go of the dead connection
+            assert conn.scalar(select(func.pg_backend_pid())) != pid
+
+
 def test_source_that_times_out_then_recovers(
     index_url: str, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

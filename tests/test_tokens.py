@@ -94,6 +94,25 @@ def test_signatures_and_algorithm_are_enforced(issuer: LocalIssuer, tmp_path: Pa
         verifier.actor(f"{header}.{tampered_body}.{signature}")
 
 
+def test_a_verified_token_is_remembered_until_it_expires(issuer: LocalIssuer) -> None:
+    """Checked once, then known by its hash; refused tokens, and expired ones, never are."""
+    verifier = TokenVerifier(TokenSettings(), issuer)
+    token = issuer.issue(load_demo_users()["erin.ehe"])
+    assert verifier.remembered(token) is None
+    actor = verifier.actor(token)
+    assert verifier.remembered(token) == actor
+    assert token.encode() not in b"".join(verifier._verified)  # kept by hash, not as sent
+    header, body, signature = token.split(".")
+    forged = f"{header}.{body}.{signature[:-4]}AAAA"
+    with pytest.raises(InvalidTokenError):
+        verifier.actor(forged)  # the same claims do not make a remembered token of it
+    assert verifier.remembered(forged) is None
+    # Within the leeway a just-expired token still verifies, but is not remembered past expiry.
+    lapsed = jwt.encode(_claims(exp=int(time.time()) - 5), issuer.private_key, "RS256")
+    assert verifier.actor(lapsed).user == "erin.ehe"
+    assert verifier.remembered(lapsed) is None
+
+
 def test_verifies_with_a_jwks_fetched_over_http(issuer: LocalIssuer) -> None:
     jwks_app = FastAPI()
     jwks_app.get("/.well-known/jwks.json")(issuer.jwks)

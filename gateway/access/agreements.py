@@ -8,6 +8,7 @@ its review date an agreement shares nothing, and the decision says so.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -109,6 +110,7 @@ class Agreement(BaseModel):
         return self.review.agreed_on <= today <= self.review.review_by
 
 
+@functools.cache
 def expand_field(pattern: str) -> tuple[str, ...]:
     """``section.*`` to every field of the section; a known field to itself; else nothing."""
     if pattern.endswith(".*"):

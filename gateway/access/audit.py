@@ -2,11 +2,14 @@
 
 Entries are written in the caller's transaction, so a lookup whose audit cannot be written
 fails with it. An entry's hash is SHA-256 of the previous entry's hash followed by the entry's
-canonical JSON. On PostgreSQL one statement locks the chain's head row, computes the hash
-(``sha256()`` in SQL, the same formula as here) and inserts the entry, so concurrent appends
-queue on the row lock and the lock is held for one round trip and the commit, no longer.
-Elsewhere (SQLite) a write to the head row takes the database's write lock first, then the
-hash is computed here.
+canonical JSON. The log is several chains (``audit_log.chain``, one ``audit_head`` row each,
+each from its own genesis value): one chain would make every audited request in the service
+wait in turn for one row lock, held until the commit. On PostgreSQL one statement takes a
+head no other transaction holds (``FOR UPDATE SKIP LOCKED``), computes the hash (``sha256()``
+in SQL, the same formula as here) and inserts the entry on that chain; only if every head is
+taken does it wait for one. Elsewhere (SQLite, one writer at a time) entries go on chain 1:
+a write to its head row takes the database's write lock first, then the hash is computed here.
+``first_broken_entry`` checks every chain and names the first entry (by ``seq``) that breaks.
 """
 
 from __future__ import annotations
@@ -25,6 +28,15 @@ from gateway.store.tables import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 REASON_WIDTH = 300
+PORTABLE_CHAIN = 1
+
+
+def genesis(chain: int) -> str:
+    """The hash a chain starts from: zeros for chain 1 (the log's first and, before several,
+    only chain), a value of its own for each other, so an entry moved between chains breaks."""
+    if chain == 1:
+        return GENESIS
+    return hashlib.sha256(f"ehe-gateway audit chain {chain}".encode()).hexdigest()
 
 
 class AuditUnavailableError(GatewayError):
@@ -76,23 +88,54 @@ def _digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + _body(at, event)).encode()).hexdigest()
 
 
-_APPEND_POSTGRESQL = text(
+# A head no other transaction holds (locked until this one ends), or no row at all.
+_APPEND_ON_A_FREE_CHAIN = text(
     """
-    WITH head AS (
+    WITH taken AS (
+        SELECT id FROM audit_head ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED
+    ),
+    head AS (
         UPDATE audit_head
-        SET prev_hash = entry_hash,
-            entry_hash = encode(sha256(convert_to(entry_hash || :body, 'UTF8')), 'hex')
-        WHERE id = 1
-        RETURNING prev_hash, entry_hash
+        SET prev_hash = audit_head.entry_hash,
+            entry_hash = encode(sha256(convert_to(audit_head.entry_hash || :body, 'UTF8')), 'hex')
+        FROM taken
+        WHERE audit_head.id = taken.id
+        RETURNING audit_head.id, audit_head.prev_hash, audit_head.entry_hash
     )
     INSERT INTO audit_log (
         at, actor, organisation, role, action, purpose, lawful_basis, child_id,
         fields_disclosed, fields_refused, outcome, agreement_clause, reason,
-        prev_hash, entry_hash
+        chain, prev_hash, entry_hash
     )
     SELECT :at, :actor, :organisation, :role, :action, :purpose, :lawful_basis, :child_id,
         CAST(:fields_disclosed AS json), CAST(:fields_refused AS json), :outcome,
-        :agreement_clause, :reason, head.prev_hash, head.entry_hash
+        :agreement_clause, :reason, head.id, head.prev_hash, head.entry_hash
+    FROM head
+    RETURNING seq
+    """
+)
+# Every head was taken: wait for one.
+_APPEND_WAITING = text(
+    """
+    WITH taken AS (
+        SELECT id FROM audit_head ORDER BY random() LIMIT 1 FOR UPDATE
+    ),
+    head AS (
+        UPDATE audit_head
+        SET prev_hash = audit_head.entry_hash,
+            entry_hash = encode(sha256(convert_to(audit_head.entry_hash || :body, 'UTF8')), 'hex')
+        FROM taken
+        WHERE audit_head.id = taken.id
+        RETURNING audit_head.id, audit_head.prev_hash, audit_head.entry_hash
+    )
+    INSERT INTO audit_log (
+        at, actor, organisation, role, action, purpose, lawful_basis, child_id,
+        fields_disclosed, fields_refused, outcome, agreement_clause, reason,
+        chain, prev_hash, entry_hash
+    )
+    SELECT :at, :actor, :organisation, :role, :action, :purpose, :lawful_basis, :child_id,
+        CAST(:fields_disclosed AS json), CAST(:fields_refused AS json), :outcome,
+        :agreement_clause, :reason, head.id, head.prev_hash, head.entry_hash
     FROM head
     RETURNING seq
     """
@@ -111,7 +154,7 @@ def append(session: Session, event: AuditEvent) -> int:
 
 def _append_portable(session: Session, event: AuditEvent, at: datetime) -> int:
     """Take the write lock first (a write to the head row), then read the head and extend it."""
-    at_head = AuditHead.id == 1
+    at_head = AuditHead.id == PORTABLE_CHAIN
     taken = session.execute(
         update(AuditHead)
         .where(at_head)
@@ -122,7 +165,9 @@ def _append_portable(session: Session, event: AuditEvent, at: datetime) -> int:
         raise AuditUnavailableError(
             "the audit chain has no head row (run `ehe-gateway db upgrade`)"
         )
-    prev_hash = session.scalar(select(AuditHead.entry_hash).where(at_head)) or GENESIS
+    prev_hash = session.scalar(select(AuditHead.entry_hash).where(at_head)) or genesis(
+        PORTABLE_CHAIN
+    )
     entry_hash = _digest(prev_hash, at, event)
     session.execute(
         update(AuditHead)
@@ -130,7 +175,9 @@ def _append_portable(session: Session, event: AuditEvent, at: datetime) -> int:
         .values(entry_hash=entry_hash)
         .execution_options(synchronize_session=False)
     )
-    entry = AuditEntry(at=at, prev_hash=prev_hash, entry_hash=entry_hash, **_columns(event))
+    entry = AuditEntry(
+        at=at, chain=PORTABLE_CHAIN, prev_hash=prev_hash, entry_hash=entry_hash, **_columns(event)
+    )
     session.add(entry)
     session.flush()
     return entry.seq
@@ -157,8 +204,11 @@ def _append_postgresql(session: Session, event: AuditEvent, at: datetime) -> int
     values = _columns(event)
     values["fields_disclosed"] = json.dumps(event.fields_disclosed)
     values["fields_refused"] = json.dumps(event.fields_refused)
-    seq = session.execute(_APPEND_POSTGRESQL, {**values, "at": at, "body": _body(at, event)})
-    found = seq.scalar_one_or_none()
+    connection = session.connection()
+    parameters = {**values, "at": at, "body": _body(at, event)}
+    found = connection.execute(_APPEND_ON_A_FREE_CHAIN, parameters).scalar_one_or_none()
+    if found is None:
+        found = connection.execute(_APPEND_WAITING, parameters).scalar_one_or_none()
     if found is None:
         raise AuditUnavailableError(
             "the audit chain has no head row (run `ehe-gateway db upgrade`)"
@@ -167,9 +217,13 @@ def _append_postgresql(session: Session, event: AuditEvent, at: datetime) -> int
 
 
 def first_broken_entry(session: Session) -> int | None:
-    """The sequence number of the first entry whose hash or link does not hold, else None."""
-    prev_hash = GENESIS
-    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.seq)):
+    """The sequence number of the first entry whose hash or link to the entry before it on its
+    chain does not hold (checking every chain, in ``seq`` order), else None."""
+    last_on: dict[int, str] = {}
+    for entry in session.scalars(
+        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
+    ):
+        prev_hash = last_on.get(entry.chain) or genesis(entry.chain)
         event = AuditEvent(
             actor=Actor(entry.actor, entry.organisation, entry.role),
             action=entry.action,
@@ -185,5 +239,5 @@ def first_broken_entry(session: Session) -> int | None:
         at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
         if entry.prev_hash != prev_hash or entry.entry_hash != _digest(prev_hash, at, event):
             return entry.seq
-        prev_hash = entry.entry_hash
+        last_on[entry.chain] = entry.entry_hash
     return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ ALGORITHM = "RS256"
 LOCAL_ISSUER = "urn:ehe-gateway:local-issuer"
 DEFAULT_AUDIENCE = "ehe-gateway"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 class InvalidTokenError(GatewayError):
@@ -122,12 +124,36 @@ def _load_or_make_key(path: Path) -> rsa.RSAPrivateKey:
 
 
 class TokenVerifier:
-    """Turns a bearer token into the actor it names, or refuses it with the reason."""
+    """Turns a bearer token into the actor it names, or refuses it with the reason.
+
+    A token whose signature and claims have been checked is remembered (by its SHA-256, not
+    the token itself) until it expires, so a client sending the same token on every request
+    costs one signature check, not one a request. Refusals are never remembered.
+    """
 
     def __init__(self, settings: TokenSettings, local: LocalIssuer | None = None) -> None:
         self.settings = settings
         self.local = local
         self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
+        # SHA-256 of the token -> (actor, expiry). A plain dict: a lookup on every request
+        # must cost next to nothing; it is emptied of expired tokens when it grows too big.
+        self._verified: dict[bytes, tuple[Actor, float]] = {}
+        self._verified_lock = threading.Lock()
+
+    def remembered(self, token: str) -> Actor | None:
+        """The actor of a token verified before and not yet expired, else None (no I/O)."""
+        found = self._verified.get(_token_key(token))
+        if found is None or found[1] <= time.time():
+            return None
+        return found[0]
+
+    def _remember(self, token: str, actor: Actor, expires: float) -> None:
+        with self._verified_lock:
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                now = time.time()
+                kept = {k: v for k, v in self._verified.items() if v[1] > now}
+                self._verified = kept if len(kept) < VERIFIED_TOKENS_KEPT // 2 else {}
+            self._verified[_token_key(token)] = (actor, expires)
 
     def _key_for(self, token: str) -> Any:
         if self._jwks is not None:
@@ -137,6 +163,10 @@ class TokenVerifier:
         return self.local.private_key.public_key()
 
     def actor(self, token: str) -> Actor:
+        """Verify the token (or find it verified already) and name its actor."""
+        known = self.remembered(token)
+        if known is not None:
+            return known
         try:
             claims = jwt.decode(
                 token,
@@ -151,7 +181,13 @@ class TokenVerifier:
             raise InvalidTokenError("the token has expired") from None
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(f"the token is not valid: {type(exc).__name__}") from None
-        return _actor_from(claims)
+        actor = _actor_from(claims)
+        self._remember(token, actor, float(claims["exp"]))  # until expiry, without the leeway
+        return actor
+
+
+def _token_key(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 def _actor_from(claims: dict[str, Any]) -> Actor:

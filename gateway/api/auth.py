@@ -6,11 +6,12 @@ The token comes as ``Authorization: Bearer ...`` (API clients) or in the ``ehe_t
 annotations at runtime.
 """
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from gateway.access.audit import Actor
 from gateway.access.roles import ROLES
@@ -20,11 +21,15 @@ TOKEN_COOKIE = "ehe_token"  # noqa: S105 (a cookie name, not a secret)
 _bearer = HTTPBearer(auto_error=False, description="An OIDC access token (RS256)")
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The actor the request's verified token names; 401 (with the reason) otherwise."""
+    """The actor the request's verified token names; 401 (with the reason) otherwise.
+
+    A token verified before is answered from the verifier's memory on the event loop; a new
+    one is checked on a worker thread (fetching an identity provider's keys may block).
+    """
     token = credentials.credentials if credentials else request.cookies.get(TOKEN_COOKIE)
     if not token:
         raise HTTPException(
@@ -33,8 +38,11 @@ def current_actor(
             headers={"WWW-Authenticate": "Bearer"},
         )
     verifier: TokenVerifier = request.app.state.token_verifier
+    known = verifier.remembered(token)
+    if known is not None:
+        return known
     try:
-        return verifier.actor(token)
+        return await run_in_threadpool(verifier.actor, token)
     except InvalidTokenError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -43,13 +51,13 @@ def current_actor(
         ) from None
 
 
-def require_role(*roles: str) -> Callable[[Actor], Actor]:
+def require_role(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
     """A dependency that lets only the named roles through (403 names the roles needed)."""
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown roles: {sorted(unknown)}")
 
-    def checked(who: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    async def checked(who: Annotated[Actor, Depends(current_actor)]) -> Actor:
         if who.role not in roles:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

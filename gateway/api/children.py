@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
+from gateway.access.agreements import Agreement
 from gateway.access.audit import Actor
 from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
 from gateway.api.lookup import stated_purpose
@@ -27,11 +29,27 @@ class SearchRequest(Demographics):
 
 
 @router.post("/search", response_model=list[Candidate])
-def search(body: SearchRequest, request: Request, who: Who, db: Db) -> list[Candidate]:
+async def search(body: SearchRequest, request: Request, who: Who) -> list[Candidate]:
     """Children who may be the one described, ranked, with why each matched (POST only)."""
+    state = request.app.state
+    # The session and all the database work on one worker thread (one hop, no more); the
+    # answer is serialised back on the event loop.
+    return await run_in_threadpool(_search, body, who, state.sessions, state.agreements)
+
+
+def _search(
+    body: SearchRequest, who: Actor, sessions: sessionmaker[Session], agreements: list[Agreement]
+) -> list[Candidate]:
+    with sessions() as db:
+        return _search_in(db, body, who, agreements)
+
+
+def _search_in(
+    db: Session, body: SearchRequest, who: Actor, agreements: list[Agreement]
+) -> list[Candidate]:
     purpose = stated_purpose(db, who, body.purpose, "search")
     try:
-        found = audited_search(db, who, purpose, body, agreements=request.app.state.agreements)
+        found = audited_search(db, who, purpose, body, agreements=agreements)
     except Refusal as refusal:
         db.commit()
         raise HTTPException(status.HTTP_403_FORBIDDEN, refusal.reason) from None

@@ -1,14 +1,17 @@
 """Dependencies shared by the API's routers: a database session, the rate-limited actor.
 
+They are ``async`` because they do no I/O of their own: FastAPI runs a plain ``def``
+dependency on a worker thread, and each such hop costs more than the work it carries.
 No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from gateway.access.audit import Actor
 from gateway.access.rate_limit import RateLimiter, RateLimitUnavailableError
@@ -22,14 +25,25 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def database(request: Request) -> Iterator[Session]:
-    """One session per request, from the factory ``create_app`` put on ``app.state``."""
+async def database(request: Request) -> AsyncIterator[Session]:
+    """One session per request, from the factory ``create_app`` put on ``app.state``.
+
+    Making a session connects to nothing; the route's code (on a worker thread) does the
+    I/O. Closing one still inside a transaction (the route failed before committing) rolls
+    back over the network, so that is done on a worker thread too.
+    """
     sessions: sessionmaker[Session] = request.app.state.sessions
-    with sessions() as session:
+    session = sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
-def rate_limited(request: Request, who: Annotated[Actor, Depends(current_actor)]) -> Actor:
+async def rate_limited(request: Request, who: Annotated[Actor, Depends(current_actor)]) -> Actor:
     """The actor, if within their rate limit; else 429 with Retry-After (whole seconds)."""
     limiter: RateLimiter = request.app.state.rate_limiter
     try:

@@ -7,14 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
+from gateway.access.agreements import Agreement
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
-from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
+from gateway.api.deps import COMMON_RESPONSES, rate_limited
 from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
 from gateway.lookup.disclosure import Disclosure, Refusal, disclose
-from gateway.lookup.summary import find_child_id, resolve_child
+from gateway.lookup.summary import child_with_records, find_child_id
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 
@@ -81,22 +83,39 @@ def stated_purpose(db: Session, who: Actor, code: str | None, action: str) -> Pu
     response_model=Disclosure,
     responses={403: {"description": "refused (and audited), with the reason"}},
 )
-def lookup(
-    request: LookupRequest,
-    http: Request,
-    who: Annotated[Actor, Depends(rate_limited)],
-    db: Annotated[Session, Depends(database)],
+async def lookup(
+    request: LookupRequest, http: Request, who: Annotated[Actor, Depends(rate_limited)]
 ) -> Disclosure:
     """A child's summary, minimised to what the agreement allows for this role and purpose."""
+    state = http.app.state
+    # The session and all the database work on one worker thread (one hop, no more); the
+    # answer is serialised back on the event loop.
+    return await run_in_threadpool(_lookup, request, who, state.sessions, state.agreements)
+
+
+def _lookup(
+    request: LookupRequest,
+    who: Actor,
+    sessions: sessionmaker[Session],
+    agreements: list[Agreement],
+) -> Disclosure:
+    with sessions() as db:
+        return _lookup_in(db, request, who, agreements)
+
+
+def _lookup_in(
+    db: Session, request: LookupRequest, who: Actor, agreements: list[Agreement]
+) -> Disclosure:
+    """Read the child and its records (one query), decide, audit and commit."""
     purpose = stated_purpose(db, who, request.purpose, "lookup")
     nhs, upn = checked_identifiers(request)
-    child_id = find_child_id(db, nhs_number=nhs, upn=upn, child_id=request.child_id)
-    child = resolve_child(db, child_id) if child_id else None
+    child_id = request.child_id or find_child_id(db, nhs_number=nhs, upn=upn)
+    child = child_with_records(db, child_id) if child_id else None
     if child is None:
         record_refusal(db, who, action="lookup", outcome="not_found", purpose=purpose)
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no child in the index matches")
     try:
-        answer = disclose(db, who, purpose, child, agreements=http.app.state.agreements)
+        answer = disclose(db, who, purpose, child, agreements=agreements)
     except Refusal as refusal:
         db.commit()
         raise HTTPException(status.HTTP_403_FORBIDDEN, refusal.reason) from None

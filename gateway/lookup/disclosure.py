@@ -20,8 +20,8 @@ from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.break_glass import active_override
 from gateway.access.consent import has_consent
 from gateway.access.purposes import Purpose
-from gateway.lookup.summary import ChildSummary, records_of, summarise
-from gateway.store.tables import Child
+from gateway.lookup.summary import ChildRef, ChildSummary, FoundChild, records_of, summarise
+from gateway.model import CanonicalRecord
 
 # Never disclosed for a restricted record, not even under break-glass: they say where a child is.
 LOCATION_FIELDS = frozenset(
@@ -59,12 +59,15 @@ def disclose(
     session: Session,
     actor: Actor,
     purpose: Purpose,
-    child: Child,
+    child: ChildRef | FoundChild,
     *,
     agreements: list[Agreement],
     today: date | None = None,
 ) -> Disclosure:
-    """Decide, minimise and audit one lookup of one child (raises ``Refusal`` when refused)."""
+    """Decide, minimise and audit one lookup of one child (raises ``Refusal`` when refused).
+
+    A ``FoundChild`` (``child_with_records``) brings its records; otherwise they are read here.
+    """
     decision = decide(agreements, actor, purpose.code, today or datetime.now(UTC).date())
     override = (
         None if decision.allowed else active_override(session, actor, child.child_id, purpose.code)
@@ -91,7 +94,9 @@ def disclose(
             decision=decision,
         )
     sources = decision.sources if override is None else ALL_AGENCIES
-    every_record = records_of(session, child.child_id)
+    every_record: list[CanonicalRecord] = (
+        child.records if isinstance(child, FoundChild) else records_of(session, child.child_id)
+    )
     # The most restrictive label wins, whichever agency holds it and whatever is shared.
     restricted = child.restricted or any(r.identity.restricted for r in every_record)
     summary = summarise(child, [r for r in every_record if r.agency in sources])

@@ -9,13 +9,14 @@ reasons, never the names, dates or identifiers of the records.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, select
+from sqlalchemy import Text, and_, bindparam, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from gateway.model import ChildIdentity
@@ -56,28 +57,62 @@ def swapped(day_first: date) -> date | None:
     return other if other != day_first else None
 
 
-def search_children(session: Session, query: Demographics, limit: int = 10) -> list[Candidate]:
-    """The best ``limit`` children for these demographics, strongest first."""
-    dates = [d for d in (query.birth_date, swapped(query.birth_date)) if d is not None]
-    rows = session.execute(
-        select(Link.child_id, SourceRecord.agency, SourceRecord.payload)
-        .join(
-            SourceRecord,
-            and_(Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id),
-        )
-        .join(Child, Child.child_id == Link.child_id)
-        .where(SourceRecord.birth_date.in_(dates), SourceRecord.is_current.is_(True))
-        .where(Link.state == "MATCH", Child.merged_into.is_(None))
+def _candidates_query(dialect: str) -> Any:
+    """Current linked records born on one of the dates: child, agency, identity JSON text.
+
+    Whether the child was merged away is asked afterwards, of the few children that scored.
+    """
+    link, record = Link.__table__.c, SourceRecord.__table__.c
+    identity = (
+        cast(record.payload.op("->")(literal("identity")), Text)
+        if dialect == "postgresql"
+        else func.json_extract(record.payload, "$.identity")
     )
+    return (
+        select(link.child_id, record.agency, identity)
+        .select_from(Link.__table__)
+        .join(
+            SourceRecord.__table__,
+            and_(link.source == record.source, link.record_id == record.record_id),
+        )
+        .where(record.birth_date.in_(bindparam("dates", expanding=True)))
+        .where(record.is_current.is_(True), link.state == "MATCH")
+    )
+
+
+# Built once (per dialect): SQLAlchemy finds the compiled form by the statement's memoised key.
+_CANDIDATES = {name: _candidates_query(name) for name in ("postgresql", "sqlite")}
+_MERGED_AWAY = select(Child.__table__.c.child_id).where(
+    Child.__table__.c.child_id.in_(bindparam("ids", expanding=True)),
+    Child.__table__.c.merged_into.is_not(None),
+)
+
+
+def search_children(session: Session, query: Demographics, limit: int = 10) -> list[Candidate]:
+    """The best ``limit`` children for these demographics, strongest first.
+
+    One indexed query (``source_record.birth_date``) for the records born on the day (or with
+    day and month swapped), bringing only each record's identity as JSON text (validated by
+    pydantic's core straight from it); the query's names are normalised once. A second, small
+    query drops the children among those that scored who were merged into another.
+    """
+    dates = [d for d in (query.birth_date, swapped(query.birth_date)) if d is not None]
+    connection = session.connection()
+    rows = connection.execute(_CANDIDATES[connection.dialect.name], {"dates": dates})
+    asked = _Asked.of(query)
     best: dict[str, _Scored] = {}
     agencies: dict[str, set[str]] = {}
-    for child_id, agency, payload in rows:
-        identity = ChildIdentity.model_validate(payload.get("identity", {}))
-        scored = score_identity(query, identity)
+    for child_id, agency, identity_json in rows:
+        identity = ChildIdentity.model_validate_json(identity_json or "{}")
+        scored = asked.score(identity)
         agencies.setdefault(child_id, set()).add(agency)
         if child_id not in best or scored.score > best[child_id].score:
             best[child_id] = scored
-    ranked = sorted(best.items(), key=lambda item: (-item[1].score, item[0]))
+    scoring = [(child_id, scored) for child_id, scored in best.items() if scored.score >= MIN_SCORE]
+    if scoring:  # a child merged into another is found as the survivor, not itself
+        merged = set(connection.execute(_MERGED_AWAY, {"ids": [c for c, _ in scoring]}).scalars())
+        scoring = [(c, scored) for c, scored in scoring if c not in merged]
+    ranked = sorted(scoring, key=lambda item: (-item[1].score, item[0]))
     return [
         Candidate(
             child_id=child_id,
@@ -87,7 +122,6 @@ def search_children(session: Session, query: Demographics, limit: int = 10) -> l
             known_to=sorted(agencies[child_id]),
         )
         for child_id, scored in ranked[:limit]
-        if scored.score >= MIN_SCORE
     ]
 
 
@@ -97,41 +131,83 @@ def _strength(score: float) -> Literal["strong", "possible", "weak"]:
     return "possible" if score >= 8 else "weak"
 
 
+@functools.lru_cache(maxsize=65_536)
 def _norm(value: str | None) -> str:
-    return "".join(ch for ch in (value or "").lower() if ch.isalnum())
+    """Lower case, letters and digits only (names repeat, so the answers are kept)."""
+    if not value:
+        return ""
+    if value.isalnum():
+        return value.lower()
+    return "".join(ch for ch in value.lower() if ch.isalnum())
 
 
 def _similar(a: str, b: str) -> bool:
-    return bool(a and b) and SequenceMatcher(None, a, b).ratio() >= SIMILAR
+    """``SequenceMatcher(None, a, b).ratio() >= SIMILAR``, after two cheap upper bounds on
+    that ratio (difflib's ``real_quick_ratio`` and ``quick_ratio``: the lengths, then the
+    letters in common), which turn most pairs away before a matcher is built."""
+    if not (a and b):
+        return False
+    needed = SIMILAR * (len(a) + len(b)) / 2  # matching letters the ratio needs
+    if min(len(a), len(b)) < needed:
+        return False
+    if sum(min(a.count(c), b.count(c)) for c in set(a).intersection(b)) < needed:
+        return False
+    return SequenceMatcher(None, a, b).ratio() >= SIMILAR
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The query with its names and postcode normalised once."""
+
+    query: Demographics
+    family: str
+    given: str
+    postcode: str
+    swapped_date: date | None
+
+    @classmethod
+    def of(cls, query: Demographics) -> _Asked:
+        return cls(
+            query,
+            _norm(query.family_name),
+            _norm(query.given_name),
+            _norm(query.postcode),
+            swapped(query.birth_date),
+        )
+
+    def score(self, identity: ChildIdentity) -> _Scored:
+        """Agreement weights per field, with a reason for each that counted."""
+        query = self.query
+        scored = _Scored(0.0, [])
+        _birth_date(scored, query.birth_date, self.swapped_date, identity.birth_date)
+        _family_name(scored, self.family, identity)
+        if query.given_name:
+            _given_name(scored, self.given, identity)
+        if query.postcode:
+            _postcode(scored, self.postcode, identity.current_postcode)
+        if query.sex and identity.sex and "unknown" not in (query.sex, identity.sex):
+            agree = query.sex == identity.sex
+            scored.score += 0.5 if agree else -2.0
+            scored.why.append("sex agrees" if agree else "sex differs")
+        return scored
 
 
 def score_identity(query: Demographics, identity: ChildIdentity) -> _Scored:
     """Agreement weights per field, with a reason for each that counted."""
-    scored = _Scored(0.0, [])
-    _birth_date(scored, query.birth_date, identity.birth_date)
-    _family_name(scored, query.family_name, identity)
-    if query.given_name:
-        _given_name(scored, query.given_name, identity)
-    if query.postcode:
-        _postcode(scored, query.postcode, identity.current_postcode)
-    if query.sex and identity.sex and "unknown" not in (query.sex, identity.sex):
-        agree = query.sex == identity.sex
-        scored.score += 0.5 if agree else -2.0
-        scored.why.append("sex agrees" if agree else "sex differs")
-    return scored
+    return _Asked.of(query).score(identity)
 
 
-def _birth_date(scored: _Scored, wanted: date, held: date | None) -> None:
+def _birth_date(scored: _Scored, wanted: date, other: date | None, held: date | None) -> None:
     if held == wanted:
         scored.score += 5
         scored.why.append("birth date matches")
-    elif held is not None and held == swapped(wanted):
+    elif held is not None and held == other:
         scored.score += 3
         scored.why.append("birth date matches with day and month swapped")
 
 
-def _family_name(scored: _Scored, wanted: str, identity: ChildIdentity) -> None:
-    asked, held = _norm(wanted), _norm(identity.family_name)
+def _family_name(scored: _Scored, asked: str, identity: ChildIdentity) -> None:
+    held = _norm(identity.family_name)
     former = {_norm(p.family_name) for p in identity.previous_names if p.family_name}
     if asked == held:
         scored.score += 4
@@ -147,8 +223,8 @@ def _family_name(scored: _Scored, wanted: str, identity: ChildIdentity) -> None:
         scored.why.append("family name differs")
 
 
-def _given_name(scored: _Scored, wanted: str, identity: ChildIdentity) -> None:
-    asked, held = _norm(wanted), _norm(identity.given_name)
+def _given_name(scored: _Scored, asked: str, identity: ChildIdentity) -> None:
+    held = _norm(identity.given_name)
     if asked == held:
         scored.score += 4
         scored.why.append("given name matches")
@@ -163,8 +239,8 @@ def _given_name(scored: _Scored, wanted: str, identity: ChildIdentity) -> None:
         scored.why.append("given name differs")
 
 
-def _postcode(scored: _Scored, wanted: str, held: str | None) -> None:
-    asked, have = _norm(wanted), _norm(held)
+def _postcode(scored: _Scored, asked: str, held: str | None) -> None:
+    have = _norm(held)
     if not have:
         return
     if asked == have:

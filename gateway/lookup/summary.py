@@ -7,11 +7,12 @@ clinical detail. Built from the current versions of the child's linked source re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import and_, select
+from sqlalchemy import Text, and_, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 from gateway.model import CanonicalRecord, Episode
@@ -95,6 +96,66 @@ def resolve_child(session: Session, child_id: str) -> Child | None:
     return child
 
 
+class ChildRef(Protocol):
+    """What a summary needs of a child: its id and its own restricted label."""
+
+    @property
+    def child_id(self) -> str: ...
+
+    @property
+    def restricted(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class FoundChild:
+    """A child (the survivor, if it was merged) with its current linked records, read at once."""
+
+    child_id: str
+    restricted: bool
+    records: list[CanonicalRecord]
+
+
+def _child_with_records_query() -> Any:
+    child, link, record = Child.__table__.c, Link.__table__.c, SourceRecord.__table__.c
+    return (
+        select(child.child_id, child.restricted, child.merged_into, cast(record.payload, Text))
+        .select_from(Child.__table__)
+        .outerjoin(Link.__table__, and_(link.child_id == child.child_id, link.state == "MATCH"))
+        .outerjoin(
+            SourceRecord.__table__,
+            and_(
+                record.source == link.source,
+                record.record_id == link.record_id,
+                record.is_current.is_(True),
+            ),
+        )
+        .where(child.child_id == bindparam("child_id"))
+    )
+
+
+# Built once (SQLAlchemy then finds its compiled form by the statement's memoised key).
+_CHILD_WITH_RECORDS = _child_with_records_query()
+
+
+def child_with_records(session: Session, child_id: str) -> FoundChild | None:
+    """The child (following merges, as ``resolve_child`` does) and its records, in one query
+    per child on the way (one, nearly always). The records come as JSON text, parsed by
+    pydantic's core straight from it."""
+    connection = session.connection()
+    wanted, seen = child_id, set()
+    while True:
+        rows = connection.execute(_CHILD_WITH_RECORDS, {"child_id": wanted}).all()
+        if not rows:
+            return None
+        found, restricted, merged_into, _ = rows[0]
+        if merged_into and found not in seen:
+            seen.add(found)
+            wanted = merged_into
+            continue
+        records = [CanonicalRecord.model_validate_json(r[3]) for r in rows if r[3] is not None]
+        return FoundChild(found, bool(restricted), records)
+
+
 def records_of(session: Session, child_id: str) -> list[CanonicalRecord]:
     rows = session.scalars(
         select(SourceRecord.payload)
@@ -106,7 +167,7 @@ def records_of(session: Session, child_id: str) -> list[CanonicalRecord]:
     return [CanonicalRecord.model_validate(payload) for payload in rows]
 
 
-def summarise(child: Child, records: list[CanonicalRecord]) -> ChildSummary:
+def summarise(child: ChildRef, records: list[CanonicalRecord]) -> ChildSummary:
     agencies = sorted({r.agency for r in records})
     return ChildSummary(
         child_id=child.child_id,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,6 +15,9 @@ from gateway import config
 
 _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
+# A pooled connection idle longer than this is pinged before use (a restarted server or a
+# firewall may have dropped it); one in steady use is not, which saves a round trip a request.
+PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def normalise_url(url: str) -> str:
@@ -31,15 +36,44 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection that sat idle in the pool; a dead one is replaced, not handed out."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+    except Exception as error:  # any failure: the pool discards it and connects afresh
+        raise exc.DisconnectionError("pooled connection was dropped") from error
+
+
+def pool_size() -> int:
+    """Connections kept per process: the API's concurrent requests each hold one (a pool
+    smaller than that would open and close a connection on many requests)."""
+    return int(os.environ.get("EHE_DB_POOL_SIZE", "20"))
+
+
 def engine_for(url: str | None = None) -> Engine:
     """One engine per URL for the life of the process (default: ``config.index_url()``)."""
     resolved = normalise_url(url or config.index_url())
     with _LOCK:
         engine = _ENGINES.get(resolved)
         if engine is None:
-            engine = create_engine(resolved, pool_pre_ping=True)
-            if engine.dialect.name == "sqlite":
+            if make_url(resolved).get_backend_name() == "sqlite":
+                engine = create_engine(resolved, pool_pre_ping=True)
                 event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(
+                    resolved, pool_size=pool_size(), max_overflow=10, pool_recycle=3600
+                )
+                event.listen(engine, "checkin", _note_checkin)
+                event.listen(engine, "checkout", _ping_if_idle)
             _ENGINES[resolved] = engine
     return engine
 

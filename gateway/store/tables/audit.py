@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.tables.base import Base
@@ -28,14 +28,16 @@ class AuditEntry(Base):
     # The agreement clause that allowed (or did not cover) the answer, and why, if refused.
     agreement_clause: Mapped[str | None] = mapped_column(String(120))
     reason: Mapped[str | None] = mapped_column(String(300))
+    # Which of the log's hash chains the entry is on (its head is ``audit_head.id``).
+    chain: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class AuditHead(Base):
-    """The end of the chain (one row), so that on PostgreSQL one statement can both lock the
-    chain and extend it: the row lock orders concurrent appends, and ``UPDATE`` sees the
-    newest head once the writer before it commits."""
+    """The end of one chain (a row each), so that on PostgreSQL one statement can both lock a
+    chain and extend it: the row lock orders appends to that chain, and ``UPDATE`` sees the
+    newest head once the writer before it commits. Concurrent appends take different heads."""
 
     __tablename__ = "audit_head"
 
