@@ -47,7 +47,10 @@ async def rate_limited(request: Request, who: Annotated[Actor, Depends(current_a
     """The actor, if within their rate limit; else 429 with Retry-After (whole seconds)."""
     limiter: RateLimiter = request.app.state.rate_limiter
     try:
-        wait = limiter.retry_after(who.user)
+        if limiter.shared:  # counted in Redis: ask it off the event loop
+            wait = await run_in_threadpool(limiter.retry_after, who.user)
+        else:
+            wait = limiter.retry_after(who.user)
     except RateLimitUnavailableError as exc:  # fail closed: no count, no answer
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     if wait is not None:

@@ -1,7 +1,7 @@
 """source_bookmark.bookmark as text: a bookmark may hold more than an instant
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-29 13:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
