@@ -49,10 +49,10 @@ def run_step(source: str, batch: str | None, step: Callable[[], Any], name: str 
     """Run one step; turn any failure into a retriable or fatal Airflow error that is safe."""
     from gateway.recovery import classify
 
-    started = time.perf_counter()
+    started, wall_start = time.perf_counter(), time.time()
     try:
         result = step()
-        _record_timing(name, source, batch, time.perf_counter() - started)
+        _record_timing(name, source, batch, wall_start, time.perf_counter() - started)
         return result
     except Exception as exc:
         failure = classify(exc)
@@ -69,11 +69,20 @@ def per_batch(source: str, batch_ids: list[str], step: Callable[[str], Any]) -> 
     return [run_step(source, b, lambda b=b: step(b), name) for b in batch_ids]  # type: ignore[misc]
 
 
-def _record_timing(name: str, source: str, batch: str | None, seconds: float) -> None:
-    """With ``EHE_STEP_TIMINGS`` set (the benchmark sets it), append how long the work took."""
+def _record_timing(
+    name: str, source: str, batch: str | None, started: float, seconds: float
+) -> None:
+    """With ``EHE_STEP_TIMINGS`` set (the benchmark sets it), append when and how long the work
+    took (its start as epoch seconds, so steps of parallel processes can be laid side by side)."""
     path = os.environ.get("EHE_STEP_TIMINGS")
     if path:
-        line = {"step": name, "source": source, "batch": batch, "seconds": seconds}
+        line = {
+            "step": name,
+            "source": source,
+            "batch": batch,
+            "started": started,
+            "seconds": seconds,
+        }
         with open(path, "a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
 

@@ -1,11 +1,15 @@
 """Run DAGs one after another in this process with ``dag.test()``, as ``airflow dags test`` does.
 
-Usage: python run_dags_in_process.py RESULT_FILE DAG_ID [DAG_ID ...]
+Usage: python run_dags_in_process.py RESULT_FILE [--claims FOLDER] DAG_ID [DAG_ID ...]
 
-Each run's final state is written to RESULT_FILE as a JSON line as soon as it is known, so the
+Each run's final state is appended to RESULT_FILE as a JSON line as soon as it is known, so the
 caller (``ehe-gateway run-dags``, which ``make demo`` uses) can show progress. One process for
-every DAG pays Airflow's start-up once instead of once a DAG. Not a DAG file: .airflowignore
-keeps the dag-processor away from it.
+many DAGs pays Airflow's start-up once instead of once a DAG. With ``--claims``, several of
+these processes share one list: each takes the next DAG nobody has claimed yet (a file created
+in FOLDER with O_EXCL; see ``ehe_run_sharing``). Consecutive ingest DAGs are independent and
+run side by side on the machine's cores; any other DAG (linkage) starts only once every DAG
+before it has finished.
+Not a DAG file: .airflowignore keeps the dag-processor away from it.
 """
 
 from __future__ import annotations
@@ -15,21 +19,40 @@ import sys
 import time
 from pathlib import Path
 
+from ehe_run_sharing import (
+    claim,
+    must_finish_first,
+    one_at_a_time,
+    prepare_shared_metadata,
+    wait_for,
+)
+
 
 def main(argv: list[str]) -> int:
     result_file, dag_ids = Path(argv[1]), argv[2:]
+    claims: Path | None = None
+    if dag_ids[:1] == ["--claims"]:
+        claims, dag_ids = Path(dag_ids[1]), dag_ids[2:]
     from airflow.dag_processing.dagbag import BundleDagBag
 
     folder = Path(__file__).resolve().parent
     bag = BundleDagBag(dag_folder=str(folder), bundle_path=folder)
-    ensure_pools()
-    with result_file.open("w", encoding="utf-8") as out:
-        for dag_id in dag_ids:
-            started = time.perf_counter()
-            state = _run(bag, dag_id)
-            seconds = round(time.perf_counter() - started, 1)
-            out.write(json.dumps({"dag_id": dag_id, "state": state, "seconds": seconds}) + "\n")
-            out.flush()
+    if claims is None:
+        ensure_pools()
+    else:
+        with one_at_a_time(claims / ".startup.lock"):
+            prepare_shared_metadata(ensure_pools)
+    for position, dag_id in enumerate(dag_ids):
+        if claims is not None and not claim(claims, dag_id):
+            continue
+        wait_for(result_file, must_finish_first(dag_ids, position))
+        started = time.perf_counter()
+        state = _run(bag, dag_id)
+        seconds = round(time.perf_counter() - started, 1)
+        line = json.dumps({"dag_id": dag_id, "state": state, "seconds": seconds}) + "\n"
+        # One write of one short line in append mode: lines of processes sharing it never mix.
+        with result_file.open("a", encoding="utf-8") as out:
+            out.write(line)
     return 0
 
 

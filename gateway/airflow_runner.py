@@ -1,7 +1,10 @@
 """Run the gateway's DAGs end to end on the embedded default (SQLite metadata, no servers).
 
-The DAGs run in one Airflow process with ``dag.test()`` (what ``airflow dags test`` does),
-started as a subprocess so that the core package never imports Airflow. Airflow's metadata
+The DAGs run in Airflow processes with ``dag.test()`` (what ``airflow dags test`` does), started
+as subprocesses so that the core package never imports Airflow. Ingest DAGs are independent of
+each other: ``EHE_DAG_WORKERS`` processes (default: one per core, at most two) share them,
+each taking the next unclaimed one, largest source first; a DAG after them (linkage) starts
+once every ingest run has finished (see ``dags/run_dags_in_process.py``). Airflow's metadata
 lives in its own SQLite file under the data folder, never in the index database.
 """
 
@@ -11,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,19 +23,20 @@ from pathlib import Path
 from gateway import config
 from gateway.errors import FatalConfigError
 
+# Largest and slowest sources first, so that parallel workers finish close together.
 INGEST_ORDER = (
-    "ingest__education__ctf",
-    "ingest__education__ehe_register",
-    "ingest__education__removal_from_roll",
     "ingest__health__fhir_patient",
     "ingest__health__hl7v2_adt",
+    "ingest__education__ctf",
+    "ingest__education__removal_from_roll",
+    "ingest__education__ehe_register",
     "ingest__social_care__case_db",
     "ingest__social_care__cin_census",
     "ingest__social_care__ssda903",
 )
 ALL_DAGS = (*INGEST_ORDER, "link__children")
 RUNNER = config.PROJECT_ROOT / "dags" / "run_dags_in_process.py"
-TIMEOUT_S = 1800
+TIMEOUT_S = int(os.environ.get("EHE_RUN_DAGS_TIMEOUT_S", "3600"))
 
 
 @dataclass(frozen=True)
@@ -76,34 +81,64 @@ def log_file() -> Path:
     return Path(airflow_environment()["AIRFLOW_HOME"]) / "dag-runs.log"
 
 
-def run_dags(dag_ids: list[str]) -> Iterator[DagRunResult]:
-    """Run the DAGs in order, yielding each result as soon as its run has finished."""
+def dag_workers() -> int:
+    """How many Airflow processes run independent DAGs at once (``EHE_DAG_WORKERS``)."""
+    default = min(2, os.cpu_count() or 1)
+    return max(1, int(os.environ.get("EHE_DAG_WORKERS", default)))
+
+
+def run_dags(dag_ids: list[str], workers: int | None = None) -> Iterator[DagRunResult]:
+    """Run the DAGs in order, yielding each result as soon as its run has finished.
+
+    Every process gets the whole list; consecutive ingest DAGs are shared among them, and any
+    other DAG waits in the process that claims it until all before it have finished.
+    """
     env = airflow_environment()
-    results = Path(env["AIRFLOW_HOME"]) / "dag-runs.jsonl"
-    results.parent.mkdir(parents=True, exist_ok=True)
+    home = Path(env["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    results = home / "dag-runs.jsonl"
     results.write_text("")
-    seen = 0
+    count = min(workers or dag_workers(), len(dag_ids))
+    command = [sys.executable, str(RUNNER), str(results)]
+    if count > 1:
+        claims = Path(tempfile.mkdtemp(prefix="claims-", dir=home))
+        command += ["--claims", str(claims)]
     with log_file().open("w", encoding="utf-8") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(RUNNER), str(results), *dag_ids],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + TIMEOUT_S
-        while seen < len(dag_ids):
-            finished = process.poll() is not None
-            lines = results.read_text(encoding="utf-8").splitlines()
-            for line in lines[seen:]:
+        processes = [
+            subprocess.Popen(
+                [*command, *dag_ids],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+            for _ in range(count)
+        ]
+        yield from _follow(results, dag_ids, processes, time.monotonic() + TIMEOUT_S)
+
+
+def _follow(
+    results: Path, dag_ids: list[str], processes: list[subprocess.Popen[bytes]], deadline: float
+) -> Iterator[DagRunResult]:
+    """Yield results as their lines appear; stop the processes when all are done or late."""
+    done: set[str] = set()
+    try:
+        while len(done) < len(dag_ids):
+            finished = all(p.poll() is not None for p in processes)
+            # Only whole lines: another process may be writing the next one.
+            for line in results.read_text(encoding="utf-8").split("\n")[:-1]:
                 item = json.loads(line)
-                yield DagRunResult(item["dag_id"], item["state"], item["seconds"])
-            seen = len(lines)
+                if item["dag_id"] not in done:
+                    done.add(item["dag_id"])
+                    yield DagRunResult(item["dag_id"], item["state"], item["seconds"])
             if finished or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-    for dag_id in dag_ids[seen:]:
-        yield DagRunResult(dag_id, "did not run", 0.0)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    for dag_id in dag_ids:
+        if dag_id not in done:
+            yield DagRunResult(dag_id, "did not run", 0.0)

@@ -21,6 +21,7 @@ NOT_DAGS = {
     "ehe_assets.py",
     "ehe_monitoring.py",
     "run_dags_in_process.py",
+    "ehe_run_sharing.py",
 }
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if p.name not in NOT_DAGS)
 HEAVY = (
@@ -217,3 +218,51 @@ def _assert_no_canary_anywhere(tmp_path: Path, inbox: Path) -> None:
     for name, text in texts.items():
         leaked = sorted(c for c in canaries if c in text)
         assert not leaked, f"personal data in {name}: {len(leaked)} value(s)"
+
+
+def test_parallel_runners_share_ingest_dags_and_link_after_all() -> None:
+    """Runner processes each take a DAG nobody has claimed; linkage waits for every ingest."""
+    sys.path.insert(0, str(DAGS))
+    try:
+        import ehe_run_sharing as runner
+    finally:
+        sys.path.remove(str(DAGS))
+    order = ["ingest__a", "ingest__b", "link__children", "ingest__c"]
+    assert runner.must_finish_first(order, 0) == set()
+    assert runner.must_finish_first(order, 1) == set()
+    assert runner.must_finish_first(order, 2) == {"ingest__a", "ingest__b"}
+    assert runner.must_finish_first(order, 3) == {"ingest__a", "ingest__b", "link__children"}
+
+
+def test_a_dag_is_claimed_by_one_runner_only(tmp_path: Path) -> None:
+    sys.path.insert(0, str(DAGS))
+    try:
+        import ehe_run_sharing as runner
+    finally:
+        sys.path.remove(str(DAGS))
+    assert runner.claim(tmp_path, "ingest__a") is True
+    assert runner.claim(tmp_path, "ingest__a") is False
+    assert runner.claim(tmp_path, "ingest__b") is True
+
+
+def test_waiting_for_dags_reads_only_whole_result_lines(tmp_path: Path) -> None:
+    """A line another process is still writing does not count as that DAG's result."""
+    import threading
+
+    sys.path.insert(0, str(DAGS))
+    try:
+        import ehe_run_sharing as runner
+    finally:
+        sys.path.remove(str(DAGS))
+    results = tmp_path / "runs.jsonl"
+    results.write_text('{"dag_id": "ingest__a", "state": "success", "seconds": 1}\n{"dag_id"')
+    waiter = threading.Thread(target=runner.wait_for, args=(results, {"ingest__a", "ingest__b"}))
+    waiter.start()
+    waiter.join(timeout=2 * runner.WAIT_S)
+    assert waiter.is_alive(), "ingest__b has no whole line yet"
+    results.write_text(
+        '{"dag_id": "ingest__a", "state": "success", "seconds": 1}\n'
+        '{"dag_id": "ingest__b", "state": "failed", "seconds": 2}\n'
+    )
+    waiter.join(timeout=30)
+    assert not waiter.is_alive()

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gateway.errors import BatchGateError, FatalConfigError
+from gateway.pipeline.gc_pause import cycle_collection_paused
 from gateway.pipeline.staging import read_staged, stage_batch, staged_file
 from gateway.sources import connector_for
 from gateway.store.engine import session_factory
@@ -183,6 +184,11 @@ def _row_count_gate(session: Session, batch: Batch, received: int) -> dict[str, 
 
 
 def _load_staged(batch: Batch, index_url: str | None, *, again: bool = False) -> Accounting:
+    with cycle_collection_paused():
+        return _load_staged_batch(batch, index_url, again=again)
+
+
+def _load_staged_batch(batch: Batch, index_url: str | None, *, again: bool) -> Accounting:
     staged = _read(batch.batch_id)
     _gate(batch, staged, index_url)
     agency = connector_for(batch.source).agency

@@ -23,6 +23,7 @@ from gateway import config
 from gateway.errors import FatalConfigError
 from gateway.mapping import apply_mapping, mapping_for
 from gateway.model import CanonicalRecord
+from gateway.pipeline.gc_pause import cycle_collection_paused
 from gateway.pipeline.landing import landed_file
 from gateway.sources import connector_for
 from gateway.store.engine import session_factory
@@ -57,7 +58,7 @@ def stage_batch(batch_id: str, *, index_url: str | None = None) -> StagedCounts:
     out.parent.mkdir(parents=True, exist_ok=True)
     # One partial file per process: two runs staging the same batch at once never collide.
     partial = out.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
-    with partial.open("w", encoding="utf-8") as handle:
+    with cycle_collection_paused(), partial.open("w", encoding="utf-8") as handle:
         for line in stage_items(source, path, batch_id, received_at, counts):
             handle.write(json.dumps(line, default=str) + "\n")
     partial.replace(out)

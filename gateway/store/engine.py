@@ -18,6 +18,7 @@ _LOCK = threading.Lock()
 # A pooled connection idle longer than this is pinged before use (a restarted server or a
 # firewall may have dropped it); one in steady use is not, which saves a round trip a request.
 PING_AFTER_IDLE_SECONDS = 10.0
+SQLITE_BUSY_TIMEOUT_MS = 300_000
 
 
 def normalise_url(url: str) -> str:
@@ -32,7 +33,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # A batch loads in one transaction; ingest DAGs of other sources running beside it wait
+    # for its write lock rather than fail (a million-record run holds it for a minute or two).
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

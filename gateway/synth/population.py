@@ -103,6 +103,9 @@ def make_population(children: int, seed: int) -> list[Child]:
     return _unique_identifiers(rng, result)
 
 
+REDRAWS_AT_SCHOOL = 20
+
+
 def _unique_identifiers(rng: random.Random, population: list[Child]) -> list[Child]:
     """Real NHS numbers and UPNs are unique: redraw the few random ones that collide."""
     seen_nhs: set[str] = set()
@@ -112,8 +115,15 @@ def _unique_identifiers(rng: random.Random, population: list[Child]) -> list[Chi
         nhs, upn = child.nhs_number, child.upn
         while nhs in seen_nhs:
             nhs = make_nhs_number(rng)
+        tries = 0
         while upn in seen_upn:
-            upn = make_upn(rng, child.school[0], child.birth_date.year + 5)
+            # A school has 1,000 serial numbers a year: past that (a population of many tens of
+            # thousands) the UPN names another establishment, as a UPN from an earlier school does.
+            tries += 1
+            estab = (
+                child.school[0] if tries < REDRAWS_AT_SCHOOL else f"{rng.randrange(3000, 10000)}"
+            )
+            upn = make_upn(rng, estab, child.birth_date.year + 5)
         seen_nhs.add(nhs)
         seen_upn.add(upn)
         result.append(replace(child, nhs_number=nhs, upn=upn))
