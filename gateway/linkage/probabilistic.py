@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ FIELDS = (
 UPPER = 0.998
 LOWER = 0.9  # between the two: a possible match for review
 SEED = 20261129
+TRAINING_RECORDS = 250_000  # training reads a random sample of this many records at most
 # Which pairs scoring compares: a pair is compared when any rule holds. Each joins on two things
 # that a child's records share however noisy they are, so the blocks stay a few records each
 # at a million records: a birth date alone (or a forename with a birth year) puts hundreds of
@@ -229,8 +231,16 @@ def _linker(rows: Sequence[PersonRow], settings: Any) -> Any:
 def train_model(
     rows: Sequence[PersonRow], folder: Path | None = None, settings: Any = None
 ) -> Path:
-    """Train on the records (u by random sampling, m by EM) and save a new model version."""
-    linker = _linker(rows, settings if settings is not None else linkage_settings())
+    """Train on the records (u by random sampling, m by EM) and save a new model version.
+
+    Above ``TRAINING_RECORDS`` records, on a random sample of that many (fixed seed): EM
+    compares every pair sharing a birth date, which grows with the square of the records
+    (over a hundred million pairs at a million records), while a sample already holds tens of
+    thousands of matching pairs. Sampling records keeps the share of pairs that match, so the
+    prior it estimates is the population's.
+    """
+    sample = _training_sample(rows)
+    linker = _linker(sample, settings if settings is not None else linkage_settings())
     _train(linker)
     folder = folder or models_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -239,12 +249,19 @@ def train_model(
     model = without_matches_in_u(linker.misc.save_model_to_json())
     model["ehe_gateway"] = {
         "version": version,
-        "trained_on_records": len(rows),
+        "trained_on_records": len(sample),
+        "records": len(rows),
         "trained_at": datetime.now(UTC).isoformat(),
     }
     path.write_text(json.dumps(model, indent=2, sort_keys=True), encoding="utf-8")
-    log.info("linkage model v%d trained on %d records", version, len(rows))
+    log.info("linkage model v%d trained on %d of %d records", version, len(sample), len(rows))
     return path
+
+
+def _training_sample(rows: Sequence[PersonRow]) -> Sequence[PersonRow]:
+    if len(rows) <= TRAINING_RECORDS:
+        return rows
+    return random.Random(SEED).sample(list(rows), TRAINING_RECORDS)
 
 
 def without_matches_in_u(model: dict[str, Any]) -> dict[str, Any]:

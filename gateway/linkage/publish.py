@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway.linkage.blocking import KEYS_VERSION, blocking_keys
@@ -119,6 +119,7 @@ def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSu
     run, with ``full``, or after retraining), and write children and links in one transaction."""
     started = utcnow()  # the mark's time: a decision made during the run is seen by the next
     with session_factory(index_url).begin() as session:
+        _roomy_cache(session)
         model = current_model()
         mark = session.get(LinkMark, 1)
         top = session.scalar(select(func.max(SourceRecord.id))) or 0
@@ -290,14 +291,31 @@ def _store_keys(
     people: list[PersonRow],
     scope: set[Key] | None,
 ) -> None:
-    """Replace the blocking keys of the records this run linked."""
+    """Replace the blocking keys of the records this run linked.
+
+    A full run writes millions of keys: its indexes are built once after them (a sort), not
+    kept up to date key by key (a random B-tree insert each).
+    """
+    table = _table(LinkKey)
+    indexes = sorted(table.indexes, key=lambda index: str(index.name)) if scope is None else []
     if scope is None:
         session.execute(delete(LinkKey))
     else:
         for condition in with_keys(LinkKey.source, LinkKey.record_id, scope):
             session.execute(delete(LinkKey).where(condition))
+    for index in indexes:
+        index.drop(session.connection())
     for rows in _batches(record_keys(candidates, people)):
-        session.execute(insert(_table(LinkKey)), rows)
+        session.execute(insert(table), rows)
+    for index in indexes:
+        index.create(session.connection())
+
+
+def _roomy_cache(session: Session) -> None:
+    """Give SQLite a page cache to suit a link run (256 MB rather than 2 MB): its writes touch
+    indexes all over a large file. PostgreSQL sizes its own."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA cache_size = -262144"))
 
 
 def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
