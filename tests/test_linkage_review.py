@@ -90,7 +90,7 @@ def test_review_queue_end_to_end(index_url: str, inbox: Path, tmp_path: Path) ->
     assert ranks == sorted(ranks), "social care / EHE first, then the strongest"
     assert any(i.priority for i in items)
 
-    first, second = items[0], items[1]
+    first = items[0]
     detail = review_detail(first.id, REVIEWER, index_url)
     assert [f.field for f in detail.fields][:3] == ["given_name", "family_name", "birth_date"]
     assert any(f.left for f in detail.fields), "values are shown to the reviewer"
@@ -110,6 +110,12 @@ def test_review_queue_end_to_end(index_url: str, inbox: Path, tmp_path: Path) ->
     assert (left.origin, right.origin) == ("MANUAL", "MANUAL")
     with pytest.raises(ReviewError):
         accept(first.id, REVIEWER, "again", index_url)
+    # a pair still apart once the first is accepted (the first may have joined another pair)
+    second = next(
+        i
+        for i in items[1:]
+        if _child(index_url, i.left).child_id != _child(index_url, i.right).child_id
+    )
     reject(second.id, REVIEWER, "different children: checked with school", index_url)
 
     link_children(index_url)  # the matcher never changes a manual decision

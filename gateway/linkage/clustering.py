@@ -59,8 +59,9 @@ class Cluster:
 class _UnionFind:
     def __init__(self, size: int) -> None:
         self.parent = list(range(size))
-        self.nhs: list[set[str]] = [set() for _ in range(size)]
-        self.upn: list[set[str]] = [set() for _ in range(size)]
+        # root -> the valid NHS numbers and UPNs its cluster holds (only roots that hold any)
+        self.nhs: dict[int, set[str]] = {}
+        self.upn: dict[int, set[str]] = {}
         self.apart: dict[int, set[int]] = {}  # root -> records its cluster must never hold
 
     def find(self, i: int) -> int:
@@ -73,17 +74,20 @@ class _UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
-        if self.nhs[ra] and self.nhs[rb] and self.nhs[ra] != self.nhs[rb]:
+        nhs_a, nhs_b = self.nhs.get(ra), self.nhs.get(rb)
+        if nhs_a and nhs_b and nhs_a != nhs_b:
             return False  # two children: never join different valid NHS numbers
-        if strict_upn and self.upn[ra] and self.upn[rb] and self.upn[ra] != self.upn[rb]:
+        upn_a, upn_b = self.upn.get(ra), self.upn.get(rb)
+        if strict_upn and upn_a and upn_b and upn_a != upn_b:
             return False
         if any(self.find(x) == rb for x in self.apart.get(ra, ())):
             return False  # a reviewer said these are two children
         self.parent[rb] = ra
         if rb in self.apart:
             self.apart.setdefault(ra, set()).update(self.apart.pop(rb))
-        self.nhs[ra] |= self.nhs[rb]
-        self.upn[ra] |= self.upn[rb]
+        for held in (self.nhs, self.upn):
+            if rb in held:
+                held.setdefault(ra, set()).update(held.pop(rb))
         return True
 
 
@@ -113,9 +117,9 @@ def cluster_records(
     uf = _UnionFind(len(candidates))
     for i, c in enumerate(candidates):
         if c.nhs_number:
-            uf.nhs[i].add(c.nhs_number)
+            uf.nhs[i] = {c.nhs_number}
         if c.upn:
-            uf.upn[i].add(c.upn)
+            uf.upn[i] = {c.upn}
     joined_by: dict[int, str] = {}
     _apply_decisions(uf, candidates, together, apart, joined_by)
     for rule in RULES:

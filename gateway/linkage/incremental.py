@@ -14,9 +14,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import exists, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.linkage.blocking import blocking_keys, is_rule_key
@@ -33,6 +33,18 @@ T = TypeVar("T")
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def with_keys(source: Any, record_id: Any, keys: Iterable[Key]) -> Iterator[ColumnElement[bool]]:
+    """Conditions picking the records with these keys, a chunk at a time: one source and a list
+    of its record ids each, which an index on (source, record_id) serves. (SQLite scans the
+    whole table for a list of (source, record_id) pairs.)"""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for key_source, key_record in keys:
+        by_source[key_source].append(key_record)
+    for name, record_ids in sorted(by_source.items()):
+        for part in chunks(sorted(record_ids)):
+            yield and_(source == name, record_id.in_(part))
 
 
 def changed_records(session: Session, mark: LinkMark) -> set[Key]:
@@ -102,9 +114,8 @@ def neighbours(session: Session, keys: Iterable[str]) -> dict[Key, set[str]]:
 def same_children(session: Session, records: set[Key]) -> set[Key]:
     """Every record linked to a child that any of the records is linked to."""
     child_ids: set[str] = set()
-    for part in chunks(sorted(records)):
-        query = select(Link.child_id).where(tuple_(Link.source, Link.record_id).in_(part))
-        child_ids.update(session.scalars(query))
+    for condition in with_keys(Link.source, Link.record_id, records):
+        child_ids.update(session.scalars(select(Link.child_id).where(condition)))
     members = set(records)
     for ids in chunks(sorted(child_ids)):
         rows = session.execute(
@@ -132,10 +143,8 @@ def in_scope(
 
 def record_keys(
     candidates: Sequence[LinkCandidate], people: Sequence[PersonRow]
-) -> list[dict[str, str]]:
-    """The ``link_key`` rows of the records."""
-    return [
-        {"key": key, "source": c.source, "record_id": c.record_id}
-        for c, p in zip(candidates, people, strict=True)
-        for key in sorted(blocking_keys(c, p))
-    ]
+) -> Iterator[dict[str, str]]:
+    """The ``link_key`` rows of the records, one at a time (millions on a full run)."""
+    for c, p in zip(candidates, people, strict=True):
+        for key in sorted(blocking_keys(c, p)):
+            yield {"key": key, "source": c.source, "record_id": c.record_id}

@@ -8,6 +8,7 @@ to ``isabella``: both real names, so possibly twins).
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 # formal name: its common diminutives (England and Wales usage)
@@ -88,6 +89,7 @@ COMMON_FORENAMES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=100_000)  # a population repeats its names many times over
 def _fold(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value)
     return "".join(ch for ch in decomposed if ch.isalpha()).lower()
@@ -121,19 +123,27 @@ for _formal, _short in DIMINUTIVES.items():
 def forename_forms(name: str | None) -> list[str]:
     """The forename and every formal name it may be short for (``kate``: kate, catherine,
     katherine), sorted; two records share a form when one name is the other's diminutive."""
-    if not name or not name.split():
-        return []
-    folded = _fold(name.split()[0])
-    return sorted({folded, *_FORMAL_OF.get(folded, ())})
+    return list(_forms(name)) if name else []
+
+
+@functools.lru_cache(maxsize=100_000)
+def _forms(name: str) -> tuple[str, ...]:
+    if not name.split():
+        return ()
+    folded = _fold(name.split(maxsplit=1)[0])
+    return tuple(sorted({folded, *_FORMAL_OF.get(folded, ())}))
 
 
 def same_forename(a: str | None, b: str | None) -> bool:
     """The same forename, or a diminutive of it."""
-    return bool(set(forename_forms(a)) & set(forename_forms(b)))
+    return bool(a and b and set(_forms(a)) & set(_forms(b)))
+
+
+_KNOWN_FORENAMES = COMMON_FORENAMES | frozenset(_CANONICAL)
 
 
 def is_common_forename(name: str | None) -> bool:
-    return bool(name) and _fold(name or "") in COMMON_FORENAMES | set(_CANONICAL)
+    return bool(name) and _fold(name or "") in _KNOWN_FORENAMES
 
 
 def one_edit_apart(a: str, b: str) -> bool:

@@ -8,9 +8,11 @@ match probabilities. Scoring returns pairs with their per-field match weights as
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +39,22 @@ FIELDS = (
 UPPER = 0.998
 LOWER = 0.9  # between the two: a possible match for review
 SEED = 20261129
+TRAINING_RECORDS = 250_000  # training reads a random sample of this many records at most
+# Which pairs scoring compares: a pair is compared when any rule holds. Each joins on two things
+# that a child's records share however noisy they are, so the blocks stay a few records each
+# at a million records: a birth date alone (or a forename with a birth year) puts hundreds of
+# children in a block there. ``birth_date_unordered`` is the year, then day and month in
+# either order, so a date and its day/month swap meet. ``gateway.linkage.blocking`` mirrors
+# these rules as lookup keys for incremental runs; change both together.
+BLOCKING_RULES = (
+    "l.birth_date_unordered = r.birth_date_unordered and l.family_name = r.family_name",
+    "l.birth_date_unordered = r.birth_date_unordered and l.given_canonical = r.given_canonical",
+    "l.postcode = r.postcode and substr(l.given_name, 1, 1) = substr(r.given_name, 1, 1)",
+    # a typo in each name (never in the first letter) on records of a child that moved
+    "l.birth_date_unordered = r.birth_date_unordered"
+    " and substr(l.given_canonical, 1, 1) = substr(r.given_canonical, 1, 1)"
+    " and substr(l.family_name, 1, 1) = substr(r.family_name, 1, 1)",
+)
 
 
 @dataclass(frozen=True)
@@ -74,19 +92,12 @@ def current_model() -> Path | None:
 
 def linkage_settings() -> Any:
     """Our comparisons: nicknames, typos, day/month swaps and a household's place."""
-    from splink import SettingsCreator, block_on
+    from splink import SettingsCreator
 
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons(),
-        blocking_rules_to_generate_predictions=[
-            block_on("birth_date"),
-            block_on("given_canonical", "family_name"),
-            block_on("postcode", "substr(given_name, 1, 1)"),
-            "l.birth_date = r.birth_date_swapped and l.family_name = r.family_name",
-            block_on("family_name", "substr(birth_date, 1, 7)"),
-            block_on("given_canonical", "substr(birth_date, 1, 4)"),
-        ],
+        blocking_rules_to_generate_predictions=list(BLOCKING_RULES),
         retain_intermediate_calculation_columns=True,
     )
 
@@ -172,21 +183,42 @@ def generic_settings() -> Any:
 
 
 def _frame(rows: Sequence[PersonRow]) -> Any:
+    """The records as Splink's input table: a column at a time, each name's forms worked out
+    once (a population repeats its names many times over)."""
     import pandas as pd
 
-    return pd.DataFrame([_columns(r) for r in rows])
+    given = [row.given_name for row in rows]
+    born = [row.birth_date for row in rows]
+    columns: dict[str, list[Any]] = {"unique_id": [f"{r.key[0]}/{r.key[1]}" for r in rows]}
+    columns.update((f, [getattr(row, f) for row in rows]) for f in FIELDS)
+    columns["given_canonical"] = [_canonical(name) for name in given]
+    columns["given_forms"] = [_forms(name) for name in given]
+    columns["birth_date_swapped"] = [swapped_birth_date(date) for date in born]
+    columns["birth_date_unordered"] = [unordered_birth_date(date) for date in born]
+    return pd.DataFrame(columns)
 
 
-def _columns(row: PersonRow) -> dict[str, Any]:
-    columns: dict[str, Any] = {"unique_id": f"{row.key[0]}/{row.key[1]}"}
-    columns.update((f, getattr(row, f)) for f in FIELDS)
-    columns["given_canonical"] = canonical_forename(row.given_name)
-    columns["given_forms"] = forename_forms(row.given_name) or None
-    born = row.birth_date
-    columns["birth_date_swapped"] = (
-        f"{born[:4]}-{born[8:10]}-{born[5:7]}" if born and len(born) == 10 else None
-    )
-    return columns
+@functools.lru_cache(maxsize=100_000)
+def _canonical(name: str | None) -> str | None:
+    return canonical_forename(name)
+
+
+@functools.lru_cache(maxsize=100_000)
+def _forms(name: str | None) -> list[str] | None:
+    return forename_forms(name) or None
+
+
+def swapped_birth_date(born: str | None) -> str | None:
+    """The date with day and month swapped (``2019-03-07``: ``2019-07-03``)."""
+    return f"{born[:4]}-{born[8:10]}-{born[5:7]}" if born and len(born) == 10 else None
+
+
+def unordered_birth_date(born: str | None) -> str | None:
+    """The year, then day and month in either order: a date and its swap give the same."""
+    if not born or len(born) != 10:
+        return None
+    first, second = sorted((born[5:7], born[8:10]))
+    return f"{born[:4]}-{first}-{second}"
 
 
 def _linker(rows: Sequence[PersonRow], settings: Any) -> Any:
@@ -199,8 +231,16 @@ def _linker(rows: Sequence[PersonRow], settings: Any) -> Any:
 def train_model(
     rows: Sequence[PersonRow], folder: Path | None = None, settings: Any = None
 ) -> Path:
-    """Train on the records (u by random sampling, m by EM) and save a new model version."""
-    linker = _linker(rows, settings if settings is not None else linkage_settings())
+    """Train on the records (u by random sampling, m by EM) and save a new model version.
+
+    Above ``TRAINING_RECORDS`` records, on a random sample of that many (fixed seed): EM
+    compares every pair sharing a birth date, which grows with the square of the records
+    (over a hundred million pairs at a million records), while a sample already holds tens of
+    thousands of matching pairs. Sampling records keeps the share of pairs that match, so the
+    prior it estimates is the population's.
+    """
+    sample = _training_sample(rows)
+    linker = _linker(sample, settings if settings is not None else linkage_settings())
     _train(linker)
     folder = folder or models_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -209,12 +249,19 @@ def train_model(
     model = without_matches_in_u(linker.misc.save_model_to_json())
     model["ehe_gateway"] = {
         "version": version,
-        "trained_on_records": len(rows),
+        "trained_on_records": len(sample),
+        "records": len(rows),
         "trained_at": datetime.now(UTC).isoformat(),
     }
     path.write_text(json.dumps(model, indent=2, sort_keys=True), encoding="utf-8")
-    log.info("linkage model v%d trained on %d records", version, len(rows))
+    log.info("linkage model v%d trained on %d of %d records", version, len(sample), len(rows))
     return path
+
+
+def _training_sample(rows: Sequence[PersonRow]) -> Sequence[PersonRow]:
+    if len(rows) <= TRAINING_RECORDS:
+        return rows
+    return random.Random(SEED).sample(list(rows), TRAINING_RECORDS)
 
 
 def without_matches_in_u(model: dict[str, Any]) -> dict[str, Any]:
@@ -275,16 +322,15 @@ def score_pairs(rows: Sequence[PersonRow], model: Path, lower: float = LOWER) ->
         return []
     document = _document(model)
     linker = _linker(rows, document)
-    frame = linker.inference.predict(threshold_match_probability=lower).as_pandas_dataframe()
-    return _pairs(frame, document)
+    return _pairs(linker.inference.predict(threshold_match_probability=lower), document)
 
 
 def score_between(
     new: Sequence[PersonRow], others: Sequence[PersonRow], model: Path, lower: float = LOWER
 ) -> list[ScoredPair]:
     """Pairs of a new record and an indexed one scoring at or above ``lower`` (Splink's
-    ``predict_between`` with the model's blocking rules, both ways round, as a dedupe run
-    compares a pair whichever record comes first)."""
+    ``predict_between`` with our blocking rules; each is symmetric, so one way round compares
+    every pair a dedupe run of both would)."""
     if not new or not others:
         return []
     from splink import DuckDBAPI, Linker
@@ -294,36 +340,44 @@ def score_between(
     left = db.register(_frame(new))
     right = db.register(_frame(others))
     linker = Linker(left, document, log_level=None)
-    pairs: dict[tuple[tuple[str, str], tuple[str, str]], ScoredPair] = {}
-    for a, b in ((left, right), (right, left)):
-        predicted = linker.inference.predict_between(a, b, threshold_match_probability=lower)
-        for pair in _pairs(predicted.as_pandas_dataframe(), document):
-            pairs.setdefault((min(pair.left, pair.right), max(pair.left, pair.right)), pair)
-    return list(pairs.values())
+    predicted = linker.inference.predict_between(left, right, threshold_match_probability=lower)
+    return _pairs(predicted, document)
 
 
 def _document(model: Path) -> dict[str, Any]:
+    """The saved model, scored with today's blocking rules (``BLOCKING_RULES``): which pairs
+    are compared is ours to choose and must match the incremental keys; the weights are the
+    model's."""
     document: dict[str, Any] = json.loads(model.read_text(encoding="utf-8"))
     document.pop("ehe_gateway", None)
+    document["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in BLOCKING_RULES
+    ]
     return document
 
 
-def _pairs(frame: Any, document: dict[str, Any]) -> list[ScoredPair]:
-    compared = [c[3:] for c in frame.columns if c.startswith("mw_") and "_tf_adj_" not in c]
-    compared = [c for c in compared if not c.startswith("tf_adj_")]
+def _pairs(predicted: Any, document: dict[str, Any]) -> list[ScoredPair]:
+    """The scored pairs with each comparison's match weight (term-frequency adjustment
+    included, a missing one counted as 0), fetched a column at a time."""
+    names = [column.unquote().name for column in predicted.columns]
+    compared = [n[3:] for n in names if n.startswith("mw_") and not n.startswith("mw_tf_adj_")]
+    weights = []
+    for comparison in compared:
+        parts = [f"mw_{comparison}", f"mw_tf_adj_{comparison}"]
+        terms = [f'coalesce(if(isnan("{c}"), 0, "{c}"), 0)' for c in parts if c in names]
+        weights.append(f'round({" + ".join(terms)}, 3) as "{comparison}"')
+    columns_sql = ", ".join(weights)  # names of the model's own comparisons, not input
+    sql = f"select unique_id_l, unique_id_r, match_probability, {columns_sql} from {{this}}"  # noqa: S608
+    table = predicted.query_sql(sql).as_pyarrow_table().to_pydict()
     prior = round(_prior_weight(document), 3)
+    columns = [table[c] for c in compared]
     pairs = []
-    for item in frame.to_dict("records"):
-        weights = {"prior": prior}
-        weights.update((c, _match_weight(item, c)) for c in compared)
-        pairs.append(
-            ScoredPair(
-                _key(item["unique_id_l"]),
-                _key(item["unique_id_r"]),
-                float(item["match_probability"]),
-                weights,
-            )
-        )
+    for row, (left, right, probability) in enumerate(
+        zip(table["unique_id_l"], table["unique_id_r"], table["match_probability"], strict=True)
+    ):
+        weights_of_pair = {"prior": prior}
+        weights_of_pair.update(zip(compared, (column[row] for column in columns), strict=True))
+        pairs.append(ScoredPair(_key(left), _key(right), float(probability), weights_of_pair))
     return pairs
 
 
@@ -331,16 +385,6 @@ def _prior_weight(document: dict[str, Any]) -> float:
     """The model's starting weight: log2 of the prior odds that two records match."""
     p = float(document["probability_two_random_records_match"])
     return math.log2(p / (1 - p))
-
-
-def _match_weight(item: dict[str, Any], comparison: str) -> float:
-    """The comparison's match weight (log2 Bayes factor), term-frequency adjustment included."""
-    total = 0.0
-    for column in (f"mw_{comparison}", f"mw_tf_adj_{comparison}"):
-        value = item.get(column)
-        if value is not None and not math.isnan(float(value)):
-            total += float(value)
-    return round(total, 3)
 
 
 def _key(unique_id: str) -> tuple[str, str]:

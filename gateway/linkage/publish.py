@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from gateway.linkage.blocking import blocking_keys
+from gateway.linkage.blocking import KEYS_VERSION, blocking_keys
 from gateway.linkage.clustering import Cluster, LinkCandidate, Pair
 from gateway.linkage.incremental import (
     Key,
@@ -29,6 +30,7 @@ from gateway.linkage.incremental import (
     neighbours,
     record_keys,
     same_children,
+    with_keys,
 )
 from gateway.linkage.probabilistic import PersonRow, ScoredPair, current_model, train_model
 from gateway.linkage.resolution import resolve
@@ -46,6 +48,54 @@ from gateway.store.tables.base import utcnow
 
 log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("6f1c1e1e-5b1a-4c1e-9a63-2f0e3c9d7a11")
+BATCH = 20_000  # rows a bulk write sends at once
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    """What a record's link holds now."""
+
+    child_id: str
+    origin: str
+    rule: str
+    evidence: dict[str, Any]
+
+
+@dataclass
+class Writes:
+    """What a run writes, sent in batches as it is worked out (children before their links)."""
+
+    session: Session
+    new_children: list[dict[str, Any]] = field(default_factory=list)
+    new_links: list[dict[str, Any]] = field(default_factory=list)
+    changed_links: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    children_added: int = 0
+    links_changed: int = 0
+
+    def send(self, *, at_least: int = 0) -> None:
+        """Send what is waiting, if there are at least ``at_least`` rows."""
+        waiting = (self.new_children, self.new_links, self.changed_links, self.events)
+        if sum(len(rows) for rows in waiting) < max(at_least, 1):
+            return
+        self.children_added += len(self.new_children)
+        self.links_changed += len(self.new_links) + len(self.changed_links)
+        _bulk(self.session, insert(_table(Child)), self.new_children)
+        _bulk(self.session, insert(_table(Link)), self.new_links)
+        _bulk(self.session, update(Link), self.changed_links)
+        _bulk(self.session, insert(_table(LinkEvent)), self.events)
+        for rows in waiting:
+            rows.clear()
+
+
+@dataclass
+class ChildRow:
+    """What a child holds now, and whether this run changed it."""
+
+    created_at: datetime
+    restricted: bool
+    merged_into: str | None
+    changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +119,7 @@ def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSu
     run, with ``full``, or after retraining), and write children and links in one transaction."""
     started = utcnow()  # the mark's time: a decision made during the run is seen by the next
     with session_factory(index_url).begin() as session:
+        _roomy_cache(session)
         model = current_model()
         mark = session.get(LinkMark, 1)
         top = session.scalar(select(func.max(SourceRecord.id))) or 0
@@ -81,7 +132,7 @@ def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSu
         resolution = resolve(candidates, people, model, together=together, apart=apart)
         reviews = _queue_for_review(session, resolution.clusters, resolution.scored, model)
         new_children, merged, changed = _publish(
-            session, resolution.clusters, existing, children, restricted
+            session, resolution.clusters, existing, children, restricted, all_children=scope is None
         )
         _store_keys(session, candidates, people, scope)
         _set_mark(session, mark, top, model, started)
@@ -111,7 +162,8 @@ def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSu
 
 
 def _model_name(model: Path | None) -> str:
-    return model.stem if model else ""
+    """What the mark records a run was linked with: the model and the blocking keys' version."""
+    return f"{model.stem if model else ''}/{KEYS_VERSION}"
 
 
 def _scope(session: Session, mark: LinkMark, model: Path | None) -> set[Key]:
@@ -132,55 +184,105 @@ def _scope(session: Session, mark: LinkMark, model: Path | None) -> set[Key]:
 def _publish(
     session: Session,
     clusters: list[Cluster],
-    existing: dict[Key, Link],
-    children: dict[str, Child],
+    existing: dict[Key, LinkRow],
+    children: dict[str, ChildRow],
     restricted: dict[Key, bool],
+    *,
+    all_children: bool,
 ) -> tuple[int, int, int]:
-    """Write each cluster's child and links: (new children, merged children, links changed)."""
+    """Write each cluster's child and links: (new children, merged children, links changed).
+
+    Written in bulk, a batch at a time: a row at a time through the ORM took minutes for a
+    hundred thousand records. ``all_children``: ``children`` holds every child in
+    the index, so an id not in it is new without asking the database.
+    """
+    now = utcnow()
     claimed: set[str] = set()
-    new_children = merged = changed = 0
+    chosen = []
     for cluster in clusters:
         child_id, retired = _choose_child(cluster, existing, children, claimed)
         claimed.add(child_id)
+        chosen.append((cluster, child_id, retired))
+    if not all_children:
+        children.update(_known_children(session, {c for _, c, _ in chosen} - set(children)))
+    writes = Writes(session)
+    merged = 0
+    for cluster, child_id, retired in chosen:
+        is_restricted = any(restricted.get(m.key, False) for m in cluster.members)
         if child_id not in children:
-            known = session.get(Child, child_id)
-            children[child_id] = known or Child(
-                child_id=child_id, restricted=False, created_at=utcnow()
+            children[child_id] = ChildRow(
+                created_at=now, restricted=is_restricted, merged_into=None
             )
-            if known is None:
-                session.add(children[child_id])
-                new_children += 1
+            writes.new_children.append(
+                {"child_id": child_id, "created_at": now, "restricted": is_restricted}
+            )
         for old in retired:
-            children[old].merged_into = child_id
-            session.add(
-                LinkEvent(action="merge", child_before=old, child_after=child_id, evidence={})
-            )
+            children[old].merged_into, children[old].changed = child_id, True
+            writes.events.append(_event("merge", None, at=now, before=old, after=child_id))
             merged += 1
-        children[child_id].restricted = any(restricted.get(m.key, False) for m in cluster.members)
-        changed += _write_links(session, cluster, child_id, existing)
-    return new_children, merged, changed
+        child = children[child_id]
+        if child.restricted != is_restricted:
+            child.restricted, child.changed = is_restricted, True
+        _plan_links(cluster, child_id, existing, writes, now)
+        writes.send(at_least=BATCH)
+    writes.send()
+    updates = [
+        {"child_id": c, "restricted": row.restricted, "merged_into": row.merged_into}
+        for c, row in children.items()
+        if row.changed
+    ]
+    _bulk(session, update(Child), updates)
+    return writes.children_added, merged, writes.links_changed
 
 
-def _links(session: Session, scope: set[Key] | None) -> dict[Key, Link]:
+def _bulk(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Run an insert, or an ORM update by primary key, for the rows, a batch at a time."""
+    for start in range(0, len(rows), BATCH):
+        session.execute(statement, rows[start : start + BATCH])
+
+
+def _table(model: type[Any]) -> Table:
+    """The model's table: Core inserts send many rows without the ORM's work per row."""
+    return cast(Table, model.__table__)
+
+
+def _known_children(session: Session, child_ids: set[str]) -> dict[str, ChildRow]:
+    """Children already in the index among ``child_ids`` (an incremental run read only those
+    its records were linked to)."""
+    known: dict[str, ChildRow] = {}
+    for part in chunks(sorted(child_ids)):
+        query = select(Child.child_id, Child.created_at, Child.restricted, Child.merged_into)
+        for child_id, created_at, is_restricted, merged_into in session.execute(
+            query.where(Child.child_id.in_(part))
+        ):
+            known[child_id] = ChildRow(created_at, is_restricted, merged_into)
+    return known
+
+
+def _links(session: Session, scope: set[Key] | None) -> dict[Key, LinkRow]:
+    query = select(
+        Link.source, Link.record_id, Link.child_id, Link.origin, Link.rule, Link.evidence
+    )
     if scope is None:
-        return {(link.source, link.record_id): link for link in session.scalars(select(Link))}
-    links: dict[Key, Link] = {}
-    for part in chunks(sorted(scope)):
-        query = select(Link).where(tuple_(Link.source, Link.record_id).in_(part))
-        links.update(((link.source, link.record_id), link) for link in session.scalars(query))
-    return links
+        rows: Iterable[Any] = session.execute(query)
+    else:
+        rows = (
+            row
+            for condition in with_keys(Link.source, Link.record_id, scope)
+            for row in session.execute(query.where(condition))
+        )
+    return {
+        (s, r): LinkRow(child_id, origin, rule, ev) for s, r, child_id, origin, rule, ev in rows
+    }
 
 
 def _children(
-    session: Session, existing: dict[Key, Link], scope: set[Key] | None
-) -> dict[str, Child]:
+    session: Session, existing: dict[Key, LinkRow], scope: set[Key] | None
+) -> dict[str, ChildRow]:
     if scope is None:
-        return {c.child_id: c for c in session.scalars(select(Child))}
-    children: dict[str, Child] = {}
-    for part in chunks(sorted({link.child_id for link in existing.values()})):
-        query = select(Child).where(Child.child_id.in_(part))
-        children.update((c.child_id, c) for c in session.scalars(query))
-    return children
+        query = select(Child.child_id, Child.created_at, Child.restricted, Child.merged_into)
+        return {c: ChildRow(at, r, into) for c, at, r, into in session.execute(query)}
+    return _known_children(session, {link.child_id for link in existing.values()})
 
 
 def _store_keys(
@@ -189,17 +291,42 @@ def _store_keys(
     people: list[PersonRow],
     scope: set[Key] | None,
 ) -> None:
-    """Replace the blocking keys of the records this run linked."""
+    """Replace the blocking keys of the records this run linked.
+
+    A full run writes millions of keys: its indexes are built once after them (a sort), not
+    kept up to date key by key (a random B-tree insert each).
+    """
+    table = _table(LinkKey)
+    indexes = sorted(table.indexes, key=lambda index: str(index.name)) if scope is None else []
     if scope is None:
         session.execute(delete(LinkKey))
     else:
-        for part in chunks(sorted(scope)):
-            session.execute(
-                delete(LinkKey).where(tuple_(LinkKey.source, LinkKey.record_id).in_(part))
-            )
-    rows = record_keys(candidates, people)
-    for start in range(0, len(rows), 20000):
-        session.execute(insert(LinkKey), rows[start : start + 20000])
+        for condition in with_keys(LinkKey.source, LinkKey.record_id, scope):
+            session.execute(delete(LinkKey).where(condition))
+    for index in indexes:
+        index.drop(session.connection())
+    for rows in _batches(record_keys(candidates, people)):
+        session.execute(insert(table), rows)
+    for index in indexes:
+        index.create(session.connection())
+
+
+def _roomy_cache(session: Session) -> None:
+    """Give SQLite a page cache to suit a link run (256 MB rather than 2 MB): its writes touch
+    indexes all over a large file. PostgreSQL sizes its own."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA cache_size = -262144"))
+
+
+def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _set_mark(
@@ -223,20 +350,19 @@ def read_candidates(
         SourceRecord.nhs_number,
         SourceRecord.upn,
         SourceRecord.restricted,
-        SourceRecord.payload,
+        SourceRecord.payload["identity"],  # only what linkage reads of the payload
         SourceRecord.merged_into_record_id,
     ).where(SourceRecord.is_current.is_(True))
     if scope is None:
         rows = list(session.execute(query))
     else:
         rows = []
-        for part in chunks(sorted(scope)):
-            where = tuple_(SourceRecord.source, SourceRecord.record_id).in_(part)
-            rows.extend(session.execute(query.where(where)))
+        for condition in with_keys(SourceRecord.source, SourceRecord.record_id, scope):
+            rows.extend(session.execute(query.where(condition)))
     rows.sort(key=lambda row: (row[0], row[1]))
     candidates, people, restricted = [], [], {}
-    for source, record_id, nhs, upn, is_restricted, payload, merged_into in rows:
-        identity = payload.get("identity") or {}
+    for source, record_id, nhs, upn, is_restricted, identity_or_none, merged_into in rows:
+        identity = identity_or_none or {}
         local_ids = tuple(sorted(identity.get("local_ids", {}).items()))
         candidate = LinkCandidate(source, record_id, nhs, upn, local_ids, merged_into)
         candidates.append(candidate)
@@ -273,11 +399,15 @@ def _queue_for_review(
 ) -> int:
     """Pairs between the thresholds that linkage left apart go to the review queue, once."""
     cluster_of = {m.key: n for n, c in enumerate(clusters) for m in c.members}
-    known = {
-        ((r.left_source, r.left_record_id), (r.right_source, r.right_record_id))
-        for r in session.scalars(select(LinkReview))
-    }
-    added = 0
+    query = select(
+        LinkReview.left_source,
+        LinkReview.left_record_id,
+        LinkReview.right_source,
+        LinkReview.right_record_id,
+    )
+    known = {((a, b), (c, d)) for a, b, c, d in session.execute(query)}
+    now = utcnow()
+    rows = []
     for pair in scored:
         if cluster_of.get(pair.left) == cluster_of.get(pair.right):
             continue
@@ -285,26 +415,27 @@ def _queue_for_review(
         if (left, right) in known:
             continue
         known.add((left, right))
-        session.add(
-            LinkReview(
-                left_source=left[0],
-                left_record_id=left[1],
-                right_source=right[0],
-                right_record_id=right[1],
-                probability=pair.probability,
-                match_weights=pair.weights,
-                model=model.stem if model else "",
-                status="open",
-            )
+        rows.append(
+            {
+                "left_source": left[0],
+                "left_record_id": left[1],
+                "right_source": right[0],
+                "right_record_id": right[1],
+                "probability": pair.probability,
+                "match_weights": pair.weights,
+                "model": model.stem if model else "",
+                "status": "open",
+                "created_at": now,
+            }
         )
-        added += 1
-    return added
+    _bulk(session, insert(_table(LinkReview)), rows)
+    return len(rows)
 
 
 def _choose_child(
     cluster: Cluster,
-    existing: dict[tuple[str, str], Link],
-    children: dict[str, Child],
+    existing: dict[Key, LinkRow],
+    children: dict[str, ChildRow],
     claimed: set[str],
 ) -> tuple[str, list[str]]:
     """The surviving child id for a cluster, and the ids it retires by merging."""
@@ -329,10 +460,10 @@ def _choose_child(
     return survivor, retired
 
 
-def _write_links(
-    session: Session, cluster: Cluster, child_id: str, existing: dict[tuple[str, str], Link]
-) -> int:
-    changed = 0
+def _plan_links(
+    cluster: Cluster, child_id: str, existing: dict[Key, LinkRow], writes: Writes, now: datetime
+) -> None:
+    """The cluster's new and changed links, each with its history row; manual links stay."""
     size = len(cluster.members)
     for member in cluster.members:
         rule = cluster.rules[member.key]
@@ -340,41 +471,55 @@ def _write_links(
         if link is not None and link.origin == "MANUAL":
             continue
         evidence = {"rule": rule, "cluster_size": size, **cluster.evidence.get(member.key, {})}
-        if link is None or (link.child_id, link.rule, link.evidence) != (child_id, rule, evidence):
-            session.add(_event(member.key, link, child_id, rule, evidence))
+        if link is not None and (link.child_id, link.rule, link.evidence) == (
+            child_id,
+            rule,
+            evidence,
+        ):
+            continue
+        row = {
+            "source": member.source,
+            "record_id": member.record_id,
+            "child_id": child_id,
+            "state": "MATCH",
+            "rule": rule,
+            "evidence": evidence,
+            "updated_at": now,
+        }
+        before = link.child_id if link is not None else None
+        action = "link" if link is None else "relink"
+        event = _event(action, member.key, at=now, before=before, after=child_id, rule=rule)
+        writes.events.append({**event, "origin": "AUTO", "evidence": evidence})
         if link is None:
-            link = Link(
-                source=member.source,
-                record_id=member.record_id,
-                child_id=child_id,
-                state="MATCH",
-                origin="AUTO",
-                rule=rule,
-                evidence=evidence,
-            )
-            session.add(link)
-            existing[member.key] = link
-            changed += 1
-        elif (link.child_id, link.rule, link.evidence) != (child_id, rule, evidence):
-            link.child_id, link.rule, link.evidence, link.state = child_id, rule, evidence, "MATCH"
-            changed += 1
-    return changed
+            writes.new_links.append({**row, "origin": "AUTO"})
+        else:
+            writes.changed_links.append(row)
 
 
 def _event(
-    key: tuple[str, str], link: Link | None, child_id: str, rule: str, evidence: dict[str, Any]
-) -> LinkEvent:
-    """The history row for a link made or changed by the matcher (what it was is kept)."""
-    return LinkEvent(
-        action="link" if link is None else "relink",
-        source=key[0],
-        record_id=key[1],
-        child_before=link.child_id if link is not None else None,
-        child_after=child_id,
-        origin="AUTO",
-        rule=rule,
-        evidence=evidence,
-    )
+    action: str,
+    key: Key | None,
+    *,
+    at: datetime,
+    before: str | None,
+    after: str,
+    rule: str | None = None,
+) -> dict[str, Any]:
+    """A history row: a link made or changed by the matcher (what it was is kept), or a merge
+    of two children (``before`` retired into ``after``)."""
+    return {
+        "at": at,
+        "action": action,
+        "source": key[0] if key else None,
+        "record_id": key[1] if key else None,
+        "child_before": before,
+        "child_after": after,
+        "origin": None,
+        "rule": rule,
+        "evidence": {},
+        "review_id": None,
+        "actor": None,
+    }
 
 
 def decisions(session: Session) -> tuple[list[Pair], list[Pair]]:

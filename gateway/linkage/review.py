@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.errors import GatewayError
+from gateway.linkage.incremental import with_keys
 from gateway.lookup.summary import resolve_child
 from gateway.store.engine import session_factory
 from gateway.store.tables import Child, Link, LinkEvent, LinkReview, SourceRecord
@@ -212,12 +213,8 @@ def _child_flags(session: Session, reviews: list[LinkReview]) -> dict[Key, tuple
     if not keys:
         return {}
     child_of: dict[Key, str] = {}
-    for chunk in _chunks(sorted(keys)):
-        rows = session.execute(
-            select(Link.source, Link.record_id, Link.child_id).where(
-                tuple_(Link.source, Link.record_id).in_(chunk)
-            )
-        )
+    for condition in with_keys(Link.source, Link.record_id, keys):
+        rows = session.execute(select(Link.source, Link.record_id, Link.child_id).where(condition))
         child_of.update(((s, r), c) for s, r, c in rows)
     sources: dict[str, set[str]] = {}
     for chunk in _chunks(sorted(set(child_of.values()))):
