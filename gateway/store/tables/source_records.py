@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.tables.base import Base
@@ -15,6 +15,16 @@ class SourceRecord(Base):
     __table_args__ = (
         UniqueConstraint("source", "record_id", "version", name="uq_source_record_version"),
         Index("ix_source_record_current", "source", "record_id", "is_current"),
+        # The few records an A40 merge retired: each incremental link run reads them all, and
+        # a partial index keeps that from scanning every record.
+        Index(
+            "ix_source_record_merged",
+            "source",
+            "record_id",
+            "merged_into_record_id",
+            sqlite_where=text("merged_into_record_id IS NOT NULL"),
+            postgresql_where=text("merged_into_record_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
