@@ -18,9 +18,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select, text, update
+from sqlalchemy import TextClause, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway.errors import GatewayError
@@ -88,58 +88,39 @@ def _digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + _body(at, event)).encode()).hexdigest()
 
 
+def _append_on_a_chain(lock: Literal["FOR UPDATE SKIP LOCKED", "FOR UPDATE"]) -> TextClause:
+    """Take a chain head with ``lock``, move it on by the entry's hash, and insert the entry."""
+    return text(  # the only text put in is ``lock``, one of two constants
+        f"""
+    WITH taken AS (
+        SELECT id FROM audit_head ORDER BY random() LIMIT 1 {lock}
+    ),
+    head AS (
+        UPDATE audit_head
+        SET prev_hash = audit_head.entry_hash,
+            entry_hash = encode(sha256(convert_to(audit_head.entry_hash || :body, 'UTF8')), 'hex')
+        FROM taken
+        WHERE audit_head.id = taken.id
+        RETURNING audit_head.id, audit_head.prev_hash, audit_head.entry_hash
+    )
+    INSERT INTO audit_log (
+        at, actor, organisation, role, action, purpose, lawful_basis, child_id,
+        fields_disclosed, fields_refused, outcome, agreement_clause, reason,
+        chain, prev_hash, entry_hash
+    )
+    SELECT :at, :actor, :organisation, :role, :action, :purpose, :lawful_basis, :child_id,
+        CAST(:fields_disclosed AS json), CAST(:fields_refused AS json), :outcome,
+        :agreement_clause, :reason, head.id, head.prev_hash, head.entry_hash
+    FROM head
+    RETURNING seq
+    """  # noqa: S608
+    )
+
+
 # A head no other transaction holds (locked until this one ends), or no row at all.
-_APPEND_ON_A_FREE_CHAIN = text(
-    """
-    WITH taken AS (
-        SELECT id FROM audit_head ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED
-    ),
-    head AS (
-        UPDATE audit_head
-        SET prev_hash = audit_head.entry_hash,
-            entry_hash = encode(sha256(convert_to(audit_head.entry_hash || :body, 'UTF8')), 'hex')
-        FROM taken
-        WHERE audit_head.id = taken.id
-        RETURNING audit_head.id, audit_head.prev_hash, audit_head.entry_hash
-    )
-    INSERT INTO audit_log (
-        at, actor, organisation, role, action, purpose, lawful_basis, child_id,
-        fields_disclosed, fields_refused, outcome, agreement_clause, reason,
-        chain, prev_hash, entry_hash
-    )
-    SELECT :at, :actor, :organisation, :role, :action, :purpose, :lawful_basis, :child_id,
-        CAST(:fields_disclosed AS json), CAST(:fields_refused AS json), :outcome,
-        :agreement_clause, :reason, head.id, head.prev_hash, head.entry_hash
-    FROM head
-    RETURNING seq
-    """
-)
+_APPEND_ON_A_FREE_CHAIN = _append_on_a_chain("FOR UPDATE SKIP LOCKED")
 # Every head was taken: wait for one.
-_APPEND_WAITING = text(
-    """
-    WITH taken AS (
-        SELECT id FROM audit_head ORDER BY random() LIMIT 1 FOR UPDATE
-    ),
-    head AS (
-        UPDATE audit_head
-        SET prev_hash = audit_head.entry_hash,
-            entry_hash = encode(sha256(convert_to(audit_head.entry_hash || :body, 'UTF8')), 'hex')
-        FROM taken
-        WHERE audit_head.id = taken.id
-        RETURNING audit_head.id, audit_head.prev_hash, audit_head.entry_hash
-    )
-    INSERT INTO audit_log (
-        at, actor, organisation, role, action, purpose, lawful_basis, child_id,
-        fields_disclosed, fields_refused, outcome, agreement_clause, reason,
-        chain, prev_hash, entry_hash
-    )
-    SELECT :at, :actor, :organisation, :role, :action, :purpose, :lawful_basis, :child_id,
-        CAST(:fields_disclosed AS json), CAST(:fields_refused AS json), :outcome,
-        :agreement_clause, :reason, head.id, head.prev_hash, head.entry_hash
-    FROM head
-    RETURNING seq
-    """
-)
+_APPEND_WAITING = _append_on_a_chain("FOR UPDATE")
 
 
 def append(session: Session, event: AuditEvent) -> int:
