@@ -9,7 +9,6 @@ fix without asking the source again. Nothing here imports Airflow.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from abc import ABC, abstractmethod
@@ -42,6 +41,7 @@ class Stream:
 
 
 _NUMBER = (1 << 24) - 1
+_CONTENT = (1 << 40) - 1
 _TRAILING_NUMBER = re.compile(r"^(.*?)(\d+)$")
 
 
@@ -51,10 +51,6 @@ def _split_position(position: str) -> tuple[str, int]:
     if found is None or int(found.group(2)) > _NUMBER:
         return position, 0
     return found.group(1), int(found.group(2))
-
-
-def _digest(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
 def field_value(record: Mapping[str, Any], dotted: str) -> Any:
@@ -164,9 +160,11 @@ class Connector(ABC):
                 yield item
                 continue
             prefix, number = _split_position(item.position)
-            content = _digest(repr(item.record)) >> 24  # repr: stable within one parser's run
-            packed = (content << 24) | number
-            key = _digest(repr(self.stream.key_of(item.record)))
+            # Python's own hash (SipHash, 64 bits) is stable within one process, which is all
+            # ``seen`` needs: it lives for one read. repr is stable within one parser's run.
+            content = (hash(repr(item.record)) & _CONTENT) << 24
+            packed = content | number
+            key = hash(self.stream.key_of(item.record))
             first = seen.get(key)
             if first is None:
                 seen[key] = packed
@@ -176,7 +174,7 @@ class Connector(ABC):
             named = "+".join(self.stream.primary_key)
             error = (
                 f"duplicate of {earlier} (same {named})"
-                if first >> 24 == content
+                if first & ~_NUMBER == content
                 else f"same {named} as {earlier} with different content"
             )
             yield Extracted(
