@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from connectors.base import Extracted, read_json_lines
 from connectors.csv_rows import MAX_FIELD, read_csv_rows
 from connectors.registry import CONNECTORS
+from connectors.xml_stream import MAX_DEPTH as MAX_XML_DEPTH
 from connectors.xml_stream import MAX_FIELD as MAX_XML_FIELD
 
 SECRET = "Zebedee"  # a name planted in bad input: it must never reach an error message
@@ -128,6 +129,21 @@ def test_oversized_xml_field_holds_that_record_only(tmp_path: Path) -> None:
     items = _read("education__ctf", path)
     assert [i.ok for i in items] == [False, True, True]
     assert items[0].error == f"field Surname longer than {MAX_XML_FIELD} characters"
+
+
+def test_deeply_nested_xml_holds_that_record_only(tmp_path: Path) -> None:
+    """Nesting past Python's recursion limit used to end the whole read in a RecursionError."""
+    deep = "<Extra>" * 3000 + SECRET + "</Extra>" * 3000
+    data = _ctf(3).replace("<Sex>F</Sex>", "<Sex>F</Sex>" + deep, 1)
+    path = tmp_path / "deep.xml"
+    path.write_text(data, encoding="utf-8")
+    items = _read("education__ctf", path)
+    assert [i.ok for i in items] == [False, True, True]
+    assert items[0].position == "deep.xml pupil 1"
+    assert items[0].error == f"elements nested more than {MAX_XML_DEPTH} deep"
+    at_limit = "<Extra>" * (MAX_XML_DEPTH - 1) + "x" + "</Extra>" * (MAX_XML_DEPTH - 1)
+    path.write_text(_ctf(1).replace("<Sex>F</Sex>", "<Sex>F</Sex>" + at_limit), encoding="utf-8")
+    assert [i.ok for i in _read("education__ctf", path)] == [True]
 
 
 def test_repeated_pupil_in_one_file_is_held(tmp_path: Path) -> None:

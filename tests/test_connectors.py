@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from connectors.base import Connector
+from connectors.base import Connector, Extracted, Extraction, Stream
 from connectors.registry import CONNECTORS
 from gateway.sources import connector_for, source_names
 
@@ -115,3 +119,60 @@ def test_fhir_errors_never_carry_values(tmp_path: Path) -> None:
     assert item.record is None
     assert "birthDate" in (item.error or "")
     assert "9434765919" not in (item.error or "")
+
+
+class _Listed(Connector):
+    """A connector over a fixed list of (position, record): for Connector.read's repeat check."""
+
+    source = "test__listed"
+    agency = "test"
+    description = "records given in code"
+    stream = Stream("rows", primary_key=("id",), bookmark_field=None, schema={})
+
+    def __init__(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        super().__init__({})
+        self.rows = rows
+
+    def extract(self, work_dir: Path, bookmark: str | None) -> Extraction:
+        return Extraction()
+
+    def parse(self, path: Path) -> Iterator[Extracted]:
+        for position, record in self.rows:
+            yield Extracted(position, record=record)
+
+    def check(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"nested": ["a", {"b": None}], "n": 1.5},  # plain parsed values
+        {"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)},  # a type hashed by its repr
+    ],
+    ids=["plain", "datetime"],
+)
+def test_repeat_check_tells_duplicates_from_conflicts(value: dict[str, Any]) -> None:
+    """Equal content (built separately, so no shared objects) is a duplicate; a changed nested
+    value is a conflict; a position without a number still names the first as earlier."""
+    changed = copy.deepcopy(value)
+    first_key = next(iter(changed))
+    changed[first_key] = "changed"
+    rows = [
+        ("f.xml row 7", {"id": "1", **value}),
+        ("f.xml row 9", {"id": "1", **copy.deepcopy(value)}),
+        ("f.xml row 10", {"id": "1", **changed}),
+        ("f.xml row 11", {"id": "2", **changed}),
+        ("header", {"id": "3", **value}),
+        ("trailer", {"id": "3", **value}),
+    ]
+    items = list(_Listed(rows).read(Path("f.xml")))
+    assert [i.error for i in items] == [
+        None,
+        "duplicate of f.xml row 7 (same id)",
+        "same id as f.xml row 7 with different content",
+        None,
+        None,
+        "duplicate of an earlier item (same id)",
+    ]
+    assert [i.position for i in items] == [position for position, _record in rows]

@@ -49,7 +49,8 @@ class CommonTransferFileConnector(FileDropConnector):
                     item.position, error="pupil without a UPN", raw=json.dumps(item.record)
                 )
             else:
-                yield Extracted(item.position, record={**item.record, "Header": header})
+                item.record["Header"] = header  # the dict is this item's own: no copy
+                yield item
 
 
 HEADER_FIELDS = {
