@@ -40,6 +40,28 @@ CTF_PUPIL = """  <Pupil>
     </SchoolHistory>
   </Pupil>
 """
+# A whole CTF pupil as a school sends it on a move: the core record above plus seven years of
+# attendance and twelve Key Stage results (164 elements against 22). Read for information: the
+# target is set on the core record, which is what the published CIN sample's children are like
+# (17 elements a child in d2i_fake_CIN_data.xml).
+ATTENDANCE_YEAR = (
+    "<YearData><Year>{year}</Year><SessionsPossible>380</SessionsPossible>"
+    "<SessionsAuthorised>12</SessionsAuthorised><SessionsUnauthorised>3</SessionsUnauthorised>"
+    "<AttendanceMarks>////////\\\\////////</AttendanceMarks></YearData>"
+)
+KS_RESULT = (
+    "<StageAssessment><Year>2024</Year><Subject>{subject}</Subject><Method>TT</Method>"
+    "<Component>TOT</Component><ResultStatus>A</ResultStatus><ResultQualifier>SS</ResultQualifier>"
+    "<Result>104</Result></StageAssessment>"
+)
+CTF_FULL_PUPIL = CTF_PUPIL.replace(
+    "  </Pupil>",
+    "    <Attendance>"
+    + "".join(ATTENDANCE_YEAR.format(year=2019 + n) for n in range(7))
+    + "</Attendance>\n    <StageAssessments><KeyStage><Stage>KS2</Stage>"
+    + "".join(KS_RESULT.format(subject=s) for s in ("ENG", "MAT", "SCI", "GPS") * 3)
+    + "</KeyStage></StageAssessments>\n  </Pupil>",
+)
 CTF_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <CTfile><Header><DocumentName>Common Transfer File</DocumentName><CTFversion>25.0</CTFversion>
 <DateTime>2026-11-01T09:00:00</DateTime><SourceSchool><LEA>815</LEA><Estab>2001</Estab>
@@ -73,10 +95,11 @@ FORMATS = {
     "education__ctf": (CTF_HEAD, CTF_PUPIL, CTF_TAIL, "Pupil"),
     "social_care__cin_census": (CIN_HEAD, CIN_CHILD, CIN_TAIL, "Child"),
 }
+FULL_PUPIL = (CTF_HEAD, CTF_FULL_PUPIL, CTF_TAIL, "Pupil")  # education__ctf, for information
 
 
-def write_file(path: Path, source: str, children: int) -> None:
-    head, item, tail, _tag = FORMATS[source]
+def write_file(path: Path, source: str, children: int, *, full_pupil: bool = False) -> None:
+    head, item, tail, _tag = FULL_PUPIL if full_pupil else FORMATS[source]
     with path.open("w", encoding="utf-8") as handle:
         handle.write(head)
         for n in range(children):
@@ -147,6 +170,19 @@ def main() -> None:
                         f"{r['items'] / r['cpu']:>9.0f} {r['peak_mb']:>8.0f}"
                     )
                 path.unlink()
+        path = Path(folder) / "ctf_full_pupils.xml"
+        write_file(path, "education__ctf", sizes[0], full_pupil=True)
+        r = _child("education__ctf", path, "connector")
+        mb = path.stat().st_size / 1e6
+        print(
+            f"{'education__ctf (full)':24} {'connector':22} {int(r['items']):>9} {mb:>7.1f} "
+            f"{r['wall']:>7.2f} {r['items'] / r['wall']:>9.0f} "
+            f"{r['items'] / r['cpu']:>9.0f} {r['peak_mb']:>8.0f}"
+        )
+        print(
+            "(full): pupils with 7 years of attendance and 12 Key Stage results, 164 elements "
+            "each, against 22 in the rows above; for information, the target is on the core record"
+        )
 
 
 if __name__ == "__main__":
