@@ -1,29 +1,49 @@
-"""Find a child by demographics: candidates ranked by field comparisons, with why each matched.
+"""Find a child by demographics: candidates ranked by the linkage model, with why each matched.
 
-Candidates come from current source records with the given birth date, or with its day and
-month swapped (a common slip). Each is scored by per-field agreement weights in the spirit of
-the linkage model's comparisons (Fellegi-Sunter: agreement adds, disagreement subtracts), and
-the best record per child stands for the child. The answer carries child ids, scores and
-reasons, never the names, dates or identifiers of the records.
+Which records are candidates: those sharing a blocking key with the query in ``link_key``, as
+the last link run stored them (the birth date in either day/month order with the family name,
+with the forename, or with both initials): the records linkage itself would compare the query
+with, found by an indexed lookup. Only if none of them scores does the search widen to every
+record born on the date or with day and month swapped (a slower read: a few hundred records
+per date in a million children).
+
+How they are ranked: by the newest trained linkage model, scoring the query as linkage would
+score it against each record (``gateway.linkage.match_weights``: the model's match weights
+applied in Python, never Splink per request); the best record of each child stands for the
+child, with its match weight (``score``), match probability and each comparison's part in it.
+Where no model has been trained (or the newest is not one this code can read), the fixed field
+weights of ``search_rules`` rank instead, and every candidate says which ranked it
+(``ranked_by``).
+
+The answer carries child ids, scores and reasons, never the names, dates or identifiers of the
+records.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
-from difflib import SequenceMatcher
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Text, and_, bindparam, cast, func, literal, select
 from sqlalchemy.orm import Session
 
+from gateway.identifiers import normalise_postcode
+from gateway.linkage.blocking import blocking_keys
+from gateway.linkage.clustering import LinkCandidate
+from gateway.linkage.levels import Compared
+from gateway.linkage.match_weights import MatchWeights, current_weights, probability_of
+from gateway.linkage.probabilistic import LOWER, UPPER, PersonRow, person_from_identity
+from gateway.lookup import search_rules
+from gateway.lookup.search_rules import Strength
 from gateway.model import ChildIdentity
-from gateway.store.tables import Child, Link, SourceRecord
+from gateway.store.tables import Child, Link, LinkKey, SourceRecord
 
-SIMILAR = 0.85
-MIN_SCORE = 4.0
+MIN_PROBABILITY = 0.05  # a candidate the model puts below this is not shown
+SEARCH_KEYS = ("df:", "dg:", "di:")  # the blocking keys a search looks up (birth date + names)
 
 
 class Demographics(BaseModel):
@@ -34,218 +54,225 @@ class Demographics(BaseModel):
     sex: Literal["female", "male", "unknown"] | None = None
 
 
+class Reason(BaseModel):
+    comparison: str = Field(description="prior, given_name, family_name, birth_date, sex or place")
+    says: str = Field(description="what the comparison found, never the values compared")
+    weight: float = Field(
+        description="what it added to the score: a match weight (log2 of how much likelier "
+        "the finding is for the same child than for two) under the linkage model"
+    )
+
+
 class Candidate(BaseModel):
     child_id: str
-    score: float
-    strength: Literal["strong", "possible", "weak"]
+    score: float = Field(
+        description="the match weight under the linkage model (the prior plus every reason's "
+        "weight); the fixed-weight score where no model is trained"
+    )
+    match_probability: float | None = Field(
+        description="under the linkage model; null where no model is trained"
+    )
+    strength: Strength = Field(
+        description="strong: linkage would link automatically; possible: it would ask a "
+        "reviewer; weak: below both"
+    )
+    ranked_by: str = Field(description="the linkage model's version, or the fixed weights")
     why: list[str]
+    reasons: list[Reason]
     known_to: list[str]
 
 
-@dataclass
-class _Scored:
+@dataclass(frozen=True)
+class _Found:
+    """The best record of one child: its score, probability (model only) and reasons."""
+
     score: float
-    why: list[str]
+    probability: float | None
+    reasons: Sequence[tuple[str, str, float]]
 
 
-def swapped(day_first: date) -> date | None:
-    """The date with day and month exchanged, if that is a different, real date."""
-    try:
-        other = day_first.replace(month=day_first.day, day=day_first.month)
-    except ValueError:
-        return None
-    return other if other != day_first else None
+def _identity(dialect: str) -> Any:
+    record = SourceRecord.__table__.c
+    if dialect == "postgresql":
+        return cast(record.payload.op("->")(literal("identity")), Text)
+    return func.json_extract(record.payload, "$.identity")
 
 
-def _candidates_query(dialect: str) -> Any:
-    """Current linked records born on one of the dates: child, agency, identity JSON text.
+def _candidates_query(dialect: str, *, by_keys: bool) -> Any:
+    """Current linked records sharing one of the keys (or born on one of the dates): record
+    row id, child, agency, identity JSON text."""
+    link, record, key = Link.__table__.c, SourceRecord.__table__.c, LinkKey.__table__.c
+    linked = and_(link.source == record.source, link.record_id == record.record_id)
+    columns = select(record.id, link.child_id, record.agency, _identity(dialect))
+    if by_keys:
+        query = (
+            columns.select_from(LinkKey.__table__)
+            .join(
+                SourceRecord.__table__,
+                and_(record.source == key.source, record.record_id == key.record_id),
+            )
+            .join(Link.__table__, linked)
+            .where(key.key.in_(bindparam("keys", expanding=True)))
+        )
+    else:
+        query = (
+            columns.select_from(Link.__table__)
+            .join(SourceRecord.__table__, linked)
+            .where(record.birth_date.in_(bindparam("dates", expanding=True)))
+        )
+    return query.where(record.is_current.is_(True), link.state == "MATCH")
 
-    Whether the child was merged away is asked afterwards, of the few children that scored.
-    """
-    link, record = Link.__table__.c, SourceRecord.__table__.c
-    identity = (
-        cast(record.payload.op("->")(literal("identity")), Text)
-        if dialect == "postgresql"
-        else func.json_extract(record.payload, "$.identity")
-    )
+
+# Built once (per dialect): SQLAlchemy finds the compiled form by the statement's memoised key.
+_BY_KEYS = {d: _candidates_query(d, by_keys=True) for d in ("postgresql", "sqlite")}
+_BY_DATES = {d: _candidates_query(d, by_keys=False) for d in ("postgresql", "sqlite")}
+
+
+def _agencies_query() -> Any:
+    """The agencies holding current records of the children, for those not merged away."""
+    link, record, child = Link.__table__.c, SourceRecord.__table__.c, Child.__table__.c
     return (
-        select(link.child_id, record.agency, identity)
+        select(link.child_id, record.agency)
+        .distinct()
         .select_from(Link.__table__)
         .join(
             SourceRecord.__table__,
             and_(link.source == record.source, link.record_id == record.record_id),
         )
-        .where(record.birth_date.in_(bindparam("dates", expanding=True)))
+        .join(Child.__table__, child.child_id == link.child_id)
+        .where(link.child_id.in_(bindparam("ids", expanding=True)))
         .where(record.is_current.is_(True), link.state == "MATCH")
+        .where(child.merged_into.is_(None))
     )
 
 
-# Built once (per dialect): SQLAlchemy finds the compiled form by the statement's memoised key.
-_CANDIDATES = {name: _candidates_query(name) for name in ("postgresql", "sqlite")}
-_MERGED_AWAY = select(Child.__table__.c.child_id).where(
-    Child.__table__.c.child_id.in_(bindparam("ids", expanding=True)),
-    Child.__table__.c.merged_into.is_not(None),
-)
+_AGENCIES = _agencies_query()
 
 
 def search_children(session: Session, query: Demographics, limit: int = 10) -> list[Candidate]:
     """The best ``limit`` children for these demographics, strongest first.
 
-    One indexed query (``source_record.birth_date``) for the records born on the day (or with
-    day and month swapped), bringing only each record's identity as JSON text (validated by
-    pydantic's core straight from it); the query's names are normalised once. A second, small
-    query drops the children among those that scored who were merged into another.
+    One indexed read of the records sharing a blocking key with the query (widened to every
+    record born on the date, or with day and month swapped, if none of those scores); a second
+    small read of the agencies that know the children that scored, which also drops those
+    merged into another child.
     """
-    dates = [d for d in (query.birth_date, swapped(query.birth_date)) if d is not None]
     connection = session.connection()
-    rows = connection.execute(_CANDIDATES[connection.dialect.name], {"dates": dates})
-    asked = _Asked.of(query)
-    best: dict[str, _Scored] = {}
-    agencies: dict[str, set[str]] = {}
-    for child_id, agency, identity_json in rows:
-        identity = ChildIdentity.model_validate_json(identity_json or "{}")
-        scored = asked.score(identity)
-        agencies.setdefault(child_id, set()).add(agency)
-        if child_id not in best or scored.score > best[child_id].score:
-            best[child_id] = scored
-    scoring = [(child_id, scored) for child_id, scored in best.items() if scored.score >= MIN_SCORE]
-    if scoring:  # a child merged into another is found as the survivor, not itself
-        merged = set(connection.execute(_MERGED_AWAY, {"ids": [c for c, _ in scoring]}).scalars())
-        scoring = [(c, scored) for c, scored in scoring if c not in merged]
-    ranked = sorted(scoring, key=lambda item: (-item[1].score, item[0]))
+    dialect = connection.dialect.name
+    weights = current_weights()
+    rank = _ModelRanking(query, weights) if weights else _RuleRanking(query)
+    keys = _search_keys(rank.asked_row)
+    found = rank.children(connection.execute(_BY_KEYS[dialect], {"keys": keys})) if keys else {}
+    if not found:
+        dates = [d for d in (query.birth_date, search_rules.swapped(query.birth_date)) if d]
+        found = rank.children(connection.execute(_BY_DATES[dialect], {"dates": dates}))
+    if not found:
+        return []
+    known_to: dict[str, set[str]] = {}
+    for child_id, agency in connection.execute(_AGENCIES, {"ids": list(found)}):
+        known_to.setdefault(child_id, set()).add(agency)
+    ranked = sorted(
+        ((c, f) for c, f in found.items() if c in known_to), key=lambda i: (-i[1].score, i[0])
+    )
     return [
         Candidate(
             child_id=child_id,
-            score=round(scored.score, 1),
-            strength=_strength(scored.score),
-            why=scored.why,
-            known_to=sorted(agencies[child_id]),
+            score=round(best.score, 2),
+            match_probability=None if best.probability is None else round(best.probability, 4),
+            strength=rank.strength(best),
+            ranked_by=rank.name,
+            why=[says for comparison, says, _ in best.reasons if comparison != "prior"],
+            reasons=[Reason(comparison=c, says=s, weight=round(w, 2)) for c, s, w in best.reasons],
+            known_to=sorted(known_to[child_id]),
         )
-        for child_id, scored in ranked[:limit]
+        for child_id, best in ranked[:limit]
     ]
 
 
-def _strength(score: float) -> Literal["strong", "possible", "weak"]:
-    if score >= 12:
-        return "strong"
-    return "possible" if score >= 8 else "weak"
+def _asked_row(query: Demographics) -> PersonRow:
+    """The query as linkage would read it as a record (an unknown sex tells nothing)."""
+    identity = {
+        "given_name": query.given_name,
+        "family_name": query.family_name,
+        "birth_date": query.birth_date.isoformat(),
+        "sex": None if query.sex == "unknown" else query.sex,
+        "addresses": [{"postcode": normalise_postcode(query.postcode)}] if query.postcode else [],
+    }
+    return person_from_identity(("search", ""), identity, None, None)
 
 
-@functools.lru_cache(maxsize=65_536)
-def _norm(value: str | None) -> str:
-    """Lower case, letters and digits only (names repeat, so the answers are kept)."""
-    if not value:
-        return ""
-    if value.isalnum():
-        return value.lower()
-    return "".join(ch for ch in value.lower() if ch.isalnum())
+def _search_keys(row: PersonRow) -> list[str]:
+    keys = blocking_keys(LinkCandidate("search", "", None, None), row)
+    return sorted(key for key in keys if key.startswith(SEARCH_KEYS))
 
 
-def _similar(a: str, b: str) -> bool:
-    """``SequenceMatcher(None, a, b).ratio() >= SIMILAR``, after two cheap upper bounds on
-    that ratio (difflib's ``real_quick_ratio`` and ``quick_ratio``: the lengths, then the
-    letters in common), which turn most pairs away before a matcher is built."""
-    if not (a and b):
-        return False
-    needed = SIMILAR * (len(a) + len(b)) / 2  # matching letters the ratio needs
-    if min(len(a), len(b)) < needed:
-        return False
-    if sum(min(a.count(c), b.count(c)) for c in set(a).intersection(b)) < needed:
-        return False
-    return SequenceMatcher(None, a, b).ratio() >= SIMILAR
+class _ModelRanking:
+    """The linkage model's match weights, query against each record."""
+
+    def __init__(self, query: Demographics, weights: MatchWeights) -> None:
+        self.asked_row = _asked_row(query)
+        self.asked = Compared.of(self.asked_row)
+        self.weights = weights
+        self.name = f"linkage model {weights.model}"
+
+    def children(self, rows: Iterable[Any]) -> dict[str, _Found]:
+        """Each child's best-scoring record, if it scores at least ``MIN_PROBABILITY``."""
+        best: dict[str, _Found] = {}
+        seen: set[int] = set()
+        for row_id, child_id, _, identity_json in rows:
+            if row_id in seen:  # a record sharing two keys with the query comes twice
+                continue
+            seen.add(row_id)
+            found = self._score(json.loads(identity_json or "null") or {})
+            if child_id not in best or found.score > best[child_id].score:
+                best[child_id] = found
+        return {c: f for c, f in best.items() if (f.probability or 0) >= MIN_PROBABILITY}
+
+    def _score(self, identity: dict[str, Any]) -> _Found:
+        """The record's match weight, or a former family name's where that scores higher."""
+        row = person_from_identity(("record", ""), identity, None, None)
+        weighed = self.weights.weigh(self.asked, Compared.of(row))
+        former = ""
+        for earlier in identity.get("previous_names") or []:
+            family = (earlier.get("family_name") or "").strip().lower()
+            if family and family != row.family_name:
+                other = self.weights.weigh(
+                    self.asked, Compared.of(replace(row, family_name=family))
+                )
+                if other.weight > weighed.weight:
+                    weighed, former = other, " (a former family name)"
+        reasons = [("prior", "the model's odds for any one record", self.weights.prior)]
+        for part in weighed.contributions:
+            said = part.says + (former if part.comparison == "family_name" else "")
+            reasons.append((part.comparison, said, part.weight))
+        return _Found(weighed.weight, probability_of(weighed.weight), reasons)
+
+    @staticmethod
+    def strength(found: _Found) -> Strength:
+        probability = found.probability or 0.0
+        if probability >= UPPER:
+            return "strong"
+        return "possible" if probability >= LOWER else "weak"
 
 
-@dataclass(frozen=True)
-class _Asked:
-    """The query with its names and postcode normalised once."""
+class _RuleRanking:
+    """The fixed field weights, where no linkage model is trained."""
 
-    query: Demographics
-    family: str
-    given: str
-    postcode: str
-    swapped_date: date | None
+    name = "fixed field weights (no trained linkage model)"
 
-    @classmethod
-    def of(cls, query: Demographics) -> _Asked:
-        return cls(
-            query,
-            _norm(query.family_name),
-            _norm(query.given_name),
-            _norm(query.postcode),
-            swapped(query.birth_date),
-        )
+    def __init__(self, query: Demographics) -> None:
+        self.asked_row = _asked_row(query)
+        self.rules = search_rules.RuleQuery.of(query)
 
-    def score(self, identity: ChildIdentity) -> _Scored:
-        """Agreement weights per field, with a reason for each that counted."""
-        query = self.query
-        scored = _Scored(0.0, [])
-        _birth_date(scored, query.birth_date, self.swapped_date, identity.birth_date)
-        _family_name(scored, self.family, identity)
-        if query.given_name:
-            _given_name(scored, self.given, identity)
-        if query.postcode:
-            _postcode(scored, self.postcode, identity.current_postcode)
-        if query.sex and identity.sex and "unknown" not in (query.sex, identity.sex):
-            agree = query.sex == identity.sex
-            scored.score += 0.5 if agree else -2.0
-            scored.why.append("sex agrees" if agree else "sex differs")
-        return scored
+    def children(self, rows: Iterable[Any]) -> dict[str, _Found]:
+        best: dict[str, _Found] = {}
+        for _, child_id, _, identity_json in rows:
+            identity = ChildIdentity.model_validate_json(identity_json or "{}")
+            scored = self.rules.score(identity)
+            if child_id not in best or scored.score > best[child_id].score:
+                best[child_id] = _Found(scored.score, None, scored.reasons)
+        return {c: f for c, f in best.items() if f.score >= search_rules.MIN_SCORE}
 
-
-def score_identity(query: Demographics, identity: ChildIdentity) -> _Scored:
-    """Agreement weights per field, with a reason for each that counted."""
-    return _Asked.of(query).score(identity)
-
-
-def _birth_date(scored: _Scored, wanted: date, other: date | None, held: date | None) -> None:
-    if held == wanted:
-        scored.score += 5
-        scored.why.append("birth date matches")
-    elif held is not None and held == other:
-        scored.score += 3
-        scored.why.append("birth date matches with day and month swapped")
-
-
-def _family_name(scored: _Scored, asked: str, identity: ChildIdentity) -> None:
-    held = _norm(identity.family_name)
-    former = {_norm(p.family_name) for p in identity.previous_names if p.family_name}
-    if asked == held:
-        scored.score += 4
-        scored.why.append("family name matches")
-    elif asked in former:
-        scored.score += 3
-        scored.why.append("family name matches a former family name")
-    elif _similar(asked, held):
-        scored.score += 2
-        scored.why.append("family name is similar (a likely misspelling)")
-    else:
-        scored.score -= 3
-        scored.why.append("family name differs")
-
-
-def _given_name(scored: _Scored, asked: str, identity: ChildIdentity) -> None:
-    held = _norm(identity.given_name)
-    if asked == held:
-        scored.score += 4
-        scored.why.append("given name matches")
-    elif _similar(asked, held) or (len(asked) >= 3 and held.startswith(asked)):
-        scored.score += 2
-        scored.why.append("given name is similar or a short form")
-    elif asked[:1] == held[:1] and asked:
-        scored.score += 0.5
-        scored.why.append("given name has the same initial")
-    else:
-        scored.score -= 2
-        scored.why.append("given name differs")
-
-
-def _postcode(scored: _Scored, asked: str, held: str | None) -> None:
-    have = _norm(held)
-    if not have:
-        return
-    if asked == have:
-        scored.score += 3
-        scored.why.append("postcode matches")
-    elif asked[:-3] and asked[:-3] == have[:-3]:
-        scored.score += 1
-        scored.why.append("postcode district matches")
+    @staticmethod
+    def strength(found: _Found) -> Strength:
+        return search_rules.strength(found.score)
