@@ -107,7 +107,8 @@ def _exact(a: str | None, b: str | None) -> int:
     return 1 if a == b else 2
 
 
-DECIDERS: dict[str, Callable[[Compared, Compared], int]] = {
+Decider = Callable[[Compared, Compared], int]
+DECIDERS: dict[str, Decider] = {
     "given_name": given_name,
     "family_name": family_name,
     "birth_date": birth_date,
@@ -116,6 +117,23 @@ DECIDERS: dict[str, Callable[[Compared, Compared], int]] = {
     "nhs_number": nhs_number,
     "upn": upn,
 }
+
+
+# The fields of one side without which a comparison is null whatever the other side holds.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "given_name": ("given_name",),
+    "family_name": ("family_name",),
+    "birth_date": ("birth_date",),
+    "sex": ("sex",),
+    "place": ("postcode", "address"),
+    "nhs_number": ("nhs_number",),
+    "upn": ("upn",),
+}
+
+
+def can_compare(comparison: str, side: Compared) -> bool:
+    """Whether the comparison can reach a level other than null with this side in it."""
+    return any(getattr(side.row, name) is not None for name in NEEDS[comparison])
 
 
 def _null(column: str) -> str:

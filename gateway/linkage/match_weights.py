@@ -14,11 +14,12 @@ import functools
 import json
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.linkage.levels import DECIDERS, SAYS, SQL, Compared
+from gateway.linkage.levels import DECIDERS, SAYS, SQL, Compared, Decider, can_compare
 from gateway.linkage.probabilistic import current_model
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,21 @@ class Contribution:
         return SAYS[self.comparison][self.level]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Weighed:
+    """A pair's match weight, and the level reached and weight added by each comparison that
+    was not null (comparison, level, weight)."""
+
     weight: float
-    contributions: tuple[Contribution, ...]
+    reached: tuple[tuple[str, int, float], ...]
 
     @property
     def probability(self) -> float:
         return probability_of(self.weight)
+
+    @property
+    def contributions(self) -> tuple[Contribution, ...]:
+        return tuple(Contribution(*part) for part in self.reached)
 
 
 def probability_of(weight: float) -> float:
@@ -58,24 +66,39 @@ def probability_of(weight: float) -> float:
     return odds / (1 + odds)
 
 
-@dataclass(frozen=True)
+@dataclass
 class MatchWeights:
     """The prior and each comparison's weight per level, in ``levels.SQL`` order."""
 
     model: str
     prior: float
     levels: dict[str, tuple[float, ...]]
+    _deciding: list[tuple[str, Decider, tuple[float, ...]]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deciding = [(c, DECIDERS[c], weights) for c, weights in self.levels.items()]
 
     def weigh(self, left: Compared, right: Compared) -> Weighed:
         """The pair's match weight and each non-null comparison's part in it."""
-        parts = []
-        total = self.prior
-        for comparison, weights in self.levels.items():
-            level = DECIDERS[comparison](left, right)
-            if level:  # level 0 is the null level: no evidence either way
-                parts.append(Contribution(comparison, level, weights[level]))
-                total += weights[level]
-        return Weighed(total, tuple(parts))
+        return self.weigher(left)(right)
+
+    def weigher(self, left: Compared) -> Callable[[Compared], Weighed]:
+        """``weigh`` with ``left`` fixed, leaving out the comparisons it makes null (a search
+        weighs its query against up to hundreds of records a request)."""
+        deciding = [part for part in self._deciding if can_compare(part[0], left)]
+        prior = self.prior
+
+        def weigh_against(right: Compared) -> Weighed:
+            total = prior
+            reached = []
+            for comparison, decide, weights in deciding:
+                level = decide(left, right)
+                if level:  # level 0 is the null level: no evidence either way
+                    total += weights[level]
+                    reached.append((comparison, level, weights[level]))
+            return Weighed(total, tuple(reached))
+
+        return weigh_against
 
 
 def weights_of(document: dict[str, Any], model: str) -> MatchWeights:

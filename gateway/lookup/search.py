@@ -21,13 +21,13 @@ records.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic_core import from_json
 from sqlalchemy import Text, and_, bindparam, cast, func, literal, select
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from gateway.identifiers import normalise_postcode
 from gateway.linkage.blocking import blocking_keys
 from gateway.linkage.clustering import LinkCandidate
 from gateway.linkage.levels import Compared
-from gateway.linkage.match_weights import MatchWeights, current_weights, probability_of
+from gateway.linkage.match_weights import MatchWeights, Weighed, current_weights
 from gateway.linkage.probabilistic import LOWER, UPPER, PersonRow, person_from_identity
 from gateway.lookup import search_rules
 from gateway.lookup.search_rules import Strength
@@ -84,11 +84,12 @@ class Candidate(BaseModel):
 
 @dataclass(frozen=True)
 class _Found:
-    """The best record of one child: its score, probability (model only) and reasons."""
+    """The best record of one child: its score, probability (model only), and what its
+    ranking needs to say why (worked out only for the children shown)."""
 
     score: float
     probability: float | None
-    reasons: Sequence[tuple[str, str, float]]
+    detail: Any
 
 
 def _identity(dialect: str) -> Any:
@@ -174,19 +175,22 @@ def search_children(session: Session, query: Demographics, limit: int = 10) -> l
     ranked = sorted(
         ((c, f) for c, f in found.items() if c in known_to), key=lambda i: (-i[1].score, i[0])
     )
-    return [
-        Candidate(
-            child_id=child_id,
-            score=round(best.score, 2),
-            match_probability=None if best.probability is None else round(best.probability, 4),
-            strength=rank.strength(best),
-            ranked_by=rank.name,
-            why=[says for comparison, says, _ in best.reasons if comparison != "prior"],
-            reasons=[Reason(comparison=c, says=s, weight=round(w, 2)) for c, s, w in best.reasons],
-            known_to=sorted(known_to[child_id]),
+    shown = []
+    for child_id, best in ranked[:limit]:
+        reasons = rank.reasons(best)
+        shown.append(
+            Candidate(
+                child_id=child_id,
+                score=round(best.score, 2),
+                match_probability=None if best.probability is None else round(best.probability, 4),
+                strength=rank.strength(best),
+                ranked_by=rank.name,
+                why=[says for comparison, says, _ in reasons if comparison != "prior"],
+                reasons=[Reason(comparison=c, says=s, weight=round(w, 2)) for c, s, w in reasons],
+                known_to=sorted(known_to[child_id]),
+            )
         )
-        for child_id, best in ranked[:limit]
-    ]
+    return shown
 
 
 def _asked_row(query: Demographics) -> PersonRow:
@@ -211,41 +215,48 @@ class _ModelRanking:
 
     def __init__(self, query: Demographics, weights: MatchWeights) -> None:
         self.asked_row = _asked_row(query)
-        self.asked = Compared.of(self.asked_row)
+        self.weigh = weights.weigher(Compared.of(self.asked_row))
         self.weights = weights
         self.name = f"linkage model {weights.model}"
 
     def children(self, rows: Iterable[Any]) -> dict[str, _Found]:
         """Each child's best-scoring record, if it scores at least ``MIN_PROBABILITY``."""
-        best: dict[str, _Found] = {}
+        best: dict[str, tuple[Weighed, str]] = {}
         seen: set[int] = set()
         for row_id, child_id, _, identity_json in rows:
             if row_id in seen:  # a record sharing two keys with the query comes twice
                 continue
             seen.add(row_id)
-            found = self._score(json.loads(identity_json or "null") or {})
-            if child_id not in best or found.score > best[child_id].score:
+            found = self._weigh(from_json(identity_json or "null") or {})
+            if child_id not in best or found[0].weight > best[child_id][0].weight:
                 best[child_id] = found
-        return {c: f for c, f in best.items() if (f.probability or 0) >= MIN_PROBABILITY}
+        return {
+            child_id: _Found(weighed.weight, weighed.probability, (weighed, former))
+            for child_id, (weighed, former) in best.items()
+            if weighed.probability >= MIN_PROBABILITY
+        }
 
-    def _score(self, identity: dict[str, Any]) -> _Found:
-        """The record's match weight, or a former family name's where that scores higher."""
+    def _weigh(self, identity: dict[str, Any]) -> tuple[Weighed, str]:
+        """The record's match weight, or a former family name's where that is higher (and
+        then what to add to the family name's reason)."""
         row = person_from_identity(("record", ""), identity, None, None)
-        weighed = self.weights.weigh(self.asked, Compared.of(row))
+        weighed = self.weigh(Compared.of(row))
         former = ""
         for earlier in identity.get("previous_names") or []:
             family = (earlier.get("family_name") or "").strip().lower()
             if family and family != row.family_name:
-                other = self.weights.weigh(
-                    self.asked, Compared.of(replace(row, family_name=family))
-                )
+                other = self.weigh(Compared.of(replace(row, family_name=family)))
                 if other.weight > weighed.weight:
                     weighed, former = other, " (a former family name)"
+        return weighed, former
+
+    def reasons(self, found: _Found) -> list[tuple[str, str, float]]:
+        weighed, former = found.detail
         reasons = [("prior", "the model's odds for any one record", self.weights.prior)]
         for part in weighed.contributions:
             said = part.says + (former if part.comparison == "family_name" else "")
             reasons.append((part.comparison, said, part.weight))
-        return _Found(weighed.weight, probability_of(weighed.weight), reasons)
+        return reasons
 
     @staticmethod
     def strength(found: _Found) -> Strength:
@@ -272,6 +283,10 @@ class _RuleRanking:
             if child_id not in best or scored.score > best[child_id].score:
                 best[child_id] = _Found(scored.score, None, scored.reasons)
         return {c: f for c, f in best.items() if f.score >= search_rules.MIN_SCORE}
+
+    @staticmethod
+    def reasons(found: _Found) -> list[tuple[str, str, float]]:
+        return list(found.detail)
 
     @staticmethod
     def strength(found: _Found) -> Strength:
