@@ -223,11 +223,15 @@ class _ModelRanking:
         """Each child's best-scoring record, if it scores at least ``MIN_PROBABILITY``."""
         best: dict[str, tuple[Weighed, str]] = {}
         seen: set[int] = set()
+        weighed: dict[str, tuple[Weighed, str]] = {}  # a child's agencies often agree
         for row_id, child_id, _, identity_json in rows:
             if row_id in seen:  # a record sharing two keys with the query comes twice
                 continue
             seen.add(row_id)
-            found = self._weigh(from_json(identity_json or "null") or {})
+            found = weighed.get(identity_json)
+            if found is None:
+                found = self._weigh(from_json(identity_json or "null") or {})
+                weighed[identity_json] = found
             if child_id not in best or found[0].weight > best[child_id][0].weight:
                 best[child_id] = found
         return {
