@@ -132,6 +132,26 @@ def test_python_weights_are_splinks_for_every_pair(
     assert every_level - levels_seen <= {("upn", 2)}, "the pairs reach (nearly) every level"
 
 
+def test_level_weights_are_read_as_splink_reads_them(splink_model: dict[str, Any]) -> None:
+    """Levels never estimated, not observed in training, or at the floor included."""
+    from splink.internals.settings_creator import SettingsCreator
+
+    model = with_weights(splink_model, PRIOR, TRAINED)
+    given, family, born = model["comparisons"][:3]
+    given["comparison_levels"][2]["m_probability"] = "level not observed in training dataset"
+    given["comparison_levels"][4]["m_probability"] = 1e-300
+    for level in family["comparison_levels"][1:]:
+        level.pop("m_probability", None)
+        level.pop("u_probability", None)
+    born["comparison_levels"][3]["u_probability"] = None
+    ours = weights_of(model, "v")
+    splinks = SettingsCreator.from_path_or_dict(model).get_settings("duckdb")
+    assert ours.prior == pytest.approx(math.log2(PRIOR / (1 - PRIOR)))
+    for comparison in splinks.comparisons:
+        expected = [level._match_weight for level in comparison.comparison_levels]
+        assert ours.levels[comparison.output_column_name] == pytest.approx(expected)
+
+
 def test_a_model_of_other_comparisons_is_refused(splink_model: dict[str, Any]) -> None:
     assert set(weights_of(with_weights(splink_model, PRIOR, TRAINED), "v").levels) == set(SQL)
     other = with_weights(splink_model, PRIOR, TRAINED)

@@ -2,10 +2,10 @@
 
 Fellegi-Sunter as Splink computes it: a pair's match weight is the prior (log2 of the odds that
 two random records match) plus, for each comparison, log2(m/u) of the level the pair reaches
-(0 for a null level); its match probability is 2^w / (1 + 2^w). Splink itself reads the level
-weights from the saved model JSON, once per model file, so defaults and clamps are its own;
-only a model whose comparisons are ours (``levels.SQL``) is read: anything else is refused
-rather than misread.
+(0 for a null level); its match probability is 2^w / (1 + 2^w). The level weights are read from
+the saved model JSON once per model file, as Splink reads them (its defaults for levels never
+estimated, its floors); only a model whose comparisons are ours (``levels.SQL``) is read:
+anything else is refused rather than misread.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from gateway.linkage.levels import DECIDERS, SAYS, SQL, Compared, Decider, can_c
 from gateway.linkage.probabilistic import current_model
 
 log = logging.getLogger(__name__)
+
+
+CLAMP = 1e-300  # Splink's floor for m and u (M_U_CLAMP_MIN)
+NOT_OBSERVED_TEXT = "level not observed in training dataset"  # Splink's LEVEL_NOT_OBSERVED_TEXT
 
 
 class UnusableModelError(ValueError):
@@ -102,10 +106,9 @@ class MatchWeights:
 
 
 def weights_of(document: dict[str, Any], model: str) -> MatchWeights:
-    """The weights of a saved model document, as Splink reads them (a level the model never
-    estimated takes Splink's default); ``UnusableModelError`` if its comparisons are not ours
-    (other levels, another order, or term-frequency adjustments)."""
-    known = set()
+    """The weights of a saved model document; ``UnusableModelError`` if its comparisons are
+    not ours (other levels, another order, or term-frequency adjustments)."""
+    levels: dict[str, tuple[float, ...]] = {}
     for comparison in document.get("comparisons", []):
         name = comparison.get("output_column_name")
         held = comparison.get("comparison_levels", [])
@@ -113,21 +116,44 @@ def weights_of(document: dict[str, Any], model: str) -> MatchWeights:
             raise UnusableModelError(f"comparison {name!r} is not one this search can evaluate")
         if any(level.get("tf_adjustment_column") for level in held):
             raise UnusableModelError(f"comparison {name!r} has term-frequency adjustments")
-        known.add(name)
-    if known != set(SQL):
+        levels[name] = _level_weights(held)
+    if set(levels) != set(SQL):
         raise UnusableModelError("the model's comparisons are not the linkage comparisons")
-    from splink.internals.settings_creator import SettingsCreator  # once per model file
-
-    settings_dict = {k: v for k, v in document.items() if k != "ehe_gateway"}
-    settings = SettingsCreator.from_path_or_dict(settings_dict).get_settings("duckdb")
-    levels = {
-        comparison.output_column_name: tuple(
-            float(level._match_weight or 0.0) for level in comparison.comparison_levels
-        )
-        for comparison in settings.comparisons
-    }
-    prior = float(settings._probability_two_random_records_match)
+    prior = float(document["probability_two_random_records_match"])
     return MatchWeights(model, math.log2(prior / (1 - prior)), levels)
+
+
+def _level_weights(levels: list[dict[str, Any]]) -> tuple[float, ...]:
+    """log2(m/u) of each level as Splink 5 reads a saved model (``ComparisonLevel``): 0 for
+    the null level; an m or u never estimated (or "level not observed") takes Splink's
+    default for the level's place (``_default_m_values``, ``_default_u_values``: m 0.95 for
+    the top level, the rest of 1 shared by the others; u such that the default weights run
+    from -5 at the else level to 3 below the top, and 10 at the top); both floored at 1e-300.
+    Done here rather than by Splink's classes, which would import Splink into the API.
+    ``tests/test_search_ranking.py`` checks the result against Splink's own reading."""
+    count = sum(1 for level in levels if not level.get("is_null_level"))
+    default_m = [0.05 / (count - 1)] * (count - 1) + [0.95]
+    default_w = ([-5.0] if count == 2 else _interpolate(-5, 3, count - 1)) + [10.0]
+    weights = []
+    place = count  # Splink's comparison vector value: count - 1 for the top level, 0 for else
+    for level in levels:
+        if level.get("is_null_level"):
+            weights.append(0.0)
+            continue
+        place -= 1
+        m = _probability(level.get("m_probability"), default_m[place])
+        u = _probability(level.get("u_probability"), default_m[place] / 2 ** default_w[place])
+        weights.append(math.log2(max(m, CLAMP) / max(u, CLAMP)))
+    return tuple(weights)
+
+
+def _probability(value: Any, default: float) -> float:
+    return default if value is None or value == NOT_OBSERVED_TEXT else float(value)
+
+
+def _interpolate(start: float, end: float, count: int) -> list[float]:
+    step = (end - start) / (count - 1)
+    return [start + i * step for i in range(count)]
 
 
 def current_weights() -> MatchWeights | None:
