@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_core import from_json
-from sqlalchemy import Text, and_, bindparam, cast, func, literal, select
+from sqlalchemy import Text, and_, bindparam, cast, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from gateway.identifiers import normalise_postcode
@@ -100,28 +100,24 @@ def _identity(dialect: str) -> Any:
 
 
 def _candidates_query(dialect: str, *, by_keys: bool) -> Any:
-    """Current linked records sharing one of the keys (or born on one of the dates): record
-    row id, child, agency, identity JSON text."""
+    """Current linked records sharing one of the keys (each once, however many it shares), or
+    born on one of the dates: child, agency, identity JSON text."""
     link, record, key = Link.__table__.c, SourceRecord.__table__.c, LinkKey.__table__.c
-    linked = and_(link.source == record.source, link.record_id == record.record_id)
-    columns = select(record.id, link.child_id, record.agency, _identity(dialect))
+    query = (
+        select(link.child_id, record.agency, _identity(dialect))
+        .select_from(Link.__table__)
+        .join(
+            SourceRecord.__table__,
+            and_(link.source == record.source, link.record_id == record.record_id),
+        )
+        .where(record.is_current.is_(True), link.state == "MATCH")
+    )
     if by_keys:
-        query = (
-            columns.select_from(LinkKey.__table__)
-            .join(
-                SourceRecord.__table__,
-                and_(record.source == key.source, record.record_id == key.record_id),
-            )
-            .join(Link.__table__, linked)
-            .where(key.key.in_(bindparam("keys", expanding=True)))
+        sharing = select(key.source, key.record_id).where(
+            key.key.in_(bindparam("keys", expanding=True))
         )
-    else:
-        query = (
-            columns.select_from(Link.__table__)
-            .join(SourceRecord.__table__, linked)
-            .where(record.birth_date.in_(bindparam("dates", expanding=True)))
-        )
-    return query.where(record.is_current.is_(True), link.state == "MATCH")
+        return query.where(tuple_(record.source, record.record_id).in_(sharing))
+    return query.where(record.birth_date.in_(bindparam("dates", expanding=True)))
 
 
 # Built once (per dialect): SQLAlchemy finds the compiled form by the statement's memoised key.
@@ -222,12 +218,8 @@ class _ModelRanking:
     def children(self, rows: Iterable[Any]) -> dict[str, _Found]:
         """Each child's best-scoring record, if it scores at least ``MIN_PROBABILITY``."""
         best: dict[str, tuple[Weighed, str]] = {}
-        seen: set[int] = set()
         weighed: dict[str, tuple[Weighed, str]] = {}  # a child's agencies often agree
-        for row_id, child_id, _, identity_json in rows:
-            if row_id in seen:  # a record sharing two keys with the query comes twice
-                continue
-            seen.add(row_id)
+        for child_id, _, identity_json in rows:
             found = weighed.get(identity_json)
             if found is None:
                 found = self._weigh(from_json(identity_json or "null") or {})
@@ -281,7 +273,7 @@ class _RuleRanking:
 
     def children(self, rows: Iterable[Any]) -> dict[str, _Found]:
         best: dict[str, _Found] = {}
-        for _, child_id, _, identity_json in rows:
+        for child_id, _, identity_json in rows:
             identity = ChildIdentity.model_validate_json(identity_json or "{}")
             scored = self.rules.score(identity)
             if child_id not in best or scored.score > best[child_id].score:
