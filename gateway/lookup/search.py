@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_core import from_json
-from sqlalchemy import Text, and_, bindparam, cast, func, literal, select, tuple_
+from sqlalchemy import Connection, Text, and_, bindparam, cast, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from gateway.identifiers import normalise_postcode
@@ -100,17 +100,12 @@ def _identity(dialect: str) -> Any:
 
 
 def _candidates_query(dialect: str, *, by_keys: bool) -> Any:
-    """Current linked records sharing one of the keys (each once, however many it shares), or
-    born on one of the dates: child, agency, identity JSON text."""
-    link, record, key = Link.__table__.c, SourceRecord.__table__.c, LinkKey.__table__.c
-    query = (
-        select(link.child_id, record.agency, _identity(dialect))
-        .select_from(Link.__table__)
-        .join(
-            SourceRecord.__table__,
-            and_(link.source == record.source, link.record_id == record.record_id),
-        )
-        .where(record.is_current.is_(True), link.state == "MATCH")
+    """Current records sharing one of the keys (each once, however many it shares), or born
+    on one of the dates: source, record id, identity JSON text. Which child each is linked to
+    is asked afterwards, of the few that score."""
+    record, key = SourceRecord.__table__.c, LinkKey.__table__.c
+    query = select(record.source, record.record_id, _identity(dialect)).where(
+        record.is_current.is_(True)
     )
     if by_keys:
         sharing = select(key.source, key.record_id).where(
@@ -125,52 +120,54 @@ _BY_KEYS = {d: _candidates_query(d, by_keys=True) for d in ("postgresql", "sqlit
 _BY_DATES = {d: _candidates_query(d, by_keys=False) for d in ("postgresql", "sqlite")}
 
 
-def _agencies_query() -> Any:
-    """The agencies holding current records of the children, for those not merged away."""
+def _linked_query() -> Any:
+    """For each record that scored: the child it is linked to (a MATCH; children merged into
+    another left out) and the agency of each current record of that child."""
+    scored = Link.__table__.alias("scored")
     link, record, child = Link.__table__.c, SourceRecord.__table__.c, Child.__table__.c
     return (
-        select(link.child_id, record.agency)
-        .distinct()
-        .select_from(Link.__table__)
+        select(scored.c.source, scored.c.record_id, scored.c.child_id, record.agency)
+        .select_from(scored)
+        .join(Child.__table__, child.child_id == scored.c.child_id)
+        .join(Link.__table__, link.child_id == scored.c.child_id)
         .join(
             SourceRecord.__table__,
-            and_(link.source == record.source, link.record_id == record.record_id),
+            and_(record.source == link.source, record.record_id == link.record_id),
         )
-        .join(Child.__table__, child.child_id == link.child_id)
-        .where(link.child_id.in_(bindparam("ids", expanding=True)))
-        .where(record.is_current.is_(True), link.state == "MATCH")
-        .where(child.merged_into.is_(None))
+        .where(
+            tuple_(scored.c.source, scored.c.record_id).in_(bindparam("records", expanding=True))
+        )
+        .where(scored.c.state == "MATCH", child.merged_into.is_(None))
+        .where(link.state == "MATCH", record.is_current.is_(True))
     )
 
 
-_AGENCIES = _agencies_query()
+_LINKED = _linked_query()
 
 
 def search_children(session: Session, query: Demographics, limit: int = 10) -> list[Candidate]:
     """The best ``limit`` children for these demographics, strongest first.
 
-    One indexed read of the records sharing a blocking key with the query (widened to every
-    record born on the date, or with day and month swapped, if none of those scores); a second
-    small read of the agencies that know the children that scored, which also drops those
-    merged into another child.
+    One indexed read of the current records sharing a blocking key with the query (widened to
+    every record born on the date, or with day and month swapped, if none of those scores);
+    a second small read, of the records that scored, for their children (not those merged
+    into another) and the agencies that know them.
     """
     connection = session.connection()
     dialect = connection.dialect.name
     weights = current_weights()
     rank = _ModelRanking(query, weights) if weights else _RuleRanking(query)
     keys = _search_keys(rank.asked_row)
-    found = rank.children(connection.execute(_BY_KEYS[dialect], {"keys": keys})) if keys else {}
+    found: dict[str, _Found] = {}
+    known_to: dict[str, set[str]] = {}
+    if keys:
+        scored = rank.records(connection.execute(_BY_KEYS[dialect], {"keys": keys}))
+        found, known_to = _children(connection, scored)
     if not found:
         dates = [d for d in (query.birth_date, search_rules.swapped(query.birth_date)) if d]
-        found = rank.children(connection.execute(_BY_DATES[dialect], {"dates": dates}))
-    if not found:
-        return []
-    known_to: dict[str, set[str]] = {}
-    for child_id, agency in connection.execute(_AGENCIES, {"ids": list(found)}):
-        known_to.setdefault(child_id, set()).add(agency)
-    ranked = sorted(
-        ((c, f) for c, f in found.items() if c in known_to), key=lambda i: (-i[1].score, i[0])
-    )
+        scored = rank.records(connection.execute(_BY_DATES[dialect], {"dates": dates}))
+        found, known_to = _children(connection, scored)
+    ranked = sorted(found.items(), key=lambda item: (-item[1].score, item[0]))
     shown = []
     for child_id, best in ranked[:limit]:
         reasons = rank.reasons(best)
@@ -187,6 +184,24 @@ def search_children(session: Session, query: Demographics, limit: int = 10) -> l
             )
         )
     return shown
+
+
+def _children(
+    connection: Connection, scored: dict[tuple[str, str], _Found]
+) -> tuple[dict[str, _Found], dict[str, set[str]]]:
+    """The best record of each child among those that scored, and the child's agencies."""
+    if not scored:
+        return {}, {}
+    best: dict[str, _Found] = {}
+    known_to: dict[str, set[str]] = {}
+    for source, record_id, child_id, agency in connection.execute(
+        _LINKED, {"records": list(scored)}
+    ):
+        found = scored[(source, record_id)]
+        if child_id not in best or found.score > best[child_id].score:
+            best[child_id] = found
+        known_to.setdefault(child_id, set()).add(agency)
+    return best, known_to
 
 
 def _asked_row(query: Demographics) -> PersonRow:
@@ -215,22 +230,18 @@ class _ModelRanking:
         self.weights = weights
         self.name = f"linkage model {weights.model}"
 
-    def children(self, rows: Iterable[Any]) -> dict[str, _Found]:
-        """Each child's best-scoring record, if it scores at least ``MIN_PROBABILITY``."""
-        best: dict[str, tuple[Weighed, str]] = {}
+    def records(self, rows: Iterable[Any]) -> dict[tuple[str, str], _Found]:
+        """The records scoring at least ``MIN_PROBABILITY``."""
+        scored: dict[tuple[str, str], _Found] = {}
         weighed: dict[str, tuple[Weighed, str]] = {}  # a child's agencies often agree
-        for child_id, _, identity_json in rows:
+        for source, record_id, identity_json in rows:
             found = weighed.get(identity_json)
             if found is None:
                 found = self._weigh(from_json(identity_json or "null") or {})
                 weighed[identity_json] = found
-            if child_id not in best or found[0].weight > best[child_id][0].weight:
-                best[child_id] = found
-        return {
-            child_id: _Found(weighed.weight, weighed.probability, (weighed, former))
-            for child_id, (weighed, former) in best.items()
-            if weighed.probability >= MIN_PROBABILITY
-        }
+            if found[0].probability >= MIN_PROBABILITY:
+                scored[(source, record_id)] = _Found(found[0].weight, found[0].probability, found)
+        return scored
 
     def _weigh(self, identity: dict[str, Any]) -> tuple[Weighed, str]:
         """The record's match weight, or a former family name's where that is higher (and
@@ -271,14 +282,15 @@ class _RuleRanking:
         self.asked_row = _asked_row(query)
         self.rules = search_rules.RuleQuery.of(query)
 
-    def children(self, rows: Iterable[Any]) -> dict[str, _Found]:
-        best: dict[str, _Found] = {}
-        for child_id, _, identity_json in rows:
+    def records(self, rows: Iterable[Any]) -> dict[tuple[str, str], _Found]:
+        """The records scoring at least ``search_rules.MIN_SCORE``."""
+        scored: dict[tuple[str, str], _Found] = {}
+        for source, record_id, identity_json in rows:
             identity = ChildIdentity.model_validate_json(identity_json or "{}")
-            scored = self.rules.score(identity)
-            if child_id not in best or scored.score > best[child_id].score:
-                best[child_id] = _Found(scored.score, None, scored.reasons)
-        return {c: f for c, f in best.items() if f.score >= search_rules.MIN_SCORE}
+            rule_score = self.rules.score(identity)
+            if rule_score.score >= search_rules.MIN_SCORE:
+                scored[(source, record_id)] = _Found(rule_score.score, None, rule_score.reasons)
+        return scored
 
     @staticmethod
     def reasons(found: _Found) -> list[tuple[str, str, float]]:
