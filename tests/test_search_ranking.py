@@ -246,7 +246,12 @@ def test_ranking_follows_the_models_weights(index: str, splink_model: dict[str, 
     assert x.match_probability == pytest.approx(probability_of(x.score), abs=1e-4)
 
     _install(with_weights(splink_model, 0.001, GIVEN_NAME_COUNTS))
-    assert [c.child_id for c in _search(index)][:2] == ["C-Y", "C-X"], "the newest model ranks"
+    every = [c.child_id for c in _search(index)]
+    assert every[:2] == ["C-Y", "C-X"], "the newest model ranks"
+    with session_factory(index)() as session:  # the best records' children are asked first
+        for limit in (1, 2, 3):
+            shown = search_children(session, QUERY, limit=limit)
+            assert [c.child_id for c in shown] == every[:limit]
 
 
 def test_each_candidate_says_what_each_comparison_added(

@@ -58,8 +58,9 @@ class Reason(BaseModel):
     comparison: str = Field(description="prior, given_name, family_name, birth_date, sex or place")
     says: str = Field(description="what the comparison found, never the values compared")
     weight: float = Field(
-        description="what it added to the score: a match weight (log2 of how much likelier "
-        "the finding is for the same child than for two) under the linkage model"
+        description="what it added to the score: under the linkage model a match weight (log2 "
+        "of how much likelier the finding is for the same child than for two); else the fixed "
+        "weight"
     )
 
 
@@ -84,8 +85,8 @@ class Candidate(BaseModel):
 
 @dataclass(frozen=True)
 class _Found:
-    """The best record of one child: its score, probability (model only), and what its
-    ranking needs to say why (worked out only for the children shown)."""
+    """A record that scored: its score, probability (model only), and what its ranking needs
+    to say why (put into words only for the children shown)."""
 
     score: float
     probability: float | None
@@ -150,8 +151,8 @@ def search_children(session: Session, query: Demographics, limit: int = 10) -> l
 
     One indexed read of the current records sharing a blocking key with the query (widened to
     every record born on the date, or with day and month swapped, if none of those scores);
-    a second small read, of the records that scored, for their children (not those merged
-    into another) and the agencies that know them.
+    a second small read, of the best records that scored, for their children (not those
+    merged into another) and the agencies that know them.
     """
     connection = session.connection()
     dialect = connection.dialect.name
@@ -162,11 +163,11 @@ def search_children(session: Session, query: Demographics, limit: int = 10) -> l
     known_to: dict[str, set[str]] = {}
     if keys:
         scored = rank.records(connection.execute(_BY_KEYS[dialect], {"keys": keys}))
-        found, known_to = _children(connection, scored)
+        found, known_to = _children(connection, scored, limit)
     if not found:
         dates = [d for d in (query.birth_date, search_rules.swapped(query.birth_date)) if d]
         scored = rank.records(connection.execute(_BY_DATES[dialect], {"dates": dates}))
-        found, known_to = _children(connection, scored)
+        found, known_to = _children(connection, scored, limit)
     ranked = sorted(found.items(), key=lambda item: (-item[1].score, item[0]))
     shown = []
     for child_id, best in ranked[:limit]:
@@ -187,20 +188,26 @@ def search_children(session: Session, query: Demographics, limit: int = 10) -> l
 
 
 def _children(
-    connection: Connection, scored: dict[tuple[str, str], _Found]
+    connection: Connection, scored: dict[tuple[str, str], _Found], limit: int
 ) -> tuple[dict[str, _Found], dict[str, set[str]]]:
-    """The best record of each child among those that scored, and the child's agencies."""
-    if not scored:
-        return {}, {}
+    """The best record of each of the ``limit`` best children among the records that scored,
+    and each child's agencies. Records are asked about best first, a few at a time, until
+    ``limit`` children are known and the next record scores below all of them."""
+    ordered = sorted(scored, key=lambda key: -scored[key].score)
     best: dict[str, _Found] = {}
     known_to: dict[str, set[str]] = {}
-    for source, record_id, child_id, agency in connection.execute(
-        _LINKED, {"records": list(scored)}
-    ):
-        found = scored[(source, record_id)]
-        if child_id not in best or found.score > best[child_id].score:
-            best[child_id] = found
-        known_to.setdefault(child_id, set()).add(agency)
+    for start in range(0, len(ordered), 2 * limit):
+        part = ordered[start : start + 2 * limit]
+        for source, record_id, child_id, agency in connection.execute(_LINKED, {"records": part}):
+            found = scored[(source, record_id)]
+            if child_id not in best or found.score > best[child_id].score:
+                best[child_id] = found
+            known_to.setdefault(child_id, set()).add(agency)
+        rest = ordered[start + 2 * limit : start + 2 * limit + 1]
+        if len(best) >= limit and (
+            not rest or scored[rest[0]].score < sorted(f.score for f in best.values())[-limit]
+        ):
+            break
     return best, known_to
 
 
