@@ -72,6 +72,31 @@ class PersonRow:
     address: str | None = None
 
 
+def person_from_identity(
+    key: tuple[str, str], identity: dict[str, Any], nhs: str | None, upn: str | None
+) -> PersonRow:
+    """What scoring compares of a record's canonical identity: names lower-cased, the latest
+    postcode and address line."""
+    addresses = identity.get("addresses") or []
+    postcodes = [a.get("postcode") for a in addresses if a.get("postcode")]
+    lines = [" ".join(a.get("lines") or []) for a in addresses if a.get("lines")]
+    return PersonRow(
+        key=key,
+        given_name=_lower(identity.get("given_name")),
+        family_name=_lower(identity.get("family_name")),
+        birth_date=identity.get("birth_date"),
+        sex=identity.get("sex"),
+        postcode=postcodes[-1] if postcodes else None,
+        nhs_number=nhs,
+        upn=upn,
+        address=_lower(lines[-1]) if lines else None,
+    )
+
+
+def _lower(value: str | None) -> str | None:
+    return value.strip().lower() or None if value else None
+
+
 @dataclass(frozen=True)
 class ScoredPair:
     left: tuple[str, str]

@@ -32,7 +32,13 @@ from gateway.linkage.incremental import (
     same_children,
     with_keys,
 )
-from gateway.linkage.probabilistic import PersonRow, ScoredPair, current_model, train_model
+from gateway.linkage.probabilistic import (
+    PersonRow,
+    ScoredPair,
+    current_model,
+    person_from_identity,
+    train_model,
+)
 from gateway.linkage.resolution import resolve
 from gateway.store.engine import session_factory
 from gateway.store.tables import (
@@ -366,32 +372,9 @@ def read_candidates(
         local_ids = tuple(sorted(identity.get("local_ids", {}).items()))
         candidate = LinkCandidate(source, record_id, nhs, upn, local_ids, merged_into)
         candidates.append(candidate)
-        people.append(_person(candidate.key, identity, nhs, upn))
+        people.append(person_from_identity(candidate.key, identity, nhs, upn))
         restricted[candidate.key] = bool(is_restricted)
     return candidates, people, restricted
-
-
-def _person(
-    key: tuple[str, str], identity: dict[str, Any], nhs: str | None, upn: str | None
-) -> PersonRow:
-    addresses = identity.get("addresses") or []
-    postcodes = [a.get("postcode") for a in addresses if a.get("postcode")]
-    lines = [" ".join(a.get("lines") or []) for a in addresses if a.get("lines")]
-    return PersonRow(
-        key=key,
-        given_name=_lower(identity.get("given_name")),
-        family_name=_lower(identity.get("family_name")),
-        birth_date=identity.get("birth_date"),
-        sex=identity.get("sex"),
-        postcode=postcodes[-1] if postcodes else None,
-        nhs_number=nhs,
-        upn=upn,
-        address=_lower(lines[-1]) if lines else None,
-    )
-
-
-def _lower(value: str | None) -> str | None:
-    return value.strip().lower() or None if value else None
 
 
 def _queue_for_review(
