@@ -7,7 +7,8 @@ FastAPI endpoint doing one primary-key read and one insert; prints our rate as a
 Size with BENCH_API_CHILDREN (default 20000; the target is 1000000), clients with
 BENCH_API_CLIENTS (16), seconds per measurement with BENCH_API_SECONDS (10), API worker
 processes with BENCH_API_WORKERS (2). The index is a new PostgreSQL database on
-EHE_TEST_PG_ADMIN's server (dropped afterwards) unless BENCH_API_INDEX_URL names an empty one.
+EHE_TEST_PG_ADMIN's server (dropped afterwards) unless BENCH_API_INDEX_URL names an empty one,
+or one this benchmark populated before (with as many children: it is reused as it is).
 
 The load comes from wrk (Debian's ``wrk`` package: compiled, one thread, keep-alive) when it
 is installed, else from httpx in this process (BENCH_API_CLIENT=httpx forces that); httpx
@@ -404,11 +405,17 @@ def run(url: str, children: int, clients: int, seconds: float, workers: int) -> 
 
         upgrade(url)
         started = time.perf_counter()
-        populate(url, children)
+        loaded = _populated(url)
+        if loaded is None:
+            populate(url, children)
+            how = f"loaded in {time.perf_counter() - started:.0f} s"
+        elif loaded == children:
+            how = "populated before, reused"
+        else:
+            raise SystemExit(f"{url} holds {loaded} children, not {children}: use another")
         print(
-            f"API benchmark: {children} children on PostgreSQL (loaded in "
-            f"{time.perf_counter() - started:.0f} s), {clients} clients, {workers} API workers, "
-            f"{seconds:.0f} s each, audit written on every request"
+            f"API benchmark: {children} children on PostgreSQL ({how}), {clients} clients, "
+            f"{workers} API workers, {seconds:.0f} s each, audit written on every request"
         )
         token = LocalIssuer().issue(load_demo_users()["erin.ehe"], lifetime_seconds=3600)
         env = {
@@ -444,11 +451,15 @@ def run(url: str, children: int, clients: int, seconds: float, workers: int) -> 
             f"{'p99 ms':>7}  statuses"
         )
         rates = {}
+        # BENCH_API_ONLY=lookup,bare measures only those (while developing one of them)
+        only = os.environ.get("BENCH_API_ONLY", "lookup,search,bare").split(",")
         for label, target, path, bodies in (
             ("child summary", "gateway.api.app:create_app", "/api/v1/lookup", lookups),
             ("demographic search", "gateway.api.app:create_app", "/api/v1/search", searches),
             ("bare PK read+insert", "bare_app:create_bare_app", "/bare", probes),
         ):
+            if path.rsplit("/", 1)[1] not in only:
+                continue
             port = _free_port()
             process = serve(target, port, workers, env)
             try:
@@ -465,12 +476,24 @@ def run(url: str, children: int, clients: int, seconds: float, workers: int) -> 
                 process.terminate()
                 process.wait(timeout=30)
             rates[label] = report(label, result)
+        if len(rates) < 3:
+            return
         share = rates["child summary"] / rates["bare PK read+insert"]
         print(
             f"child summaries at {share:.0%} of the bare endpoint's rate "
             f"(targets: >= 1000 summaries/s with p99 <= 50 ms; search p99 <= 150 ms); "
             f"load after: {_load()}"
         )
+
+
+def _populated(url: str) -> int | None:
+    """How many children an earlier run of this benchmark put in the database, else None."""
+    with psycopg.connect(url) as conn:
+        made = conn.execute("SELECT to_regclass('bench_bare_write')").fetchone()
+        if made is None or made[0] is None:
+            return None
+        row = conn.execute("SELECT count(*) FROM child").fetchone()
+        return int(row[0]) if row else 0
 
 
 def _httpx_measure(
