@@ -89,11 +89,15 @@ def _digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
 
 
 def _append_on_a_chain(lock: Literal["FOR UPDATE SKIP LOCKED", "FOR UPDATE"]) -> TextClause:
-    """Take a chain head with ``lock``, move it on by the entry's hash, and insert the entry."""
+    """Take a chain head with ``lock``, move it on by the entry's hash, and insert the entry.
+
+    The free head is the first by id, found through the primary key: every append updates a
+    head, so the table holds many dead row versions between vacuums (500 pages for 16 rows
+    after a minute of lookups), which ``ORDER BY random()`` read in full on every append."""
     return text(  # the only text put in is ``lock``, one of two constants
         f"""
     WITH taken AS (
-        SELECT id FROM audit_head ORDER BY random() LIMIT 1 {lock}
+        SELECT id FROM audit_head ORDER BY id LIMIT 1 {lock}
     ),
     head AS (
         UPDATE audit_head
