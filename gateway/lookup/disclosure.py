@@ -22,6 +22,7 @@ from gateway.access.consent import has_consent
 from gateway.access.purposes import Purpose
 from gateway.lookup.summary import ChildRef, ChildSummary, FoundChild, records_of, summarise
 from gateway.model import CanonicalRecord
+from gateway.store.tables import BreakGlass
 
 # Never disclosed for a restricted record, not even under break-glass: they say where a child is.
 LOCATION_FIELDS = frozenset(
@@ -93,10 +94,28 @@ def disclose(
             reason=reason,
             decision=decision,
         )
-    sources = decision.sources if override is None else ALL_AGENCIES
     every_record: list[CanonicalRecord] = (
         child.records if isinstance(child, FoundChild) else records_of(session, child.child_id)
     )
+    disclosure, event = minimised(
+        actor, purpose, child, every_record, decision=decision, override=override
+    )
+    append(session, event)
+    return disclosure
+
+
+def minimised(
+    actor: Actor,
+    purpose: Purpose,
+    child: ChildRef,
+    every_record: list[CanonicalRecord],
+    *,
+    decision: SharingDecision,
+    override: BreakGlass | None = None,
+) -> tuple[Disclosure, AuditEvent]:
+    """The answer an allowed lookup gives (or one under break-glass), and the audit entry
+    that must be written in the same transaction before it leaves. No I/O."""
+    sources = decision.sources if override is None else ALL_AGENCIES
     # The most restrictive label wins, whichever agency holds it and whatever is shared.
     restricted = child.restricted or any(r.identity.restricted for r in every_record)
     summary = summarise(child, [r for r in every_record if r.agency in sources])
@@ -123,21 +142,18 @@ def disclose(
         fields_refused=sorted(f for f in values if f not in allowed),
         notice=notice,
     )
-    append(
-        session,
-        AuditEvent(
-            actor=actor,
-            action="lookup",
-            outcome=outcome,
-            purpose=purpose.code,
-            lawful_basis=purpose.lawful_basis,
-            child_id=child.child_id,
-            fields_disclosed=disclosure.fields_disclosed,
-            fields_refused=disclosure.fields_refused,
-            agreement_clause=clause,
-        ),
+    event = AuditEvent(
+        actor=actor,
+        action="lookup",
+        outcome=outcome,
+        purpose=purpose.code,
+        lawful_basis=purpose.lawful_basis,
+        child_id=child.child_id,
+        fields_disclosed=disclosure.fields_disclosed,
+        fields_refused=disclosure.fields_refused,
+        agreement_clause=clause,
     )
-    return disclosure
+    return disclosure, event
 
 
 def _every_field() -> frozenset[str]:
