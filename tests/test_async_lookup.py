@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_server import bearer, serving
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.access.agreements import load_agreements
 from gateway.access.audit import Actor, first_broken_entry
@@ -23,7 +23,7 @@ from gateway.lookup.disclosure import disclose
 from gateway.lookup.summary import child_with_records
 from gateway.pipeline import ingest, link_children
 from gateway.store.engine import session_factory
-from gateway.store.tables import AuditEntry, AuditHead, Child
+from gateway.store.tables import AuditEntry, AuditHead, Child, Link, SourceRecord
 
 pytestmark = pytest.mark.parametrize("index_url", ["postgresql"], indirect=True)
 
@@ -53,10 +53,29 @@ def _children(index_url: str, n: int) -> list[str]:
         )
 
 
+@pytest.mark.parametrize("label", ["none", "child", "record"])
 def test_the_answer_and_its_audit_entry_are_those_disclose_gives(
-    api: httpx.Client, index_url: str
+    api: httpx.Client, index_url: str, label: str
 ) -> None:
+    """Also when the child, or one of its records, is labelled restricted (the statement
+    decides which entry to write from the labels it reads)."""
     child_id = _children(index_url, 1)[0]
+    with session_factory(index_url).begin() as session:
+        if label == "child":
+            session.execute(update(Child).where(Child.child_id == child_id).values(restricted=True))
+        elif label == "record":
+            record = session.scalars(
+                select(SourceRecord)
+                .join(
+                    Link,
+                    (Link.source == SourceRecord.source)
+                    & (Link.record_id == SourceRecord.record_id),
+                )
+                .where(Link.child_id == child_id, SourceRecord.is_current.is_(True))
+                .limit(1)
+            ).one()
+            identity = {**record.payload["identity"], "restricted": True}
+            record.payload = {**record.payload, "identity": identity}
     answer = api.post(
         "/api/v1/lookup",
         json={"child_id": child_id, "purpose": "ehe_enquiry"},
@@ -81,7 +100,9 @@ def test_the_answer_and_its_audit_entry_are_those_disclose_gives(
         user.organisation,
         user.role,
     )
-    assert (entry.action, entry.outcome, entry.child_id) == ("lookup", "disclosed", child_id)
+    outcome = "disclosed" if label == "none" else "restricted"
+    assert (entry.action, entry.outcome, entry.child_id) == ("lookup", outcome, child_id)
+    assert answer.json()["restricted"] is (label != "none")
     assert entry.purpose == "ehe_enquiry"
     assert entry.agreement_clause == expected.agreement_clause
     assert entry.fields_disclosed == expected.fields_disclosed
