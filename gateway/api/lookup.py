@@ -92,7 +92,7 @@ async def lookup(
     state = http.app.state
     fast: AsyncLookups | None = state.async_lookups
     if fast is not None and request.child_id and not (request.nhs_number or request.upn):
-        # Allowed, by child id, no consent needed: on the event loop, in two round trips.
+        # Allowed, by child id, no consent needed: on the event loop, one statement (async_lookup).
         purpose = PURPOSES.get(request.purpose or "")
         if purpose is not None and not purpose.requires_consent:
             decision = decide(state.agreements, who, purpose.code, datetime.now(UTC).date())
