@@ -9,7 +9,10 @@ nested route functions as objects.
 """
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import psycopg
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,7 +24,8 @@ from gateway.access.rate_limit import RateLimiter
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
 from gateway.api import audit, children, lookup, policy, reviews
 from gateway.api.metrics import metrics_router
-from gateway.store.engine import session_factory
+from gateway.lookup.async_lookup import AsyncLookups
+from gateway.store.engine import pool_size, session_factory
 from gateway.web import install_web
 
 log = logging.getLogger(__name__)
@@ -38,8 +42,16 @@ def create_app(
         version="1",
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
+        lifespan=_lifespan,
     )
     app.state.sessions = session_factory(index_url)
+    bind = app.state.sessions.kw["bind"]
+    # On PostgreSQL, the allowed lookup by child id goes on the event loop (lookup.py).
+    app.state.async_lookups = (
+        AsyncLookups(bind.url.render_as_string(hide_password=False), pool_size())
+        if bind.dialect.name == "postgresql"
+        else None
+    )
     app.state.token_verifier = verifier or verifier_from_env()
     app.state.agreements = load_agreements() if agreements is None else agreements
     app.state.rate_limiter = rate_limiter or RateLimiter.from_env()
@@ -50,6 +62,7 @@ def create_app(
     app.include_router(reviews.router)
     app.add_exception_handler(SQLAlchemyError, _database_failed)
     app.add_exception_handler(AuditUnavailableError, _database_failed)
+    app.add_exception_handler(psycopg.Error, _database_failed)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(metrics_router(index_url))
     install_web(app, app.state.sessions)
@@ -61,6 +74,13 @@ def create_app(
         return local.jwks() if local else {"keys": []}
 
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    if app.state.async_lookups is not None:
+        await app.state.async_lookups.close()
 
 
 async def _database_failed(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
 """
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -10,11 +11,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from gateway.access.agreements import Agreement
+from gateway.access.agreements import Agreement, decide
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
 from gateway.api.deps import COMMON_RESPONSES, rate_limited
 from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
+from gateway.lookup.async_lookup import AsyncLookups
 from gateway.lookup.disclosure import Disclosure, Refusal, disclose
 from gateway.lookup.summary import child_with_records, find_child_id
 
@@ -88,6 +90,17 @@ async def lookup(
 ) -> Disclosure:
     """A child's summary, minimised to what the agreement allows for this role and purpose."""
     state = http.app.state
+    fast: AsyncLookups | None = state.async_lookups
+    if fast is not None and request.child_id and not (request.nhs_number or request.upn):
+        # Allowed, by child id, no consent needed: on the event loop, one statement (async_lookup).
+        purpose = PURPOSES.get(request.purpose or "")
+        if purpose is not None and not purpose.requires_consent:
+            decision = decide(state.agreements, who, purpose.code, datetime.now(UTC).date())
+            if decision.allowed:
+                answer = await fast.lookup(who, purpose, request.child_id, decision)
+                if answer is not None:
+                    return answer
+    # Anything else (refused, consent, break-glass, not found...) is decided and recorded here.
     # The session and all the database work on one worker thread (one hop, no more); the
     # answer is serialised back on the event loop.
     return await run_in_threadpool(_lookup, request, who, state.sessions, state.agreements)

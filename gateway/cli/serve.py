@@ -2,14 +2,55 @@
 
 from __future__ import annotations
 
+import os
+
+import typer
+
 from gateway.cli.app import app
 
 
+def default_workers() -> int:
+    """``EHE_API_WORKERS``, else one worker process per CPU core this process may run on."""
+    given = os.environ.get("EHE_API_WORKERS")
+    if given:
+        return max(1, int(given))
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the lookup API (and its OpenAPI description at /api/v1/docs)."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = typer.Option(
+        0, help="API worker processes (0: EHE_API_WORKERS, else one per CPU core)"
+    ),
+    access_log: bool = typer.Option(
+        False, help="Log every request (off: a line per request costs CPU on a busy service)"
+    ),
+) -> None:
+    """Serve the lookup API (and its OpenAPI description at /api/v1/docs).
+
+    uvicorn with uvloop and httptools (compiled), one process per core by default: each
+    process runs the whole app, with its own database pools and token cache.
+    """
     import uvicorn
 
-    from gateway.api.app import create_app
+    from gateway.access.rate_limit import STORAGE_ENV
 
-    uvicorn.run(create_app(), host=host, port=port)
+    count = workers or default_workers()
+    if count > 1 and os.environ.get(STORAGE_ENV, "memory://").startswith("memory://"):
+        typer.echo(
+            f"rate limits are counted in each of the {count} worker processes: set "
+            f"{STORAGE_ENV}=redis://... for one limit per user, or --workers 1",
+            err=True,
+        )
+    uvicorn.run(
+        "gateway.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=count,
+        loop="uvloop",
+        http="httptools",
+        access_log=access_log,
+    )

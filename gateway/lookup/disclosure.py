@@ -22,6 +22,7 @@ from gateway.access.consent import has_consent
 from gateway.access.purposes import Purpose
 from gateway.lookup.summary import ChildRef, ChildSummary, FoundChild, records_of, summarise
 from gateway.model import CanonicalRecord
+from gateway.store.tables import BreakGlass
 
 # Never disclosed for a restricted record, not even under break-glass: they say where a child is.
 LOCATION_FIELDS = frozenset(
@@ -93,51 +94,90 @@ def disclose(
             reason=reason,
             decision=decision,
         )
-    sources = decision.sources if override is None else ALL_AGENCIES
     every_record: list[CanonicalRecord] = (
         child.records if isinstance(child, FoundChild) else records_of(session, child.child_id)
     )
-    # The most restrictive label wins, whichever agency holds it and whatever is shared.
-    restricted = child.restricted or any(r.identity.restricted for r in every_record)
+    disclosure, event = minimised(
+        actor, purpose, child, every_record, decision=decision, override=override
+    )
+    append(session, event)
+    return disclosure
+
+
+def minimised(
+    actor: Actor,
+    purpose: Purpose,
+    child: ChildRef,
+    every_record: list[CanonicalRecord],
+    *,
+    decision: SharingDecision,
+    override: BreakGlass | None = None,
+) -> tuple[Disclosure, AuditEvent]:
+    """The answer an allowed lookup gives (or one under break-glass), and the audit entry
+    that must be written in the same transaction before it leaves. No I/O."""
+    sources = decision.sources if override is None else ALL_AGENCIES
+    restricted = is_restricted(child.restricted, every_record)
     summary = summarise(child, [r for r in every_record if r.agency in sources])
+    event = lookup_event(
+        actor, purpose, child.child_id, decision=decision, restricted=restricted, override=override
+    )
+    allowed = _allowed(decision, override, restricted)
+    disclosure = Disclosure(
+        outcome=event.outcome,
+        child_id=child.child_id,
+        purpose=purpose.code,
+        lawful_basis=purpose.lawful_basis,
+        agreement_clause=event.agreement_clause,
+        restricted=restricted,
+        summary=_minimised(summary.flat(), allowed, restricted),
+        fields_disclosed=event.fields_disclosed,
+        fields_refused=event.fields_refused,
+        notice=_restricted_notice(decision) if restricted and override is None else None,
+    )
+    return disclosure, event
+
+
+def is_restricted(child_restricted: bool, every_record: list[CanonicalRecord]) -> bool:
+    """The most restrictive label wins, whichever agency holds it and whatever is shared."""
+    return child_restricted or any(r.identity.restricted for r in every_record)
+
+
+def lookup_event(
+    actor: Actor,
+    purpose: Purpose,
+    child_id: str,
+    *,
+    decision: SharingDecision,
+    restricted: bool,
+    override: BreakGlass | None = None,
+) -> AuditEvent:
+    """The audit entry of an allowed lookup (or one under break-glass): which fields it
+    discloses depends only on the decision, the override and whether the child is restricted,
+    never on the values (every summary has every field)."""
+    allowed = _allowed(decision, override, restricted)
+    fields = ChildSummary.field_names()
+    return AuditEvent(
+        actor=actor,
+        action="lookup",
+        outcome="break_glass" if override else ("restricted" if restricted else "disclosed"),
+        purpose=purpose.code,
+        lawful_basis=purpose.lawful_basis,
+        child_id=child_id,
+        fields_disclosed=sorted(f for f in fields if f in allowed),
+        fields_refused=sorted(f for f in fields if f not in allowed),
+        agreement_clause=(
+            decision.clause_ref if override is None else f"break-glass:{override.id}"
+        ),
+    )
+
+
+def _allowed(decision: SharingDecision, override: BreakGlass | None, restricted: bool) -> set[str]:
     allowed = set(EXISTENCE_FIELDS) | (decision.fields if override is None else _every_field())
-    notice = None
     if restricted:
         allowed -= LOCATION_FIELDS
         if override is None:
             allowed &= EXISTENCE_FIELDS
-            notice = _restricted_notice(decision)
-    clause = decision.clause_ref if override is None else f"break-glass:{override.id}"
-    outcome = "break_glass" if override else ("restricted" if restricted else "disclosed")
-    values = summary.flat()
-    answer = _minimised(values, allowed, restricted)
-    disclosure = Disclosure(
-        outcome=outcome,
-        child_id=child.child_id,
-        purpose=purpose.code,
-        lawful_basis=purpose.lawful_basis,
-        agreement_clause=clause,
-        restricted=restricted,
-        summary=answer,
-        fields_disclosed=sorted(f for f in values if f in allowed),
-        fields_refused=sorted(f for f in values if f not in allowed),
-        notice=notice,
-    )
-    append(
-        session,
-        AuditEvent(
-            actor=actor,
-            action="lookup",
-            outcome=outcome,
-            purpose=purpose.code,
-            lawful_basis=purpose.lawful_basis,
-            child_id=child.child_id,
-            fields_disclosed=disclosure.fields_disclosed,
-            fields_refused=disclosure.fields_refused,
-            agreement_clause=clause,
-        ),
-    )
-    return disclosure
+    return allowed
 
 
 def _every_field() -> frozenset[str]:

@@ -134,7 +134,7 @@ def _child_with_records_query() -> Any:
 
 
 # Built once (SQLAlchemy then finds its compiled form by the statement's memoised key).
-_CHILD_WITH_RECORDS = _child_with_records_query()
+CHILD_WITH_RECORDS = _child_with_records_query()
 
 
 def child_with_records(session: Session, child_id: str) -> FoundChild | None:
@@ -144,7 +144,7 @@ def child_with_records(session: Session, child_id: str) -> FoundChild | None:
     connection = session.connection()
     wanted, seen = child_id, set()
     while True:
-        rows = connection.execute(_CHILD_WITH_RECORDS, {"child_id": wanted}).all()
+        rows = connection.execute(CHILD_WITH_RECORDS, {"child_id": wanted}).all()
         if not rows:
             return None
         found, restricted, merged_into, _ = rows[0]
