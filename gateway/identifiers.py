@@ -9,11 +9,13 @@ all-same-digit NHS numbers are rejected.
 from __future__ import annotations
 
 import re
+from operator import mul
 
 from stdnum.gb import upn as _upn
 
 _SEPARATORS = re.compile(r"[\s\-]")
 # Outward code (area, district) + inward code (sector, unit), per BS 7666.
+_NHS_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)  # Modulus 11: the first digit weighs 10
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
 
 
@@ -26,8 +28,10 @@ def is_valid_nhs_number(value: str | None) -> bool:
     """Ten digits passing Modulus 11, and not all one digit (those pass the check but are void)."""
     if not value:
         return False
-    digits = compact_nhs_number(value)
-    if len(digits) != 10 or not digits.isascii() or not digits.isdigit() or len(set(digits)) == 1:
+    digits = value if value.isdigit() else compact_nhs_number(value)  # most come compact
+    if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
+        return False
+    if digits == digits[0] * 10:
         return False
     # The Modulus 11 rule stdnum.gb.nhs applies (tests check the two agree), without its
     # generic cleaning: the loader calls this once per record.
@@ -36,7 +40,9 @@ def is_valid_nhs_number(value: str | None) -> bool:
 
 def nhs_check_digit(first_nine: str) -> int | None:
     """The Modulus 11 check digit for nine digits, or None where no valid number exists."""
-    total = sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True))
+    if len(first_nine) != len(_NHS_WEIGHTS):
+        raise ValueError("an NHS number's check digit follows exactly nine digits")
+    total = sum(map(mul, map(int, first_nine), _NHS_WEIGHTS))
     check = 11 - total % 11
     if check == 11:
         return 0

@@ -189,6 +189,50 @@ def test_ehe_officer_finds_a_child_and_sees_the_caseload(
 
 
 @pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
+def test_ehe_officer_searches_by_name_and_date_of_birth(
+    browser: Browser, hand_made_site: str, index_url: str, tmp_path: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900}, java_script_enabled=False)
+    visit = Visit(page, tmp_path)
+    page = visit.page
+    visit.sign_in(hand_made_site, "Erin Ellis")
+    page.get_by_role("link", name="Find a child").first.click()
+    page.get_by_label("Last name").fill("Hart")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page).to_have_title("Error: Find a child" + SUFFIX)
+    errors = page.locator(".govuk-error-summary")
+    expect(errors).to_contain_text("Enter the child's date of birth")
+    expect(errors).to_contain_text("Choose why you need to know")
+    visit.check("people-search-error")
+    errors.get_by_role("link", name="Enter the child's date of birth").click()
+    expect(page.get_by_label("Day", exact=True)).to_be_focused()
+
+    expect(page.get_by_label("Last name")).to_have_value("Hart")  # kept from the first try
+    page.get_by_label("First name").fill("Amelia")
+    page.get_by_label("Day", exact=True).fill("7")
+    page.get_by_label("Month", exact=True).fill("3")
+    page.get_by_label("Year", exact=True).fill("2015")
+    page.get_by_label("EHE suitability enquiry / children missing education").check()
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("may match")
+    rows = page.locator("tbody tr")
+    expect(rows.first.locator("td").first).to_have_text("C-A")
+    expect(rows.first).to_contain_text("Given name matches")
+    expect(rows.nth(1).locator("td").first).to_have_text("C-B")
+    visit.check("people-search-results")
+
+    rows.first.get_by_role("button", name="Show what is known").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Who else knows this child")
+    expect(page.get_by_text("Harrogate Safeguarding")).to_be_visible()
+    assert not [url for url in visit.urls if "Hart" in url or "2015" in url]
+    done = [(e.action, e.outcome) for e in _audit(index_url)]
+    assert done[-3:] == [
+        ("search", "no_purpose"),
+        ("search", "candidates"),
+        ("lookup", "disclosed"),
+    ]
+
+
 def test_roles_see_only_their_pages_and_ig_explores_the_audit(
     browser: Browser, site: str, index_url: str, tmp_path: Path
 ) -> None:

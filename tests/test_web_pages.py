@@ -162,6 +162,59 @@ def test_the_summary_shows_what_the_agreement_allows_and_marks_the_rest(
     assert "Child protection plan" in ehe.text  # EHE officers see who else knows the child
 
 
+def _people(client: httpx.Client, token: str, **fields: str) -> httpx.Response:
+    form = {"given_name": "", "family_name": "", "day": "", "month": "", "year": ""}
+    return client.post("/search/people", data={**form, **fields, "csrf": token})
+
+
+def test_search_by_name_and_birth_date_ranks_children_and_says_why(
+    client: httpx.Client, index_url: str
+) -> None:
+    token = _sign_in(client, "erin.ehe")
+    assert 'action="/search/people"' in client.get("/search").text
+    found = _people(
+        client,
+        token,
+        given_name="Amelia",
+        family_name="Hart",
+        day="7",
+        month="3",
+        year="2015",
+        purpose="ehe_enquiry",
+    )
+    assert found.status_code == 200, found.text
+    shown = re.findall(r'name="identifier" value="(C-[A-Z])"', found.text)
+    # Amelia Hart and Amelie Hart share the birth date and surname: the exact given name first.
+    assert shown[:2] == ["C-A", "C-B"], shown
+    assert "Given name matches" in found.text and "Birth date matches" in found.text  # why
+    assert "Amelia" not in found.text.split("</form>", 1)[1]  # nothing typed is echoed back
+    entry = _audit(index_url)[-1]
+    assert (entry.action, entry.outcome, entry.purpose) == ("search", "candidates", "ehe_enquiry")
+    assert entry.fields_disclosed[:2] == ["candidate:C-A", "candidate:C-B"]
+    # Each candidate's button asks for its summary by child id under the same purpose.
+    summary = _summary(client, token, shown[0], "ehe_enquiry")
+    assert summary.status_code == 200 and "Child protection plan" in summary.text
+
+
+def test_search_by_name_needs_a_purpose_a_name_and_a_real_date(
+    client: httpx.Client, index_url: str
+) -> None:
+    token = _sign_in(client, "erin.ehe")
+    before = _audit_count(index_url)
+    bad = _people(client, token, family_name="", day="31", month="2", year="2015")
+    assert bad.status_code == 400
+    for field in ("family_name", "birth_date", "purpose"):
+        assert f'href="#{field}"' in bad.text and f'id="{field}-error"' in bad.text
+    assert 'value="31"' in bad.text  # what was typed stays in the form
+    # No purpose: refused, and the refusal is audited; no search ran.
+    assert [(e.action, e.outcome) for e in _audit(index_url)[before:]] == [("search", "no_purpose")]
+    nobody = _people(
+        client, token, family_name="Nobody", day="1", month="1", year="2016", purpose="ehe_enquiry"
+    )
+    assert nobody.status_code == 200 and "No child in the index matches" in nobody.text
+    assert _audit(index_url)[-1].outcome == "no_match"
+
+
 def test_a_restricted_record_shows_only_that_it_exists_and_whom_to_contact(
     client: httpx.Client, index_url: str
 ) -> None:

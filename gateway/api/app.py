@@ -8,6 +8,7 @@ No ``from __future__ import annotations`` here: FastAPI must see the annotations
 nested route functions as objects.
 """
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -78,6 +79,11 @@ def create_app(
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # What start-up built (modules, routes, schemas, agreements) lives as long as the process:
+    # out of the collector's sight, so that its full collections, which pause every request in
+    # the worker, walk only what requests made (see benchmarks/bench_api.py).
+    gc.collect()
+    gc.freeze()
     yield
     if app.state.async_lookups is not None:
         await app.state.async_lookups.close()

@@ -26,6 +26,7 @@ from gateway.web import (
     ig_pages,
     lookup_pages,
     officer_pages,
+    people_search_pages,
     report_pages,
     review_pages,
     sign_in_pages,
@@ -41,7 +42,15 @@ def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
         RequestValidationError, request_validation_exception_handler
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    pages = (sign_in_pages, lookup_pages, officer_pages, review_pages, ig_pages, report_pages)
+    pages = (
+        sign_in_pages,
+        lookup_pages,
+        people_search_pages,
+        officer_pages,
+        review_pages,
+        ig_pages,
+        report_pages,
+    )
     for module in pages:
         app.include_router(module.router, include_in_schema=False)
 

@@ -33,7 +33,7 @@ router = APIRouter()
 Who = Annotated[Actor, Depends(signed_in)]
 
 
-def _may_look_up(request: Request, who: Actor) -> None:
+def may_look_up_or_403(request: Request, who: Actor) -> None:
     if not may_look_up(request, who):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -43,8 +43,8 @@ def _may_look_up(request: Request, who: Actor) -> None:
 
 @router.get("/search", response_class=HTMLResponse)
 def search_form(request: Request, who: Who) -> Response:
-    _may_look_up(request, who)
-    return page(request, "search.html")
+    may_look_up_or_403(request, who)
+    return page(request, "search.html", {"purposes": PURPOSES.values(), "people": {}})
 
 
 @router.post("/search", response_class=HTMLResponse)
@@ -56,14 +56,13 @@ def search_submit(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
-    _may_look_up(request, who)
+    may_look_up_or_403(request, who)
     try:
         classify_identifier(identifier)
     except ValueError as exc:
         errors = {"identifier": str(exc)}
-        return page(
-            request, "search.html", {"errors": errors, "typed": identifier}, status_code=400
-        )
+        context = {"errors": errors, "typed": identifier, "purposes": PURPOSES.values()}
+        return page(request, "search.html", {**context, "people": {}}, status_code=400)
     return page(request, "purpose.html", {"identifier": identifier, "purposes": PURPOSES.values()})
 
 
