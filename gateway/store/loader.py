@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_, update
@@ -82,8 +84,29 @@ def load_records(
     caller's), and nothing is committed per row.
     """
     current = _current_versions(session, source, [r["provenance"]["record_id"] for r in records])
-    rows: list[dict[str, Any]] = []
     superseded: set[tuple[str, int]] = set()
+    rows = _new_versions(
+        records, current, superseded, source=source, agency=agency, batch_id=batch_id
+    )
+    written = _insert(session, rows)
+    # What this batch replaced, in the index or earlier in the batch itself, is flagged once
+    # every new version is in (one statement): so the COPY streams rows as they are made, and
+    # the server takes them in while the next are hashed.
+    _flag_superseded(session, source, superseded)
+    return LoadResult(loaded=len(records), new_versions=written)
+
+
+def _new_versions(
+    records: Sequence[dict[str, Any]],
+    current: dict[str, tuple[int, str]],
+    superseded: set[tuple[str, int]],
+    *,
+    source: str,
+    agency: str,
+    batch_id: str,
+) -> Iterator[dict[str, Any]]:
+    """The rows of the records whose content changed, each a new current version; adds to
+    ``superseded`` the versions they replace (and updates ``current``) as it goes."""
     for record in records:
         record_id = record["provenance"]["record_id"]
         content_json = _content_json(record)
@@ -97,24 +120,29 @@ def load_records(
         row = _row(record, source=source, agency=agency, batch_id=batch_id, version=version + 1)
         row["content_hash"] = digest
         row["payload_json"] = content_json
-        rows.append(row)
-    # Within a batch a record may change twice: only its last new version stays current.
-    last = {r["record_id"]: r["version"] for r in rows}
-    for r in rows:
-        r["is_current"] = r["version"] == last[r["record_id"]]
-    _flag_superseded(session, source, superseded)
-    _insert(session, rows)
-    return LoadResult(loaded=len(records), new_versions=len(rows))
+        row["is_current"] = True  # until a later version, here or in the index, supersedes it
+        yield row
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert(session: Session, rows: Iterator[dict[str, Any]]) -> int:
+    """Write the rows (COPY on PostgreSQL, chunked inserts on SQLite); how many there were."""
+    written = 0
     if _on_postgresql(session):
-        pg_bulk.copy_rows(session, "source_record", map(copy_tuple, rows))
-        return
-    for r in rows:
-        del r["payload_json"]
-    for start in range(0, len(rows), CHUNK):
-        session.execute(insert(SourceRecord), rows[start : start + CHUNK])
+
+        def counted() -> Iterator[tuple[Any, ...]]:
+            nonlocal written
+            for row in rows:
+                written += 1
+                yield copy_tuple(row)
+
+        pg_bulk.copy_rows(session, "source_record", counted())
+        return written
+    while chunk := list(islice(rows, CHUNK)):
+        for r in chunk:
+            del r["payload_json"]
+        session.execute(insert(SourceRecord), chunk)
+        written += len(chunk)
+    return written
 
 
 def copy_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -122,9 +150,7 @@ def copy_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
 
     COPY text ignores a timestamp's offset, so an aware time is written as UTC, as binding would.
     """
-    received = row["received_at"]
-    if received.tzinfo is not None:
-        received = received.astimezone(UTC).replace(tzinfo=None)
+    received = _naive_utc(row["received_at"])
     return (
         row["source"],
         row["record_id"],
@@ -140,6 +166,20 @@ def copy_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
         row["restricted"],
         _payload_json(row["payload"], row["payload_json"]),
     )
+
+
+@lru_cache(maxsize=256)
+def _naive_utc(instant: datetime) -> datetime:
+    """The instant in UTC without its offset (a batch's records share one: converted once)."""
+    if instant.tzinfo is None:
+        return instant
+    return instant.astimezone(UTC).replace(tzinfo=None)
+
+
+@lru_cache(maxsize=256)
+def _instant(text: str) -> datetime:
+    """An ISO 8601 received time (a batch's records share one: parsed once)."""
+    return datetime.fromisoformat(text)
 
 
 def _on_postgresql(session: Session) -> bool:
@@ -177,7 +217,7 @@ def _row(
         "version": version,
         "agency": agency,
         "batch_id": batch_id,
-        "received_at": datetime.fromisoformat(record["provenance"]["received_at"]),
+        "received_at": _instant(record["provenance"]["received_at"]),
         "nhs_number": nhs if is_valid_nhs_number(nhs) else None,
         "upn": upn if is_valid_upn(upn) else None,
         "birth_date": date.fromisoformat(birth) if birth else None,
