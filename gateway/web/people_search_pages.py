@@ -75,8 +75,8 @@ def people_search_submit(
         context = {"message": "You cannot search for children", "reason": refusal.reason}
         return page(request, "refused.html", {**context, "audited": True}, status_code=403)
     db.commit()  # the candidates are shown only once the search's audit entry is durable
-    shown = {"candidates": found, "purpose": stated, "typed": typed}
-    return page(request, "search_results.html", shown)
+    # What was typed is not shown again: the page names children by id only.
+    return page(request, "search_results.html", {"candidates": found, "purpose": stated})
 
 
 def _demographics(typed: dict[str, str], errors: dict[str, str]) -> Demographics | None:
