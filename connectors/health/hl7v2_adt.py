@@ -53,6 +53,9 @@ _MSH = re.compile(r"MSH[^A-Za-z0-9\s].{4}")
 class Hl7AdtConnector(FileDropConnector):
     source = "health__hl7v2_adt"
     agency = "health"
+    schedule = "*/15 * * * *"
+    inbox_folder = "health/adt"
+    stale_after_hours = 6.0
     description = "HL7 v2 ADT messages (A01-A40) from hospital and community patient systems"
     patterns = ("*.hl7", "*.HL7", "*.txt")
     stream = Stream("adt_messages", primary_key=("MSH-10",), bookmark_field="MSH-7", schema=SCHEMA)

@@ -7,7 +7,6 @@ Address and location stay withheld even then.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import UnknownPurposeError, purpose_for
 from gateway.errors import BadRecordError
+from gateway.settings import settings
 from gateway.store.tables import AuditEntry, BreakGlass
 
 # The roles that may break the glass: practitioners with statutory safeguarding duties.
@@ -28,7 +28,7 @@ class BreakGlassRefusedError(BadRecordError):
 
 
 def break_glass_minutes() -> int:
-    return int(os.environ.get("EHE_BREAK_GLASS_MINUTES", "60"))
+    return settings().break_glass_minutes
 
 
 def open_break_glass(
