@@ -4,7 +4,7 @@ Settings are ``EHE_<NAME>`` environment variables, read by pydantic-settings int
 code reads them as ``settings().<name>``. No other module reads ``os.environ``. Two families of
 settings are named per source, so they cannot be fields; each is read by one function here:
 ``EHE_SOURCE_<SOURCE>_<KEY>`` (``source_setting``: a source's path, URL or API settings) and
-``EHE_STALE_AFTER_HOURS_<SOURCE>`` (``stale_after_hours``). ``docs/configuration.md`` lists them
+``EHE_STALE_AFTER_HOURS_<SOURCE>`` (``stale_after_hours_override``). ``docs/configuration.md`` lists them
 all (``ehe-gateway settings --markdown`` writes it; a test keeps it up to date).
 
 ``settings()`` builds the object once and again only when one of its variables has changed (a
@@ -18,8 +18,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.errors import FatalConfigError
 
 PREFIX = "EHE_"
 SOURCE_PREFIX = "EHE_SOURCE_"
@@ -161,7 +163,14 @@ def settings() -> Settings:
 
 @functools.lru_cache(maxsize=8)
 def _settings_for(values: tuple[str | None, ...]) -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:  # name the variable and the problem, never the value
+        problems = "; ".join(
+            f"{PREFIX}{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise FatalConfigError(f"invalid setting: {problems}") from None
 
 
 def source_setting(source: str, key: str) -> str | None:
@@ -170,10 +179,16 @@ def source_setting(source: str, key: str) -> str | None:
     return os.environ.get(f"{SOURCE_PREFIX}{source.upper()}_{key.upper()}") or None
 
 
-def stale_after_hours(source: str) -> float | None:
+def stale_after_hours_override(source: str) -> float | None:
     """``EHE_STALE_AFTER_HOURS_<SOURCE>``: the source's freshness threshold, if overridden."""
-    hours = os.environ.get(f"{STALE_PREFIX}{source.upper()}")
-    return float(hours) if hours else None
+    name = f"{STALE_PREFIX}{source.upper()}"
+    hours = os.environ.get(name)
+    if not hours:
+        return None
+    try:
+        return float(hours)
+    except ValueError:
+        raise FatalConfigError(f"invalid setting: {name} is not a number of hours") from None
 
 
 def set_library_environment() -> None:

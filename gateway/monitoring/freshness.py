@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from connectors.registry import connector_class
 from gateway.recovery import StaleSourceError
-from gateway.settings import stale_after_hours
+from gateway.settings import stale_after_hours_override
 from gateway.sources import source_names
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch
@@ -38,7 +38,7 @@ class Freshness:
 
 
 def stale_after(source: str) -> timedelta:
-    hours = stale_after_hours(source)
+    hours = stale_after_hours_override(source)
     return timedelta(hours=connector_class(source).stale_after_hours if hours is None else hours)
 
 
