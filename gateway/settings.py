@@ -4,8 +4,8 @@ Settings are ``EHE_<NAME>`` environment variables, read by pydantic-settings int
 code reads them as ``settings().<name>``. No other module reads ``os.environ``. Two families of
 settings are named per source, so they cannot be fields; each is read by one function here:
 ``EHE_SOURCE_<SOURCE>_<KEY>`` (``source_setting``: a source's path, URL or API settings) and
-``EHE_STALE_AFTER_HOURS_<SOURCE>`` (``stale_after_hours_override``). ``docs/configuration.md`` lists them
-all (``ehe-gateway settings --markdown`` writes it; a test keeps it up to date).
+``EHE_STALE_AFTER_HOURS_<SOURCE>`` (``stale_after_hours_override``). ``docs/configuration.md``
+lists them all (``ehe-gateway settings --markdown`` writes it; a test keeps it up to date).
 
 ``settings()`` builds the object once and again only when one of its variables has changed (a
 test's ``monkeypatch.setenv``, say): a call costs a look-up per variable, not a validation.
