@@ -1,4 +1,4 @@
-"""The lookup by child id on PostgreSQL's event-loop path (``gateway.lookup.async_lookup``):
+"""The lookup by child id on PostgreSQL's event-loop path (``gateway.policy.async_lookup``):
 the same answer and audit entry as ``disclose``, and a chain that verifies after many
 concurrent lookups."""
 

@@ -13,9 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from gateway.access.audit import Actor
-from gateway.access.tokens import InvalidTokenError, TokenVerifier
+from gateway.access.tokens import TOKEN_COOKIE, InvalidTokenError, TokenVerifier
 
-TOKEN_COOKIE = "ehe_token"  # noqa: S105 (a cookie name, not a secret)
 _bearer = HTTPBearer(auto_error=False, description="An OIDC access token (RS256)")
 
 

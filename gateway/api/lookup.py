@@ -12,12 +12,12 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import clock
 from gateway.access.agreements import Agreement, decide
-from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.audit import Actor
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
 from gateway.api.deps import COMMON_RESPONSES, rate_limited
 from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
-from gateway.lookup.async_lookup import AsyncLookups
-from gateway.policy.disclosure import Disclosure, Refusal, disclose
+from gateway.policy.async_lookup import AsyncLookups
+from gateway.policy.disclosure import Disclosure, Refusal, disclose, record_refusal
 from gateway.read_model import child_with_records, find_child_id
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
@@ -138,27 +138,3 @@ def _lookup_in(
         raise HTTPException(status.HTTP_403_FORBIDDEN, refusal.reason) from None
     db.commit()  # the answer leaves only once its audit entry is durable
     return answer
-
-
-def record_refusal(
-    db: Session,
-    who: Actor,
-    *,
-    action: str,
-    outcome: str,
-    purpose_given: str | None = None,
-    purpose: Purpose | None = None,
-) -> None:
-    """A refusal is audited like a disclosure (the purpose as given, cut to the column width)."""
-    given = purpose.code if purpose else purpose_given
-    append(
-        db,
-        AuditEvent(
-            actor=who,
-            action=action,
-            outcome=outcome,
-            purpose=given[:60] if given else None,
-            lawful_basis=purpose.lawful_basis if purpose else None,
-        ),
-    )
-    db.commit()

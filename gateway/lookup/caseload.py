@@ -17,8 +17,9 @@ from datetime import date
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from gateway.lookup.summary import SECTIONS, ChildSummary, summarise
+from gateway.lookup.summary import summarise
 from gateway.model import CanonicalRecord, Episode
+from gateway.model.summary import SECTIONS, ChildSummary
 from gateway.read_model import FoundChild, educated_children
 
 NOT_SHARED = "not shared"

@@ -21,8 +21,9 @@ from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.break_glass import active_override
 from gateway.access.consent import has_consent
 from gateway.access.purposes import Purpose
-from gateway.lookup.summary import ChildRef, ChildSummary, summarise
+from gateway.lookup.summary import ChildRef, summarise
 from gateway.model import CanonicalRecord
+from gateway.model.summary import ChildSummary
 from gateway.read_model import FoundChild
 from gateway.store.tables import BreakGlass
 
@@ -223,3 +224,28 @@ def _refuse(
         ),
     )
     raise Refusal(outcome, reason)
+
+
+def record_refusal(
+    db: Session,
+    who: Actor,
+    *,
+    action: str,
+    outcome: str,
+    purpose_given: str | None = None,
+    purpose: Purpose | None = None,
+) -> None:
+    """A refusal before any child is found (no purpose, a bad identifier, no match) is audited
+    like a disclosure (the purpose as given, cut to the column width) and committed."""
+    given = purpose.code if purpose else purpose_given
+    append(
+        db,
+        AuditEvent(
+            actor=who,
+            action=action,
+            outcome=outcome,
+            purpose=given[:60] if given else None,
+            lawful_basis=purpose.lawful_basis if purpose else None,
+        ),
+    )
+    db.commit()

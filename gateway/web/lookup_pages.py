@@ -21,9 +21,8 @@ from gateway.access.break_glass import (
     request_break_glass,
 )
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
-from gateway.api.lookup import record_refusal
 from gateway.identifiers import classify_identifier
-from gateway.policy.disclosure import Refusal, disclose
+from gateway.policy.disclosure import Refusal, disclose, record_refusal
 from gateway.read_model import FoundChild, child_with_records, find_child_id
 from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
 from gateway.web.summary_view import summary_sections
