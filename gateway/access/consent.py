@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.access.purposes import purpose_for
-from gateway.errors import BadRecordError
+from gateway.errors import RequestRefusedError
 from gateway.store.tables import Consent
 
 
-class NoSuchConsentError(BadRecordError):
+class NoSuchConsentError(RequestRefusedError):
     """There is no consent in force for that child and scope to withdraw."""
 
 
