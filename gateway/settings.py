@@ -126,6 +126,17 @@ class Settings(BaseSettings):
     api_workers: int | None = _setting(
         None, "API worker processes of `ehe-gateway serve`.", "one per CPU core"
     )
+    audit_signing_key: Path | None = _setting(
+        None,
+        "The PEM file of the Ed25519 key that signs audit checkpoints (`ehe-gateway audit "
+        "keygen` makes one); kept outside the database.",
+        "unset (no checkpoints signed)",
+    )
+    audit_checkpoints: Path | None = _setting(
+        None,
+        "The file signed audit checkpoints are appended to (put it on append-only storage).",
+        "unset",
+    )
     # Orchestration
     dag_retries: int = _setting(
         3, "Retries of a DAG task after a retriable failure (`ehe-gateway run-dags` sets 0)."
