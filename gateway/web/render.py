@@ -18,9 +18,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import clock
-from gateway.access.agreements import Agreement, SharingDecision, decide
+from gateway.access.agreements import Agreement, SharingDecision, decide, may_break_glass
 from gateway.access.audit import Actor
-from gateway.access.break_glass import BREAK_GLASS_ROLES
 from gateway.access.rate_limit import RateLimiter, RateLimitUnavailableError
 from gateway.access.roles import IG_ROLES, REVIEW_QUEUE_ROLES, ROLES
 from gateway.web.session import actor_of, csrf_matches, csrf_of
@@ -74,9 +73,10 @@ def caseload_decision(request: Request, actor: Actor) -> SharingDecision:
 def may_look_up(request: Request, actor: Actor) -> bool:
     """An agreement in force names the actor's organisation and role, or they may break glass."""
     today = clock.today()
-    return actor.role in BREAK_GLASS_ROLES or any(
+    agreements = agreements_of(request)
+    return may_break_glass(agreements, actor, None, today) or any(
         actor.organisation in c.recipients.organisations and actor.role in c.recipients.roles
-        for a in agreements_of(request)
+        for a in agreements
         if a.in_force(today)
         for c in a.clauses
     )
