@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from gateway import clock
@@ -129,20 +130,23 @@ def request_break_glass(
     return override
 
 
+def _overrides_of(actor: Actor, child_id: str, purpose: str) -> Select[Any]:
+    return select(BreakGlass).where(
+        BreakGlass.actor == actor.user,
+        BreakGlass.organisation == actor.organisation,
+        BreakGlass.child_id == child_id,
+        BreakGlass.purpose == purpose,
+    )
+
+
 def active_override(
     session: Session, actor: Actor, child_id: str, purpose: str, now: datetime | None = None
 ) -> BreakGlass | None:
     """The actor's unexpired override for this child and purpose, if any."""
     moment = now or datetime.now(UTC)
     return session.scalars(
-        select(BreakGlass)
-        .where(
-            BreakGlass.actor == actor.user,
-            BreakGlass.organisation == actor.organisation,
-            BreakGlass.child_id == child_id,
-            BreakGlass.purpose == purpose,
-            BreakGlass.expires_at > moment,
-        )
+        _overrides_of(actor, child_id, purpose)
+        .where(BreakGlass.expires_at > moment)
         .order_by(BreakGlass.expires_at.desc())
         .limit(1)
     ).first()
@@ -151,15 +155,7 @@ def active_override(
 def open_override(session: Session, actor: Actor, child_id: str, purpose: str) -> BreakGlass | None:
     """The actor's override for this child and purpose still open for IG review, if any."""
     return session.scalars(
-        select(BreakGlass)
-        .where(
-            BreakGlass.actor == actor.user,
-            BreakGlass.organisation == actor.organisation,
-            BreakGlass.child_id == child_id,
-            BreakGlass.purpose == purpose,
-            BreakGlass.review_state == "open",
-        )
-        .limit(1)
+        _overrides_of(actor, child_id, purpose).where(BreakGlass.review_state == "open").limit(1)
     ).first()
 
 

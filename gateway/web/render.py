@@ -7,7 +7,6 @@ Who may look a child up, and see the EHE caseload, is the data-sharing agreement
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import clock
 from gateway.access.agreements import Agreement, SharingDecision, decide, may_break_glass
 from gateway.access.audit import Actor
-from gateway.access.rate_limit import RateLimiter, RateLimitUnavailableError
+from gateway.access.rate_limit import check_rate
 from gateway.access.roles import IG_ROLES, REVIEW_QUEUE_ROLES, ROLES
 from gateway.web.session import actor_of, csrf_matches, csrf_of
 
@@ -46,17 +45,7 @@ def signed_in(request: Request) -> Actor:
     actor = actor_of(request)
     if actor is None:
         raise SignInNeeded()
-    limiter: RateLimiter = request.app.state.rate_limiter
-    try:
-        wait = limiter.retry_after(actor.user)
-    except RateLimitUnavailableError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    if wait is not None:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "Too many requests: wait a moment and try again",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )
+    check_rate(request.app.state.rate_limiter, actor.user)
     return actor
 
 
