@@ -19,7 +19,7 @@ from stdnum.gb import nhs
 from connectors.health.hl7v2_adt import MLLP_START
 from gateway.mllp import MessageStore
 from gateway.mllp.client import MllpClient, ack_fields
-from gateway.mllp.server import serve
+from gateway.mllp.server import ListenerLimits, serve
 from gateway.mllp.store import JOURNAL, read_frames
 from gateway.pipeline import ingest, link_children
 from gateway.store.engine import session_factory
@@ -68,13 +68,16 @@ def adt(
 
 
 @contextmanager
-def listener(root: Path) -> Iterator[tuple[int, MessageStore]]:
+def listener(
+    root: Path, limits: ListenerLimits | None = None
+) -> Iterator[tuple[int, MessageStore]]:
     """The listener on an ephemeral port, in its own event loop thread."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     store = MessageStore(root)
-    server, _ = asyncio.run_coroutine_threadsafe(serve(store, "127.0.0.1", 0), loop).result(10)
+    started = serve(store, "127.0.0.1", 0, limits)
+    server, _ = asyncio.run_coroutine_threadsafe(started, loop).result(10)
     try:
         yield server.sockets[0].getsockname()[1], store
     finally:

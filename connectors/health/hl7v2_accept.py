@@ -125,8 +125,8 @@ ADT_EVENTS: dict[str, EventClass] = {
     "A62": _X,  # cancel change consulting doctor
 }
 NOT_PATIENT_EVENTS = {
-    "A19": "ADT^A19 is a patient query (sent as QRY), not a notification",
-    "A20": "ADT^A20 is a bed status update (sent as NPU), with no patient",
+    "A19": "ADT trigger event A19 is a patient query (sent as QRY), not a notification",
+    "A20": "ADT trigger event A20 is a bed status update (sent as NPU), with no patient",
 }
 # Merges after which the record named in MRG-1 is another record of the same patient, retired
 # into the PID's record. An account or visit merge (A35, A41, A42) leaves the patient as it was.
@@ -204,7 +204,7 @@ def accept(segments: list[str]) -> AdtEvent:
             "AR", f"HL7 version not supported ({VERSION_RANGE} are)", UNSUPPORTED_VERSION
         )
     if message_type[0] != "ADT":
-        named = message_type[0] if message_type[0].isalnum() and len(message_type[0]) == 3 else ""
+        named = message_type[0] if _is_event_code(message_type[0]) else ""
         raise NotAccepted(
             "AR", f"message type {named or 'unknown'} not supported (ADT is)", UNSUPPORTED_TYPE
         )
@@ -212,12 +212,14 @@ def accept(segments: list[str]) -> AdtEvent:
     if not trigger:
         evn = _first(segments, "EVN", encoding)
         trigger = _item(evn, 1).split(encoding.component)[0] if evn else ""
+    if not trigger:
+        raise NotAccepted(
+            "AR", "ADT message without a trigger event (MSH-9.2)", REQUIRED_FIELD_MISSING
+        )
     event_class = ADT_EVENTS.get(trigger)
     if event_class is None:
-        reason = NOT_PATIENT_EVENTS.get(trigger) or (
-            f"ADT trigger event {trigger if _is_event_code(trigger) else 'unknown'} not "
-            "supported (A01 to A62 are)"
-        )
+        named = f"ADT trigger event {trigger}" if _is_event_code(trigger) else "ADT trigger event"
+        reason = NOT_PATIENT_EVENTS.get(trigger) or f"{named} not supported (A01 to A62 are)"
         raise NotAccepted("AR", reason, UNSUPPORTED_EVENT)
     _check_segments(segments, encoding, trigger, event_class)
     return AdtEvent(trigger, event_class, version, control_id)
@@ -282,4 +284,5 @@ def _value(segment: str | list[str], number: int, encoding: Encoding) -> bool:
 
 
 def _is_event_code(text: str) -> bool:
-    return len(text) == 3 and text[0] == "A" and text[1:].isdigit()
+    """Three ASCII letters or digits: safe to name in a reason (it cannot hold personal data)."""
+    return len(text) == 3 and text.isascii() and text.isalnum()
