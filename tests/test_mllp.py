@@ -97,7 +97,8 @@ def stored(root: Path) -> list[bytes]:
 
 
 def test_messages_are_acked_aa_with_their_control_ids(tmp_path: Path) -> None:
-    """Versions 2.3 to 2.5, NHS number with and without the NH type code, ZU segments."""
+    """Versions 2.3 to 2.5 (the rest of 2.3 to 2.8 in test_hl7_accept), NHS number with and
+    without the NH type code, ZU segments."""
     messages = [
         adt("C-23", "L1", nhs_no=nhs_number(1), version="2.3"),
         adt("C-231", "L2", nhs_no=nhs_number(2), version="2.3.1", event="A04"),
