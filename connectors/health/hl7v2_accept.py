@@ -30,8 +30,9 @@ codes in the table but not notifications about a patient: they are refused.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
+from typing import NamedTuple
 
 from connectors.health.hl7v2_er7 import Encoding, read_field
 
@@ -128,6 +129,8 @@ NOT_PATIENT_EVENTS = {
     "A19": "ADT trigger event A19 is a patient query (sent as QRY), not a notification",
     "A20": "ADT trigger event A20 is a bed status update (sent as NPU), with no patient",
 }
+_NEEDS_MRG = frozenset({EventClass.MERGE, EventClass.MOVE})
+_NEEDS_TWO_PIDS = frozenset({EventClass.LINK, EventClass.UNLINK})
 # Merges after which the record named in MRG-1 is another record of the same patient, retired
 # into the PID's record. An account or visit merge (A35, A41, A42) leaves the patient as it was.
 RETIRING_EVENTS = frozenset({"A18", "A30", "A34", "A36", "A39", "A40", "A46", "A47"})
@@ -149,14 +152,15 @@ class NotAccepted(Exception):
         self.condition = condition
 
 
-@dataclass(frozen=True)
-class AdtEvent:
-    """An accepted ADT message: its trigger event, that event's class, version, control id."""
+class AdtEvent(NamedTuple):
+    """An accepted ADT message: its trigger event, that event's class, version, control id,
+    and the encoding characters its MSH declares."""
 
     trigger_event: str
     event_class: EventClass
     version: str
     control_id: str
+    encoding: Encoding
 
     @property
     def retires_a_record(self) -> bool:
@@ -193,10 +197,11 @@ def accept(segments: list[str]) -> AdtEvent:
     if not segments:
         raise NotAccepted("AR", "message does not start with an MSH segment", SEGMENT_SEQUENCE)
     encoding = msh_encoding(segments[0])
-    msh = segments[0].split(encoding.field)
-    message_type = _item(msh, 8).split(encoding.component)
-    control_id = _item(msh, 9)
-    version = _item(msh, 11).split(encoding.component)[0]
+    msh = segments[0].split(encoding.field, 12)
+    msh += [""] * (12 - len(msh))
+    message_type = msh[8].split(encoding.component)
+    control_id = msh[9]
+    version = msh[11].split(encoding.component, 1)[0]
     if not control_id:
         raise NotAccepted("AR", "no message control id (MSH-10)", REQUIRED_FIELD_MISSING)
     if version not in SUPPORTED_VERSIONS:
@@ -222,11 +227,16 @@ def accept(segments: list[str]) -> AdtEvent:
         reason = NOT_PATIENT_EVENTS.get(trigger) or f"{named} not supported (A01 to A62 are)"
         raise NotAccepted("AR", reason, UNSUPPORTED_EVENT)
     _check_segments(segments, encoding, trigger, event_class)
-    return AdtEvent(trigger, event_class, version, control_id)
+    return AdtEvent(trigger, event_class, version, control_id, encoding)
 
 
 def msh_encoding(segment: str) -> Encoding:
     """The encoding characters an MSH segment declares; NotAccepted if it is not one."""
+    return _msh_encoding(segment[:8])
+
+
+@lru_cache(maxsize=64)
+def _msh_encoding(segment: str) -> Encoding:
     if _MSH.match(segment) is None:
         raise NotAccepted("AR", "message does not start with an MSH segment", SEGMENT_SEQUENCE)
     try:
@@ -238,14 +248,15 @@ def msh_encoding(segment: str) -> Encoding:
 def _check_segments(
     segments: list[str], encoding: Encoding, trigger: str, event_class: EventClass
 ) -> None:
-    pids = [s for s in segments if _named(s, "PID", encoding)]
+    field = encoding.field
+    pids = [s for s in segments if s[:3] == "PID" and s[3:4] in ("", field)]
     if not pids:
         raise NotAccepted("AE", "ADT message without a PID segment", SEGMENT_SEQUENCE)
     if not _value(pids[0], 3, encoding):
         raise NotAccepted(
             "AE", "ADT message without PID-3 patient identifiers", REQUIRED_FIELD_MISSING
         )
-    if event_class in (EventClass.MERGE, EventClass.MOVE):
+    if event_class in _NEEDS_MRG:
         mrg = _first(segments, "MRG", encoding)
         if mrg is None or not _value(mrg, 1, encoding):
             raise NotAccepted(
@@ -253,9 +264,7 @@ def _check_segments(
                 f"{trigger} {event_class} without MRG-1 (the prior patient identifiers)",
                 REQUIRED_FIELD_MISSING,
             )
-    if event_class in (EventClass.LINK, EventClass.UNLINK) and (
-        len(pids) < 2 or not _value(pids[1], 3, encoding)
-    ):
+    if event_class in _NEEDS_TWO_PIDS and (len(pids) < 2 or not _value(pids[1], 3, encoding)):
         raise NotAccepted(
             "AE",
             f"{trigger} {event_class} without a second PID with PID-3 (the other patient)",
@@ -277,10 +286,19 @@ def _first(segments: list[str], name: str, encoding: Encoding) -> list[str] | No
 
 
 def _value(segment: str | list[str], number: int, encoding: Encoding) -> bool:
-    """Whether field ``number`` of a segment (not MSH) holds a value, as the reader reads it."""
-    fields = segment.split(encoding.field) if isinstance(segment, str) else segment
-    text = _item(fields, number)
-    return bool(text) and bool(read_field(text, encoding))
+    """Whether field ``number`` of a segment (not MSH) holds a value, as the reader reads it.
+
+    Most fields start with a character that is neither a delimiter nor blank: that settles it
+    without reading the field; the rest are read as the reader reads them.
+    """
+    if isinstance(segment, str):
+        segment = segment.split(encoding.field, number + 1)
+    text = segment[number] if number < len(segment) else ""
+    if not text:
+        return False
+    if text[0] not in encoding.delimiters and not text[0].isspace():
+        return True
+    return bool(read_field(text, encoding))
 
 
 def _is_event_code(text: str) -> bool:

@@ -105,10 +105,10 @@ def parse_adt(chunk: bytes, position: str) -> Extracted:
         event = accept(segments)
     except NotAccepted as refusal:  # the reason never quotes the message
         return Extracted(position, error=refusal.reason, raw=_raw(chunk))
-    record = read_fields(segments)
+    record = read_fields(segments, event.encoding)
     if not event.retires_a_record:
         record.pop("MRG-1", None)  # an account, visit or move: no record of this patient retires
-    record["event_class"] = str(event.event_class)
+    record["event_class"] = event.event_class.value
     return Extracted(position, record=record)
 
 
@@ -119,12 +119,13 @@ def _raw(chunk: bytes) -> str:
         return chunk.decode("latin-1")
 
 
-def read_fields(segments: list[str]) -> dict[str, Any]:
-    """The needed fields of a message's segments, read with the message's encoding characters.
+def read_fields(segments: list[str], encoding: Encoding | None = None) -> dict[str, Any]:
+    """The needed fields of a message's segments, read with the message's encoding characters
+    (``encoding``, where the caller has read them already).
 
     The first segment of each name wins; a field that is absent or empty is left out.
     """
-    encoding = Encoding.of(segments[0])
+    encoding = encoding or Encoding.of(segments[0])
     msh = segments[0].split(encoding.field)
     version = msh[11].split(encoding.component)[0] if len(msh) > 11 else ""
     record: dict[str, Any] = {"version": version}

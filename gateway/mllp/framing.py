@@ -79,38 +79,20 @@ class Framer:
 
     def _next(self, out: list[Frame | Fragment]) -> bool:
         """Take one step; False when more bytes are needed."""
+        if not self._in_block and not self._open_block(out):
+            return False
         buffer = self._buffer
-        if not self._in_block:
-            start = buffer.find(START_BLOCK)
-            if start < 0:
-                if len(buffer) > self.max_bytes:  # a sender that never frames: keep a head
-                    out.append(Fragment(bytes(buffer[: self.max_bytes]), OUTSIDE_A_FRAME))
-                    buffer.clear()
-                return False
-            if buffer[:start].strip(_BLANK):  # CR or LF between blocks is common, not stray
-                out.append(Fragment(bytes(buffer[:start]), OUTSIDE_A_FRAME))
-            del buffer[: start + 1]
-            self._in_block, self._scanned = True, 0
         scan_from = max(0, self._scanned - 1)  # an end block may straddle two reads
         end = buffer.find(END_BLOCK, scan_from)
         start = buffer.find(START_BLOCK, scan_from)
         if start >= 0 and (end < 0 or start < end):
-            kept = (
-                self._head
-                if self._head is not None
-                else bytes(buffer[: min(start, self.max_bytes)])
-            )
-            out.append(Fragment(kept, TORN_BY_START))
+            out.append(Fragment(self._kept(start), TORN_BY_START))
             del buffer[:start]
             self._end_block()
             return True
         if end >= 0:
-            if self._head is not None:
-                out.append(Frame(self._head, oversized=True))
-            elif end > self.max_bytes:
-                out.append(Frame(bytes(buffer[: self.max_bytes]), oversized=True))
-            else:
-                out.append(Frame(bytes(buffer[:end])))
+            oversized = self._head is not None or end > self.max_bytes
+            out.append(Frame(self._kept(end), oversized=oversized))
             del buffer[: end + len(END_BLOCK)]
             self._end_block()
             return True
@@ -120,6 +102,27 @@ class Framer:
             del buffer[:-1]
         self._scanned = len(buffer)
         return False
+
+    def _open_block(self, out: list[Frame | Fragment]) -> bool:
+        """Find the next start block; keep what came before it if it is not blank."""
+        buffer = self._buffer
+        start = buffer.find(START_BLOCK)
+        if start < 0:
+            if len(buffer) > self.max_bytes:  # a sender that never frames: keep a head
+                out.append(Fragment(bytes(buffer[: self.max_bytes]), OUTSIDE_A_FRAME))
+                buffer.clear()
+            return False
+        if buffer[:start].strip(_BLANK):  # CR or LF between blocks is common, not stray
+            out.append(Fragment(bytes(buffer[:start]), OUTSIDE_A_FRAME))
+        del buffer[: start + 1]
+        self._in_block, self._scanned = True, 0
+        return True
+
+    def _kept(self, stop: int) -> bytes:
+        """The block's bytes up to ``stop``, or its head if it is over the limit."""
+        if self._head is not None:
+            return self._head
+        return bytes(self._buffer[: min(stop, self.max_bytes)])
 
     def _end_block(self) -> None:
         self._in_block, self._scanned, self._head = False, 0, None
