@@ -24,8 +24,9 @@ from gateway.access.audit import AuditUnavailableError
 from gateway.access.rate_limit import RateLimiter
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
 from gateway.api import audit, children, lookup, policy, reviews
+from gateway.api.hardening import Hardening
 from gateway.api.metrics import metrics_router
-from gateway.lookup.async_lookup import AsyncLookups
+from gateway.policy.async_lookup import AsyncLookups
 from gateway.store.engine import pool_size, session_factory
 from gateway.web import install_web
 
@@ -67,6 +68,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(metrics_router(index_url))
     install_web(app, app.state.sessions)
+    app.add_middleware(Hardening)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     def jwks() -> dict[str, object]:
