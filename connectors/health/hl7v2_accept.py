@@ -35,6 +35,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from connectors.health.hl7v2_er7 import Encoding, read_field
+from gateway.errors import BadRecordError
 
 # HL7 table 0357 (message error condition codes), as the ERR segment of an AE or AR carries them.
 SEGMENT_SEQUENCE, REQUIRED_FIELD_MISSING, DATA_TYPE = 100, 101, 102
@@ -141,14 +142,13 @@ _MSH = re.compile(r"MSH[^A-Za-z0-9\s].{4}")
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-class NotAccepted(Exception):
+class NotAccepted(BadRecordError):
     """A message the gateway does not take: ``code`` AR or AE, ``condition`` from HL7 table
     0357, ``reason`` in words that never quote the message."""
 
     def __init__(self, code: str, reason: str, condition: int) -> None:
         super().__init__(reason)
         self.code = code
-        self.reason = reason
         self.condition = condition
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from gateway import config
+from gateway.errors import BadRecordError
 from gateway.pipeline.bookmarks import read_bookmark, save_bookmark
 from gateway.sources import connector_for
 from gateway.store.engine import insert_if_absent, session_factory
@@ -42,7 +43,7 @@ _NOT_REGULAR = {
 OUTSIDE = ("outside_the_folder", "resolves to a path outside the configured folder")
 
 
-class Refused(Exception):
+class Refused(BadRecordError):
     """An offered path that is not landed: ``rule`` names the check, ``explain`` says why."""
 
     def __init__(self, rule: str, explain: str) -> None:
