@@ -31,6 +31,9 @@ LIBRARY_ENVIRONMENT = {"GX_ANALYTICS_ENABLED": "False"}
 # The demo's own identity provider (``gateway.access.tokens.LocalIssuer``) and audience.
 LOCAL_ISSUER = "urn:ehe-gateway:local-issuer"
 DEFAULT_AUDIENCE = "ehe-gateway"
+# The MLLP listener's limits when neither its caller nor the environment sets them.
+MLLP_IDLE_TIMEOUT_S = 600.0
+MLLP_MAX_CONNECTIONS = 32
 
 
 def _setting(default: Any, description: str, shown: str | None = None) -> Any:
@@ -136,6 +139,14 @@ class Settings(BaseSettings):
         None,
         "The file signed audit checkpoints are appended to (put it on append-only storage).",
         "unset",
+    )
+    mllp_idle_timeout_s: float = _setting(
+        MLLP_IDLE_TIMEOUT_S,
+        "Seconds without a byte before the MLLP listener closes a connection (0: never).",
+    )
+    mllp_max_connections: int = _setting(
+        MLLP_MAX_CONNECTIONS,
+        "Connections the MLLP listener serves at once; one more is closed when accepted.",
     )
     # Orchestration
     dag_retries: int = _setting(
