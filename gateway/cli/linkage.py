@@ -41,6 +41,7 @@ def linkage_reviews(limit: int = 20) -> None:
         typer.echo(
             f"{review.id:>6} p={review.probability:.3f} {review.left_source}/"
             f"{review.left_record_id} ~ {review.right_source}/{review.right_record_id} {weights}"
+            + (f" CONFLICT: {review.conflict}" if review.conflict else "")
         )
     typer.echo(f"{len(reviews)} open possible match(es)")
 
