@@ -441,11 +441,19 @@ def _recorded_nhs(rng: random.Random, child: Child, noise: Noise) -> str | None:
 
 
 def _valid_nhs_typo(rng: random.Random, number: str) -> str | None:
-    """The number with one of its nine digits (not the 999 prefix) mistyped so that the check
-    digit still passes: another child's number, as far as Modulus 11 can tell."""
-    for _ in range(20):
-        place = rng.randrange(3, 9)
-        typed = number[:place] + rng.choice("0123456789") + number[place + 1 : 9]
+    """The number with two of its digits after the 999 prefix mistyped so that the check
+    digit still passes (Modulus 11 catches every single-digit error and every swap of
+    neighbours, so a typo that passes is two digits wrong): another child's number, as far as
+    the check digit can tell."""
+    for _ in range(60):
+        first, second = sorted(rng.sample(range(3, 9), 2))
+        typed = (
+            number[:first]
+            + rng.choice("0123456789")
+            + number[first + 1 : second]
+            + rng.choice("0123456789")
+            + number[second + 1 : 9]
+        )
         if typed != number[:9] and nhs_check_digit(typed) == int(number[9]):
             return typed + number[9]
     return None
