@@ -10,27 +10,29 @@ valid NHS numbers remain two children (``clustering``).
 
 from __future__ import annotations
 
-from jellyfish import jaro_winkler_similarity
+from jellyfish import jaro_winkler_similarity, metaphone
 
-from gateway.linkage.names import one_edit_apart, same_forename
+from gateway.linkage.names import is_common_forename, one_edit_apart, same_forename
 from gateway.linkage.spec import Row, swapped_birth_date
 
 SIMILAR_FORENAME = 0.88  # Jaro-Winkler, as the model's similar-name level
 
 
 def forenames_agree(a: Row, b: Row) -> bool:
-    """The same forename, a diminutive, one edit apart or similar; or forename and surname
-    swapped between the records."""
+    """The same forename or a diminutive; a misspelling (one edit apart, similar or sounding
+    the same) unless both are forenames in their own right (Isabella and Isabelle may be
+    twins); or forename and surname swapped between the records."""
     x, y = a.given_name, b.given_name
     if x is None or y is None:
         return False
-    if (
-        same_forename(x, y)
-        or one_edit_apart(x, y)
-        or jaro_winkler_similarity(x, y) >= SIMILAR_FORENAME
-    ):
+    if same_forename(x, y) or (x == b.family_name and y == a.family_name):
         return True
-    return x == b.family_name and y == a.family_name
+    close = (
+        one_edit_apart(x, y)
+        or jaro_winkler_similarity(x, y) >= SIMILAR_FORENAME
+        or metaphone(x) == metaphone(y)
+    )
+    return close and not (is_common_forename(x) and is_common_forename(y))
 
 
 def birth_dates_agree(a: Row, b: Row) -> bool:

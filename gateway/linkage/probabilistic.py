@@ -248,8 +248,8 @@ def _register_term_frequencies(db: Any, linker: Any, frequencies: TermFrequencie
     a batch's frequencies are not the population's, and search applies the model's too."""
     import pandas as pd
 
-    for column in term_frequency_columns():
-        table = frequencies.get(column, {})
+    for column in frequencies:
+        table = frequencies[column]
         frame = pd.DataFrame(
             {column: pd.Series(list(table), dtype="object"), f"tf_{column}": list(table.values())}
         )
@@ -257,9 +257,16 @@ def _register_term_frequencies(db: Any, linker: Any, frequencies: TermFrequencie
 
 
 def model_term_frequencies(document: dict[str, Any]) -> TermFrequencies:
-    """The term frequencies a saved model carries (none for a model saved without them)."""
+    """The term frequencies a saved model carries for each column it adjusts (empty for a
+    model saved without them: no adjustment)."""
     held = document.get("ehe_gateway", {}).get("term_frequencies", {})
-    return {column: dict(held.get(column, {})) for column in term_frequency_columns()}
+    adjusted = {
+        level["tf_adjustment_column"]
+        for comparison in document.get("comparisons", [])
+        for level in comparison.get("comparison_levels", [])
+        if level.get("tf_adjustment_column")
+    }
+    return {column: dict(held.get(column, {})) for column in sorted(adjusted)}
 
 
 def train_model(
@@ -390,10 +397,16 @@ def _document(model: Path) -> dict[str, Any]:
     model's."""
     document: dict[str, Any] = json.loads(model.read_text(encoding="utf-8"))
     document.pop("ehe_gateway", None)
-    document["blocking_rules_to_generate_predictions"] = [
-        {"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in BLOCKING_RULES
-    ]
+    if _is_ours(document):  # another model (Splink's generic, measured beside) keeps its own
+        document["blocking_rules_to_generate_predictions"] = [
+            {"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in BLOCKING_RULES
+        ]
     return document
+
+
+def _is_ours(document: dict[str, Any]) -> bool:
+    names = [c.get("output_column_name") for c in document.get("comparisons", [])]
+    return names == [c.name for c in COMPARISONS]
 
 
 def _pairs(predicted: Any, document: dict[str, Any]) -> list[ScoredPair]:

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.linkage.clustering import Cluster, LinkCandidate, Pair, ScoredEdge, cluster_records
-from gateway.linkage.corroboration import identifier_conflict, shared_identifier
-from gateway.linkage.names import is_common_forename, one_edit_apart, same_forename
+from gateway.linkage.corroboration import forenames_agree, identifier_conflict, shared_identifier
 from gateway.linkage.probabilistic import UPPER, PersonRow, ScoredPair, score_pairs
-from gateway.linkage.spec import Compared
+from gateway.linkage.spec import Compared, swapped_birth_date
 
 
 @dataclass(frozen=True)
@@ -136,30 +135,16 @@ def possible_twins(a: PersonRow, b: PersonRow) -> bool:
     different forenames.
 
     Twins look like this, so a person decides (the pair goes to review however high it
-    scores). A nickname or a typo of one forename is not a different forename: ``olvia`` is
-    one edit from ``olivia`` and no one's name, whereas ``isabelle`` next to ``isabella`` are
-    both names and may be two children.
+    scores). A nickname, a misspelling or names swapped is not a different forename
+    (``corroboration.forenames_agree``): ``olvia`` is one edit from ``olivia`` and no one's
+    name, whereas ``isabelle`` next to ``isabella`` are both names and may be two children.
     """
-    if a.birth_date is None or b.birth_date not in (a.birth_date, _swapped(a.birth_date)):
+    if a.birth_date is None or b.birth_date not in (a.birth_date, swapped_birth_date(a.birth_date)):
         return False
     household = _same(a.family_name, b.family_name) or _same(a.postcode, b.postcode)
     household = household or _same(a.address, b.address)
-    return household and _different_forenames(a.given_name, b.given_name)
-
-
-def _swapped(born: str) -> str | None:
-    """The date with day and month swapped: scoring counts that nearly as a match, so here too."""
-    return f"{born[:4]}-{born[8:10]}-{born[5:7]}" if len(born) == 10 else None
+    return household and not forenames_agree(a, b)
 
 
 def _same(a: str | None, b: str | None) -> bool:
     return bool(a) and a == b
-
-
-def _different_forenames(a: str | None, b: str | None) -> bool:
-    if not a or not b:
-        return True  # no forename to tell them apart: either twin
-    if same_forename(a, b):
-        return False
-    typo = one_edit_apart(a.lower(), b.lower())
-    return not typo or (is_common_forename(a) and is_common_forename(b))

@@ -157,6 +157,24 @@ class JaroWinkler:
 
 
 @dataclass(frozen=True)
+class NamesSwapped:
+    """Forename and surname exchanged between the records."""
+
+    says: str
+
+    sql = '"given_name_l" = "family_name_r" AND "family_name_l" = "given_name_r"'
+
+    def holds(self, left: Compared, right: Compared) -> bool:
+        a, b = left.row, right.row
+        return (
+            a.given_name is not None
+            and a.given_name == b.family_name
+            and a.family_name is not None
+            and a.family_name == b.given_name
+        )
+
+
+@dataclass(frozen=True)
 class DayMonthSwapped:
     says: str
 
@@ -217,6 +235,7 @@ Level = (
     | SharedForm
     | OneEdit
     | JaroWinkler
+    | NamesSwapped
     | DayMonthSwapped
     | SameYear
     | SameAddressNoPostcode
@@ -240,6 +259,8 @@ class Comparison:
 
 def _names(column: str, what: str, *, nickname: bool, tf: bool) -> Comparison:
     forms = (SharedForm(f"{what} is a short form of the same name"),) if nickname else ()
+    # Names swapped counts once, in the forename's comparison (the surname's says "differs").
+    swapped = (NamesSwapped("forename and family name are swapped"),) if nickname else ()
     return Comparison(
         column,
         (
@@ -251,6 +272,7 @@ def _names(column: str, what: str, *, nickname: bool, tf: bool) -> Comparison:
                 f"{what} is one letter different" + ("" if nickname else " (a likely misspelling)"),
             ),
             JaroWinkler(column, f"{what} is similar"),
+            *swapped,
             Else(f"{what} differs"),
         ),
     )
@@ -314,8 +336,18 @@ def _first(value: str | None) -> str | None:
 
 
 def _names_unordered(row: Row) -> str | None:
-    given, family = row.given_name, row.family_name
+    """Both names in either order, each in its formal form with only its letters (a record
+    with names swapped, a nickname or a spaced double-barrelled surname gives the same)."""
+    given, family = canonical_whole(row.given_name), canonical_whole(row.family_name)
     return "|".join(sorted((given, family))) if given and family else None
+
+
+@functools.lru_cache(maxsize=100_000)
+def canonical_whole(name: str | None) -> str | None:
+    if not name:
+        return None
+    letters = "".join(ch for ch in name if ch.isalpha())
+    return canonical_forename(letters) if letters else None
 
 
 # What a blocking rule may join on, each computed once per record from its fields.
@@ -331,7 +363,6 @@ DERIVED: dict[str, Callable[[Row], str | None]] = {
     "family_sound": lambda r: _sound(r.family_name) if r.family_name else None,
     "names_unordered": _names_unordered,
     "birth_date_unordered": lambda r: unordered_birth_date(r.birth_date),
-    "birth_year": lambda r: r.birth_date[:4] if r.birth_date else None,
     "birth_month": lambda r: (
         r.birth_date[5:7] if r.birth_date and len(r.birth_date) == 10 else None
     ),
@@ -370,7 +401,7 @@ BLOCKING: tuple[BlockingRule, ...] = (
         ("birth_date_unordered", "canonical_initial", "family_initial"),
         "a typo in each name (never in the first letter) on records of a child that moved",
     ),
-    BlockingRule("ny", ("names_unordered", "birth_year"), "a day or month error, or names swapped"),
+    BlockingRule("nn", ("names_unordered",), "any birth-date error, or names swapped"),
     BlockingRule("sp", ("family_sound", "postcode"), "a new forename, spelling or birth date"),
     BlockingRule(
         "fm",
