@@ -74,7 +74,7 @@ def main() -> None:
         print(f"linkage benchmark: {children} children, {len(people)} current source records")
         from gateway.linkage.evaluate import blocking_recall
 
-        for line in blocking_recall(people, truth).lines():
+        for line in blocking_recall(people, truth, candidates).lines():
             print(f"  {line}")
         _quality("rules only", candidates, people, None, truth, twins)
         for label, settings, folder in (

@@ -84,7 +84,7 @@ def test_blocking_recall_counts_true_pairs_compared_and_comparisons() -> None:
     people = [
         row("a1", "olivia", "hart", "2014-03-07"),
         row("a2", "hart", "olivia", "2019-11-30"),  # names swapped, another date: still met
-        row("a3", "zoe", "stone", "2001-01-01"),  # shares nothing with a1 or a2
+        row("a3", "olivia", "stone", "2001-01-01"),  # shares no key with a1 or a2
         row("b1", "amelia", "hart", "2014-03-07"),  # another child, same date and surname
     ]
     labels = {("s", "a1"): "A", ("s", "a2"): "A", ("s", "a3"): "A", ("s", "b1"): "B"}
@@ -92,3 +92,9 @@ def test_blocking_recall_counts_true_pairs_compared_and_comparisons() -> None:
     assert (recall.true_pairs, recall.true_pairs_compared) == (3, 1)
     assert recall.comparisons == 2 and recall.comparisons_per_record == 0.5
     assert recall.pairs_completeness == pytest.approx(1 / 3)
+    assert recall.true_pairs_connected == 1, "a3 meets neither a1 nor a2"
+    chained = [*people, row("a4", "olivia", "stone", "2014-03-07")]  # meets a3 and a1
+    labels[("s", "a4")] = "A"
+    again = blocking_recall(chained, labels)
+    assert again.true_pairs == 6 and again.true_pairs_compared < 6
+    assert again.connected_completeness == 1.0, "a chain of compared true pairs joins them all"

@@ -80,6 +80,11 @@ class BlockingRecall:
     true_pairs: int
     true_pairs_compared: int
     comparisons: int
+    true_pairs_connected: int = 0  # joined through a chain of compared true pairs
+
+    @property
+    def connected_completeness(self) -> float:
+        return self.true_pairs_connected / self.true_pairs if self.true_pairs else 1.0
 
     @property
     def pairs_completeness(self) -> float:
@@ -92,17 +97,33 @@ class BlockingRecall:
     def lines(self) -> list[str]:
         return [
             f"blocking: pairs completeness {self.pairs_completeness:.4f} "
-            f"({self.true_pairs_compared} of {self.true_pairs} true pairs compared), "
+            f"({self.true_pairs_compared} of {self.true_pairs} true pairs compared; "
+            f"{self.connected_completeness:.4f} connected through compared true pairs), "
             f"{self.comparisons_per_record:.1f} comparisons per record"
         ]
 
 
-def blocking_recall(people: Sequence[PersonRow], labels: Mapping[Key, str]) -> BlockingRecall:
-    """Pairs completeness and comparisons per record of ``spec.BLOCKING`` on labelled records
-    (the pairs Splink's blocking rules compare: two records sharing any rule's key)."""
+def blocking_recall(
+    people: Sequence[PersonRow],
+    labels: Mapping[Key, str],
+    candidates: Sequence[LinkCandidate] | None = None,
+) -> BlockingRecall:
+    """Pairs completeness and comparisons per record of the blocking rules on labelled
+    records: the pairs two records sharing any rule's key (``spec.BLOCKING``, and with
+    ``candidates`` the identifier rules' keys too: local ids, merges). A true pair not
+    compared directly may still be connected through a chain of compared true pairs (a census
+    record with no names meets the case record by its local id, that one the health record by
+    name): the share so connected is what clustering can recover."""
+    from gateway.linkage.blocking import blocking_keys
+
     blocks: dict[str, list[int]] = defaultdict(list)
     for n, person in enumerate(people):
-        for key in blocking_keys_of(person):
+        keys = (
+            blocking_keys(candidates[n], person)
+            if candidates is not None
+            else blocking_keys_of(person)
+        )
+        for key in keys:
             blocks[key].append(n)
     size = len(people)
     compared: set[int] = set()
@@ -110,9 +131,24 @@ def blocking_recall(people: Sequence[PersonRow], labels: Mapping[Key, str]) -> B
         for i, left in enumerate(members):
             compared.update(left * size + right for right in members[i + 1 :])
     label_of = [labels[person.key] for person in people]
-    true_compared = sum(1 for pair in compared if label_of[pair // size] == label_of[pair % size])
+    root = list(range(size))
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    true_compared = 0
+    for pair in compared:
+        left, right = divmod(pair, size)
+        if label_of[left] == label_of[right]:
+            true_compared += 1
+            root[find(left)] = find(right)
     true_pairs = sum(n * (n - 1) // 2 for n in Counter(label_of).values())
-    return BlockingRecall(size, true_pairs, true_compared, len(compared))
+    parts = Counter((label_of[n], find(n)) for n in range(size))
+    connected = sum(n * (n - 1) // 2 for n in parts.values())
+    return BlockingRecall(size, true_pairs, true_compared, len(compared), connected)
 
 
 def read_labelled(
