@@ -324,7 +324,7 @@ class Noise:
     missing_given: float = 0.003  # no forename recorded
     barrel_part: float = 0.3  # of double-barrelled surnames: one part only, or a space
     swap_day_month: float = 0.02  # day and month transposed (where both are 12 or less)
-    birth_digit: float = 0.01  # one digit of the day, month or year's last digit changed
+    birth_digit: float = 0.01  # one digit of the day or month changed
     birth_year_off: float = 0.005  # the year one out
     birth_first_of_january: float = 0.003  # the 1st of January entered for an unknown date
     old_surname: float = 0.5  # of children with a previous surname, how many still under it
@@ -404,10 +404,11 @@ def _recorded_birth(rng: random.Random, birth: date, noise: Noise) -> date:
 
 
 def _digit_typo(rng: random.Random, birth: date) -> date:
-    """One digit of the day, the month or the year's last digit changed, to a real date."""
+    """One digit of the day or the month changed, to a real date (a year's digit is the year
+    off by one, or a date a suite would hold as no child's)."""
     for _ in range(10):
         text = birth.strftime("%Y%m%d")
-        place = rng.choice((3, 4, 5, 6, 7))
+        place = rng.choice((4, 5, 6, 7))
         typed = text[:place] + rng.choice("0123456789".replace(text[place], "")) + text[place + 1 :]
         found = _valid_date(int(typed[:4]), int(typed[4:6]), int(typed[6:]))
         if found is not None and found <= REFERENCE_DATE:
