@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import UnknownPurposeError, purpose_for
-from gateway.errors import BadRecordError
+from gateway.errors import RequestRefusedError
 from gateway.store.tables import AuditEntry, BreakGlass
 
 # The roles that may break the glass: practitioners with statutory safeguarding duties.
@@ -23,7 +23,7 @@ BREAK_GLASS_ROLES = ("social_worker", "health_practitioner")
 MIN_REASON_LENGTH = 20
 
 
-class BreakGlassRefusedError(BadRecordError):
+class BreakGlassRefusedError(RequestRefusedError):
     """The override cannot be opened (role not named, reason too short) or closed."""
 
 
