@@ -224,7 +224,10 @@ def _canaries(inbox: Path, limit: int = 60) -> set[str]:
     with register.open(newline="", encoding="utf-8") as handle:
         for row in list(csv.DictReader(handle))[:limit]:
             found |= {f"{row['Forename']} {row['Surname']}", row["UPN"], row["DOB"]}
-            found.add(datetime.strptime(row["DOB"], "%d/%m/%Y").date().isoformat())
+            try:
+                found.add(datetime.strptime(row["DOB"], "%d/%m/%Y").date().isoformat())
+            except ValueError:  # a defective row (an impossible date): held, not a canary
+                pass
     lines = (inbox / "health" / "fhir" / "Patient.ndjson").read_text().splitlines()[:limit]
     for line in lines:
         patient = json.loads(line)
