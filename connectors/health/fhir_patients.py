@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -67,11 +67,6 @@ class FhirPatientConnector(FileDropConnector):
     stream = Stream(
         "patients", primary_key=("id",), bookmark_field="meta.lastUpdated", schema=SCHEMA
     )
-
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        super().__init__(config)
-        # The resources of other types the last file parsed held, by type: not read, counted.
-        self.not_read: Counter[str] = Counter()
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         self.not_read = Counter()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,10 +79,11 @@ class Ssda903Connector(FileDropConnector):
     )
 
     def parse(self, path: Path) -> Iterator[Extracted]:
+        self.not_read = Counter()
         if path.suffix.lower() == ".xml":
             yield from _xml_children(path)
         else:
-            yield from _header_rows(path)
+            yield from _header_rows(path, self.not_read)
 
 
 def table_of(columns: set[str]) -> str | None:
@@ -93,8 +95,8 @@ def table_of(columns: set[str]) -> str | None:
     return None
 
 
-def _header_rows(path: Path) -> Iterator[Extracted]:
-    """The header table's rows; another table's rows are counted and not read."""
+def _header_rows(path: Path, not_read: Counter[str]) -> Iterator[Extracted]:
+    """The header table's rows; another table's rows are counted in ``not_read`` by table."""
     rows = read_csv_rows(path)
     unreadable: list[Extracted] = []
     first = next(rows, None)
@@ -110,6 +112,7 @@ def _header_rows(path: Path) -> Iterator[Extracted]:
         return
     if table != CHILD_TABLE:
         count = len(unreadable) + 1 + sum(1 for _ in rows)
+        not_read[f"{table} table rows"] += count
         log.info(
             "SSDA903 %s table in %s: %d rows kept, not read (no child details in it)",
             table,

@@ -421,6 +421,13 @@ def cin_sex(identifiers: Any) -> str | None:
     return sex
 
 
+@transform("dated_means_true")
+def dated_means_true(value: Any) -> bool | None:
+    """True where a date is recorded (CIN ``PersonDeathDate``: the child has died), else None
+    (the source does not say)."""
+    return True if value else None
+
+
 @transform("cin_episodes")
 def cin_episodes(details: Any, kind: str) -> list[dict[str, Any]]:
     """Referrals, child-in-need plans or child protection plans from CIN census ``CINdetails``."""
