@@ -181,12 +181,18 @@ def fhir_nhs_verification(identifiers: Any) -> str | None:
 def _official_name(names: list[dict[str, Any]], as_of: date) -> dict[str, Any] | None:
     """The current official (else usual, else any) name; if every name has ended, the latest."""
     named = [n for n in names if n.get("use") not in ("old", "maiden")]
-    current = [n for n in named if not _ended(n, as_of)]
+    current = [n for n in named if _in_force(n, as_of)]
     for use in ("official", "usual", None):
         for name in current:
             if use is None or name.get("use") == use:
                 return name
     return _latest_ended(named)
+
+
+def _in_force(item: dict[str, Any], as_of: date) -> bool:
+    """Whether a FHIR element's ``period`` holds on ``as_of``: started by then, not ended."""
+    start = parse_date((item.get("period") or {}).get("start"))
+    return (start is None or start <= as_of) and not _ended(item, as_of)
 
 
 def _ended(item: dict[str, Any], as_of: date) -> bool:
@@ -253,7 +259,7 @@ def fhir_gp_ods(practitioners: Any, as_of: date) -> str | None:
         and identifier.get("value")
         and identifier.get("system", ODS_SYSTEM) == ODS_SYSTEM
     ]
-    current = [r for r in registrations if not _ended(r, as_of)]
+    current = [r for r in registrations if _in_force(r, as_of)]
     chosen = current[0] if current else _latest_ended(registrations)
     return str(chosen["value"]) if chosen else None
 
