@@ -296,3 +296,48 @@ def test_deceased_boolean_or_date() -> None:
 def test_a_record_that_does_not_say_has_no_deceased_key(tmp_path: Path) -> None:
     (record,) = _records(_write(tmp_path, "p.json", _patient(id="q")))
     assert "deceased" not in record["identity"]
+
+
+# --- published files with defects: held with a reason, never a crash ----------------------
+
+
+def _mutations(raw: bytes) -> list[bytes]:
+    """Cuts and flipped bytes at spread-out places, the same every run."""
+    places = [len(raw) * k // 7 for k in range(1, 7)]
+    cuts = [raw[:at] for at in places]
+    flips = [raw[:at] + bytes([raw[at] ^ 0x5A]) + raw[at + 1 :] for at in places]
+    return [*cuts, *flips, b"", b"\xef\xbb\xbf" + raw, raw.replace(b'"entry"', b'"entry": 7, "x"')]
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "fhir/nhs-pds/postalcode_wildcard_searchset.json",
+        "fhir/nhs-pds/patient_9000000009.json",
+        "fhir/nhs-pds/Referenced_RelatedPersonBundle.json",
+        "fhir/smart-bulk-10/Patient.000.ndjson",
+    ],
+)
+def test_mutated_published_files_never_crash_and_every_item_is_accounted(
+    tmp_path: Path, relative: str
+) -> None:
+    original = (EXTRA / relative).read_bytes()
+    for number, mutated in enumerate(_mutations(original)):
+        path = tmp_path / f"m{number}{Path(relative).suffix}"
+        path.write_bytes(mutated)
+        lines = list(stage_items("health__fhir_patient", path, "t", RECEIVED))
+        for line in lines:
+            assert line["kind"] in ("record", "held", "validation"), number
+            if line["kind"] == "held":
+                assert line["reasons"] and all(r["explain"] or r["rule"] for r in line["reasons"])
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
+    bom = b"\xef\xbb\xbf"
+    document = tmp_path / "one.json"
+    document.write_bytes(bom + (EXTRA / PDS / "patient_9000000009.json").read_bytes())
+    lines = tmp_path / "bulk.ndjson"
+    lines.write_bytes(bom + json.dumps(_patient(id="a")).encode() + b"\n")
+    for path in (document, lines):
+        (item,), _ = _read(path)
+        assert item.ok, item.error

@@ -54,6 +54,7 @@ BLOCK = 64  # resources validated together before they are handed on
 MAX_FIELD = 10_000
 MAX_CONTENT = 1_000_000
 CONTENT_KEYS = frozenset({"div", "data"})
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, as Windows tools write: read past it
 KEPT = 4096  # characters of an oversized or unreadable resource kept with its reason
 
 
@@ -84,13 +85,17 @@ class FhirPatientConnector(FileDropConnector):
             )
 
     def _lines(self, path: Path, lines: Iterable[bytes]) -> Iterator[Extracted]:
-        numbered = ((n, line) for n, line in enumerate(lines, start=1) if line.strip())
+        numbered = (
+            (n, line.removeprefix(BOM) if n == 1 else line)
+            for n, line in enumerate(lines, start=1)
+            if line.strip()
+        )
         while block := list(islice(numbered, BLOCK)):
             items = validate_patients([(f"{path.name} line {n}", raw) for n, raw in block])
             yield from self._patients_only(items)
 
     def _document(self, path: Path) -> Iterator[Extracted]:
-        raw = path.read_bytes()
+        raw = path.read_bytes().removeprefix(BOM)
         try:
             document = json.loads(raw)
         except json.JSONDecodeError as exc:
