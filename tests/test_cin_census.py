@@ -141,3 +141,14 @@ def test_an_unborn_child_has_no_birth_date(tmp_path: Path) -> None:
     (held,) = [line for line in lines if line["kind"] == "held"]
     assert held["record_id"] == "U1"
     assert {r["rule"] for r in held["reasons"]} == {"birth_date_required"}
+
+
+def test_older_codes_in_the_newer_sex_element_are_read_with_a_warning() -> None:
+    lines = _lines(EXTRA / "d2i_CIN_Census_2026.xml")
+    warned = {
+        line["record"]["provenance"]["record_id"]: sorted({w["rule"] for w in line["warnings"]})
+        for line in lines
+        if line["kind"] == "record"
+    }
+    assert "cin_sex_code" in warned["DfEX0000001"]  # <Sex>1</Sex>
+    assert "cin_sex_code" not in warned["child_fails_assessments"]  # <Sex>M</Sex>
