@@ -19,6 +19,7 @@ from connectors.health.fhir_patients import (
     overlong_path,
     with_id_from_full_url,
 )
+from connectors.health.fhir_rest import FhirRestConnector
 from gateway.mapping.transforms import (
     fhir_deceased,
     fhir_gp_ods,
@@ -341,3 +342,13 @@ def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
     for path in (document, lines):
         (item,), _ = _read(path)
         assert item.ok, item.error
+
+
+def test_the_rest_source_holds_an_overlong_patient_too(tmp_path: Path) -> None:
+    """The FHIR API's landed NDJSON is validated by the same function: the same limit."""
+    path = tmp_path / "fhir_api.ndjson"
+    long_one = _patient(id="a", name=[{"family": "C" * 100_000}])
+    path.write_text(json.dumps(long_one) + "\n" + json.dumps(_patient(id="b")) + "\n")
+    first, second = FhirRestConnector({}).parse(path)
+    assert first.error == f"field name[0].family longer than {MAX_FIELD} characters"
+    assert second.ok
