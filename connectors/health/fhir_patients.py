@@ -105,7 +105,8 @@ class FhirPatientConnector(FileDropConnector):
             yield Extracted(path.name, error=f"not JSON: {exc.msg}", raw=_text(raw[:KEPT]))
             return
         except (UnicodeDecodeError, RecursionError) as exc:
-            yield Extracted(path.name, error=f"not JSON: {type(exc).__name__}", raw=_text(raw))
+            reason = f"not JSON: {type(exc).__name__}"
+            yield Extracted(path.name, error=reason, raw=_text(raw[:KEPT]))
             return
         kind = document.get("resourceType") if isinstance(document, dict) else None
         if kind == "Bundle":
