@@ -207,8 +207,10 @@ class Connector(ABC):
 class FileDropConnector(Connector):
     """A source that delivers files into a folder (config ``path``: a file or a folder).
 
-    ``extract`` offers every matching file; landing keys batches by content hash, so a file
-    already received is recognised and adds nothing.
+    ``extract`` offers every entry whose name matches (links, pipes and devices included, so
+    that landing refuses them with a reason rather than skipping them unseen; only folders
+    are passed over); landing keys batches by content hash, so a file already received is
+    recognised and adds nothing.
     """
 
     patterns: ClassVar[tuple[str, ...]]
@@ -221,9 +223,14 @@ class FileDropConnector(Connector):
     def extract(self, work_dir: Path, bookmark: str | None) -> Extraction:
         self.check()
         root = Path(self.config["path"])
-        if root.is_file():
+        if not root.is_dir():
             return Extraction(files=[root])
-        found = {p for pattern in self.patterns for p in root.glob(pattern) if p.is_file()}
+        found = {
+            p
+            for pattern in self.patterns
+            for p in root.glob(pattern)
+            if p.is_symlink() or not p.is_dir()
+        }
         return Extraction(files=sorted(found))
 
 

@@ -129,7 +129,8 @@ class CaseManagementDbConnector(Connector):
         yield from read_json_lines(path)
 
     def _engine(self) -> Any:
-        return create_engine(self.config["url"], pool_pre_ping=True)
+        # hide_parameters: a failed query's error never carries the values it was bound with
+        return create_engine(self.config["url"], pool_pre_ping=True, hide_parameters=True)
 
     def _read_changed(self, since: str) -> list[dict[str, Any]]:
         engine = self._engine()

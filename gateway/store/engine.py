@@ -1,4 +1,9 @@
-"""Engines and sessions for the index, on SQLite or PostgreSQL, from one URL."""
+"""Engines and sessions for the index, on SQLite or PostgreSQL, from one URL.
+
+Every engine hides bound parameters from its errors (``hide_parameters=True``): a statement
+that fails (a dropped connection mid-load, a constraint) would otherwise carry the children's
+names and birth dates it was writing into the exception text, the CLI's output and the logs.
+"""
 
 from __future__ import annotations
 
@@ -69,11 +74,15 @@ def engine_for(url: str | None = None) -> Engine:
         engine = _ENGINES.get(resolved)
         if engine is None:
             if make_url(resolved).get_backend_name() == "sqlite":
-                engine = create_engine(resolved, pool_pre_ping=True)
+                engine = create_engine(resolved, pool_pre_ping=True, hide_parameters=True)
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(
-                    resolved, pool_size=pool_size(), max_overflow=10, pool_recycle=3600
+                    resolved,
+                    pool_size=pool_size(),
+                    max_overflow=10,
+                    pool_recycle=3600,
+                    hide_parameters=True,
                 )
                 event.listen(engine, "checkin", _note_checkin)
                 event.listen(engine, "checkout", _ping_if_idle)
