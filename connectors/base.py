@@ -126,9 +126,29 @@ class Connector(ABC):
     agency: ClassVar[str]
     stream: ClassVar[Stream]
     description: ClassVar[str]
+    # How the source is run (``connectors/registry.py`` lists them; DAGs, pools, freshness,
+    # the row-count gate and the synthetic inbox read these, nothing keeps a copy):
+    # when its ingest DAG runs (a cron expression or an Airflow preset such as ``@hourly``),
+    schedule: ClassVar[str]
+    # the Airflow pool capping concurrent work against its system (``ehe_source__<source>``),
+    pool: ClassVar[str]
+    # whether each delivery is a whole snapshot (then a delivery far from the last one in row
+    # count is stopped: see the canonical suite's ``row_count_gate``),
+    full_snapshot: ClassVar[bool] = False
+    # whether the demo (``ehe-gateway synth`` and ``run-dags --all``) runs it,
+    in_demo: ClassVar[bool] = True
+    # its folder under the inbox (``EHE_INBOX``), None for a network API,
+    inbox_folder: ClassVar[str | None] = None
+    # and hours without a good batch before it counts as stale (a few of its send intervals).
+    stale_after_hours: ClassVar[float] = 26.0
     # Config keys that hold secrets: read from the environment or Airflow Connections only.
     secret_fields: ClassVar[tuple[str, ...]] = ()
     required_config: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "source" in cls.__dict__ and "pool" not in cls.__dict__:
+            cls.pool = f"ehe_source__{cls.source}"
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config: SourceConfig = SourceConfig(config or {})
@@ -139,6 +159,11 @@ class Connector(ABC):
         missing = [key for key in self.required_config if not self.config.get(key)]
         if missing:
             raise FatalConfigError(f"{self.source}: missing config {', '.join(missing)}")
+
+    @classmethod
+    def inbox_config(cls, folder: Path) -> dict[str, str]:
+        """The config that reads this source's inbox folder (a file drop: the folder itself)."""
+        return {"path": str(folder)}
 
     @classmethod
     def contract_config(cls, inbox: Path) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ the cost (tests/test_fhir_speed_path.py holds the two equal over every sample an
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import Counter
@@ -26,7 +27,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from fhir.resources.R4B.patient import Patient
 from pydantic import ValidationError
 
 from connectors.base import Extracted, FileDropConnector, Stream
@@ -61,6 +61,9 @@ KEPT = 4096  # characters of an oversized or unreadable resource kept with its r
 class FhirPatientConnector(FileDropConnector):
     source = "health__fhir_patient"
     agency = "health"
+    schedule = "@hourly"
+    inbox_folder = "health/fhir"
+    stale_after_hours = 26.0
     description = (
         "FHIR R4 UK Core Patient resources (bulk NDJSON export, or JSON resources/Bundles)"
     )
@@ -248,12 +251,21 @@ def _refused(raw: bytes | str, position: str, reason: str) -> Extracted:
 def _refusal(raw: bytes | str) -> str | None:
     """Why fhir.resources refuses this Patient resource; None if it accepts it."""
     try:
-        patient = Patient.model_validate_json(raw)
+        patient = patient_model().model_validate_json(raw)
     except ValidationError as exc:
         return _fhir_error(exc)
     except ValueError as exc:  # wrong resourceType and similar
         return f"not a FHIR Patient: {type(exc).__name__}"
     return None if patient.id else "Patient without an id"
+
+
+@functools.cache
+def patient_model() -> Any:
+    """fhir.resources' Patient model, imported on first use: listing the connectors (as the
+    DAG files do when Airflow parses them) does not load the FHIR models."""
+    from fhir.resources.R4B.patient import Patient
+
+    return Patient
 
 
 def _fhir_error(exc: ValidationError) -> str:

@@ -68,6 +68,9 @@ _MESSAGE_START = re.compile(rb"(?:^|[\r\n])(?:\xef\xbb\xbf)?(?=MSH[^A-Za-z0-9\s]
 class Hl7AdtConnector(FileDropConnector):
     source = "health__hl7v2_adt"
     agency = "health"
+    schedule = "*/15 * * * *"
+    inbox_folder = "health/adt"
+    stale_after_hours = 6.0
     description = "HL7 v2 ADT messages (A01-A62) from hospital and community patient systems"
     patterns = ("*.hl7", "*.HL7", "*.txt")
     stream = Stream("adt_messages", primary_key=("MSH-10",), bookmark_field="MSH-7", schema=SCHEMA)

@@ -72,6 +72,8 @@ SCHEMA = {
 class Ssda903Connector(FileDropConnector):
     source = "social_care__ssda903"
     agency = "social_care"
+    schedule = "@weekly"
+    inbox_folder = "social_care/ssda903"
     description = "SSDA903 looked-after children return (header table CSV, or the XML return)"
     patterns = ("*.csv", "*.xml", "*.XML")
     stream = Stream(

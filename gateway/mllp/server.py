@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import signal
 from collections.abc import Callable
 from contextlib import suppress
@@ -41,6 +40,7 @@ from gateway.mllp.header import (
     read_header,
 )
 from gateway.mllp.store import MessageStore, frame
+from gateway.settings import MLLP_IDLE_TIMEOUT_S, MLLP_MAX_CONNECTIONS, settings
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 4 << 20
@@ -63,8 +63,8 @@ class ListenerLimits:
     ``EHE_MLLP_MAX_CONNECTIONS``.
     """
 
-    idle_timeout_s: float = 600.0
-    max_connections: int = 32
+    idle_timeout_s: float = MLLP_IDLE_TIMEOUT_S
+    max_connections: int = MLLP_MAX_CONNECTIONS
 
     @classmethod
     def from_env(
@@ -72,9 +72,9 @@ class ListenerLimits:
     ) -> ListenerLimits:
         """The given values, else the environment's, else the defaults."""
         if idle_timeout_s is None:
-            idle_timeout_s = float(os.environ.get("EHE_MLLP_IDLE_TIMEOUT_S", cls.idle_timeout_s))
+            idle_timeout_s = settings().mllp_idle_timeout_s
         if max_connections is None:
-            max_connections = int(os.environ.get("EHE_MLLP_MAX_CONNECTIONS", cls.max_connections))
+            max_connections = settings().mllp_max_connections
         if idle_timeout_s < 0 or max_connections < 1:
             raise ValueError("idle timeout must be 0 or more, connections at least 1")
         return cls(idle_timeout_s, max_connections)

@@ -208,4 +208,4 @@ def default_store_dir() -> Path:
     """``EHE_MLLP_DIR``, or ``mllp/`` in the data folder."""
     from gateway import config
 
-    return Path(os.environ.get("EHE_MLLP_DIR", config.data_dir() / "mllp"))
+    return config.mllp_dir()

@@ -9,17 +9,18 @@ place in quarantine with the new reasons, and an item a reviewer rejected stays 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from connectors.registry import connector_class
 from gateway.errors import BatchGateError, FatalConfigError
 from gateway.pipeline.gc_pause import cycle_collection_paused
 from gateway.pipeline.staging import read_staged, stage_batch, staged_file
 from gateway.read_model import children_of_batch, refresh_restricted
+from gateway.settings import settings
 from gateway.sources import connector_for
 from gateway.store.engine import session_factory
 from gateway.store.loader import hold_items, load_records
@@ -29,7 +30,6 @@ from gateway.store.tables.base import utcnow
 from gateway.validation.runner import CANONICAL_SUITE, suite_meta
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_HELD_SHARE = 0.5
 ROW_COUNT_RULE = "row_count_near_last_run"
 
 
@@ -58,7 +58,7 @@ class StagedBatch:
 
 
 def max_held_share() -> float:
-    return float(os.environ.get("EHE_MAX_HELD_SHARE", DEFAULT_MAX_HELD_SHARE))
+    return settings().max_held_share
 
 
 def load_batch(batch_id: str, *, index_url: str | None = None) -> Accounting:
@@ -151,10 +151,11 @@ def _gate(batch: Batch, staged: StagedBatch, index_url: str | None) -> None:
 
 
 def _row_count_gate(session: Session, batch: Batch, received: int) -> dict[str, Any] | None:
-    """Row count far from the last loaded batch of a full-snapshot source (see the suite)."""
-    rule = suite_meta(CANONICAL_SUITE).get("row_count_gate") or {}
-    if batch.source not in rule.get("sources", []):
+    """Row count far from the last loaded batch of a full-snapshot source (its connector says
+    so; the thresholds are the suite's)."""
+    if not connector_class(batch.source).full_snapshot:
         return None
+    rule = suite_meta(CANONICAL_SUITE).get("row_count_gate") or {}
     previous = session.scalar(
         select(Batch.received)
         .where(

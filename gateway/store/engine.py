@@ -7,7 +7,6 @@ names and birth dates it was writing into the exception text, the CLI's output a
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import config
+from gateway.settings import settings
 
 _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
@@ -64,7 +64,7 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
 def pool_size() -> int:
     """Connections kept per process: the API's concurrent requests each hold one (a pool
     smaller than that would open and close a connection on many requests)."""
-    return int(os.environ.get("EHE_DB_POOL_SIZE", "20"))
+    return settings().db_pool_size
 
 
 def engine_for(url: str | None = None) -> Engine:

@@ -4,20 +4,21 @@ Retriable failures (a source down, the index connection lost) are raised for Air
 with backoff; fatal ones (configuration, a gated batch, a stale source) fail the task at once
 with ``AirflowFailException``. The failure callback says which source, batch and why, from ids
 and the gateway's own messages only: a driver's message can quote record contents, so any
-other exception is named by its type. Not a DAG file (.airflowignore).
+other exception is named by its type.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from gateway.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,6 @@ class StepFailedFatal(AirflowFailException):
         super().__init__(message)
         self.source, self.batch = source, batch
         self.alert_kind = "task_failed"
-
-
-def pool_for(source: str) -> str:
-    """The Airflow pool that caps concurrent work against one source system."""
-    return f"ehe_source__{source}"
 
 
 def run_step(source: str, batch: str | None, step: Callable[[], Any], name: str = "step") -> Any:
@@ -74,7 +70,7 @@ def _record_timing(
 ) -> None:
     """With ``EHE_STEP_TIMINGS`` set (the benchmark sets it), append when and how long the work
     took (its start as epoch seconds, so steps of parallel processes can be laid side by side)."""
-    path = os.environ.get("EHE_STEP_TIMINGS")
+    path = settings().step_timings
     if path:
         line = {
             "step": name,

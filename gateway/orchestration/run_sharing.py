@@ -1,9 +1,9 @@
-"""How several ``run_dags_in_process.py`` processes share one list of DAGs (``--claims``).
+"""How several ``run_in_process`` processes share one list of DAGs (``--claims``).
 
 Each takes the next DAG nobody has claimed (a file created with O_EXCL); consecutive ingest DAGs
 are independent and run side by side, and any other DAG (linkage) waits until every DAG before
 it has a result line. Airflow's metadata is prepared once, one process at a time, before any
-run. Not a DAG file (.airflowignore).
+run.
 """
 
 from __future__ import annotations

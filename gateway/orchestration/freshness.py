@@ -1,6 +1,6 @@
 """Builder of the freshness DAG: one check per source, failing (and alerting) when stale.
 
-Not a DAG file (.airflowignore). The check's XCom holds the source's figures (age of its last
+The check's XCom holds the source's figures (age of its last
 good batch, threshold), so the Airflow UI shows them; the API's ``/metrics`` has the rest.
 """
 
@@ -10,8 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
-from ehe_dag_factory import DEFAULT_ARGS, START
-from ehe_tasks import run_step
+
+from gateway.orchestration.dags import DEFAULT_ARGS, START
+from gateway.orchestration.tasks import run_step
+from gateway.sources import source_names
 
 DOC = """
 ### Source freshness
@@ -20,13 +22,15 @@ Every hour, one task per source checks how long ago its last **good batch** (one
 the index) was. A source past its threshold fails its task at once (no retries) and the failure
 callback raises a `stale_source` alert naming the source: look at that source's ingest DAG.
 
-Thresholds: `gateway/monitoring/freshness.py`, overridden per source with
-`EHE_STALE_AFTER_HOURS_<SOURCE>`. Record counts, quarantine rates and durations per source are
+Thresholds: each connector's `stale_after_hours` (`connectors/`), overridden per source
+with `EHE_STALE_AFTER_HOURS_<SOURCE>`. Record counts, quarantine rates and durations per source are
 on the gateway API's Prometheus endpoint, `GET /metrics`.
 """
 
 
-def freshness_dag(sources: list[str]) -> Any:
+def freshness_dag() -> Any:
+    """One check per source the freshness monitor watches (the sources the demo runs)."""
+
     @dag(
         dag_id="monitor__freshness",
         schedule="@hourly",
@@ -38,7 +42,7 @@ def freshness_dag(sources: list[str]) -> Any:
         doc_md=DOC,
     )
     def monitor() -> None:
-        for source in sources:
+        for source in source_names():
 
             @task(task_id=f"fresh__{source}")
             def fresh(source: str = source) -> dict[str, object]:

@@ -1,15 +1,15 @@
 """Run DAGs one after another in this process with ``dag.test()``, as ``airflow dags test`` does.
 
-Usage: python run_dags_in_process.py RESULT_FILE [--claims FOLDER] DAG_ID [DAG_ID ...]
+Usage: python -m gateway.orchestration.run_in_process RESULT_FILE [--claims FOLDER] DAG_ID ...
 
 Each run's final state is appended to RESULT_FILE as a JSON line as soon as it is known, so the
 caller (``ehe-gateway run-dags``, which ``make demo`` uses) can show progress. One process for
 many DAGs pays Airflow's start-up once instead of once a DAG. With ``--claims``, several of
 these processes share one list: each takes the next DAG nobody has claimed yet (a file created
-in FOLDER with O_EXCL; see ``ehe_run_sharing``). Consecutive ingest DAGs are independent and
+in FOLDER with O_EXCL; see ``run_sharing``). Consecutive ingest DAGs are independent and
 run side by side on the machine's cores; any other DAG (linkage) starts only once every DAG
-before it has finished.
-Not a DAG file: .airflowignore keeps the dag-processor away from it.
+before it has finished. The DAGs are those of Airflow's DAGs folder
+(``AIRFLOW__CORE__DAGS_FOLDER``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from ehe_run_sharing import (
+from gateway.orchestration.run_sharing import (
     claim,
     must_finish_first,
     one_at_a_time,
@@ -33,9 +33,10 @@ def main(argv: list[str]) -> int:
     claims: Path | None = None
     if dag_ids[:1] == ["--claims"]:
         claims, dag_ids = Path(dag_ids[1]), dag_ids[2:]
+    from airflow import settings
     from airflow.dag_processing.dagbag import BundleDagBag
 
-    folder = Path(__file__).resolve().parent
+    folder = Path(settings.DAGS_FOLDER)
     bag = BundleDagBag(dag_folder=str(folder), bundle_path=folder)
     if claims is None:
         ensure_pools()
@@ -56,15 +57,16 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def ensure_pools(slots: int = 2) -> None:
-    """One pool per source system, so no source is hit by more than ``slots`` tasks at once."""
+def ensure_pools() -> None:
+    """One pool per source system (the registry's), so no source is hit by more than its
+    pool's slots of tasks at once."""
     from airflow.models.pool import Pool
-    from ehe_dag_factory import SOURCES
-    from ehe_tasks import pool_for
 
-    for source in SOURCES:
+    from gateway.sources import airflow_pools
+
+    for name, pool in airflow_pools().items():
         Pool.create_or_update_pool(
-            pool_for(source), slots, f"work against {source}", include_deferred=False
+            name, pool["slots"], pool["description"], include_deferred=pool["include_deferred"]
         )
 
 
