@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import marshal
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +152,10 @@ class Connector(ABC):
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config: SourceConfig = SourceConfig(config or {})
+        # What the last file parsed held that is not a record of this stream (a FHIR
+        # OperationOutcome, an SSDA903 episodes table), counted by kind: kept in the landed
+        # file, not read, never silently dropped. ``parse`` resets and fills it.
+        self.not_read: Counter[str] = Counter()
         missing = [key for key in self.required_config if not self.config.get(key)]
         if missing:
             raise FatalConfigError(f"{self.source}: missing config {', '.join(missing)}")
