@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -87,12 +88,9 @@ def _drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def index_url(
-    request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """A new, migrated index database for this test alone, dropped afterwards."""
-    if request.param == "sqlite":
+@contextmanager
+def _migrated_index(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'index.sqlite'}"
         name = None
     else:
@@ -106,6 +104,22 @@ def index_url(
         dispose_engine(url)
         if name:
             _drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def index_url(
+    request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A new, migrated index database for this test alone, dropped afterwards."""
+    with _migrated_index(request.param, tmp_path, monkeypatch) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_index_url(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The same on PostgreSQL alone, for what only PostgreSQL does (under CI=true it must run)."""
+    with _migrated_index("postgresql", tmp_path, monkeypatch) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

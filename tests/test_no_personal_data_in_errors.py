@@ -86,10 +86,9 @@ class HeldInsertBlocked:
 
 
 @pytest.fixture
-def pg_index(index_url: str) -> str:
-    if not index_url.startswith("postgresql"):
-        pytest.skip("pg_terminate_backend: PostgreSQL only")
-    return index_url
+def pg_index(pg_index_url: str) -> str:
+    """pg_terminate_backend is PostgreSQL's: these tests run there alone."""
+    return pg_index_url
 
 
 def test_the_cli_prints_no_personal_data_when_the_connection_drops_mid_load(
