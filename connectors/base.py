@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from gateway.errors import FatalConfigError
+from gateway.errors import FatalConfigError, UnreadablePathError
 
 # A line longer than this is refused as oversized rather than read into memory whole.
 MAX_LINE_BYTES = 4 * 1024 * 1024
@@ -211,7 +211,9 @@ class FileDropConnector(Connector):
 
     def check(self) -> None:
         if not Path(self.config["path"]).exists():
-            raise FatalConfigError(f"{self.source}: no such file or folder {self.config['path']}")
+            raise UnreadablePathError(
+                f"{self.source}: no such file or folder {self.config['path']}"
+            )
 
     def extract(self, work_dir: Path, bookmark: str | None) -> Extraction:
         self.check()

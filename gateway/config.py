@@ -44,3 +44,10 @@ def staging_dir() -> Path:
 def inbox_dir() -> Path:
     """Where agencies' files arrive (the synthetic population is written here by the demo)."""
     return Path(os.environ.get("EHE_INBOX", data_dir() / "inbox"))
+
+
+def gate_min_records() -> int:
+    """Batches with fewer records than this (``EHE_GATE_MIN_RECORDS``, default 20) are judged
+    record by record: the held-share gate does not stop them (one right hold in a one-record
+    file is not a broken delivery)."""
+    return int(os.environ.get("EHE_GATE_MIN_RECORDS", "20"))

@@ -26,11 +26,13 @@ from gateway.model import CanonicalRecord
 from gateway.pipeline.gc_pause import cycle_collection_paused
 from gateway.pipeline.landing import landed_file
 from gateway.sources import connector_for
+from gateway.store.batch_status import FAILED, SETTLED, STAGED
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch
 from gateway.validation.runner import CRITICAL, validate_raw, validate_records
 
 log = logging.getLogger(__name__)
+RECORD_COUNT_RULE = "records_counted_match"
 
 
 @dataclass
@@ -47,7 +49,32 @@ def staged_file(batch_id: str) -> Path:
 
 
 def stage_batch(batch_id: str, *, index_url: str | None = None) -> StagedCounts:
-    """Parse, map and validate one landed batch into its staging file."""
+    """Parse, map and validate one landed batch into its staging file.
+
+    A batch whose staging raises is marked failed (the next run of its source tries it again).
+    """
+    try:
+        return _stage_batch(batch_id, index_url)
+    except Exception:
+        mark_failed(batch_id, index_url)
+        raise
+
+
+def mark_failed(batch_id: str, index_url: str | None) -> None:
+    """Say in the batch row that a stage raised; if the index cannot be reached either, the
+    batch keeps its state (landed or staged), which the next run picks up all the same."""
+    try:
+        with session_factory(index_url).begin() as session:
+            session.execute(
+                update(Batch)
+                .where(Batch.batch_id == batch_id, Batch.status.notin_(SETTLED))
+                .values(status=FAILED)
+            )
+    except Exception:  # the original failure is what the caller must see
+        log.warning("batch %s: could not mark it failed", batch_id)
+
+
+def _stage_batch(batch_id: str, index_url: str | None) -> StagedCounts:
     with session_factory(index_url)() as session:
         batch = session.get(Batch, batch_id)
         if batch is None:
@@ -65,8 +92,8 @@ def stage_batch(batch_id: str, *, index_url: str | None = None) -> StagedCounts:
     with session_factory(index_url).begin() as session:
         session.execute(
             update(Batch)
-            .where(Batch.batch_id == batch_id, Batch.status != "loaded")
-            .values(status="staged")
+            .where(Batch.batch_id == batch_id, Batch.status.notin_(SETTLED))
+            .values(status=STAGED, received=counts.received)
         )
     log.info(
         "batch %s staged: received %d, accepted %d, quarantined %d, rejected %d",
