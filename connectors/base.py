@@ -160,6 +160,13 @@ class Connector(ABC):
     def discover(self) -> list[Stream]:
         return [self.stream]
 
+    def count_records(self, path: Path) -> int | None:
+        """How many records a landed file holds, counted without the parser (opening and
+        closing tags, rows), so staging can check every one is accounted for; None where the
+        source has no such count. A file with no record in it may still give one item (the
+        reason it was refused)."""
+        return None
+
     def read(self, path: Path) -> Iterator[Extracted]:
         """``parse``, with a record whose key already came earlier in the file held, not kept.
 

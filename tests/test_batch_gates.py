@@ -274,3 +274,20 @@ def test_gated_batch_fails_the_dag_run_with_the_reason(inbox: Path, tmp_path: Pa
 def _count(index_url: str, table: type) -> int:
     with session_factory(index_url)() as session:
         return int(session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_a_record_the_parser_cannot_see_gates_the_batch(
+    index_url: str, inbox: Path, tmp_path: Path
+) -> None:
+    """The tags counted without the parser disagree with what was read (here a pupil inside a
+    comment): a record may have gone missing, so the batch is held whole."""
+    original = next((inbox / "education" / "ctf").glob("*.xml"))
+    path = tmp_path / "ctf.xml"
+    path.write_bytes(original.read_bytes().replace(b"<Pupil>", b"<!-- <Pupil> --><Pupil>", 1))
+    (batch,) = ingest("education__ctf", path=str(path), index_url=index_url)
+    assert (batch.status, batch.gated) == ("gated", batch.received)
+    (reason,) = batch.gate_reasons
+    assert reason == (
+        f"records_counted_match failed ({batch.received + 1} records counted in the file, "
+        f"{batch.received} read)"
+    )

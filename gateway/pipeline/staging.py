@@ -29,7 +29,7 @@ from gateway.sources import connector_for
 from gateway.store.batch_status import FAILED, SETTLED, STAGED
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch
-from gateway.validation.runner import CRITICAL, validate_raw, validate_records
+from gateway.validation.runner import CANONICAL_SUITE, CRITICAL, validate_raw, validate_records
 
 log = logging.getLogger(__name__)
 RECORD_COUNT_RULE = "records_counted_match"
@@ -122,7 +122,8 @@ def stage_items(
     readable: list[tuple[str, dict[str, Any]]] = []
     held: list[dict[str, Any]] = []
     retiring: dict[str, str] = {}  # item position -> the record id its merge retires
-    for item in connector_for(source).read(path):
+    connector = connector_for(source)
+    for item in connector.read(path):
         counts.received += 1
         if item.record is None:
             held.append(
@@ -152,7 +153,28 @@ def stage_items(
     outcome = validate_records([record for _position, record, _warnings in accepted])
     yield from _lines(accepted, outcome, held, counts, retiring)
     summary = (raw.summary if raw else []) + outcome.summary
+    counted = connector.count_records(path)
+    if counted is not None:
+        summary.append(record_count_check(counted, counts.received))
     yield {"kind": "validation", "suite": outcome.suite, "summary": summary}
+
+
+def record_count_check(counted: int, received: int) -> dict[str, Any]:
+    """The records counted in the file without the parser against the items read from it: a
+    gate (the batch is held whole) when they differ, for then a record may have gone missing.
+    A file with no record in it may give one item, the reason it was refused."""
+    matches = received == counted or (counted == 0 and received <= 1)
+    return {
+        "suite": CANONICAL_SUITE,
+        "rule": RECORD_COUNT_RULE,
+        "type": "records_counted",
+        "column": None,
+        "severity": CRITICAL,
+        "checked": counted,
+        "failed": 0 if matches else max(abs(counted - received), 1),
+        "gate": True,
+        "detail": None if matches else f"{counted} records counted in the file, {received} read",
+    }
 
 
 def _held_raw(

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import config
+from gateway.pipeline.staging import RECORD_COUNT_RULE
 from gateway.store.batch_status import HELD_WHOLE, LOADED
 from gateway.store.tables import AuditEntry, Batch, HeldRecord, ValidationRun
 
@@ -125,6 +126,12 @@ def explanations() -> dict[tuple[str, str], tuple[str, str]]:
         gate = (document.get("meta") or {}).get("row_count_gate")
         if gate:
             found[(document["name"], "row_count_near_last_run")] = (gate["explain"], "critical")
+    found[("canonical_child", RECORD_COUNT_RULE)] = (
+        "Every record counted in the delivery (by its tags or rows) must be loaded, held back or "
+        "rejected; if the counts differ a record may have gone missing, and the whole delivery "
+        "is stopped.",
+        "critical",
+    )
     return found
 
 
