@@ -62,6 +62,7 @@ def canonical_frame(n: int, seed: int = 3) -> pd.DataFrame:
             "referral_end": None,
             "referral_source": rng.choice(["1A", "2B", "ZZ", None], n, p=[0.1, 0.1, 0.001, 0.799]),
             "first_event_date": entry.strftime(iso),
+            "received_on": today.isoformat(),
         }
     )
     frame.loc[rng.random(n) < 0.005, "birth_date"] = None
@@ -90,7 +91,11 @@ def plain_pandas(frame: pd.DataFrame) -> dict[str, dict[int, dict[str, Any]]]:
         ("sex_recorded", "sex"),
     ):
         record(rule, ~present(column), [column])
-    column_map("birth_date_plausible", "birth_date", lambda v: checks.child_birth_date(v, 25))
+    column_map(
+        "birth_date_plausible",
+        "birth_date",
+        lambda v: checks.child_birth_date(v, frame["received_on"], 25),
+    )
     column_map("nhs_number_valid", "nhs_number", checks.nhs_number_valid)
     column_map("upn_valid", "upn", checks.upn_valid)
     column_map("postcode_valid", "postcode", checks.uk_postcode)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from gateway import clock
 from gateway.store.engine import dispose_engine
 from gateway.store.migrate import upgrade
 
@@ -18,6 +20,17 @@ PG_ADMIN = os.environ.get("EHE_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:
 SAMPLES = Path(
     os.environ.get("EHE_SAMPLES", Path(__file__).resolve().parents[2] / "shared" / "samples")
 )
+
+
+# The day every test acts on: inside the demo agreement's term and a few weeks after the synthetic
+# population's reference date, so no result changes with the day the suite runs.
+TEST_DAY = date(2026, 11, 29)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_day() -> Iterator[None]:
+    with clock.fixed_day(TEST_DAY):
+        yield
 
 
 def _pg_available() -> bool:

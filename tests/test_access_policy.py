@@ -166,11 +166,15 @@ def test_a_restricted_record_restricts_even_when_its_agency_is_not_shared(
     api: httpx.Client, index_url: str
 ) -> None:
     """C-A's health record is restricted; the health clause shares no health records."""
+    from gateway.read_model import refresh_restricted
     from gateway.store.tables import SourceRecord
 
     with session_factory(index_url).begin() as session:
         row = session.scalars(select(SourceRecord).where(SourceRecord.record_id == "a3")).one()
         row.payload = {**row.payload, "identity": {**row.payload["identity"], "restricted": True}}
+        row.restricted = True
+        session.flush()
+        refresh_restricted(session, ["C-A"])  # as loading a labelled version does
     answer = _lookup(api, "hana.health", "C-A", "safeguarding_duty").json()
     assert answer["outcome"] == "restricted" and answer["restricted"] is True
     assert "social_care.lead_team" in answer["fields_refused"]

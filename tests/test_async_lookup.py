@@ -1,4 +1,4 @@
-"""The lookup by child id on PostgreSQL's event-loop path (``gateway.lookup.async_lookup``):
+"""The lookup by child id on PostgreSQL's event-loop path (``gateway.policy.async_lookup``):
 the same answer and audit entry as ``disclose``, and a chain that verifies after many
 concurrent lookups."""
 
@@ -19,9 +19,9 @@ from gateway.access.audit import Actor, first_broken_entry
 from gateway.access.purposes import PURPOSES
 from gateway.access.users import load_demo_users
 from gateway.api.app import create_app
-from gateway.lookup.disclosure import disclose
-from gateway.lookup.summary import child_with_records
 from gateway.pipeline import ingest, link_children
+from gateway.policy.disclosure import disclose
+from gateway.read_model import child_with_records, refresh_restricted
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry, AuditHead, Child, Link, SourceRecord
 
@@ -76,6 +76,9 @@ def test_the_answer_and_its_audit_entry_are_those_disclose_gives(
             ).one()
             identity = {**record.payload["identity"], "restricted": True}
             record.payload = {**record.payload, "identity": identity}
+            record.restricted = True
+            session.flush()
+            refresh_restricted(session, [child_id])  # as loading a labelled version does
     answer = api.post(
         "/api/v1/lookup",
         json={"child_id": child_id, "purpose": "ehe_enquiry"},

@@ -147,7 +147,7 @@ def test_clean_sample_fails_none_of_those(samples: Path) -> None:
 def _record(**identity: Any) -> CanonicalRecord:
     education = identity.pop("education", None)
     social_care = identity.pop("social_care", None)
-    identity.setdefault("birth_date", date.today() - timedelta(days=365 * 10))
+    identity.setdefault("birth_date", RECEIVED.date() - timedelta(days=365 * 10))
     identity.setdefault("sex", "female")
     return CanonicalRecord.model_validate(
         {
@@ -220,8 +220,24 @@ def test_event_before_birth_is_a_cross_field_warning() -> None:
 
 
 def test_future_birth_date_is_quarantined() -> None:
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = RECEIVED.date() + timedelta(days=1)
     assert _rules(_record(birth_date=tomorrow))["birth_date_plausible"] == "critical"
+
+
+def test_birth_date_is_judged_on_the_day_the_record_was_received() -> None:
+    """Not the day the suite runs: a 19-year-old received in 2010 is 35 today, still plausible,
+    and one born after the record was received is not, however long ago that was."""
+    old = datetime(2010, 1, 1, tzinfo=UTC)
+    assert "birth_date_plausible" not in _rules(
+        _record(birth_date=date(1990, 6, 1)).model_copy(
+            update={"provenance": _record().provenance.model_copy(update={"received_at": old})}
+        )
+    )
+    received = RECEIVED.date()
+    too_old = received.replace(year=received.year - 26)
+    in_range = received.replace(year=received.year - 24)
+    assert _rules(_record(birth_date=too_old))["birth_date_plausible"] == "critical"
+    assert "birth_date_plausible" not in _rules(_record(birth_date=in_range))
 
 
 def test_column_gates_only_fail_the_batch_never_a_record() -> None:

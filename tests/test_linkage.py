@@ -11,8 +11,8 @@ from sqlalchemy import select
 from gateway.linkage.clustering import LinkCandidate, ScoredEdge, cluster_records
 from gateway.linkage.probabilistic import UPPER
 from gateway.linkage.publish import open_reviews, train_on_index
-from gateway.lookup.summary import resolve_child
 from gateway.pipeline import ingest, link_children
+from gateway.read_model import resolve_child
 from gateway.sources import source_names
 from gateway.store.engine import session_factory
 from gateway.store.tables import Child, Link

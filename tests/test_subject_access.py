@@ -18,8 +18,8 @@ from gateway.access.audit import Actor
 from gateway.access.purposes import PURPOSES
 from gateway.api.app import create_app
 from gateway.cli import app
-from gateway.lookup.disclosure import Refusal, disclose
-from gateway.lookup.summary import resolve_child
+from gateway.policy.disclosure import Refusal, disclose
+from gateway.read_model import child_with_records
 from gateway.reports.subject_access import UnknownChildError, audited_subject_access
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry, Child, HeldRecord, Link, SourceRecord
@@ -30,7 +30,7 @@ IG = Actor("iris.ig", "North Yorkshire Council", "ig_officer")
 
 def _look_up(session: Session, who: Actor, purpose: str, child_id: str) -> None:
     """One lookup through the access policy (a refusal is audited as well)."""
-    child = resolve_child(session, child_id)
+    child = child_with_records(session, child_id)
     assert child is not None
     try:
         disclose(session, who, PURPOSES[purpose], child, agreements=load_agreements())

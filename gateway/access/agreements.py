@@ -22,7 +22,7 @@ from gateway.access.audit import Actor
 from gateway.access.purposes import PURPOSES
 from gateway.access.roles import ROLES
 from gateway.errors import FatalConfigError
-from gateway.lookup.summary import ChildSummary
+from gateway.model.summary import ChildSummary
 
 Agency = Literal["education", "health", "social_care"]
 ALWAYS_DISCLOSED = ("child_id", "restricted")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -27,6 +28,9 @@ from gateway.errors import GatewayError
 from gateway.store.tables import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+# How an entry about several children names each one shown, in ``fields_disclosed``.
+SHOWN_CHILD = "child:"
+SHOWN_CANDIDATE = "candidate:"
 REASON_WIDTH = 300
 PORTABLE_CHAIN = 1
 
@@ -88,37 +92,77 @@ def _digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + _body(at, event)).encode()).hexdigest()
 
 
-def _append_on_a_chain(lock: Literal["FOR UPDATE SKIP LOCKED", "FOR UPDATE"]) -> TextClause:
-    """Take a chain head with ``lock``, move it on by the entry's hash, and insert the entry.
+# The entry's columns, in the order the append statement writes them (JSON ones cast).
+ENTRY_COLUMNS = (
+    "at",
+    "actor",
+    "organisation",
+    "role",
+    "action",
+    "purpose",
+    "lawful_basis",
+    "child_id",
+    "fields_disclosed",
+    "fields_refused",
+    "outcome",
+    "agreement_clause",
+    "reason",
+)
+_JSON_COLUMNS = frozenset({"fields_disclosed", "fields_refused"})
+Lock = Literal["FOR UPDATE SKIP LOCKED", "FOR UPDATE"]
+
+
+def append_ctes(
+    lock: Lock,
+    param: Callable[[str], str],
+    *,
+    value: Callable[[str], str] | None = None,
+    after: str | None = None,
+) -> str:
+    """The one text of an append on PostgreSQL, as three CTEs: ``taken`` (a chain head, with
+    ``lock``), ``head`` (moved on by the entry's hash, computed in SQL) and ``entry`` (the row
+    inserted, ``RETURNING seq``). Every append on PostgreSQL is built from it.
+
+    ``param(name)`` renders a placeholder (``:name`` for SQLAlchemy, ``%(name)s`` for psycopg);
+    ``value(name)`` renders a column's value (``body`` included), by default its placeholder;
+    ``after`` names a one-row CTE defined before these: the entry is written only if it has a
+    row, and ``value`` may read it (the one-statement lookup chooses the entry by its verdict).
 
     The free head is the first by id, found through the primary key: every append updates a
     head, so the table holds many dead row versions between vacuums (500 pages for 16 rows
     after a minute of lookups), which ``ORDER BY random()`` read in full on every append."""
-    return text(  # the only text put in is ``lock``, one of two constants
-        f"""
-    WITH taken AS (
-        SELECT id FROM audit_head ORDER BY id LIMIT 1 {lock}
+    value = value or param
+    # Only constants of this package and the caller's CTE name are put into the text.
+    only_if = f"WHERE EXISTS (SELECT 1 FROM {after})" if after else ""  # noqa: S608
+    also = f", {after}" if after else ""
+    values = ", ".join(
+        f"CAST({value(c)} AS json)" if c in _JSON_COLUMNS else value(c) for c in ENTRY_COLUMNS
+    )
+    return f"""
+    taken AS (
+        SELECT id FROM audit_head {only_if} ORDER BY id LIMIT 1 {lock}
     ),
     head AS (
         UPDATE audit_head
         SET prev_hash = audit_head.entry_hash,
-            entry_hash = encode(sha256(convert_to(audit_head.entry_hash || :body, 'UTF8')), 'hex')
-        FROM taken
+            entry_hash = encode(sha256(convert_to(audit_head.entry_hash || {value("body")},
+                'UTF8')), 'hex')
+        FROM taken{also}
         WHERE audit_head.id = taken.id
         RETURNING audit_head.id, audit_head.prev_hash, audit_head.entry_hash
-    )
-    INSERT INTO audit_log (
-        at, actor, organisation, role, action, purpose, lawful_basis, child_id,
-        fields_disclosed, fields_refused, outcome, agreement_clause, reason,
-        chain, prev_hash, entry_hash
-    )
-    SELECT :at, :actor, :organisation, :role, :action, :purpose, :lawful_basis, :child_id,
-        CAST(:fields_disclosed AS json), CAST(:fields_refused AS json), :outcome,
-        :agreement_clause, :reason, head.id, head.prev_hash, head.entry_hash
-    FROM head
-    RETURNING seq
-    """  # noqa: S608
-    )
+    ),
+    entry AS (
+        INSERT INTO audit_log ({", ".join(ENTRY_COLUMNS)}, chain, prev_hash, entry_hash)
+        SELECT {values}, head.id, head.prev_hash, head.entry_hash
+        FROM head{also}
+        RETURNING seq
+    )"""  # noqa: S608
+
+
+def _append_on_a_chain(lock: Lock) -> TextClause:
+    """Take a chain head with ``lock``, move it on by the entry's hash, insert the entry."""
+    ctes = append_ctes(lock, lambda name: f":{name}")
+    return text(f"WITH {ctes} SELECT seq FROM entry")  # noqa: S608 (text from constants only)
 
 
 # A head no other transaction holds (locked until this one ends), or no row at all.

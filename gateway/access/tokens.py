@@ -34,6 +34,9 @@ DEFAULT_AUDIENCE = "ehe-gateway"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 VERIFIED_TOKENS_KEPT = 10_000
 
+# The cookie that carries a web session's token (the API reads it as a bearer token too).
+TOKEN_COOKIE = "ehe_token"  # noqa: S105 (a cookie name, not a secret)
+
 
 class InvalidTokenError(GatewayError):
     """A bearer token was missing, malformed, expired, for someone else, or badly signed."""

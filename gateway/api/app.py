@@ -25,7 +25,7 @@ from gateway.access.rate_limit import RateLimiter
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
 from gateway.api import audit, children, lookup, policy, reviews
 from gateway.api.metrics import metrics_router
-from gateway.lookup.async_lookup import AsyncLookups
+from gateway.policy.async_lookup import AsyncLookups
 from gateway.store.engine import pool_size, session_factory
 from gateway.web import install_web
 

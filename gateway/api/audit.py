@@ -16,8 +16,7 @@ from gateway.access.audit_queries import (
     search_audit,
     verify_chain,
 )
-from gateway.api.auth import require_role
-from gateway.api.deps import COMMON_RESPONSES, database
+from gateway.api.deps import COMMON_RESPONSES, database, require_role
 
 router = APIRouter(prefix="/api/v1/audit", responses=COMMON_RESPONSES)
 IgOfficer = Annotated[Actor, Depends(require_role("ig_officer"))]

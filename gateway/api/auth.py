@@ -6,18 +6,15 @@ The token comes as ``Authorization: Bearer ...`` (API clients) or in the ``ehe_t
 annotations at runtime.
 """
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from gateway.access.audit import Actor
-from gateway.access.roles import ROLES
-from gateway.access.tokens import InvalidTokenError, TokenVerifier
+from gateway.access.tokens import TOKEN_COOKIE, InvalidTokenError, TokenVerifier
 
-TOKEN_COOKIE = "ehe_token"  # noqa: S105 (a cookie name, not a secret)
 _bearer = HTTPBearer(auto_error=False, description="An OIDC access token (RS256)")
 
 
@@ -49,20 +46,3 @@ async def current_actor(
             str(exc),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
-
-
-def require_role(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
-    """A dependency that lets only the named roles through (403 names the roles needed)."""
-    unknown = set(roles) - set(ROLES)
-    if unknown:
-        raise ValueError(f"unknown roles: {sorted(unknown)}")
-
-    async def checked(who: Annotated[Actor, Depends(current_actor)]) -> Actor:
-        if who.role not in roles:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"this needs one of the roles: {', '.join(roles)}",
-            )
-        return who
-
-    return checked

@@ -14,10 +14,10 @@ from gateway.access.agreements import Agreement
 from gateway.access.audit import Actor
 from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
 from gateway.api.lookup import stated_purpose
-from gateway.lookup.audited import audited_caseload, audited_search
 from gateway.lookup.caseload import CaseloadEntry
-from gateway.lookup.disclosure import Refusal
 from gateway.lookup.search import Candidate, Demographics
+from gateway.policy.disclosure import Refusal
+from gateway.policy.listings import audited_caseload, audited_search
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 Who = Annotated[Actor, Depends(rate_limited)]

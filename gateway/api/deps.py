@@ -6,7 +6,7 @@ No ``from __future__ import annotations``: FastAPI reads the annotations at runt
 """
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.access.audit import Actor
 from gateway.access.rate_limit import RateLimiter, RateLimitUnavailableError
+from gateway.access.roles import ROLES
 from gateway.api.auth import current_actor
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -60,3 +61,21 @@ async def rate_limited(request: Request, who: Annotated[Actor, Depends(current_a
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
     return who
+
+
+def require_role(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
+    """A dependency that lets only the named roles through, within their rate limit (403 names
+    the roles needed)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles: {sorted(unknown)}")
+
+    async def checked(who: Annotated[Actor, Depends(rate_limited)]) -> Actor:
+        if who.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs one of the roles: {', '.join(roles)}",
+            )
+        return who
+
+    return checked

@@ -3,7 +3,6 @@
 No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
 """
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -11,14 +10,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from gateway import clock
 from gateway.access.agreements import Agreement, decide
-from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.audit import Actor
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
 from gateway.api.deps import COMMON_RESPONSES, rate_limited
 from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
-from gateway.lookup.async_lookup import AsyncLookups
-from gateway.lookup.disclosure import Disclosure, Refusal, disclose
-from gateway.lookup.summary import child_with_records, find_child_id
+from gateway.policy.async_lookup import AsyncLookups
+from gateway.policy.disclosure import Disclosure, Refusal, disclose, record_refusal
+from gateway.read_model import child_with_records, find_child_id
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 
@@ -55,8 +55,11 @@ def purposes() -> list[PurposeOut]:
     ]
 
 
-def checked_identifiers(request: LookupRequest) -> tuple[str | None, str | None]:
-    """The request's NHS number and UPN in normal form; 422 for a failing check, never echoed."""
+def checked_identifiers(
+    db: Session, who: Actor, purpose: Purpose, request: LookupRequest
+) -> tuple[str | None, str | None]:
+    """The request's NHS number and UPN in normal form; 422 for a failing check (audited as a
+    refusal), the identifier never echoed."""
     nhs = compact_nhs_number(request.nhs_number) if request.nhs_number else None
     upn = compact_upn(request.upn) if request.upn else None
     problem = None
@@ -67,6 +70,7 @@ def checked_identifiers(request: LookupRequest) -> tuple[str | None, str | None]
     elif not (nhs or upn or request.child_id):
         problem = "give an NHS number, a UPN or a child id"
     if problem:
+        record_refusal(db, who, action="lookup", outcome="bad_identifier", purpose=purpose)
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
     return nhs, upn
 
@@ -95,7 +99,7 @@ async def lookup(
         # Allowed, by child id, no consent needed: on the event loop, one statement (async_lookup).
         purpose = PURPOSES.get(request.purpose or "")
         if purpose is not None and not purpose.requires_consent:
-            decision = decide(state.agreements, who, purpose.code, datetime.now(UTC).date())
+            decision = decide(state.agreements, who, purpose.code, clock.today())
             if decision.allowed:
                 answer = await fast.lookup(who, purpose, request.child_id, decision)
                 if answer is not None:
@@ -121,7 +125,7 @@ def _lookup_in(
 ) -> Disclosure:
     """Read the child and its records (one query), decide, audit and commit."""
     purpose = stated_purpose(db, who, request.purpose, "lookup")
-    nhs, upn = checked_identifiers(request)
+    nhs, upn = checked_identifiers(db, who, purpose, request)
     child_id = request.child_id or find_child_id(db, nhs_number=nhs, upn=upn)
     child = child_with_records(db, child_id) if child_id else None
     if child is None:
@@ -134,27 +138,3 @@ def _lookup_in(
         raise HTTPException(status.HTTP_403_FORBIDDEN, refusal.reason) from None
     db.commit()  # the answer leaves only once its audit entry is durable
     return answer
-
-
-def record_refusal(
-    db: Session,
-    who: Actor,
-    *,
-    action: str,
-    outcome: str,
-    purpose_given: str | None = None,
-    purpose: Purpose | None = None,
-) -> None:
-    """A refusal is audited like a disclosure (the purpose as given, cut to the column width)."""
-    given = purpose.code if purpose else purpose_given
-    append(
-        db,
-        AuditEvent(
-            actor=who,
-            action=action,
-            outcome=outcome,
-            purpose=given[:60] if given else None,
-            lawful_basis=purpose.lawful_basis if purpose else None,
-        ),
-    )
-    db.commit()

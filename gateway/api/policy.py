@@ -20,9 +20,8 @@ from gateway.access.break_glass import (
 )
 from gateway.access.consent import NoSuchConsentError, record_consent, withdraw_consent
 from gateway.access.purposes import UnknownPurposeError
-from gateway.api.auth import require_role
-from gateway.api.deps import COMMON_RESPONSES, database, rate_limited
-from gateway.lookup.summary import resolve_child
+from gateway.api.deps import COMMON_RESPONSES, database, rate_limited, require_role
+from gateway.read_model import resolve_child
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
@@ -71,9 +70,15 @@ class CloseReviewRequest(BaseModel):
     note: str = Field(max_length=2000)
 
 
-def _known_child(db: Session, child_id: str) -> str:
+def _known_child(db: Session, who: Actor, action: str, child_id: str, purpose: str) -> str:
+    """The surviving id of the child; an unknown child is refused with 404, and audited."""
     child = resolve_child(db, child_id)
     if child is None:
+        refusal = AuditEvent(
+            actor=who, action=action, outcome="not_found", purpose=purpose[:60], reason="no child"
+        )
+        append(db, refusal)
+        db.commit()
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no child in the index has that id")
     return child.child_id
 
@@ -88,7 +93,7 @@ def _audit(db: Session, who: Actor, action: str, child_id: str | None, purpose: 
 @router.post("/consents", response_model=ConsentOut, status_code=201)
 def give_consent(request: ConsentRequest, who: ConsentRecorder, db: Db) -> ConsentOut:
     """Record a family's consent for one purpose (separate from any lawful basis)."""
-    child_id = _known_child(db, request.child_id)
+    child_id = _known_child(db, who, "consent_given", request.child_id, request.scope)
     try:
         record_consent(db, child_id, request.scope, who.user)
     except UnknownPurposeError as exc:
@@ -101,7 +106,7 @@ def give_consent(request: ConsentRequest, who: ConsentRecorder, db: Db) -> Conse
 @router.post("/consents/withdraw", response_model=ConsentOut)
 def withdraw(request: ConsentRequest, who: ConsentRecorder, db: Db) -> ConsentOut:
     """Withdraw consent: the very next lookup for that purpose is refused."""
-    child_id = _known_child(db, request.child_id)
+    child_id = _known_child(db, who, "consent_withdrawn", request.child_id, request.scope)
     try:
         changed = withdraw_consent(db, child_id, request.scope, who.user)
     except NoSuchConsentError as exc:
@@ -116,7 +121,7 @@ def break_glass(
     request: BreakGlassRequest, who: Annotated[Actor, Depends(rate_limited)], db: Db
 ) -> BreakGlassOut:
     """Open a time-limited override (named roles only, typed reason); goes to IG review."""
-    child_id = _known_child(db, request.child_id)
+    child_id = _known_child(db, who, "break_glass", request.child_id, request.purpose)
     try:
         override = request_break_glass(db, who, child_id, request.purpose, request.reason)
     except (BreakGlassRefusedError, UnknownPurposeError) as exc:
@@ -129,9 +134,19 @@ def break_glass(
 def break_glass_reviews(
     who: IgOfficer, db: Db, state: Literal["open", "closed", "all"] = "open"
 ) -> list[BreakGlassOut]:
-    """The IG review list: overrides not yet closed (or closed, or all)."""
+    """The IG review list: overrides not yet closed (or closed, or all). Audited: the list
+    names children and who looked at them."""
     overrides = review_list(db, state)
     uses = uses_of(db, [o.id for o in overrides])
+    listed = AuditEvent(
+        actor=who,
+        action="break_glass_reviews",
+        outcome="disclosed",
+        fields_disclosed=[f"break-glass:{o.id}" for o in overrides],
+        reason=f"{len(overrides)} overrides listed ({state})",
+    )
+    append(db, listed)
+    db.commit()
     return [_out(o, uses[o.id]) for o in overrides]
 
 

@@ -40,6 +40,7 @@ from gateway.linkage.probabilistic import (
     train_model,
 )
 from gateway.linkage.resolution import resolve
+from gateway.read_model import refresh_restricted
 from gateway.store.engine import session_factory
 from gateway.store.tables import (
     Child,
@@ -131,14 +132,14 @@ def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSu
         top = session.scalar(select(func.max(SourceRecord.id))) or 0
         incremental = not full and mark is not None and mark.model == _model_name(model)
         scope = _scope(session, mark, model) if incremental and mark else None
-        candidates, people, restricted = read_candidates(session, scope)
+        candidates, people, _ = read_candidates(session, scope)
         existing = _links(session, scope)
         children = _children(session, existing, scope)
         together, apart = decisions(session)
         resolution = resolve(candidates, people, model, together=together, apart=apart)
         reviews = _queue_for_review(session, resolution.clusters, resolution.scored, model)
         new_children, merged, changed = _publish(
-            session, resolution.clusters, existing, children, restricted, all_children=scope is None
+            session, resolution.clusters, existing, children, all_children=scope is None
         )
         _store_keys(session, candidates, people, scope)
         _set_mark(session, mark, top, model, started)
@@ -192,11 +193,11 @@ def _publish(
     clusters: list[Cluster],
     existing: dict[Key, LinkRow],
     children: dict[str, ChildRow],
-    restricted: dict[Key, bool],
     *,
     all_children: bool,
 ) -> tuple[int, int, int]:
-    """Write each cluster's child and links: (new children, merged children, links changed).
+    """Write each cluster's child and links: (new children, merged children, links changed),
+    then set the restricted verdict of every child this touched (``read_model``'s one rule).
 
     Written in bulk, a batch at a time: a row at a time through the ORM took minutes for a
     hundred thousand records. ``all_children``: ``children`` holds every child in
@@ -214,30 +215,28 @@ def _publish(
     writes = Writes(session)
     merged = 0
     for cluster, child_id, retired in chosen:
-        is_restricted = any(restricted.get(m.key, False) for m in cluster.members)
         if child_id not in children:
-            children[child_id] = ChildRow(
-                created_at=now, restricted=is_restricted, merged_into=None
-            )
+            children[child_id] = ChildRow(created_at=now, restricted=False, merged_into=None)
             writes.new_children.append(
-                {"child_id": child_id, "created_at": now, "restricted": is_restricted}
+                {"child_id": child_id, "created_at": now, "restricted": False}
             )
         for old in retired:
             children[old].merged_into, children[old].changed = child_id, True
             writes.events.append(_event("merge", None, at=now, before=old, after=child_id))
             merged += 1
-        child = children[child_id]
-        if child.restricted != is_restricted:
-            child.restricted, child.changed = is_restricted, True
         _plan_links(cluster, child_id, existing, writes, now)
         writes.send(at_least=BATCH)
     writes.send()
     updates = [
-        {"child_id": c, "restricted": row.restricted, "merged_into": row.merged_into}
-        for c, row in children.items()
+        {"child_id": child_id, "merged_into": row.merged_into}
+        for child_id, row in children.items()
         if row.changed
     ]
     _bulk(session, update(Child), updates)
+    session.flush()
+    touched = {child_id for _, child_id, _ in chosen}
+    touched.update(old for _, _, retired in chosen for old in retired)
+    refresh_restricted(session, None if all_children else touched)
     return writes.children_added, merged, writes.links_changed
 
 

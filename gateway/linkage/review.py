@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.errors import GatewayError
 from gateway.linkage.incremental import with_keys
-from gateway.lookup.summary import resolve_child
+from gateway.read_model import refresh_restricted, resolve_child
 from gateway.store.engine import session_factory
 from gateway.store.tables import Child, Link, LinkEvent, LinkReview, SourceRecord
 from gateway.store.tables.base import utcnow
@@ -136,7 +136,7 @@ def accept(review_id: int, actor: Actor, reason: str, index_url: str | None = No
         for key in (left, right):
             _make_manual(session, key, keep, review, actor.user)
         session.flush()
-        refresh_restriction(session, keep)
+        refresh_restricted(session, [keep])
         _decide(session, review, "accepted", actor, reason)
         _audit(session, actor, "linkage.review.accept", keep, ())
         return keep
@@ -375,30 +375,7 @@ def _undo_accept(session: Session, review_id: int, actor: str) -> None:
             if retired is not None:
                 retired.merged_into = None
     session.flush()
-    for child_id in sorted(touched):
-        refresh_restriction(session, child_id)
-
-
-def refresh_restriction(session: Session, child_id: str) -> bool:
-    """A child is restricted when any current source record linked to it is (the most
-    restrictive label wins); set it again after its records change."""
-    restricted = session.scalar(
-        select(SourceRecord.id)
-        .join(
-            Link,
-            and_(Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id),
-        )
-        .where(
-            Link.child_id == child_id,
-            SourceRecord.is_current.is_(True),
-            SourceRecord.restricted.is_(True),
-        )
-        .limit(1)
-    )
-    child = session.get(Child, child_id)
-    if child is not None:
-        child.restricted = restricted is not None
-    return restricted is not None
+    refresh_restricted(session, touched)
 
 
 def _previous_reopen(session: Session, review_id: int) -> int:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.linkage.review import (
@@ -24,8 +22,8 @@ from gateway.linkage.review import (
     review_detail,
 )
 from gateway.linkage.waterfall import waterfall_steps
+from gateway.read_model import record_restricted
 from gateway.store.engine import session_factory
-from gateway.store.tables import SourceRecord
 
 LOCATION_FIELDS = frozenset({"postcode", "address"})
 WITHHELD = "withheld: restricted record"
@@ -194,19 +192,7 @@ def explained_steps(detail: ReviewDetail) -> list[WeightStep]:
 
 
 def _restricted(index_url: str, detail: ReviewDetail) -> set[str]:
-    """Which side's record ('left', 'right') is restricted."""
+    """Which side's record ('left', 'right') is restricted (its own label, or its child's)."""
     sides = {"left": detail.item.left, "right": detail.item.right}
     with session_factory(index_url)() as session:
-        return {side for side, key in sides.items() if _is_restricted(session, key)}
-
-
-def _is_restricted(session: Session, key: tuple[str, str]) -> bool:
-    return bool(
-        session.scalar(
-            select(SourceRecord.restricted).where(
-                SourceRecord.source == key[0],
-                SourceRecord.record_id == key[1],
-                SourceRecord.is_current.is_(True),
-            )
-        )
-    )
+        return {side for side, key in sides.items() if record_restricted(session, *key)}

@@ -11,17 +11,16 @@ children-missing-education list; no registered GP known.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
 from pydantic import BaseModel
-from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from gateway.lookup.summary import SECTIONS, ChildSummary, summarise
+from gateway.lookup.summary import summarise
 from gateway.model import CanonicalRecord, Episode
-from gateway.store.tables import Child, Link, SourceRecord
+from gateway.model.summary import SECTIONS, ChildSummary
+from gateway.read_model import FoundChild, educated_children
 
 NOT_SHARED = "not shared"
 
@@ -56,26 +55,40 @@ EHE_LEAVING_REASONS = ("EHE", "ELECTIVE HOME EDUCATION", "HOME EDUCATION")
 
 
 class CaseloadEntry(BaseModel):
+    """One child's row. A restricted child's row says only that the child is on the caseload
+    and whom to contact (``notice``): every other field is empty."""
+
     child_id: str
     restricted: bool
-    concern: int
-    reasons: list[str]
-    ehe_status: str
-    ehe_registered_on: date | None
-    left_roll_on: date | None
-    removed_to_home_education: bool
-    social_care: str  # "now", "before" or "never"
-    child_in_need: str
-    child_protection_plan: str
-    looked_after: str
-    lead_team: str | None
-    gp_practice_ods: str | None
-    last_health_contact: date | None
-    last_seen_by_any_agency: date | None
+    notice: str | None = None
+    concern: int | None = None
+    reasons: list[str] = []
+    ehe_status: str | None = None
+    ehe_registered_on: date | None = None
+    left_roll_on: date | None = None
+    removed_to_home_education: bool | None = None
+    social_care: str | None = None  # "now", "before", "never" or "not shared"
+    child_in_need: str | None = None
+    child_protection_plan: str | None = None
+    looked_after: str | None = None
+    lead_team: str | None = None
+    gp_practice_ods: str | None = None
+    last_health_contact: date | None = None
+    last_seen_by_any_agency: date | None = None
     last_seen_by: str | None = None  # the agency that recorded that contact
-    unseen: bool
-    removed_while_known_to_social_care: bool
-    known_to: list[str]
+    unseen: bool | None = None  # None: the clause shares no agency's contact dates
+    removed_while_known_to_social_care: bool | None = None
+    known_to: list[str] = []
+
+
+# A caseload fact derived from the summary may be shown only where the clause shares every
+# summary field it is derived from (a derived field inherits the clause of its inputs).
+CONTACT_FIELDS = {
+    "health": "health.last_contact_date",
+    "education": "education.left_roll_on",
+    "social_care": "social_care.latest_referral_on",
+}
+REMOVAL_FIELDS = ("education.left_roll_on", "education.leaving_reason")
 
 
 def ehe_caseload(
@@ -86,48 +99,27 @@ def ehe_caseload(
     limit: int | None = None,
     shared: SharedFacts | None = None,
 ) -> list[CaseloadEntry]:
-    """The worklist: most concerning first (then longest unseen), each with why.
+    """The worklist: most concerning first (then longest unseen), each with why; restricted
+    children after the rest (their facts may not order the list).
 
     ``shared`` (from the agreement clause) limits the agencies and summary fields the list is
-    built from: a fact the clause does not share is shown as "not shared" and never feeds the
-    score or the reasons."""
+    built from: a fact withheld, or derived from one withheld, is shown as "not shared" and
+    never feeds the score or the reasons."""
     facts = shared or SharedFacts()
     entries = [
-        caseload_entry(child, records, today=today, unseen_months=unseen_months, shared=facts)
-        for child, records in _children_with_records(session)
+        caseload_entry(child, child.records, today=today, unseen_months=unseen_months, shared=facts)
+        for child in educated_children(session)
     ]
     worklist = [e for e in entries if e is not None]
-    worklist.sort(key=lambda e: (-e.concern, e.last_seen_by_any_agency or date.min, e.child_id))
+    worklist.sort(
+        key=lambda e: (
+            e.restricted,
+            -(e.concern or 0),
+            e.last_seen_by_any_agency or date.min,
+            e.child_id,
+        )
+    )
     return worklist[:limit] if limit else worklist
-
-
-def _children_with_records(session: Session) -> list[tuple[Child, list[CanonicalRecord]]]:
-    """Every unmerged child an education source knows, with its current linked records."""
-    educated = (
-        select(Link.child_id)
-        .join(
-            SourceRecord,
-            and_(Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id),
-        )
-        .where(SourceRecord.agency == "education", SourceRecord.is_current.is_(True))
-        .where(Link.state == "MATCH")
-    )
-    rows = session.execute(
-        select(Child, SourceRecord.payload)
-        .join(Link, Link.child_id == Child.child_id)
-        .join(
-            SourceRecord,
-            and_(Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id),
-        )
-        .where(Child.child_id.in_(educated), Child.merged_into.is_(None))
-        .where(Link.state == "MATCH", SourceRecord.is_current.is_(True))
-    )
-    grouped: dict[str, tuple[Child, list[CanonicalRecord]]] = {}
-    records: dict[str, list[CanonicalRecord]] = defaultdict(list)
-    for child, payload in rows:
-        grouped.setdefault(child.child_id, (child, records[child.child_id]))
-        records[child.child_id].append(CanonicalRecord.model_validate(payload))
-    return list(grouped.values())
 
 
 def months_before(day: date, months: int) -> date:
@@ -164,18 +156,24 @@ def _episodes(records: list[CanonicalRecord]) -> list[Episode]:
     return every
 
 
-def _last_seen(records: list[CanonicalRecord]) -> tuple[date | None, str | None]:
-    """The latest contact any agency recorded with the child, and which agency."""
+def _last_seen(
+    records: list[CanonicalRecord], agencies: frozenset[str]
+) -> tuple[date | None, str | None]:
+    """The latest contact any of ``agencies`` recorded with the child, and which agency."""
     seen: list[tuple[date, str]] = []
     for record in records:
-        if record.health is not None and record.health.last_contact_date:
+        if "health" in agencies and record.health is not None and record.health.last_contact_date:
             seen.append((record.health.last_contact_date, "health"))
-        if record.education is not None:
+        if "education" in agencies and record.education is not None:
             for e in record.education.enrolments:
                 seen += [(d, "education") for d in (e.entry_date, e.leaving_date) if d]
-        seen += [
-            (d, "social_care") for e in _episodes([record]) for d in (e.start_date, e.end_date) if d
-        ]
+        if "social_care" in agencies:
+            seen += [
+                (d, "social_care")
+                for e in _episodes([record])
+                for d in (e.start_date, e.end_date)
+                if d
+            ]
     if not seen:
         return None, None
     return max(seen)
@@ -192,22 +190,26 @@ def _known_to_social_care_by(summary: ChildSummary, records: list[CanonicalRecor
 
 
 def caseload_entry(
-    child: Child,
+    child: FoundChild,
     records: list[CanonicalRecord],
     *,
     today: date,
     unseen_months: int,
     shared: SharedFacts | None = None,
 ) -> CaseloadEntry | None:
-    """One child's caseload entry, or None when the child is not home educated.
+    """One child's caseload entry, or None when the child is not home educated (as far as the
+    clause lets that be known).
 
-    Built only from the agencies and fields ``shared`` allows: a fact withheld never feeds the
-    score or the reasons."""
+    Built only from the agencies and fields ``shared`` allows: a fact withheld, or derived from
+    a withheld one, never feeds the score or the reasons."""
     facts = shared or SharedFacts()
     visible = [r for r in records if facts.sources is None or r.agency in facts.sources]
     full = summarise(child, visible)
-    removed = _removed_to_home_education(full, visible)
-    if full.education.ehe_status != "registered" and not removed:
+    removed = all(facts.allows(f) for f in REMOVAL_FIELDS) and _removed_to_home_education(
+        full, visible
+    )
+    registered = facts.allows("education.ehe_status") and full.education.ehe_status == "registered"
+    if not registered and not removed:
         return None
     summary = withhold(full, facts)
     care = summary.social_care
@@ -215,13 +217,19 @@ def caseload_entry(
     social = "now" if care.open_now is True else ("before" if care.known else "never")
     if not social_shared:
         social = NOT_SHARED
+    contact_agencies = frozenset(a for a, f in CONTACT_FIELDS.items() if facts.allows(f))
     removed_while_known = bool(
-        removed and social_shared and _known_to_social_care_by(full, visible)
+        removed
+        and social_shared
+        and "social_care" in contact_agencies
+        and _known_to_social_care_by(full, visible)
     )
-    last_seen, seen_by = _last_seen(visible)
-    unseen = last_seen is None or last_seen < months_before(today, unseen_months)
-    # The most restrictive label wins, whichever agency holds it and whatever is shared.
-    restricted = summary.restricted or any(r.identity.restricted for r in records)
+    last_seen, seen_by = _last_seen(visible, contact_agencies)
+    unseen = (
+        (last_seen is None or last_seen < months_before(today, unseen_months))
+        if contact_agencies
+        else None
+    )
     concern, reasons = _concern(
         summary,
         removed_while_known=removed_while_known,
@@ -230,7 +238,7 @@ def caseload_entry(
     )
     return CaseloadEntry(
         child_id=child.child_id,
-        restricted=restricted,
+        restricted=child.restricted,
         concern=concern,
         reasons=reasons,
         ehe_status=summary.education.ehe_status,
@@ -241,8 +249,8 @@ def caseload_entry(
         child_in_need=care.child_in_need,
         child_protection_plan=care.child_protection_plan,
         looked_after=care.looked_after,
-        lead_team=None if restricted else care.lead_team,
-        gp_practice_ods=None if restricted else summary.health.gp_practice_ods,
+        lead_team=care.lead_team,
+        gp_practice_ods=summary.health.gp_practice_ods,
         last_health_contact=summary.health.last_contact_date,
         last_seen_by_any_agency=last_seen,
         last_seen_by=seen_by,

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_core import from_json
-from sqlalchemy import Connection, Text, and_, bindparam, cast, func, literal, select, tuple_
+from sqlalchemy import Connection, Text, and_, bindparam, cast, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from gateway.identifiers import normalise_postcode
@@ -102,11 +102,26 @@ def _identity(dialect: str) -> Any:
 
 def _candidates_query(dialect: str, *, by_keys: bool) -> Any:
     """Current records sharing one of the keys (each once, however many it shares), or born
-    on one of the dates: source, record id, identity JSON text. Which child each is linked to
-    is asked afterwards, of the few that score."""
+    on one of the dates: source, record id, identity JSON text, and whether the record is
+    restricted (its own label or its child's verdict: a restricted record is never scored on
+    where the child lives). Which child each is linked to is asked afterwards, of the few that
+    score."""
     record, key = SourceRecord.__table__.c, LinkKey.__table__.c
-    query = select(record.source, record.record_id, _identity(dialect)).where(
-        record.is_current.is_(True)
+    link, child = Link.__table__.c, Child.__table__.c
+    restricted = or_(record.restricted.is_(True), func.coalesce(child.restricted, False))
+    query = (
+        select(record.source, record.record_id, _identity(dialect), restricted)
+        .select_from(SourceRecord.__table__)
+        .outerjoin(
+            Link.__table__,
+            and_(
+                link.source == record.source,
+                link.record_id == record.record_id,
+                link.state == "MATCH",
+            ),
+        )
+        .outerjoin(Child.__table__, child.child_id == link.child_id)
+        .where(record.is_current.is_(True))
     )
     if by_keys:
         sharing = select(key.source, key.record_id).where(
@@ -211,6 +226,12 @@ def _children(
     return best, known_to
 
 
+def _placeless(identity: dict[str, Any]) -> dict[str, Any]:
+    """A restricted record's identity without where the child lives: a search never scores on
+    what it may not show (else guessing postcodes would find where a hidden child lives)."""
+    return {**identity, "addresses": []}
+
+
 def _asked_row(query: Demographics) -> PersonRow:
     """The query as linkage would read it as a record (an unknown sex tells nothing)."""
     identity = {
@@ -240,12 +261,13 @@ class _ModelRanking:
     def records(self, rows: Iterable[Any]) -> dict[tuple[str, str], _Found]:
         """The records scoring at least ``MIN_PROBABILITY``."""
         scored: dict[tuple[str, str], _Found] = {}
-        weighed: dict[str, tuple[Weighed, str]] = {}  # a child's agencies often agree
-        for source, record_id, identity_json in rows:
-            found = weighed.get(identity_json)
+        weighed: dict[tuple[str, bool], tuple[Weighed, str]] = {}  # a child's agencies agree
+        for source, record_id, identity_json, restricted in rows:
+            found = weighed.get((identity_json, restricted))
             if found is None:
-                found = self._weigh(from_json(identity_json or "null") or {})
-                weighed[identity_json] = found
+                identity = from_json(identity_json or "null") or {}
+                found = self._weigh(_placeless(identity) if restricted else identity)
+                weighed[(identity_json, restricted)] = found
             if found[0].probability >= MIN_PROBABILITY:
                 scored[(source, record_id)] = _Found(found[0].weight, found[0].probability, found)
         return scored
@@ -292,8 +314,10 @@ class _RuleRanking:
     def records(self, rows: Iterable[Any]) -> dict[tuple[str, str], _Found]:
         """The records scoring at least ``search_rules.MIN_SCORE``."""
         scored: dict[tuple[str, str], _Found] = {}
-        for source, record_id, identity_json in rows:
+        for source, record_id, identity_json, restricted in rows:
             identity = ChildIdentity.model_validate_json(identity_json or "{}")
+            if restricted:
+                identity = ChildIdentity.model_validate(_placeless(identity.model_dump()))
             rule_score = self.rules.score(identity)
             if rule_score.score >= search_rules.MIN_SCORE:
                 scored[(source, record_id)] = _Found(rule_score.score, None, rule_score.reasons)

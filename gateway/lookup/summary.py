@@ -7,93 +7,16 @@ clinical detail. Built from the current versions of the child's linked source re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
-
-from pydantic import BaseModel
-from sqlalchemy import Text, and_, bindparam, cast, select
-from sqlalchemy.orm import Session
+from typing import Protocol
 
 from gateway.model import CanonicalRecord, Episode
-from gateway.store.tables import Child, Link, SourceRecord
-
-
-class EducationSummary(BaseModel):
-    known: bool = False
-    on_roll: bool | None = None
-    last_school: str | None = None
-    left_roll_on: date | None = None
-    leaving_reason: str | None = None
-    ehe_status: str = "not registered"
-    ehe_registered_on: date | None = None
-    missing_education: bool = False
-
-
-class HealthSummary(BaseModel):
-    known: bool = False
-    gp_practice_ods: str | None = None
-    last_contact_date: date | None = None
-
-
-class SocialCareSummary(BaseModel):
-    known: bool = False
-    open_now: bool = False
-    lead_team: str | None = None
-    first_referral_on: date | None = None
-    latest_referral_on: date | None = None
-    child_in_need: str = "never"
-    child_protection_plan: str = "never"
-    looked_after: str = "never"
-
-
-class ChildSummary(BaseModel):
-    child_id: str
-    restricted: bool
-    known_to: list[str]
-    education: EducationSummary
-    health: HealthSummary
-    social_care: SocialCareSummary
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        """Every field an answer can disclose, as dotted names (``health.gp_practice_ods``)."""
-        fields = ["child_id", "restricted", "known_to"]
-        for part, section in SECTIONS.items():
-            fields += [f"{part}.{name}" for name in section.model_fields]
-        return fields
-
-    def disclosed_fields(self) -> list[str]:
-        return self.field_names()
-
-    def flat(self) -> dict[str, Any]:
-        """Every field by its dotted name."""
-        values: dict[str, Any] = {
-            "child_id": self.child_id,
-            "restricted": self.restricted,
-            "known_to": self.known_to,
-        }
-        for part in SECTIONS:
-            section = getattr(self, part).model_dump(mode="json")
-            values.update({f"{part}.{name}": value for name, value in section.items()})
-        return values
-
-
-SECTIONS: dict[str, type[BaseModel]] = {
-    "education": EducationSummary,
-    "health": HealthSummary,
-    "social_care": SocialCareSummary,
-}
-
-
-def resolve_child(session: Session, child_id: str) -> Child | None:
-    """The child, following merges to the surviving id."""
-    child = session.get(Child, child_id)
-    seen = set()
-    while child is not None and child.merged_into and child.child_id not in seen:
-        seen.add(child.child_id)
-        child = session.get(Child, child.merged_into)
-    return child
+from gateway.model.summary import (
+    ChildSummary,
+    EducationSummary,
+    HealthSummary,
+    SocialCareSummary,
+)
 
 
 class ChildRef(Protocol):
@@ -104,67 +27,6 @@ class ChildRef(Protocol):
 
     @property
     def restricted(self) -> bool: ...
-
-
-@dataclass(frozen=True)
-class FoundChild:
-    """A child (the survivor, if it was merged) with its current linked records, read at once."""
-
-    child_id: str
-    restricted: bool
-    records: list[CanonicalRecord]
-
-
-def _child_with_records_query() -> Any:
-    child, link, record = Child.__table__.c, Link.__table__.c, SourceRecord.__table__.c
-    return (
-        select(child.child_id, child.restricted, child.merged_into, cast(record.payload, Text))
-        .select_from(Child.__table__)
-        .outerjoin(Link.__table__, and_(link.child_id == child.child_id, link.state == "MATCH"))
-        .outerjoin(
-            SourceRecord.__table__,
-            and_(
-                record.source == link.source,
-                record.record_id == link.record_id,
-                record.is_current.is_(True),
-            ),
-        )
-        .where(child.child_id == bindparam("child_id"))
-    )
-
-
-# Built once (SQLAlchemy then finds its compiled form by the statement's memoised key).
-CHILD_WITH_RECORDS = _child_with_records_query()
-
-
-def child_with_records(session: Session, child_id: str) -> FoundChild | None:
-    """The child (following merges, as ``resolve_child`` does) and its records, in one query
-    per child on the way (one, nearly always). The records come as JSON text, parsed by
-    pydantic's core straight from it."""
-    connection = session.connection()
-    wanted, seen = child_id, set()
-    while True:
-        rows = connection.execute(CHILD_WITH_RECORDS, {"child_id": wanted}).all()
-        if not rows:
-            return None
-        found, restricted, merged_into, _ = rows[0]
-        if merged_into and found not in seen:
-            seen.add(found)
-            wanted = merged_into
-            continue
-        records = [CanonicalRecord.model_validate_json(r[3]) for r in rows if r[3] is not None]
-        return FoundChild(found, bool(restricted), records)
-
-
-def records_of(session: Session, child_id: str) -> list[CanonicalRecord]:
-    rows = session.scalars(
-        select(SourceRecord.payload)
-        .join(
-            Link, and_(Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id)
-        )
-        .where(Link.child_id == child_id, Link.state == "MATCH", SourceRecord.is_current.is_(True))
-    )
-    return [CanonicalRecord.model_validate(payload) for payload in rows]
 
 
 def summarise(child: ChildRef, records: list[CanonicalRecord]) -> ChildSummary:
@@ -242,36 +104,3 @@ def _social_care(records: list[CanonicalRecord]) -> SocialCareSummary:
     teams = [f.lead_team for f in facts if f.lead_team]
     summary.lead_team = teams[0] if teams else None
     return summary
-
-
-def find_child_id(
-    session: Session,
-    *,
-    nhs_number: str | None = None,
-    upn: str | None = None,
-    child_id: str | None = None,
-) -> str | None:
-    """The child a valid identifier belongs to (following merges), or None."""
-    if child_id:
-        child = resolve_child(session, child_id)
-        return child.child_id if child else None
-    condition: Any
-    if nhs_number:
-        condition = SourceRecord.nhs_number == nhs_number
-    elif upn:
-        condition = SourceRecord.upn == upn
-    else:
-        return None
-    found = session.scalars(
-        select(Link.child_id)
-        .join(
-            SourceRecord,
-            and_(Link.source == SourceRecord.source, Link.record_id == SourceRecord.record_id),
-        )
-        .where(condition, SourceRecord.is_current.is_(True), Link.state == "MATCH")
-        .order_by(Link.child_id)
-    ).first()
-    if found is None:
-        return None
-    child = resolve_child(session, found)
-    return child.child_id if child else None

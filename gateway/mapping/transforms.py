@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from gateway import clock
 from gateway.identifiers import compact_nhs_number, compact_upn, normalise_postcode
 
 Transform = Callable[..., Any]
@@ -185,7 +186,7 @@ def _official_name(names: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _ended(name: dict[str, Any]) -> bool:
     end = parse_date((name.get("period") or {}).get("end"))
-    return end is not None and end < date.today()
+    return end is not None and end < clock.today()
 
 
 @transform("fhir_name")

@@ -32,6 +32,7 @@ from gateway.pipeline.staging import (
     stage_batch,
     staged_file,
 )
+from gateway.read_model import children_of_batch, refresh_restricted
 from gateway.sources import connector_for
 from gateway.store.batch_status import GATED, HELD_WHOLE, LOADED, SETTLED, SUPERSEDED
 from gateway.store.engine import session_factory
@@ -335,6 +336,8 @@ def _load_staged_batch(batch: Batch, index_url: str | None, *, again: bool) -> A
             session, batch.source, agency, batch.batch_id, [r["record"] for r in records]
         )
         apply_merges(session, batch.source, records)
+        # A new version may carry (or drop) a restricted label: its child's verdict follows.
+        refresh_restricted(session, children_of_batch(session, batch.source, batch.batch_id))
         for line in records:
             row = decided.get(line["item_key"])
             if row is not None and row.status == "quarantined":

@@ -13,14 +13,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import Text, and_, cast, or_, select, tuple_
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.audit import SHOWN_CANDIDATE, SHOWN_CHILD, Actor, AuditEvent, append
 from gateway.access.roles import SUBJECT_ACCESS_ROLES
 from gateway.errors import BadRecordError
-from gateway.lookup.summary import resolve_child
+from gateway.read_model import resolve_child
 from gateway.store.tables import (
     AuditEntry,
     Child,
@@ -88,6 +88,20 @@ def _reviews(session: Session, keys: list[tuple[str, str]]) -> list[LinkReview]:
     return list(session.scalars(select(LinkReview).where(or_(left, right)).order_by(LinkReview.id)))
 
 
+def _about(ids: list[str]) -> Any:
+    """Entries about one of ``ids``: by their child, or naming it among several children shown
+    (a caseload view, search candidates)."""
+    listed = cast(AuditEntry.fields_disclosed, Text)
+    return or_(
+        AuditEntry.child_id.in_(ids),
+        *(
+            listed.like(f'%"{prefix}{child_id}"%')
+            for child_id in ids
+            for prefix in (SHOWN_CHILD, SHOWN_CANDIDATE)
+        ),
+    )
+
+
 def subject_access_export(session: Session, child_id: str) -> dict[str, Any]:
     """Everything the index holds about ``child_id`` (following merges), as plain JSON data."""
     child = resolve_child(session, child_id)
@@ -112,9 +126,7 @@ def subject_access_export(session: Session, child_id: str) -> dict[str, Any]:
         else []
     )
     identifiers = {v for r in records for v in (r.nhs_number, r.upn) if v}
-    disclosures = session.scalars(
-        select(AuditEntry).where(AuditEntry.child_id.in_(ids)).order_by(AuditEntry.seq)
-    )
+    disclosures = session.scalars(select(AuditEntry).where(_about(ids)).order_by(AuditEntry.seq))
     children = session.scalars(select(Child).where(Child.child_id.in_(ids)))
     return {
         "notice": NOTICE,

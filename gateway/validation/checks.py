@@ -8,8 +8,6 @@ records validate in seconds. The benchmark's plain-pandas baseline calls these s
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pandas as pd
 from stdnum.gb import upn as _upn
@@ -95,12 +93,15 @@ def real_date(column: pd.Series, date_format: str = "%Y-%m-%d") -> pd.Series:
     return as_dates(column, date_format).notna()
 
 
-def child_birth_date(column: pd.Series, max_age_years: int, today: date | None = None) -> pd.Series:
-    """An ISO date, not in the future, and no more than ``max_age_years`` ago."""
-    today = today or date.today()
-    earliest = date(today.year - max_age_years, today.month, min(today.day, 28))
-    born = as_dates(column)
-    return (born >= pd.Timestamp(earliest)) & (born <= pd.Timestamp(today))
+def child_birth_date(born: pd.Series, as_of: pd.Series, max_age_years: int) -> pd.Series:
+    """An ISO birth date, not after ``as_of`` and no more than ``max_age_years`` before it.
+
+    ``as_of`` is the day the record was received, so a record's verdict never changes with the
+    day the check happens to run: a batch revalidated next year is judged as it was received.
+    """
+    born_on, received_on = as_dates(born), as_dates(as_of.reindex(born.index))
+    earliest = received_on - pd.DateOffset(years=max_age_years)
+    return ((born_on >= earliest) & (born_on <= received_on)).fillna(False).astype(bool)
 
 
 def codes_in_set(column: pd.Series, value_set: list[str]) -> pd.Series:

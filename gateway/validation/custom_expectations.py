@@ -72,21 +72,47 @@ class ExpectColumnValuesToBeUkPostcode(ColumnMapExpectation):
     success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
 
 
-class ColumnValuesChildBirthDate(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.ehe_child_birth_date"
+_PAIR_DOMAIN_KEYS = (
+    "batch_id",
+    "table",
+    "column_A",
+    "column_B",
+    "row_condition",
+    "condition_parser",
+    "ignore_row_if",
+)
+
+
+class ColumnPairChildBirthDateOnReceipt(ColumnPairMapMetricProvider):
+    condition_metric_name = "column_pair_values.ehe_child_birth_date_on_receipt"
+    condition_domain_keys = _PAIR_DOMAIN_KEYS
     condition_value_keys = ("max_age_years",)
 
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: Any, max_age_years: int, **_: Any) -> Any:
-        return checks.child_birth_date(column, max_age_years)
+    @column_pair_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_A: Any, column_B: Any, max_age_years: int, **_: Any) -> Any:
+        return checks.child_birth_date(column_A, column_B, max_age_years)
 
 
-class ExpectColumnValuesToBeChildBirthDate(ColumnMapExpectation):
-    """Birth dates are ISO dates, not in the future, within the ages the index serves."""
+class ExpectColumnPairValuesToBeChildBirthDateOnReceipt(ColumnPairMapExpectation):
+    """``column_A`` is a birth date that was neither in the future nor more than
+    ``max_age_years`` ago on ``column_B``, the day the record was received.
 
-    map_metric = "column_values.ehe_child_birth_date"
+    Judged against the day of receipt, never the wall clock, so a record's verdict does not
+    change with the day the suite runs.
+    """
+
+    map_metric = "column_pair_values.ehe_child_birth_date_on_receipt"
     max_age_years: int = 25
-    success_keys: ClassVar[tuple[str, ...]] = ("mostly", "max_age_years")
+    ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] = (
+        "either_value_is_missing"
+    )
+    success_keys: ClassVar[tuple[str, ...]] = (
+        "column_A",
+        "column_B",
+        "ignore_row_if",
+        "max_age_years",
+        "mostly",
+    )
 
 
 class ColumnValuesRealDate(ColumnMapMetricProvider):
@@ -125,15 +151,7 @@ class ExpectColumnCodesToBeInSet(ColumnMapExpectation):
 
 class ColumnPairDatesInOrder(ColumnPairMapMetricProvider):
     condition_metric_name = "column_pair_values.ehe_dates_in_order"
-    condition_domain_keys = (
-        "batch_id",
-        "table",
-        "column_A",
-        "column_B",
-        "row_condition",
-        "condition_parser",
-        "ignore_row_if",
-    )
+    condition_domain_keys = _PAIR_DOMAIN_KEYS
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A: Any, column_B: Any, **_: Any) -> Any:

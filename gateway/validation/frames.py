@@ -49,6 +49,7 @@ def frame_row(record: CanonicalRecord) -> dict[str, Any]:
         "sex": identity.sex,
         "given_name": identity.given_name,
         "family_name": identity.family_name,
+        "received_on": record.provenance.received_at.date().isoformat(),
     }
     row.update(_education_columns(record))
     row.update(_social_care_columns(record))

@@ -1,6 +1,6 @@
 """Find a child: identifier (POSTed, never in a URL), then purpose, then the minimised summary.
 
-The summary comes from ``gateway.lookup.disclosure.disclose``, the API's own policy: the
+The summary comes from ``gateway.policy.disclosure.disclose``, the API's own policy: the
 agreement clause for the person's role and purpose, consent where the purpose needs it,
 restricted records, break-glass; every refusal is audited like a disclosure.
 """
@@ -21,11 +21,9 @@ from gateway.access.break_glass import (
     request_break_glass,
 )
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
-from gateway.api.lookup import record_refusal
 from gateway.identifiers import classify_identifier
-from gateway.lookup.disclosure import Refusal, disclose
-from gateway.lookup.summary import find_child_id, resolve_child
-from gateway.store.tables import Child
+from gateway.policy.disclosure import Refusal, disclose, record_refusal
+from gateway.read_model import FoundChild, child_with_records, find_child_id
 from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
 from gateway.web.summary_view import summary_sections
 
@@ -120,7 +118,7 @@ def summary_submit(
         record_refusal(db, who, action="lookup", outcome="bad_identifier", purpose=stated)
         return _refused(request, "Check the identifier", str(exc), 400)
     child_id = find_child_id(db, **{kind: value})
-    child = resolve_child(db, child_id) if child_id else None
+    child = child_with_records(db, child_id) if child_id else None
     if child is None:
         record_refusal(db, who, action="lookup", outcome="not_found", purpose=stated)
         return _refused(request, "No child in the index matches", "Check what you typed.", 404)
@@ -128,7 +126,13 @@ def summary_submit(
 
 
 def _summary_page(
-    request: Request, who: Actor, db: Session, child: Child, *, stated: Purpose, identifier: str
+    request: Request,
+    who: Actor,
+    db: Session,
+    child: FoundChild,
+    *,
+    stated: Purpose,
+    identifier: str,
 ) -> Response:
     """Disclose (the API's policy) and show the summary, or the refusal and, where the role may,
     the break-glass form."""
@@ -162,20 +166,22 @@ def break_glass_submit(
     """Open a time-limited override with the typed reason (named roles only; it goes on the IG
     review list), then show the summary under it. Every attempt is audited, as in the API."""
     check_csrf(request, csrf)
-    if who.role not in BREAK_GLASS_ROLES:
-        roles = ", ".join(BREAK_GLASS_ROLES).replace("_", " ")
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"Only these roles may break the glass: {roles}"
-        )
     try:
         stated = purpose_for(purpose or None)
         kind, value = classify_identifier(identifier)
     except (UnknownPurposeError, ValueError):
+        record_refusal(db, who, action="break_glass", outcome="bad_request", purpose_given=purpose)
         return _refused(request, "Start the lookup again", "Find the child and choose why.", 400)
+    if who.role not in BREAK_GLASS_ROLES:
+        record_refusal(db, who, action="break_glass", outcome="refused", purpose=stated)
+        roles = ", ".join(BREAK_GLASS_ROLES).replace("_", " ")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"Only these roles may break the glass: {roles}"
+        )
     child_id = find_child_id(db, **{kind: value})
-    child = resolve_child(db, child_id) if child_id else None
+    child = child_with_records(db, child_id) if child_id else None
     if child is None:
-        record_refusal(db, who, action="lookup", outcome="not_found", purpose=stated)
+        record_refusal(db, who, action="break_glass", outcome="not_found", purpose=stated)
         return _refused(request, "No child in the index matches", "Check what you typed.", 404)
     try:
         request_break_glass(db, who, child.child_id, stated.code, reason)

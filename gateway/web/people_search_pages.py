@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor
 from gateway.access.purposes import PURPOSES, UnknownPurposeError, purpose_for
-from gateway.api.lookup import record_refusal
-from gateway.lookup.audited import audited_search
-from gateway.lookup.disclosure import Refusal
 from gateway.lookup.search import Demographics
+from gateway.policy.disclosure import Refusal, record_refusal
+from gateway.policy.listings import audited_search
 from gateway.web.lookup_pages import may_look_up_or_403
 from gateway.web.render import agreements_of, check_csrf, database, page, signed_in
 

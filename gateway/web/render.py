@@ -7,8 +7,8 @@ Who may look a child up, and see the EHE caseload, is the data-sharing agreement
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import clock
 from gateway.access.agreements import Agreement, SharingDecision, decide
 from gateway.access.audit import Actor
 from gateway.access.break_glass import BREAK_GLASS_ROLES
+from gateway.access.rate_limit import RateLimiter, RateLimitUnavailableError
 from gateway.access.roles import IG_ROLES, REVIEW_QUEUE_ROLES, ROLES
 from gateway.web.session import actor_of, csrf_matches, csrf_of
 
@@ -40,9 +42,22 @@ def database(request: Request) -> Iterator[Session]:
 
 
 def signed_in(request: Request) -> Actor:
+    """The signed-in person, within their rate limit (the API's limiter and the same limit:
+    a page is a request like any other); else sign-in, 429 or 503 (no count, no page)."""
     actor = actor_of(request)
     if actor is None:
         raise SignInNeeded()
+    limiter: RateLimiter = request.app.state.rate_limiter
+    try:
+        wait = limiter.retry_after(actor.user)
+    except RateLimitUnavailableError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "Too many requests: wait a moment and try again",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     return actor
 
 
@@ -53,12 +68,12 @@ def agreements_of(request: Request) -> list[Agreement]:
 
 def caseload_decision(request: Request, actor: Actor) -> SharingDecision:
     """Whether an agreement in force lets ``actor`` see the caseload (for an EHE enquiry)."""
-    return decide(agreements_of(request), actor, CASELOAD_PURPOSE, datetime.now(UTC).date())
+    return decide(agreements_of(request), actor, CASELOAD_PURPOSE, clock.today())
 
 
 def may_look_up(request: Request, actor: Actor) -> bool:
     """An agreement in force names the actor's organisation and role, or they may break glass."""
-    today = datetime.now(UTC).date()
+    today = clock.today()
     return actor.role in BREAK_GLASS_ROLES or any(
         actor.organisation in c.recipients.organisations and actor.role in c.recipients.roles
         for a in agreements_of(request)

@@ -17,9 +17,8 @@ import hmac
 from fastapi import Request, Response
 
 from gateway.access.audit import Actor
-from gateway.access.tokens import InvalidTokenError, LocalIssuer, TokenVerifier
+from gateway.access.tokens import TOKEN_COOKIE, InvalidTokenError, LocalIssuer, TokenVerifier
 from gateway.access.users import DemoUser
-from gateway.api.auth import TOKEN_COOKIE
 
 COOKIE = TOKEN_COOKIE
 SESSION_SECONDS = 8 * 60 * 60  # a working day; then sign in again

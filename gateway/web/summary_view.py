@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.lookup.disclosure import LOCATION_FIELDS, Disclosure
+from gateway.policy.disclosure import LOCATION_FIELDS, Disclosure
 
 # (section title, section key, [(field, label, how to show it)]) in the order of the page.
 LAYOUT: tuple[tuple[str, str, tuple[tuple[str, str, str], ...]], ...] = (

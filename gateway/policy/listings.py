@@ -7,16 +7,17 @@ and append the audit entry in the caller's transaction; the caller commits befor
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy.orm import Session
 
+from gateway import clock
 from gateway.access.agreements import Agreement, SharingDecision, decide
-from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.audit import SHOWN_CANDIDATE, SHOWN_CHILD, Actor, AuditEvent, append
 from gateway.access.purposes import Purpose
 from gateway.lookup.caseload import CaseloadEntry, SharedFacts, ehe_caseload
-from gateway.lookup.disclosure import Refusal
 from gateway.lookup.search import Candidate, Demographics, search_children
+from gateway.policy.disclosure import Refusal, restricted_notice
 
 
 def allowed_or_refused(
@@ -29,7 +30,7 @@ def allowed_or_refused(
     today: date | None = None,
 ) -> SharingDecision:
     """The clause covering this actor and purpose; else the refusal is audited and raised."""
-    decision = decide(agreements, actor, purpose.code, today or datetime.now(UTC).date())
+    decision = decide(agreements, actor, purpose.code, today or clock.today())
     if not decision.allowed:
         append(
             session,
@@ -57,7 +58,11 @@ def audited_search(
 ) -> list[Candidate]:
     """Candidates for the demographics, if an agreement covers the asker; audited either way."""
     decision = allowed_or_refused(session, actor, purpose, action="search", agreements=agreements)
-    candidates = search_children(session, query, limit=limit)
+    candidates = [
+        # Which agencies know a candidate is shown only for the agencies the clause covers.
+        c.model_copy(update={"known_to": [a for a in c.known_to if a in decision.sources]})
+        for c in search_children(session, query, limit=limit)
+    ]
     append(
         session,
         AuditEvent(
@@ -67,7 +72,7 @@ def audited_search(
             purpose=purpose.code,
             lawful_basis=purpose.lawful_basis,
             agreement_clause=decision.clause_ref,
-            fields_disclosed=[f"candidate:{c.child_id}" for c in candidates],
+            fields_disclosed=[f"{SHOWN_CANDIDATE}{c.child_id}" for c in candidates],
         ),
     )
     return candidates
@@ -84,14 +89,17 @@ def audited_caseload(
     today: date | None = None,
 ) -> list[CaseloadEntry]:
     """The EHE worklist as the asker's clause shares it; audited either way."""
-    day = today or datetime.now(UTC).date()
+    day = today or clock.today()
     decision = allowed_or_refused(
         session, actor, purpose, action="caseload", agreements=agreements, today=day
     )
     shared = SharedFacts(sources=decision.sources, fields=decision.fields)
-    entries = ehe_caseload(
-        session, today=day, unseen_months=unseen_months, limit=limit, shared=shared
-    )
+    entries = [
+        _existence_only(e, decision) if e.restricted else e
+        for e in ehe_caseload(
+            session, today=day, unseen_months=unseen_months, limit=limit, shared=shared
+        )
+    ]
     append(
         session,
         AuditEvent(
@@ -101,8 +109,20 @@ def audited_caseload(
             purpose=purpose.code,
             lawful_basis=purpose.lawful_basis,
             agreement_clause=decision.clause_ref,
-            fields_disclosed=list(CaseloadEntry.model_fields),
+            # One entry for the view, naming every child shown (a subject access export finds
+            # it for each of them).
+            fields_disclosed=[
+                *CaseloadEntry.model_fields,
+                *(f"{SHOWN_CHILD}{e.child_id}" for e in entries),
+            ],
             reason=f"{len(entries)} children listed",
         ),
     )
     return entries
+
+
+def _existence_only(entry: CaseloadEntry, decision: SharingDecision) -> CaseloadEntry:
+    """A restricted child's row: that the child is on the caseload, and whom to contact."""
+    return CaseloadEntry(
+        child_id=entry.child_id, restricted=True, notice=restricted_notice(decision)
+    )

@@ -6,13 +6,12 @@ same minimised answer (``disclosure.minimised``) and the same audit entry; but a
 on an autocommit connection (one statement, one transaction), from psycopg's async pool on the
 event loop: no worker thread, no ORM, no BEGIN or COMMIT exchanges.
 
-The statement reads the child and its current linked records, decides from them whether the
-child is restricted (as ``disclosure.is_restricted`` does), and appends the audit entry for
-that case on a free chain head (``audit.append``'s hash chain): the entry of a lookup depends
-on the data only through that flag (``disclosure.lookup_event``), so both candidate entries
-are made here and the statement keeps one. The answer is then built from the records read; if
-it does not match the entry kept, nothing is disclosed (fail closed). The answer leaves only
-after the statement, and so its transaction, has committed.
+The statement reads the child, its stored restricted verdict and its current linked records
+with the read model's own query, and appends the audit entry for that verdict on a free chain
+head with the audit log's own append: the entry of a lookup depends on the data only through
+that verdict (``disclosure.lookup_event``), so both candidate entries are made here and the
+statement keeps one. The answer is then built from the records and the same verdict, and
+leaves only after the statement, and so its transaction, has committed.
 
 Everything else (a child not found or merged into another, refusals, consent, break-glass,
 identifiers other than the child id) is left to the caller's ordinary path, which records it:
@@ -23,83 +22,65 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
 from gateway.access.agreements import SharingDecision
-from gateway.access.audit import Actor, AuditUnavailableError, postgresql_parameters
+from gateway.access.audit import (
+    Actor,
+    AuditUnavailableError,
+    Lock,
+    append_ctes,
+    postgresql_parameters,
+)
 from gateway.access.purposes import Purpose
-from gateway.lookup.disclosure import Disclosure, lookup_event, minimised
-from gateway.lookup.summary import FoundChild
 from gateway.model import CanonicalRecord
+from gateway.policy.disclosure import Disclosure, lookup_event, minimised
+from gateway.read_model import CHILD_WITH_RECORDS, FoundChild
+
+_CHILD_ROWS = CHILD_WITH_RECORDS.compile(dialect=postgresql.psycopg.dialect())
+_VARIANT_COLUMNS = ("body", "fields_disclosed", "fields_refused", "outcome")
 
 
-def _read_and_append(lock: Literal["FOR UPDATE SKIP LOCKED", "FOR UPDATE"]) -> str:
+def _placeholder(name: str) -> str:
+    return f"%({name})s"
+
+
+def _by_verdict(name: str) -> str:
+    """A column whose value depends on the verdict: both versions are parameters."""
+    if name not in _VARIANT_COLUMNS:
+        return _placeholder(name)
+    restricted, open_ = _placeholder("r_" + name), _placeholder("o_" + name)
+    return f"CASE WHEN verdict.restricted THEN {restricted} ELSE {open_} END"
+
+
+def _read_and_append(lock: Lock) -> str:
     """The child's restricted verdict and the new entry's ``seq`` (one row), then one row per
-    record (its payload as JSON text); no rows if no unmerged child has the id."""
+    record (its payload as JSON text); no rows if no unmerged child has the id.
+
+    Built from the read model's query of a child (``read_model.CHILD_WITH_RECORDS``, compiled
+    for PostgreSQL) and the audit log's append (``audit.append_ctes``): no SQL of its own but
+    the glue."""
+    appended = append_ctes(lock, _placeholder, value=_by_verdict, after="verdict")
     return f"""
-    WITH found AS (
-        SELECT child_id, restricted FROM child
-        WHERE child_id = %(child_id)s AND merged_into IS NULL
-    ),
-    records AS (
-        SELECT CAST(r.payload AS text) AS payload,
-            coalesce(CAST(r.payload -> 'identity' ->> 'restricted' AS boolean), false)
-                AS restricted
-        FROM found
-        JOIN link l ON l.child_id = found.child_id AND l.state = 'MATCH'
-        JOIN source_record r
-            ON r.source = l.source AND r.record_id = l.record_id AND r.is_current IS true
-    ),
+    WITH found AS ({_CHILD_ROWS}),
     verdict AS (
-        SELECT found.restricted
-            OR coalesce((SELECT bool_or(records.restricted) FROM records), false) AS restricted
-        FROM found
+        SELECT restricted FROM found WHERE merged_into IS NULL LIMIT 1
     ),
-    taken AS (
-        SELECT id FROM audit_head WHERE EXISTS (SELECT 1 FROM verdict)
-        ORDER BY id LIMIT 1 {lock}
-    ),
-    head AS (
-        UPDATE audit_head
-        SET prev_hash = audit_head.entry_hash,
-            entry_hash = encode(sha256(convert_to(audit_head.entry_hash
-                || CASE WHEN verdict.restricted THEN %(r_body)s ELSE %(o_body)s END,
-                'UTF8')), 'hex')
-        FROM taken, verdict
-        WHERE audit_head.id = taken.id
-        RETURNING audit_head.id, audit_head.prev_hash, audit_head.entry_hash, verdict.restricted
-    ),
-    entry AS (
-        INSERT INTO audit_log (
-            at, actor, organisation, role, action, purpose, lawful_basis, child_id,
-            fields_disclosed, fields_refused, outcome, agreement_clause, reason,
-            chain, prev_hash, entry_hash
-        )
-        SELECT %(at)s, %(actor)s, %(organisation)s, %(role)s, %(action)s, %(purpose)s,
-            %(lawful_basis)s, %(child_id)s,
-            CAST(CASE WHEN head.restricted THEN %(r_fields_disclosed)s
-                ELSE %(o_fields_disclosed)s END AS json),
-            CAST(CASE WHEN head.restricted THEN %(r_fields_refused)s
-                ELSE %(o_fields_refused)s END AS json),
-            CASE WHEN head.restricted THEN %(r_outcome)s ELSE %(o_outcome)s END,
-            %(agreement_clause)s, %(reason)s, head.id, head.prev_hash, head.entry_hash
-        FROM head
-        RETURNING seq
-    )
+    {appended}
     SELECT verdict.restricted, (SELECT seq FROM entry), NULL FROM verdict
     UNION ALL
-    SELECT NULL, NULL, payload FROM records
-    """  # noqa: S608 (the only text put in is ``lock``, one of two constants)
+    SELECT NULL, NULL, payload FROM found WHERE merged_into IS NULL AND payload IS NOT NULL
+    """  # noqa: S608 (the text put in is built from constants only)
 
 
 # A head no other transaction holds; else (every head taken: nothing written) one to wait for.
 _ON_A_FREE_CHAIN = _read_and_append("FOR UPDATE SKIP LOCKED")
 _WAITING = _read_and_append("FOR UPDATE")
-_VARIANT_COLUMNS = ("body", "fields_disclosed", "fields_refused", "outcome")
 
 
 def psycopg_conninfo(url: str) -> str:
@@ -161,13 +142,9 @@ class AsyncLookups:
             )
         restricted = next(bool(r[0]) for r in rows if r[2] is None)
         records = [CanonicalRecord.model_validate_json(r[2]) for r in rows if r[2] is not None]
-        # The statement's verdict stands for the child's own label: the answer is then
-        # restricted whenever the entry written says so, and the check below catches the
-        # records' labels being read differently there and here.
+        # The read model's stored verdict, the one the entry written was chosen by.
         child = FoundChild(child_id, restricted, records)
         disclosure, _ = minimised(actor, purpose, child, records, decision=decision)
-        if disclosure.restricted != restricted:
-            raise AuditUnavailableError("the audit entry written does not match the answer")
         return disclosure
 
 
@@ -187,7 +164,7 @@ def _parameters(
         )
         for restricted in (False, True)
     }
-    parameters = dict(versions[False])
+    parameters = {**_CHILD_ROWS.params, **versions[False]}
     for column in _VARIANT_COLUMNS:
         del parameters[column]
         parameters["o_" + column] = versions[False][column]

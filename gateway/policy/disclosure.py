@@ -9,19 +9,22 @@ like disclosures.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from gateway import clock
 from gateway.access.agreements import Agreement, SharingDecision, decide
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.break_glass import active_override
 from gateway.access.consent import has_consent
 from gateway.access.purposes import Purpose
-from gateway.lookup.summary import ChildRef, ChildSummary, FoundChild, records_of, summarise
+from gateway.lookup.summary import ChildRef, summarise
 from gateway.model import CanonicalRecord
+from gateway.model.summary import ChildSummary
+from gateway.read_model import FoundChild
 from gateway.store.tables import BreakGlass
 
 # Never disclosed for a restricted record, not even under break-glass: they say where a child is.
@@ -60,16 +63,16 @@ def disclose(
     session: Session,
     actor: Actor,
     purpose: Purpose,
-    child: ChildRef | FoundChild,
+    child: FoundChild,
     *,
     agreements: list[Agreement],
     today: date | None = None,
 ) -> Disclosure:
     """Decide, minimise and audit one lookup of one child (raises ``Refusal`` when refused).
 
-    A ``FoundChild`` (``child_with_records``) brings its records; otherwise they are read here.
-    """
-    decision = decide(agreements, actor, purpose.code, today or datetime.now(UTC).date())
+    The child comes from the read model (``child_with_records``) with its records and its
+    restricted verdict."""
+    decision = decide(agreements, actor, purpose.code, today or clock.today())
     override = (
         None if decision.allowed else active_override(session, actor, child.child_id, purpose.code)
     )
@@ -94,11 +97,8 @@ def disclose(
             reason=reason,
             decision=decision,
         )
-    every_record: list[CanonicalRecord] = (
-        child.records if isinstance(child, FoundChild) else records_of(session, child.child_id)
-    )
     disclosure, event = minimised(
-        actor, purpose, child, every_record, decision=decision, override=override
+        actor, purpose, child, child.records, decision=decision, override=override
     )
     append(session, event)
     return disclosure
@@ -116,7 +116,7 @@ def minimised(
     """The answer an allowed lookup gives (or one under break-glass), and the audit entry
     that must be written in the same transaction before it leaves. No I/O."""
     sources = decision.sources if override is None else ALL_AGENCIES
-    restricted = is_restricted(child.restricted, every_record)
+    restricted = child.restricted  # the read model's verdict: the most restrictive label wins
     summary = summarise(child, [r for r in every_record if r.agency in sources])
     event = lookup_event(
         actor, purpose, child.child_id, decision=decision, restricted=restricted, override=override
@@ -132,14 +132,9 @@ def minimised(
         summary=_minimised(summary.flat(), allowed, restricted),
         fields_disclosed=event.fields_disclosed,
         fields_refused=event.fields_refused,
-        notice=_restricted_notice(decision) if restricted and override is None else None,
+        notice=restricted_notice(decision) if restricted and override is None else None,
     )
     return disclosure, event
-
-
-def is_restricted(child_restricted: bool, every_record: list[CanonicalRecord]) -> bool:
-    """The most restrictive label wins, whichever agency holds it and whatever is shared."""
-    return child_restricted or any(r.identity.restricted for r in every_record)
 
 
 def lookup_event(
@@ -184,7 +179,7 @@ def _every_field() -> frozenset[str]:
     return frozenset(ChildSummary.field_names())
 
 
-def _restricted_notice(decision: SharingDecision) -> str:
+def restricted_notice(decision: SharingDecision) -> str:
     contact = decision.agreement.restricted_contact if decision.agreement else None
     return contact or "This child's record is restricted: contact your information governance team."
 
@@ -229,3 +224,28 @@ def _refuse(
         ),
     )
     raise Refusal(outcome, reason)
+
+
+def record_refusal(
+    db: Session,
+    who: Actor,
+    *,
+    action: str,
+    outcome: str,
+    purpose_given: str | None = None,
+    purpose: Purpose | None = None,
+) -> None:
+    """A refusal before any child is found (no purpose, a bad identifier, no match) is audited
+    like a disclosure (the purpose as given, cut to the column width) and committed."""
+    given = purpose.code if purpose else purpose_given
+    append(
+        db,
+        AuditEvent(
+            actor=who,
+            action=action,
+            outcome=outcome,
+            purpose=given[:60] if given else None,
+            lawful_basis=purpose.lawful_basis if purpose else None,
+        ),
+    )
+    db.commit()
