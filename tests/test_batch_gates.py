@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from gateway.errors import FatalConfigError
 from gateway.pipeline import accounting_rows, ingest, land_source, load_batches, stage_batch
+from gateway.pipeline.landing import landed_file
 from gateway.pipeline.loading import reprocess_batch
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch, HeldRecord, SourceRecord, ValidationRun
@@ -168,8 +169,20 @@ def test_every_batch_appears_in_the_accounting_whatever_its_state(
     pending = land_source(SOURCE, path=str(_write(tmp_path / "b.csv", header, rows[5:9])))
     (staged,) = set(pending) - {landed}
     stage_batch(staged, index_url=index_url)
+    pending = land_source(SOURCE, path=str(_write(tmp_path / "c.csv", header, rows[9:12])))
+    (lost,) = set(pending) - {landed, staged}
+    with session_factory(index_url)() as session:
+        batch = session.get(Batch, lost)
+        assert batch is not None
+        landed_file(batch).unlink()  # the landed copy went missing: staging cannot read it
+    with pytest.raises(FileNotFoundError):
+        stage_batch(lost, index_url=index_url)
     states = {a.batch: (a.status, a.received, a.pending) for a in accounting_rows(index_url)}
-    assert states == {landed: ("landed", 0, 0), staged: ("staged", 4, 4)}
+    assert states == {
+        landed: ("landed", 0, 0),
+        staged: ("staged", 4, 4),
+        lost: ("failed", 0, 0),
+    }
 
 
 @pytest.fixture
