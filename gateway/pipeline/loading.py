@@ -237,12 +237,13 @@ def _hold_whole(
         newly = _updated(
             session,
             update(Batch)
-            .where(Batch.batch_id == batch.batch_id, Batch.status.notin_(HELD_WHOLE))
+            .where(Batch.batch_id == batch.batch_id, Batch.status.notin_(SETTLED))
             .values(status=GATED),
         )
         held = session.get(Batch, batch.batch_id)
         assert held is not None
-        held.status = GATED
+        if held.status != GATED:  # another run loaded it meanwhile: what it loaded stays
+            return replace(_accounting(held), gate_reasons=tuple(reasons))
         held.received = staged.received
         held.loaded = held.quarantined = held.rejected = 0
         validated = sum(1 for h in staged.held if h["stage"] == "validation")
