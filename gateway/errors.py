@@ -31,5 +31,15 @@ class BadRecordError(GatewayError):
         super().__init__(f"{reason} at {position}" if position else reason)
 
 
+class RequestRefusedError(GatewayError):
+    """A person's request cannot be granted (no agreement, no consent, an unknown purpose or
+    child, an override not allowed): answer with ``reason`` and record the refusal. Not a bad
+    record (nothing is quarantined) and not transient (asking again gets the same answer)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class BatchGateError(GatewayError):
     """A batch failed a check that guards the whole batch: nothing of it may be published."""

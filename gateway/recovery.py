@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from gateway.errors import (
@@ -18,10 +25,14 @@ from gateway.errors import (
     BatchGateError,
     FatalConfigError,
     GatewayError,
+    RequestRefusedError,
     RetriableSourceError,
 )
 
-FATAL = (FatalConfigError, BadRecordError, BatchGateError)
+FATAL = (FatalConfigError, BadRecordError, BatchGateError, RequestRefusedError)
+# The index refused the statement itself (a constraint, a bad value, bad SQL): the same work
+# would be refused again.
+REFUSED_BY_THE_INDEX = (IntegrityError, DataError, ProgrammingError)
 
 
 class StaleSourceError(GatewayError):
@@ -43,14 +54,16 @@ def classify(exc: BaseException) -> Failure:
     """Retriable (try the same work later) or fatal (retrying cannot help), with a safe reason."""
     if isinstance(exc, StaleSourceError):
         return Failure(False, f"{type(exc).__name__}: {exc}", "stale_source")
-    if isinstance(exc, FATAL):
-        return Failure(False, f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, RetriableSourceError):
-        return Failure(True, f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, DBAPIError):
+    if isinstance(exc, (*FATAL, RetriableSourceError)):
+        return Failure(isinstance(exc, RetriableSourceError), f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, DBAPIError):  # the driver's message may quote record contents
+        passing = not isinstance(exc, REFUSED_BY_THE_INDEX) and (
+            exc.connection_invalidated or isinstance(exc, OperationalError)
+        )
         lost = " (connection lost)" if exc.connection_invalidated else ""
-        return Failure(True, f"index database error {type(exc.orig).__name__}{lost}")
+        return Failure(passing, f"index database error {type(exc.orig).__name__}{lost}")
     if isinstance(exc, (DisconnectionError, PoolTimeoutError, TimeoutError, ConnectionError)):
         return Failure(True, f"{type(exc).__name__} (connection or timeout)")
-    # Unknown: may be passing; retried with backoff, and named by type only.
-    return Failure(True, type(exc).__name__)
+    # Unknown (a defect, or an error not known to pass): retrying the same work would fail
+    # the same way, so a person is called; named by its type only.
+    return Failure(False, type(exc).__name__)

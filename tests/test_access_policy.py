@@ -14,7 +14,8 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from gateway.access.agreements import decide, load_agreements
-from gateway.access.audit import Actor, AuditEvent, append, first_broken_entry
+from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.audit_integrity import chain_findings
 from gateway.access.rate_limit import RateLimiter
 from gateway.api.app import create_app
 from gateway.errors import FatalConfigError
@@ -86,7 +87,7 @@ def test_answers_are_minimised_to_the_clause_and_refusals_recorded(
     )
     assert "social_care.known" in entries[2].fields_refused
     with session_factory(index_url)() as session:
-        assert first_broken_entry(session) is None
+        assert chain_findings(session) == []
 
 
 def test_consent_is_needed_only_where_the_purpose_says_and_withdrawal_is_at_once(

@@ -15,7 +15,8 @@ from api_server import bearer, serving
 from sqlalchemy import select, update
 
 from gateway.access.agreements import load_agreements
-from gateway.access.audit import Actor, first_broken_entry
+from gateway.access.audit import Actor
+from gateway.access.audit_integrity import chain_findings
 from gateway.access.purposes import PURPOSES
 from gateway.access.users import load_demo_users
 from gateway.api.app import create_app
@@ -131,7 +132,7 @@ def test_concurrent_lookups_each_leave_one_entry_and_every_chain_verifies(
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
         assert sorted(e.child_id or "" for e in entries) == sorted(wanted)
         assert len({e.prev_hash for e in entries}) == len(entries)  # no chain forked
-        assert first_broken_entry(session) is None
+        assert chain_findings(session) == []
         heads = dict(session.execute(select(AuditHead.id, AuditHead.entry_hash)).all())
         for chain in {e.chain for e in entries}:  # each head names the last entry of its chain
             assert heads[chain] == [e for e in entries if e.chain == chain][-1].entry_hash

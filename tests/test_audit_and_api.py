@@ -11,7 +11,8 @@ import pytest
 from api_server import bearer, serving
 from sqlalchemy import select, text, update
 
-from gateway.access.audit import Actor, AuditEvent, append, first_broken_entry
+from gateway.access.audit import Actor, AuditEvent, append
+from gateway.access.audit_integrity import chain_findings
 from gateway.api.app import create_app
 from gateway.pipeline import ingest, link_children
 from gateway.store.engine import session_factory
@@ -33,7 +34,7 @@ def test_audit_chain_detects_tampering(index_url: str) -> None:
                 ),
             )
     with session_factory(index_url)() as session:
-        assert first_broken_entry(session) is None
+        assert chain_findings(session) == []
         third = session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)).all()[2]
     with session_factory(index_url).begin() as session:
         if session.get_bind().dialect.name == "postgresql":  # past the append-only trigger
@@ -42,7 +43,7 @@ def test_audit_chain_detects_tampering(index_url: str) -> None:
             update(AuditEntry).where(AuditEntry.seq == third).values(child_id="C-other")
         )
     with session_factory(index_url)() as session:
-        assert first_broken_entry(session) == third
+        assert [f.seq for f in chain_findings(session)] == [third]
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_concurrent_appends_never_fork_a_chain(index_url: str) -> None:
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
         assert len(entries) == 90
         assert len({e.prev_hash for e in entries}) == 90  # no two entries share a parent
-        assert first_broken_entry(session) is None
+        assert chain_findings(session) == []
         chains = {e.chain for e in entries}
         if session.get_bind().dialect.name == "postgresql":
             assert len(chains) > 1
@@ -109,12 +110,12 @@ def test_tampering_on_any_chain_is_named(index_url: str) -> None:
 
     tamper(changed.seq, child_id="C-other")
     with factory() as session:
-        assert first_broken_entry(session) == changed.seq
+        assert [f.seq for f in chain_findings(session)][:1] == [changed.seq]
     tamper(changed.seq, child_id=changed.child_id)
     tamper(moved.seq, chain=chain % 16 + 1)
     with factory() as session:
         # moved off its chain: it no longer links where it now sits (nor does its successor)
-        assert first_broken_entry(session) == moved.seq
+        assert [f.seq for f in chain_findings(session)][:1] == [moved.seq]
 
 
 def _known_to_social_care_nhs(index_url: str) -> str:
@@ -153,7 +154,7 @@ def test_lookup_needs_purpose_and_is_audited(api: httpx.Client, index_url: str) 
         assert entries[1].child_id == body["child_id"]
         assert "Education Act 1996 s.436A" in (entries[1].lawful_basis or "")
         assert "social_care.known" in entries[1].fields_disclosed
-        assert first_broken_entry(session) is None
+        assert chain_findings(session) == []
 
 
 def test_lookup_refuses_anonymous_and_unknown(api: httpx.Client) -> None:

@@ -304,3 +304,33 @@ def test_web_pages_are_rate_limited_like_the_api(index: str) -> None:
         assert client.post("/sign-in", data={"user": "erin.ehe"}).status_code == 303
         codes = [client.get("/worklist").status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+
+
+def test_lists_under_a_consent_purpose_hold_only_children_whose_consent_is_in_force(
+    client: httpx.Client,
+) -> None:
+    def listed() -> tuple[list[str], list[str]]:
+        caseload = client.get(
+            "/api/v1/caseload", params={"purpose": "voluntary_support"}, headers=bearer("erin.ehe")
+        )
+        assert caseload.status_code == 200, caseload.text
+        found = client.post(
+            "/api/v1/search",
+            json={
+                "given_name": "Amelia",
+                "family_name": "Hart",
+                "birth_date": "2015-03-07",
+                "purpose": "voluntary_support",
+            },
+            headers=bearer("erin.ehe"),
+        )
+        assert found.status_code == 200, found.text
+        return [e["child_id"] for e in caseload.json()], [c["child_id"] for c in found.json()]
+
+    assert listed() == ([], [])
+    consent = {"child_id": "C-A", "scope": "voluntary_support"}
+    assert client.post("/api/v1/consents", json=consent, headers=bearer("erin.ehe")).is_success
+    assert listed() == (["C-A"], ["C-A"])
+    withdrawn = client.post("/api/v1/consents/withdraw", json=consent, headers=bearer("erin.ehe"))
+    assert withdrawn.is_success
+    assert listed() == ([], [])

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from api_server import bearer
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
@@ -44,7 +45,10 @@ def served(index_url: str, inbox: Path) -> Iterator[str]:
 
 
 def _scrape(base: str) -> dict[tuple[str, str], float]:
-    response = httpx.get(f"{base}/metrics", timeout=20)
+    assert httpx.get(f"{base}/metrics", timeout=20).status_code == 401  # no token, no figures
+    refused = httpx.get(f"{base}/metrics", headers=bearer("erin.ehe"), timeout=20)
+    assert refused.status_code == 403
+    response = httpx.get(f"{base}/metrics", headers=bearer("dev.data"), timeout=20)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     out = {}

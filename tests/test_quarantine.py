@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway import config
-from gateway.access.audit import Actor, first_broken_entry
+from gateway.access.audit import Actor
+from gateway.access.audit_integrity import chain_findings
 from gateway.mapping.spec import mapping_for
 from gateway.pipeline import ingest
 from gateway.quarantine import list_held, reject_held, release_batch, show_held
@@ -96,7 +97,7 @@ def test_reject_then_release_after_mapping_fix(
         assert sum(1 for p in sexes if p["identity"]["sex"] == "unknown") >= 1
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
         assert actions == ["quarantine_show", "quarantine_reject", "quarantine_release"]
-        assert first_broken_entry(session) is None
+        assert chain_findings(session) == []
 
 
 def test_only_quarantined_items_can_be_rejected(

@@ -14,9 +14,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from gateway.errors import BadRecordError, BatchGateError, FatalConfigError, RetriableSourceError
+from gateway.errors import (
+    BadRecordError,
+    BatchGateError,
+    FatalConfigError,
+    RequestRefusedError,
+    RetriableSourceError,
+)
 from gateway.monitoring.freshness import check_freshness, freshness
 from gateway.recovery import StaleSourceError, classify
 from gateway.sources import source_names
@@ -55,7 +61,21 @@ def test_driver_errors_are_retriable_and_never_quote_their_message() -> None:
     assert failure.retriable
     assert CANARY not in failure.reason and "OperationalError" in failure.reason
     unknown = classify(ValueError(CANARY))
-    assert unknown.retriable and unknown.reason == "ValueError"
+    assert not unknown.retriable and unknown.reason == "ValueError"
+
+
+def test_what_retrying_cannot_mend_is_fatal() -> None:
+    """A constraint the index enforces fails the same way every time; so does a refusal."""
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    with pytest.raises(IntegrityError) as caught, engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": 1})
+    integrity = classify(caught.value)
+    assert not integrity.retriable and "IntegrityError" in integrity.reason
+    refused = classify(RequestRefusedError("no agreement covers this"))
+    assert not refused.retriable
 
 
 def _batch(source: str, batch_id: str, status: str, at: datetime) -> Batch:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from gateway.access.agreements import Agreement, Party, load_agreements
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.break_glass import close_review, open_break_glass
 from gateway.access.purposes import PURPOSES
@@ -23,6 +24,16 @@ NURSE = Actor("gp.nurse@nhs.example", "NHS ICB", "health_practitioner")
 SOCIAL = Actor("sam.social", "LA 815 Children's Social Care", "social_worker")
 IG = Actor("ig.officer@la815.example", "LA 815", "ig_officer")
 REASON = "Strategy discussion today; family not engaging with the EHE team"
+
+
+def _with_the_test_organisations_as_parties() -> list[Agreement]:
+    """The demo agreement with this test's made-up organisations as parties, so their
+    practitioners may break the glass under it."""
+    base = load_agreements()[0]
+    extra = [
+        Party(organisation=o, contact="test") for o in (NURSE.organisation, SOCIAL.organisation)
+    ]
+    return [base.model_copy(update={"parties": [*base.parties, *extra]})]
 
 
 def _disclose(actor: Actor, purpose: str, child: str, action: str = "lookup") -> AuditEvent:
@@ -53,8 +64,13 @@ def _fill(index_url: str) -> None:
             ),
         ):
             append(session, event)
-        used = open_break_glass(session, NURSE, "C-3", "child_protection", REASON)
-        waiting = open_break_glass(session, SOCIAL, "C-2", "ehe_enquiry", REASON)
+        agreements = _with_the_test_organisations_as_parties()
+        used = open_break_glass(
+            session, NURSE, "C-3", "child_protection", REASON, agreements=agreements
+        )
+        waiting = open_break_glass(
+            session, SOCIAL, "C-2", "ehe_enquiry", REASON, agreements=agreements
+        )
         append(session, AuditEvent(NURSE, "break_glass", "recorded", "child_protection"))
         for _ in range(2):
             under = _disclose(NURSE, "child_protection", "C-3")

@@ -90,11 +90,19 @@ class Agreement(BaseModel):
     restricted_contact: str = Field(min_length=1)
     review: Review
     clauses: list[Clause] = Field(min_length=1)
+    # Roles at the parties that may break the glass for a purpose this agreement covers, when
+    # their own clause does not (a time-limited override, reviewed by IG). None by default.
+    break_glass_roles: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Agreement:
         parties = {p.organisation for p in self.parties}
         problems = [
+            f"break_glass_roles: unknown role {r!r}"
+            for r in self.break_glass_roles
+            if r not in ROLES
+        ]
+        problems += [
             f"clause {c.id}: recipient {o!r} is not a party"
             for c in self.clauses
             for o in c.recipients.organisations
@@ -108,6 +116,23 @@ class Agreement(BaseModel):
 
     def in_force(self, today: date) -> bool:
         return self.review.agreed_on <= today <= self.review.review_by
+
+    def covers(self, purpose: str) -> bool:
+        return any(purpose in c.purposes for c in self.clauses)
+
+
+def may_break_glass(
+    agreements: list[Agreement], actor: Actor, purpose: str | None, today: date
+) -> bool:
+    """Whether ``actor`` may open an override: their organisation is a party to an agreement in
+    force that covers the purpose (any purpose, if None) and names their role for break-glass."""
+    return any(
+        a.in_force(today)
+        and actor.role in a.break_glass_roles
+        and actor.organisation in {p.organisation for p in a.parties}
+        and (purpose is None or a.covers(purpose))
+        for a in agreements
+    )
 
 
 @functools.cache

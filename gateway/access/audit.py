@@ -9,7 +9,8 @@ head no other transaction holds (``FOR UPDATE SKIP LOCKED``), computes the hash 
 in SQL, the same formula as here) and inserts the entry on that chain; only if every head is
 taken does it wait for one. Elsewhere (SQLite, one writer at a time) entries go on chain 1:
 a write to its head row takes the database's write lock first, then the hash is computed here.
-``first_broken_entry`` checks every chain and names the first entry (by ``seq``) that breaks.
+``gateway.access.audit_integrity`` checks every chain, its end against its head, and both
+against signed checkpoints kept outside the database.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _body(at: datetime, event: AuditEvent) -> str:
     return json.dumps(body, sort_keys=True)
 
 
-def _digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
+def entry_digest(prev_hash: str, at: datetime, event: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + _body(at, event)).encode()).hexdigest()
 
 
@@ -197,7 +198,7 @@ def _append_portable(session: Session, event: AuditEvent, at: datetime) -> int:
     prev_hash = session.scalar(select(AuditHead.entry_hash).where(at_head)) or genesis(
         PORTABLE_CHAIN
     )
-    entry_hash = _digest(prev_hash, at, event)
+    entry_hash = entry_digest(prev_hash, at, event)
     session.execute(
         update(AuditHead)
         .where(at_head)
@@ -250,30 +251,3 @@ def _append_postgresql(session: Session, event: AuditEvent, at: datetime) -> int
             "the audit chain has no head row (run `ehe-gateway db upgrade`)"
         )
     return int(found)
-
-
-def first_broken_entry(session: Session) -> int | None:
-    """The sequence number of the first entry whose hash or link to the entry before it on its
-    chain does not hold (checking every chain, in ``seq`` order), else None."""
-    last_on: dict[int, str] = {}
-    for entry in session.scalars(
-        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
-    ):
-        prev_hash = last_on.get(entry.chain) or genesis(entry.chain)
-        event = AuditEvent(
-            actor=Actor(entry.actor, entry.organisation, entry.role),
-            action=entry.action,
-            outcome=entry.outcome,
-            purpose=entry.purpose,
-            lawful_basis=entry.lawful_basis,
-            child_id=entry.child_id,
-            fields_disclosed=list(entry.fields_disclosed),
-            fields_refused=list(entry.fields_refused),
-            agreement_clause=entry.agreement_clause,
-            reason=entry.reason,
-        )
-        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
-        if entry.prev_hash != prev_hash or entry.entry_hash != _digest(prev_hash, at, event):
-            return entry.seq
-        last_on[entry.chain] = entry.entry_hash
-    return None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from gateway.access.audit import first_broken_entry
+from gateway.access.audit_integrity import chain_findings, checkpoint_findings
 from gateway.store.tables import AuditEntry
 
 
@@ -96,16 +99,38 @@ def search_audit(session: Session, query: AuditQuery) -> list[AuditEntryOut]:
     return [AuditEntryOut.of(e) for e in session.scalars(statement)]
 
 
+class ProblemOut(BaseModel):
+    kind: str = Field(description="rewrite, reordering, deletion, truncation or bad_checkpoint")
+    chain: int
+    seq: int = Field(description="the first sequence number it concerns")
+    detail: str
+
+
 class ChainReport(BaseModel):
     entries: int
     first_broken_seq: int | None
+    problems: list[ProblemOut] = []
+    checkpoints: int = Field(0, description="signed checkpoints checked against")
 
     @property
     def intact(self) -> bool:
-        return self.first_broken_seq is None
+        return not self.problems
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """How many entries there are, and the first whose hash or link does not hold."""
+def verify_chain(
+    session: Session, checkpoints: Path | None = None, public_key: Ed25519PublicKey | None = None
+) -> ChainReport:
+    """How many entries there are and what is wrong: each chain link by link and against its
+    head, and against the signed checkpoints in ``checkpoints`` (if given)."""
     count = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
-    return ChainReport(entries=count, first_broken_seq=first_broken_entry(session))
+    found = chain_findings(session)
+    read = 0
+    if checkpoints is not None and public_key is not None:
+        read, against = checkpoint_findings(session, public_key, checkpoints)
+        found = sorted([*found, *against], key=lambda f: f.seq)
+    return ChainReport(
+        entries=count,
+        first_broken_seq=found[0].seq if found else None,
+        problems=[ProblemOut(**asdict(f)) for f in found],
+        checkpoints=read,
+    )

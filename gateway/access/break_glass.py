@@ -1,4 +1,4 @@
-"""Break-glass: a time-limited override with a typed reason, for named roles only.
+"""Break-glass: a time-limited override with a typed reason, for the roles the agreements name.
 
 Every override goes on the IG review list (``review_state = open``) until an IG officer closes
 it; each lookup made under it names ``break-glass:<id>`` as its clause in the audit.
@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
+from gateway import clock
+from gateway.access.agreements import Agreement, may_break_glass
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import UnknownPurposeError, purpose_for
-from gateway.errors import BadRecordError
+from gateway.errors import RequestRefusedError
 from gateway.store.tables import AuditEntry, BreakGlass
 
-# The roles that may break the glass: practitioners with statutory safeguarding duties.
-BREAK_GLASS_ROLES = ("social_worker", "health_practitioner")
 MIN_REASON_LENGTH = 20
+MIN_REASON_WORDS = 4
 
 
-class BreakGlassRefusedError(BadRecordError):
+class BreakGlassRefusedError(RequestRefusedError):
     """The override cannot be opened (role not named, reason too short) or closed."""
 
 
@@ -31,20 +33,44 @@ def break_glass_minutes() -> int:
     return int(os.environ.get("EHE_BREAK_GLASS_MINUTES", "60"))
 
 
+def reason_problem(reason: str) -> str | None:
+    """What is wrong with a typed reason, if anything: too short, or not words at all."""
+    text = reason.strip()
+    words = [w for w in text.split() if any(c.isalpha() for c in w)]
+    if len(text) < MIN_REASON_LENGTH:
+        return f"type the reason for the override (at least {MIN_REASON_LENGTH} characters)"
+    if len(words) < MIN_REASON_WORDS or len(set(text.replace(" ", "").lower())) < 5:
+        return f"say why in words (at least {MIN_REASON_WORDS} words), for the IG review"
+    return None
+
+
 def open_break_glass(
-    session: Session, actor: Actor, child_id: str, purpose: str, reason: str
+    session: Session,
+    actor: Actor,
+    child_id: str,
+    purpose: str,
+    reason: str,
+    *,
+    agreements: list[Agreement],
 ) -> BreakGlass:
-    """Open an override for one actor, child and purpose, in the caller's transaction."""
+    """Open an override for one actor, child and purpose, in the caller's transaction: only
+    for a role an agreement in force names for break-glass, at a party to it, for a purpose it
+    covers; with a reason in words; and not while the same actor's override for the same child
+    and purpose is still open for IG review."""
     purpose_for(purpose)
-    if actor.role not in BREAK_GLASS_ROLES:
-        raise BreakGlassRefusedError(
-            f"only these roles may break the glass: {', '.join(BREAK_GLASS_ROLES)}"
-        )
-    if len(reason.strip()) < MIN_REASON_LENGTH:
-        raise BreakGlassRefusedError(
-            f"type the reason for the override (at least {MIN_REASON_LENGTH} characters)"
-        )
     now = datetime.now(UTC)
+    if not may_break_glass(agreements, actor, purpose, clock.today()):
+        raise BreakGlassRefusedError(
+            "no data-sharing agreement lets your role and organisation break the glass for "
+            "this purpose"
+        )
+    problem = reason_problem(reason)
+    if problem:
+        raise BreakGlassRefusedError(problem)
+    if open_override(session, actor, child_id, purpose) is not None:
+        raise BreakGlassRefusedError(
+            "an override of yours for this child and purpose is still open for IG review"
+        )
     override = BreakGlass(
         actor=actor.user,
         organisation=actor.organisation,
@@ -62,14 +88,22 @@ def open_break_glass(
 
 
 def request_break_glass(
-    session: Session, actor: Actor, child_id: str, purpose: str, reason: str
+    session: Session,
+    actor: Actor,
+    child_id: str,
+    purpose: str,
+    reason: str,
+    *,
+    agreements: list[Agreement],
 ) -> BreakGlass:
     """Open an override and audit it (the API's and the web form's one way in).
 
     A refusal (role not named, reason too short, unknown purpose) is rolled back, audited with
     its reason and committed, then raised; on success the caller commits."""
     try:
-        override = open_break_glass(session, actor, child_id, purpose, reason)
+        override = open_break_glass(
+            session, actor, child_id, purpose, reason, agreements=agreements
+        )
     except (BreakGlassRefusedError, UnknownPurposeError) as exc:
         session.rollback()
         refusal = AuditEvent(
@@ -96,31 +130,55 @@ def request_break_glass(
     return override
 
 
+def _overrides_of(actor: Actor, child_id: str, purpose: str) -> Select[Any]:
+    return select(BreakGlass).where(
+        BreakGlass.actor == actor.user,
+        BreakGlass.organisation == actor.organisation,
+        BreakGlass.child_id == child_id,
+        BreakGlass.purpose == purpose,
+    )
+
+
 def active_override(
     session: Session, actor: Actor, child_id: str, purpose: str, now: datetime | None = None
 ) -> BreakGlass | None:
     """The actor's unexpired override for this child and purpose, if any."""
     moment = now or datetime.now(UTC)
     return session.scalars(
-        select(BreakGlass)
-        .where(
-            BreakGlass.actor == actor.user,
-            BreakGlass.organisation == actor.organisation,
-            BreakGlass.child_id == child_id,
-            BreakGlass.purpose == purpose,
-            BreakGlass.expires_at > moment,
-        )
+        _overrides_of(actor, child_id, purpose)
+        .where(BreakGlass.expires_at > moment)
         .order_by(BreakGlass.expires_at.desc())
         .limit(1)
     ).first()
 
 
-def review_list(session: Session, state: str = "open") -> list[BreakGlass]:
-    """Overrides waiting for (or closed after) IG review, oldest first."""
+def open_override(session: Session, actor: Actor, child_id: str, purpose: str) -> BreakGlass | None:
+    """The actor's override for this child and purpose still open for IG review, if any."""
+    return session.scalars(
+        _overrides_of(actor, child_id, purpose).where(BreakGlass.review_state == "open").limit(1)
+    ).first()
+
+
+def review_list(session: Session, state: str = "open", user: str | None = None) -> list[BreakGlass]:
+    """Overrides waiting for (or closed after) IG review, oldest first; one user's if named."""
     query = select(BreakGlass).order_by(BreakGlass.opened_at, BreakGlass.id)
     if state != "all":
         query = query.where(BreakGlass.review_state == state)
+    if user:
+        query = query.where(BreakGlass.actor == user)
     return list(session.scalars(query))
+
+
+def overrides_by_user(session: Session) -> list[tuple[str, str, int, int]]:
+    """For IG: each user who broke the glass, their organisation, how many overrides in all and
+    how many still open for review, most first."""
+    still_open = func.sum(case((BreakGlass.review_state == "open", 1), else_=0))
+    rows = session.execute(
+        select(BreakGlass.actor, BreakGlass.organisation, func.count(), still_open)
+        .group_by(BreakGlass.actor, BreakGlass.organisation)
+        .order_by(func.count().desc(), BreakGlass.actor)
+    )
+    return [(user, org, int(total), int(waiting or 0)) for user, org, total, waiting in rows]
 
 
 def close_review(session: Session, override_id: int, reviewer: Actor, note: str) -> BreakGlass:

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.access.purposes import purpose_for
-from gateway.errors import BadRecordError
+from gateway.errors import RequestRefusedError
 from gateway.store.tables import Consent
 
 
-class NoSuchConsentError(BadRecordError):
+class NoSuchConsentError(RequestRefusedError):
     """There is no consent in force for that child and scope to withdraw."""
 
 
@@ -57,3 +57,14 @@ def consents_in_force(session: Session, child_id: str, scope: str) -> list[Conse
 
 def has_consent(session: Session, child_id: str, scope: str) -> bool:
     return bool(consents_in_force(session, child_id, scope))
+
+
+def children_with_consent(session: Session, scope: str) -> set[str]:
+    """Every child with a consent in force for ``scope`` (for a list under a consent purpose)."""
+    return set(
+        session.scalars(
+            select(Consent.child_id)
+            .where(Consent.scope == scope, Consent.withdrawn_at.is_(None))
+            .distinct()
+        )
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.errors import BadRecordError
+from gateway.errors import RequestRefusedError
 
 SCH1_18 = "9(2)(g) + DPA 2018 Sch.1 para 18"
 
@@ -70,7 +70,7 @@ PURPOSES: dict[str, Purpose] = {
 }
 
 
-class UnknownPurposeError(BadRecordError):
+class UnknownPurposeError(RequestRefusedError):
     """A request named no purpose, or one the gateway does not know."""
 
 

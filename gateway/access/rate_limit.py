@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RequestRefusedError
 
 STORAGE_ENV = "EHE_RATE_LIMIT_STORAGE"
 KEY_PREFIX = "ehe-gateway-rate"
@@ -28,6 +28,22 @@ KEY_PREFIX = "ehe-gateway-rate"
 
 class RateLimitUnavailableError(GatewayError):
     """The shared counts (Redis) could not be read or written: nothing is let through."""
+
+
+class RateLimitedError(RequestRefusedError):
+    """Too many requests from this user: ``retry_after`` whole seconds to wait."""
+
+    def __init__(self, wait: float) -> None:
+        self.retry_after = max(1, math.ceil(wait))
+        super().__init__("too many requests from this user; wait and try again")
+
+
+def check_rate(limiter: RateLimiter, user: str) -> None:
+    """Take one request from the user's allowance (API routes and web pages alike): raises
+    ``RateLimitedError`` beyond it, ``RateLimitUnavailableError`` when it cannot be counted."""
+    wait = limiter.retry_after(user)
+    if wait is not None:
+        raise RateLimitedError(wait)
 
 
 @dataclass

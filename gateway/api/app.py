@@ -9,21 +9,25 @@ nested route functions as objects.
 """
 
 import gc
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
 
 from gateway.access.agreements import Agreement, load_agreements
 from gateway.access.audit import AuditUnavailableError
-from gateway.access.rate_limit import RateLimiter
+from gateway.access.rate_limit import RateLimitedError, RateLimiter, RateLimitUnavailableError
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
 from gateway.api import audit, children, lookup, policy, reviews
+from gateway.api.hardening import Hardening
 from gateway.api.metrics import metrics_router
 from gateway.policy.async_lookup import AsyncLookups
 from gateway.store.engine import pool_size, session_factory
@@ -67,6 +71,9 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(metrics_router(index_url))
     install_web(app, app.state.sessions)
+    app.add_exception_handler(RateLimitedError, _rate_limited)
+    app.add_exception_handler(RateLimitUnavailableError, _rate_unknown)
+    app.add_middleware(Hardening)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     def jwks() -> dict[str, object]:
@@ -87,6 +94,29 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     if app.state.async_lookups is not None:
         await app.state.async_lookups.close()
+
+
+async def _rate_limited(request: Request, exc: Exception) -> Response:
+    """429 with the seconds to wait, as an API answer or a page (the app's HTTP error handler)."""
+    wait = exc.retry_after if isinstance(exc, RateLimitedError) else 1
+    refused = HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        "too many requests from this user; wait and try again",
+        headers={"Retry-After": str(wait)},
+    )
+    return await _as_http_error(request, refused)
+
+
+async def _rate_unknown(request: Request, exc: Exception) -> Response:
+    """Fail closed: a request that cannot be counted is not answered."""
+    unavailable = HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+    return await _as_http_error(request, unavailable)
+
+
+async def _as_http_error(request: Request, error: HTTPException) -> Response:
+    handler = request.app.exception_handlers.get(HTTPException, http_exception_handler)
+    answer = handler(request, error)
+    return await answer if inspect.isawaitable(answer) else answer
 
 
 async def _database_failed(request: Request, exc: Exception) -> JSONResponse:

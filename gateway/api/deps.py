@@ -5,7 +5,6 @@ dependency on a worker thread, and each such hop costs more than the work it car
 No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
 """
 
-import math
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from gateway.access.audit import Actor
-from gateway.access.rate_limit import RateLimiter, RateLimitUnavailableError
+from gateway.access.rate_limit import RateLimiter, check_rate
 from gateway.access.roles import ROLES
 from gateway.api.auth import current_actor
 
@@ -45,21 +44,13 @@ async def database(request: Request) -> AsyncIterator[Session]:
 
 
 async def rate_limited(request: Request, who: Annotated[Actor, Depends(current_actor)]) -> Actor:
-    """The actor, if within their rate limit; else 429 with Retry-After (whole seconds)."""
+    """The actor, if within their rate limit; else ``RateLimitedError`` (429 with Retry-After)
+    or ``RateLimitUnavailableError`` (503: no count, no answer), answered by the app."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    try:
-        if limiter.shared:  # counted in Redis: ask it off the event loop
-            wait = await run_in_threadpool(limiter.retry_after, who.user)
-        else:
-            wait = limiter.retry_after(who.user)
-    except RateLimitUnavailableError as exc:  # fail closed: no count, no answer
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    if wait is not None:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "too many requests from this user; wait and try again",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )
+    if limiter.shared:  # counted in Redis: ask it off the event loop
+        await run_in_threadpool(check_rate, limiter, who.user)
+    else:
+        check_rate(limiter, who.user)
     return who
 
 

@@ -7,12 +7,13 @@ API processes report the same figures. Counts, rates and times per source only. 
 
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.api.deps import require_role
 from gateway.monitoring.metrics import IndexMetrics, index_metrics
 from gateway.store.engine import session_factory
 
@@ -68,11 +69,24 @@ def _per_source(figures: IndexMetrics) -> Iterator[Metric]:
         yield family
 
 
+METRICS_ROLES = ("data_engineer", "admin")
+
+
 def metrics_router(index_url: str | None = None) -> APIRouter:
+    """``/metrics`` for Prometheus, behind a bearer token of a data engineer or an admin (a
+    scrape job's ``authorization`` credentials); ``/healthz`` for probes, saying nothing."""
     router = APIRouter()
     sessions = session_factory(index_url)
 
-    @router.get("/metrics", include_in_schema=False)
+    @router.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/metrics",
+        include_in_schema=False,
+        dependencies=[Depends(require_role(*METRICS_ROLES))],
+    )
     def metrics() -> Response:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(IndexCollector(sessions))

@@ -6,7 +6,7 @@ No ``from __future__ import annotations``: FastAPI reads the annotations at runt
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.break_glass import (
     BreakGlassRefusedError,
     close_review,
+    overrides_by_user,
     request_break_glass,
     review_list,
     uses_of,
@@ -118,12 +119,23 @@ def withdraw(request: ConsentRequest, who: ConsentRecorder, db: Db) -> ConsentOu
 
 @router.post("/break-glass", response_model=BreakGlassOut, status_code=201)
 def break_glass(
-    request: BreakGlassRequest, who: Annotated[Actor, Depends(rate_limited)], db: Db
+    request: BreakGlassRequest,
+    http: Request,
+    who: Annotated[Actor, Depends(rate_limited)],
+    db: Db,
 ) -> BreakGlassOut:
-    """Open a time-limited override (named roles only, typed reason); goes to IG review."""
+    """Open a time-limited override (roles an agreement names for it, a reason in words, one
+    open override per child and purpose); goes to IG review."""
     child_id = _known_child(db, who, "break_glass", request.child_id, request.purpose)
     try:
-        override = request_break_glass(db, who, child_id, request.purpose, request.reason)
+        override = request_break_glass(
+            db,
+            who,
+            child_id,
+            request.purpose,
+            request.reason,
+            agreements=http.app.state.agreements,
+        )
     except (BreakGlassRefusedError, UnknownPurposeError) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, exc.reason) from None
     db.commit()
@@ -132,11 +144,14 @@ def break_glass(
 
 @router.get("/break-glass/reviews", response_model=list[BreakGlassOut])
 def break_glass_reviews(
-    who: IgOfficer, db: Db, state: Literal["open", "closed", "all"] = "open"
+    who: IgOfficer,
+    db: Db,
+    state: Literal["open", "closed", "all"] = "open",
+    user: Annotated[str | None, Query(max_length=120)] = None,
 ) -> list[BreakGlassOut]:
-    """The IG review list: overrides not yet closed (or closed, or all). Audited: the list
-    names children and who looked at them."""
-    overrides = review_list(db, state)
+    """The IG review list: overrides not yet closed (or closed, or all), one user's if named.
+    Audited: the list names children and who looked at them."""
+    overrides = review_list(db, state, user)
     uses = uses_of(db, [o.id for o in overrides])
     listed = AuditEvent(
         actor=who,
@@ -148,6 +163,22 @@ def break_glass_reviews(
     append(db, listed)
     db.commit()
     return [_out(o, uses[o.id]) for o in overrides]
+
+
+class OverridesOfUser(BaseModel):
+    user: str
+    organisation: str
+    overrides: int
+    open_for_review: int
+
+
+@router.get("/break-glass/by-user", response_model=list[OverridesOfUser])
+def break_glass_by_user(who: IgOfficer, db: Db) -> list[OverridesOfUser]:
+    """For IG: who breaks the glass, how often, and how many of theirs wait for review."""
+    return [
+        OverridesOfUser(user=u, organisation=o, overrides=n, open_for_review=w)
+        for u, o, n, w in overrides_by_user(db)
+    ]
 
 
 @router.post("/break-glass/{override_id}/close", response_model=BreakGlassOut)

@@ -21,6 +21,7 @@ from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.break_glass import active_override
 from gateway.access.consent import has_consent
 from gateway.access.purposes import Purpose
+from gateway.errors import RequestRefusedError
 from gateway.lookup.summary import ChildRef, summarise
 from gateway.model import CanonicalRecord
 from gateway.model.summary import ChildSummary
@@ -50,12 +51,11 @@ class Disclosure(BaseModel):
     notice: str | None = None
 
 
-class Refusal(Exception):
+class Refusal(RequestRefusedError):
     """The lookup was refused (and audited): ``reason`` says why, without any child's data."""
 
     def __init__(self, outcome: str, reason: str) -> None:
         self.outcome = outcome
-        self.reason = reason
         super().__init__(reason)
 
 

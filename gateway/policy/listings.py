@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gateway import clock
 from gateway.access.agreements import Agreement, SharingDecision, decide
 from gateway.access.audit import SHOWN_CANDIDATE, SHOWN_CHILD, Actor, AuditEvent, append
+from gateway.access.consent import children_with_consent
 from gateway.access.purposes import Purpose
 from gateway.lookup.caseload import CaseloadEntry, SharedFacts, ehe_caseload
 from gateway.lookup.search import Candidate, Demographics, search_children
@@ -58,10 +59,12 @@ def audited_search(
 ) -> list[Candidate]:
     """Candidates for the demographics, if an agreement covers the asker; audited either way."""
     decision = allowed_or_refused(session, actor, purpose, action="search", agreements=agreements)
+    consented = _consented(session, purpose)
     candidates = [
         # Which agencies know a candidate is shown only for the agencies the clause covers.
         c.model_copy(update={"known_to": [a for a in c.known_to if a in decision.sources]})
         for c in search_children(session, query, limit=limit)
+        if consented is None or c.child_id in consented
     ]
     append(
         session,
@@ -94,12 +97,12 @@ def audited_caseload(
         session, actor, purpose, action="caseload", agreements=agreements, today=day
     )
     shared = SharedFacts(sources=decision.sources, fields=decision.fields)
+    consented = _consented(session, purpose)
     entries = [
         _existence_only(e, decision) if e.restricted else e
-        for e in ehe_caseload(
-            session, today=day, unseen_months=unseen_months, limit=limit, shared=shared
-        )
-    ]
+        for e in ehe_caseload(session, today=day, unseen_months=unseen_months, shared=shared)
+        if consented is None or e.child_id in consented
+    ][:limit]
     append(
         session,
         AuditEvent(
@@ -119,6 +122,12 @@ def audited_caseload(
         ),
     )
     return entries
+
+
+def _consented(session: Session, purpose: Purpose) -> set[str] | None:
+    """Under a purpose that needs the family's consent, only the children whose consent is in
+    force may be listed (None: the purpose needs none)."""
+    return children_with_consent(session, purpose.code) if purpose.requires_consent else None
 
 
 def _existence_only(entry: CaseloadEntry, decision: SharingDecision) -> CaseloadEntry:

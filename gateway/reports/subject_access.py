@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway.access.audit import SHOWN_CANDIDATE, SHOWN_CHILD, Actor, AuditEvent, append
 from gateway.access.roles import SUBJECT_ACCESS_ROLES
-from gateway.errors import BadRecordError
+from gateway.errors import RequestRefusedError
 from gateway.read_model import resolve_child
 from gateway.store.tables import (
     AuditEntry,
@@ -38,7 +38,7 @@ NOTICE = (
 )
 
 
-class UnknownChildError(BadRecordError):
+class UnknownChildError(RequestRefusedError):
     """No child in the index has the id asked for."""
 
 

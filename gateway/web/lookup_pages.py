@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from gateway import clock
+from gateway.access.agreements import may_break_glass
 from gateway.access.audit import Actor
 from gateway.access.break_glass import (
-    BREAK_GLASS_ROLES,
     BreakGlassRefusedError,
     break_glass_minutes,
     request_break_glass,
@@ -78,10 +79,18 @@ def _refused(
 
 
 def _break_glass_offer(
-    who: Actor, outcome: str, identifier: str, purpose: Purpose, errors: dict[str, str] | None
+    request: Request,
+    who: Actor,
+    outcome: str,
+    *,
+    identifier: str,
+    purpose: Purpose,
+    errors: dict[str, str] | None,
 ) -> dict[str, object] | None:
-    """The break-glass form for a lookup the agreement refused, if the role may break glass."""
-    if outcome != "refused" or who.role not in BREAK_GLASS_ROLES:
+    """The break-glass form for a lookup the agreement refused, if an agreement lets the role
+    break the glass for this purpose."""
+    allowed = may_break_glass(agreements_of(request), who, purpose.code, clock.today())
+    if outcome != "refused" or not allowed:
         return None
     return {
         "identifier": identifier,
@@ -140,7 +149,9 @@ def _summary_page(
         answer = disclose(db, who, stated, child, agreements=agreements_of(request))
     except Refusal as refusal:
         db.commit()
-        offer = _break_glass_offer(who, refusal.outcome, identifier, stated, None)
+        offer = _break_glass_offer(
+            request, who, refusal.outcome, identifier=identifier, purpose=stated, errors=None
+        )
         title = "You cannot see this child's record"
         return _refused(request, title, refusal.reason, 403, offer)
     db.commit()  # the page is shown only once its audit entry is durable
@@ -172,11 +183,11 @@ def break_glass_submit(
     except (UnknownPurposeError, ValueError):
         record_refusal(db, who, action="break_glass", outcome="bad_request", purpose_given=purpose)
         return _refused(request, "Start the lookup again", "Find the child and choose why.", 400)
-    if who.role not in BREAK_GLASS_ROLES:
+    if not may_break_glass(agreements_of(request), who, stated.code, clock.today()):
         record_refusal(db, who, action="break_glass", outcome="refused", purpose=stated)
-        roles = ", ".join(BREAK_GLASS_ROLES).replace("_", " ")
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"Only these roles may break the glass: {roles}"
+            status.HTTP_403_FORBIDDEN,
+            "No data-sharing agreement lets your role break the glass for this purpose",
         )
     child_id = find_child_id(db, **{kind: value})
     child = child_with_records(db, child_id) if child_id else None
@@ -184,10 +195,14 @@ def break_glass_submit(
         record_refusal(db, who, action="break_glass", outcome="not_found", purpose=stated)
         return _refused(request, "No child in the index matches", "Check what you typed.", 404)
     try:
-        request_break_glass(db, who, child.child_id, stated.code, reason)
+        request_break_glass(
+            db, who, child.child_id, stated.code, reason, agreements=agreements_of(request)
+        )
     except BreakGlassRefusedError as exc:
         errors = {"reason": exc.reason[:1].upper() + exc.reason[1:]}
-        offer = _break_glass_offer(who, "refused", identifier, stated, errors)
+        offer = _break_glass_offer(
+            request, who, "refused", identifier=identifier, purpose=stated, errors=errors
+        )
         title = "You cannot see this child's record"
         return _refused(request, title, "no data-sharing agreement covers this lookup", 400, offer)
     db.commit()  # the override is on the IG review list before anything is shown

@@ -7,7 +7,6 @@ Who may look a child up, and see the EHE caseload, is the data-sharing agreement
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import clock
-from gateway.access.agreements import Agreement, SharingDecision, decide
+from gateway.access.agreements import Agreement, SharingDecision, decide, may_break_glass
 from gateway.access.audit import Actor
-from gateway.access.break_glass import BREAK_GLASS_ROLES
-from gateway.access.rate_limit import RateLimiter, RateLimitUnavailableError
+from gateway.access.rate_limit import check_rate
 from gateway.access.roles import IG_ROLES, REVIEW_QUEUE_ROLES, ROLES
 from gateway.web.session import actor_of, csrf_matches, csrf_of
 
@@ -47,17 +45,7 @@ def signed_in(request: Request) -> Actor:
     actor = actor_of(request)
     if actor is None:
         raise SignInNeeded()
-    limiter: RateLimiter = request.app.state.rate_limiter
-    try:
-        wait = limiter.retry_after(actor.user)
-    except RateLimitUnavailableError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    if wait is not None:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "Too many requests: wait a moment and try again",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )
+    check_rate(request.app.state.rate_limiter, actor.user)
     return actor
 
 
@@ -74,9 +62,10 @@ def caseload_decision(request: Request, actor: Actor) -> SharingDecision:
 def may_look_up(request: Request, actor: Actor) -> bool:
     """An agreement in force names the actor's organisation and role, or they may break glass."""
     today = clock.today()
-    return actor.role in BREAK_GLASS_ROLES or any(
+    agreements = agreements_of(request)
+    return may_break_glass(agreements, actor, None, today) or any(
         actor.organisation in c.recipients.organisations and actor.role in c.recipients.roles
-        for a in agreements_of(request)
+        for a in agreements
         if a.in_force(today)
         for c in a.clauses
     )
