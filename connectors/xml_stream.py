@@ -289,6 +289,10 @@ class _Resynchronising:
                 yield from ready
                 skipped, place = self._skip(parser, exc, place, open_record=bool(frames))
                 yield skipped
+            except LookupError as exc:  # an encoding declared that no codec reads
+                yield from ready
+                yield self._rest(place, f"unknown encoding declared ({exc})")
+                return
             except UnsafeXml as exc:
                 yield from ready
                 line = place.line_shift + parser.CurrentLineNumber
@@ -296,7 +300,12 @@ class _Resynchronising:
                 return
 
     def _remember_encoding(self, _version: Any, encoding: str | None, _standalone: int) -> None:
-        self.encoding = encoding
+        """The declared encoding, to parse on in after an error (one Python knows, else none:
+        the first parser reports an unknown one as its error)."""
+        try:
+            self.encoding = codecs.lookup(encoding).name if encoding else None
+        except LookupError:
+            self.encoding = None
 
     def _skip(
         self, parser: Any, exc: expat.ExpatError, place: _Place, *, open_record: bool
@@ -307,6 +316,16 @@ class _Resynchronising:
         line = place.line_shift + exc.lineno
         column = f" column {exc.offset}" if not place.resumed or exc.lineno > 1 else ""
         reason = f"malformed XML at line {line}{column} ({expat.errors.messages[exc.code]})"
+        return self._lost(place, error_at, reason, open_record=open_record)
+
+    def _rest(self, place: _Place, reason: str) -> Skipped:
+        """The rest of the file from the last record read whole, unreadable for ``reason``."""
+        skipped, _ = self._lost(place, 1 << 62, reason, open_record=False)
+        return skipped
+
+    def _lost(
+        self, place: _Place, error_at: int, reason: str, *, open_record: bool
+    ) -> tuple[Skipped, _Place | None]:
         tokens, end, end_line, resume = self._region(place, error_at)
         starts = _record_starts(tokens)
         if open_record and not starts:

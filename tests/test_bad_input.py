@@ -469,3 +469,11 @@ def test_json_lines_survive_any_bytes(tmp_path: Path, data: bytes) -> None:
         assert (item.record is None) != (item.error is None)
         assert item.position.startswith("extract.jsonl line ")
         assert isinstance(item.record, dict) or item.error
+
+
+def test_xml_with_an_unknown_declared_encoding_is_held_not_raised(tmp_path: Path) -> None:
+    path = tmp_path / "odd.xml"
+    path.write_bytes(_ctf(3).replace('encoding="UTF-8"', 'encoding="ATF-8"').encode())
+    items = _read("education__ctf", path)
+    assert items and all(not i.ok for i in items)
+    assert "unknown encoding" in (items[0].error or "")
