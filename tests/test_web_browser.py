@@ -29,6 +29,7 @@ from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry, Link
 
 SUFFIX = " \u2013 EHE gateway"  # an en dash, as GOV.UK titles use
+PHONE_WIDTH = 375
 ACCESSIBILITY_PROBLEMS = """() => {
   const problems = [];
   if (!document.title.trim()) problems.push('no page title');
@@ -100,10 +101,19 @@ class Visit:
         assert self.page.evaluate(ACCESSIBILITY_PROBLEMS) == [], name
         path = self.shots / f"{name}.png"
         self.page.screenshot(path=path, full_page=True)
+        # The same page on a phone: it reflows, nothing scrolls sideways.
+        desktop = self.page.viewport_size
+        self.page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
+        width = self.page.evaluate("document.documentElement.scrollWidth")
+        self.page.screenshot(path=self.shots / f"{name}-phone.png", full_page=True)
+        if desktop:
+            self.page.set_viewport_size(desktop)
+        assert width <= PHONE_WIDTH, f"{name} is {width} px wide on a {PHONE_WIDTH} px phone"
         wanted = os.environ.get("EHE_WEB_SHOTS")
         if wanted:
             Path(wanted).mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, Path(wanted) / path.name)
+            for shot in (path, self.shots / f"{name}-phone.png"):
+                shutil.copy(shot, Path(wanted) / shot.name)
 
     def look_up(self, child_id: str, purpose: str) -> None:
         self.page.get_by_role("link", name="Find a child").first.click()

@@ -19,7 +19,7 @@ from gateway.access.audit import Actor
 from gateway.access.roles import REVIEW_DECISION_ROLES, REVIEW_QUEUE_ROLES
 from gateway.api.deps import COMMON_RESPONSES, rate_limited
 from gateway.linkage.review import ReviewError, UnknownReviewError
-from gateway.linkage.review_view import (
+from gateway.policy.review_pairs import (
     Decision,
     DecisionOut,
     ReviewDetailOut,

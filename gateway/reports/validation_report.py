@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from gateway.glossary import words
 from gateway.pipeline.loading import max_held_share
 from gateway.reports.pdf import CHROMIUM, chromium_available, print_pdf
 from gateway.reports.validation_charts import outcome_by_source, runs_trend
@@ -26,17 +27,6 @@ from gateway.store.engine import session_factory
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
-TITLES = {
-    "education__ctf": "Schools: pupils leaving a school roll (Common Transfer Files)",
-    "education__ehe_register": "Local authority: home education and missing education register",
-    "education__removal_from_roll": "Schools: notices of removal from roll",
-    "health__fhir_api": "NHS: patient demographics and contacts (FHIR API)",
-    "health__fhir_patient": "NHS: patient demographics (FHIR)",
-    "health__hl7v2_adt": "Hospitals and community services: patient messages (HL7 v2)",
-    "social_care__case_db": "Children's social care: case management system",
-    "social_care__cin_census": "Children's social care: Children in Need census",
-    "social_care__ssda903": "Children's social care: looked-after children return (SSDA903)",
-}
 
 
 @dataclass(frozen=True)
@@ -95,7 +85,7 @@ def render_html(report: ValidationReport, data_docs: str | None = None) -> str:
 
     return environment.get_template("validation.html").render(
         report=report,
-        titles={s.source: TITLES.get(s.source, s.source) for s in report.sources},
+        titles={s.source: words(s.source) for s in report.sources},
         overview_svg=outcome_by_source(report.sources) if report.sources else "",
         trend_svgs={s.source: runs_trend(s) for s in report.sources},
         gate_text=gate_text,

@@ -21,11 +21,14 @@ from gateway.access.agreements import Agreement, SharingDecision, decide, may_br
 from gateway.access.audit import Actor
 from gateway.access.rate_limit import check_rate
 from gateway.access.roles import IG_ROLES, REVIEW_QUEUE_ROLES, ROLES
+from gateway.glossary import long_date, words
 from gateway.web.session import actor_of, csrf_matches, csrf_of
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["role_titles"] = ROLES
+templates.env.filters["words"] = words
+templates.env.filters["long_date"] = long_date
 CASELOAD_PURPOSE = "ehe_enquiry"
 
 

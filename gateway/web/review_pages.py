@@ -1,7 +1,7 @@
 """The review queue pages: the ranked list, one pair side by side with its waterfall, and the
 accept / reject / reopen forms (POSTed with the session's form token, no JavaScript).
 
-Every page goes through ``gateway.linkage.review_view``, the code the API's ``/api/v1/reviews``
+Every page goes through ``gateway.policy.review_pairs``, the code the API's ``/api/v1/reviews``
 uses: the same ranking, roles, audit entries, withheld addresses and MANUAL decisions.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.access.audit import Actor
 from gateway.access.roles import REVIEW_DECISION_ROLES, REVIEW_QUEUE_ROLES
 from gateway.linkage.review import ReviewError, UnknownReviewError
-from gateway.linkage.review_view import (
+from gateway.policy.review_pairs import (
     Decision,
     ReviewDetailOut,
     WeightStep,

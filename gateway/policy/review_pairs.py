@@ -1,8 +1,9 @@
-"""The review queue as the API and the web pages show it: one set of answers for both.
+"""Review pairs as the policy point shows them to the API and the web pages alike.
 
 Thin over ``gateway.linkage.review`` (which ranks, audits and decides): these functions turn
 its results into plain models, explain each match weight, and withhold the address and
-postcode of a restricted record (their weights still show, so the pair can be decided).
+postcode of a record that is restricted, by its own label or its child's verdict in the read
+model (their weights still show, so the pair can be decided).
 """
 
 from __future__ import annotations
