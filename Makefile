@@ -13,7 +13,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export EHE_INBOX := $(CURDIR)/$(DATA)/inbox
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: demo test lint typecheck pytest bench install clean
+.PHONY: demo test lint typecheck pytest bench install clean docs
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadfile
+
+## docs/configuration.md: every setting, from gateway/settings.py (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/ehe-gateway settings --markdown > docs/configuration.md
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

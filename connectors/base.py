@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import marshal
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,15 +126,44 @@ class Connector(ABC):
     agency: ClassVar[str]
     stream: ClassVar[Stream]
     description: ClassVar[str]
+    # How the source is run (``connectors/registry.py`` lists them; DAGs, pools, freshness,
+    # the row-count gate and the synthetic inbox read these, nothing keeps a copy):
+    # when its ingest DAG runs (a cron expression or an Airflow preset such as ``@hourly``),
+    schedule: ClassVar[str]
+    # the Airflow pool capping concurrent work against its system (``ehe_source__<source>``),
+    pool: ClassVar[str]
+    # whether each delivery is a whole snapshot (then a delivery far from the last one in row
+    # count is stopped: see the canonical suite's ``row_count_gate``),
+    full_snapshot: ClassVar[bool] = False
+    # whether the demo (``ehe-gateway synth`` and ``run-dags --all``) runs it,
+    in_demo: ClassVar[bool] = True
+    # its folder under the inbox (``EHE_INBOX``), None for a network API,
+    inbox_folder: ClassVar[str | None] = None
+    # and hours without a good batch before it counts as stale (a few of its send intervals).
+    stale_after_hours: ClassVar[float] = 26.0
     # Config keys that hold secrets: read from the environment or Airflow Connections only.
     secret_fields: ClassVar[tuple[str, ...]] = ()
     required_config: ClassVar[tuple[str, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "source" in cls.__dict__ and "pool" not in cls.__dict__:
+            cls.pool = f"ehe_source__{cls.source}"
+
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config: SourceConfig = SourceConfig(config or {})
+        # What the last file parsed held that is not a record of this stream (a FHIR
+        # OperationOutcome, an SSDA903 episodes table), counted by kind: kept in the landed
+        # file, not read, never silently dropped. ``parse`` resets and fills it.
+        self.not_read: Counter[str] = Counter()
         missing = [key for key in self.required_config if not self.config.get(key)]
         if missing:
             raise FatalConfigError(f"{self.source}: missing config {', '.join(missing)}")
+
+    @classmethod
+    def inbox_config(cls, folder: Path) -> dict[str, str]:
+        """The config that reads this source's inbox folder (a file drop: the folder itself)."""
+        return {"path": str(folder)}
 
     @classmethod
     def contract_config(cls, inbox: Path) -> dict[str, Any] | None:
@@ -209,8 +239,10 @@ class Connector(ABC):
 class FileDropConnector(Connector):
     """A source that delivers files into a folder (config ``path``: a file or a folder).
 
-    ``extract`` offers every matching file; landing keys batches by content hash, so a file
-    already received is recognised and adds nothing.
+    ``extract`` offers every entry whose name matches (links, pipes and devices included, so
+    that landing refuses them with a reason rather than skipping them unseen; only folders
+    are passed over); landing keys batches by content hash, so a file already received is
+    recognised and adds nothing.
     """
 
     patterns: ClassVar[tuple[str, ...]]
@@ -225,9 +257,14 @@ class FileDropConnector(Connector):
     def extract(self, work_dir: Path, bookmark: str | None) -> Extraction:
         self.check()
         root = Path(self.config["path"])
-        if root.is_file():
+        if not root.is_dir():
             return Extraction(files=[root])
-        found = {p for pattern in self.patterns for p in root.glob(pattern) if p.is_file()}
+        found = {
+            p
+            for pattern in self.patterns
+            for p in root.glob(pattern)
+            if p.is_symlink() or not p.is_dir()
+        }
         return Extraction(files=sorted(found))
 
 

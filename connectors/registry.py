@@ -1,4 +1,13 @@
-"""Every source the gateway knows, by name."""
+"""The one list of sources: every connector the gateway knows, by name.
+
+Each connector class declares how it is run (agency, schedule, pool, full snapshot or not,
+whether the demo runs it, its inbox folder, its freshness threshold: see ``Connector``). The
+DAGs, ``ehe-gateway sources``, the Airflow pools, the freshness check, the row-count gate and the
+synthetic inbox all iterate this list; adding a connector here is all it takes to run it.
+
+Listed largest and slowest source first: the demo runs the ingest DAGs in this order, so that
+parallel workers finish close together.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +26,15 @@ from gateway.errors import FatalConfigError
 CONNECTORS: dict[str, type[Connector]] = {
     c.source: c
     for c in (
-        CommonTransferFileConnector,
-        EheRegisterConnector,
-        RemovalFromRollConnector,
         FhirPatientConnector,
-        FhirRestConnector,
         Hl7AdtConnector,
+        CommonTransferFileConnector,
+        RemovalFromRollConnector,
+        EheRegisterConnector,
         CaseManagementDbConnector,
         CinCensusConnector,
         Ssda903Connector,
+        FhirRestConnector,
     )
 }
 

@@ -1,19 +1,5 @@
-"""Airflow DAG report__validation: the IG officers' validation report, after every publish."""
+"""Airflow DAG report__validation: the IG officers' validation report, after every load."""
 
-from airflow.sdk import dag, task
-from ehe_assets import any_index_asset
-from ehe_dag_factory import COMMON, DEFAULT_ARGS, SOURCES
+from gateway.orchestration.dags import report_dag
 
-
-@dag(schedule=any_index_asset(SOURCES), default_args=DEFAULT_ARGS, tags=["report"], **COMMON)
-def report__validation() -> None:
-    @task
-    def build_report() -> str:
-        from gateway.reports.validation_report import build_scheduled_report
-
-        return build_scheduled_report()
-
-    build_report()
-
-
-report__validation()
+dag = report_dag()

@@ -4,8 +4,9 @@ The DAGs run in Airflow processes with ``dag.test()`` (what ``airflow dags test`
 as subprocesses so that the core package never imports Airflow. Ingest DAGs are independent of
 each other: ``EHE_DAG_WORKERS`` processes (default: one per core, at most two) share them,
 each taking the next unclaimed one, largest source first; a DAG after them (linkage) starts
-once every ingest run has finished (see ``dags/run_dags_in_process.py``). Airflow's metadata
-lives in its own SQLite file under the data folder, never in the index database.
+once every ingest run has finished (see ``gateway/orchestration/run_in_process.py``).
+Airflow's metadata lives in its own SQLite file under the data folder, never in the index
+database.
 """
 
 from __future__ import annotations
@@ -22,21 +23,13 @@ from pathlib import Path
 
 from gateway import config
 from gateway.errors import FatalConfigError
+from gateway.settings import LIBRARY_ENVIRONMENT, process_environment, settings
+from gateway.sources import demo_dag_ids
 
-# Largest and slowest sources first, so that parallel workers finish close together.
-INGEST_ORDER = (
-    "ingest__health__fhir_patient",
-    "ingest__health__hl7v2_adt",
-    "ingest__education__ctf",
-    "ingest__education__removal_from_roll",
-    "ingest__education__ehe_register",
-    "ingest__social_care__case_db",
-    "ingest__social_care__cin_census",
-    "ingest__social_care__ssda903",
-)
-ALL_DAGS = (*INGEST_ORDER, "link__children")
-RUNNER = config.PROJECT_ROOT / "dags" / "run_dags_in_process.py"
-TIMEOUT_S = int(os.environ.get("EHE_RUN_DAGS_TIMEOUT_S", "3600"))
+# Largest and slowest sources first (the registry's order), so parallel workers finish close
+# together; then linkage.
+ALL_DAGS = tuple(demo_dag_ids())
+RUNNER = "gateway.orchestration.run_in_process"
 
 
 @dataclass(frozen=True)
@@ -51,13 +44,14 @@ class DagRunResult:
 
 
 def airflow_environment() -> dict[str, str]:
-    env = dict(os.environ)
+    env = process_environment()
     env.setdefault("AIRFLOW_HOME", str(config.data_dir() / "airflow"))
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(config.PROJECT_ROOT / "dags"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     env.setdefault("EHE_INBOX", str(config.inbox_dir()))
     env.setdefault("EHE_DATA_DIR", str(config.data_dir()))
-    env.setdefault("GX_ANALYTICS_ENABLED", "False")
+    for name, value in LIBRARY_ENVIRONMENT.items():
+        env.setdefault(name, value)
     # A test run waits out retry delays; here a failure should fail fast and say why.
     env.setdefault("EHE_DAG_RETRIES", "0")
     return env
@@ -83,8 +77,7 @@ def log_file() -> Path:
 
 def dag_workers() -> int:
     """How many Airflow processes run independent DAGs at once (``EHE_DAG_WORKERS``)."""
-    default = min(2, os.cpu_count() or 1)
-    return max(1, int(os.environ.get("EHE_DAG_WORKERS", default)))
+    return max(1, settings().dag_workers or min(2, os.cpu_count() or 1))
 
 
 def run_dags(dag_ids: list[str], workers: int | None = None) -> Iterator[DagRunResult]:
@@ -99,7 +92,7 @@ def run_dags(dag_ids: list[str], workers: int | None = None) -> Iterator[DagRunR
     results = home / "dag-runs.jsonl"
     results.write_text("")
     count = min(workers or dag_workers(), len(dag_ids))
-    command = [sys.executable, str(RUNNER), str(results)]
+    command = [sys.executable, "-m", RUNNER, str(results)]
     if count > 1:
         claims = Path(tempfile.mkdtemp(prefix="claims-", dir=home))
         command += ["--claims", str(claims)]
@@ -114,7 +107,8 @@ def run_dags(dag_ids: list[str], workers: int | None = None) -> Iterator[DagRunR
             )
             for _ in range(count)
         ]
-        yield from _follow(results, dag_ids, processes, time.monotonic() + TIMEOUT_S)
+        deadline = time.monotonic() + settings().run_dags_timeout_s
+        yield from _follow(results, dag_ids, processes, deadline)
 
 
 def _follow(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
+
+from gateway.settings import settings
 
 QUIET = ("great_expectations", "alembic", "httpx", "urllib3", "sqlalchemy.engine", "splink")
 
 
 def configure_logging(level: str | None = None) -> None:
-    level = level or os.environ.get("EHE_LOG_LEVEL", "INFO")
+    level = level or settings().log_level
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

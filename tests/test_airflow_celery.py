@@ -9,6 +9,7 @@ number and a unique Celery queue keep this run apart from anyone else's on the m
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -24,6 +25,7 @@ import psycopg
 import pytest
 from conftest import IN_CI, _drop_pg_database, _make_pg_database, require_postgres
 
+from gateway.sources import airflow_pools
 from gateway.store.engine import dispose_engine
 from gateway.store.migrate import upgrade
 
@@ -193,8 +195,9 @@ def test_celery_executor_runs_ingest_and_linkage(
             "--without-gossip",
         )
         _start(stack, "celery-worker", worker, env, logs)
-        pools = str(DAGS.parent / "deploy" / "airflow-pools.json")
-        _start(stack, "control", [sys.executable, "-c", CONTROL, pools], env, logs)
+        pools = tmp_path / "pools.json"  # as docker-compose's airflow-init writes them
+        pools.write_text(json.dumps(airflow_pools()))
+        _start(stack, "control", [sys.executable, "-c", CONTROL, str(pools)], env, logs)
         _wait_for("the DAGs to be parsed", lambda: _parsed(metadata_db), deadline, logs)
         # Unpausing starts the latest scheduled interval (catchup is off): that one run is the
         # ingest under test (a manual trigger as well would make two ingests and two links).

@@ -6,10 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -186,22 +184,12 @@ def test_every_batch_appears_in_the_accounting_whatever_its_state(
 
 
 @pytest.fixture
-def register_is_a_full_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The committed suite gates row counts for the CIN census only (the register is sent as
-    changes); here the register is configured as a full snapshot, as a deployment may do."""
-    from gateway import config
-    from gateway.validation import runner
+def register_is_a_full_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the CIN census is declared a full snapshot (the register is sent as changes); here
+    the register's connector is declared one, as a deployment whose LA sends it whole would."""
+    from connectors.registry import connector_class
 
-    folder = tmp_path / "expectations"
-    shutil.copytree(config.EXPECTATIONS_DIR, folder)
-    suite = folder / "canonical_child.json"
-    document = json.loads(suite.read_text(encoding="utf-8"))
-    document["meta"]["row_count_gate"]["sources"].append(SOURCE)
-    suite.write_text(json.dumps(document), encoding="utf-8")
-    monkeypatch.setattr(config, "EXPECTATIONS_DIR", folder)
-    runner._suite_document.cache_clear()
-    yield
-    runner._suite_document.cache_clear()
+    monkeypatch.setattr(connector_class(SOURCE), "full_snapshot", True)
 
 
 @pytest.mark.usefixtures("register_is_a_full_snapshot")

@@ -98,7 +98,7 @@ def test_paths_it_names_exist() -> None:
     assert dags.startswith(workdir.group(1) + "/")
     relative = dags.removeprefix(workdir.group(1) + "/")
     assert relative in copied and (ROOT / relative).is_dir()
-    assert any((ROOT / relative).glob("ingest__*.py"))
+    assert (ROOT / relative / "ingest.py").is_file()
     for service in SERVICES.values():
         for volume in service.get("volumes") or []:
             if volume.startswith("./"):

@@ -24,6 +24,8 @@ from conftest import PG_ADMIN, _drop_pg_database, _make_pg_database, require_pos
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import DBAPIError
 
+from connectors.registry import connector_class
+from connectors.social_care.case_db import INBOX_DATABASE
 from gateway.errors import RetriableSourceError
 from gateway.pipeline import (
     accounting_rows,
@@ -38,7 +40,6 @@ from gateway.store.engine import dispose_engine, engine_for, session_factory
 from gateway.store.fingerprint import index_fingerprint
 from gateway.store.migrate import upgrade
 from gateway.store.tables import Batch, SourceBookmark, SourceRecord
-from gateway.synth import CASE_DB_FILE, INBOX_LAYOUT
 
 SOURCES = ("education__ehe_register", "social_care__case_db")
 Outcome = tuple[dict[str, str], list[dict[str, object]]]
@@ -251,7 +252,7 @@ def test_source_that_times_out_then_recovers(
     nothing is landed and the bookmark stays; once it answers, the next run gets everything."""
     source = "social_care__case_db"
     copy = tmp_path / "case.sqlite"
-    shutil.copyfile(inbox / INBOX_LAYOUT[source] / CASE_DB_FILE, copy)
+    shutil.copyfile(inbox / str(connector_class(source).inbox_folder) / INBOX_DATABASE, copy)
     monkeypatch.setenv("EHE_SOURCE_SOCIAL_CARE__CASE_DB_URL", f"sqlite:///{copy}?timeout=0.5")
     owner = sqlite3.connect(copy, isolation_level=None)
     owner.execute("PRAGMA journal_mode=DELETE")

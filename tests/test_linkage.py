@@ -61,7 +61,7 @@ def _members(index_url: str, truth: dict[tuple[str, str], str]) -> dict[str, set
 def test_trained_model_joins_more_and_merges_no_two_children(index_url: str, inbox: Path) -> None:
     for source in source_names():
         ingest(source, index_url=index_url)
-    link_children(index_url)
+    rules_only = link_children(index_url)
     truth, twins = _truth(inbox)
     before = _members(index_url, truth)
 
@@ -89,7 +89,7 @@ def test_trained_model_joins_more_and_merges_no_two_children(index_url: str, inb
         weights = link.evidence["match_weights"]
         assert set(weights) >= {"prior", "given_name", "family_name", "birth_date", "place"}
         assert sum(weights.values()) > 0, "agreement on the fields is what linked them"
-    assert summary.new_reviews == len(open_reviews(index_url))
+    assert rules_only.new_reviews + summary.new_reviews == len(open_reviews(index_url))
     again = link_children(index_url)
     assert (again.links_changed, again.new_reviews, again.new_children) == (0, 0, 0)
 

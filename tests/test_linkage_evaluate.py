@@ -30,7 +30,9 @@ def _clusters(path: Path) -> dict[str, str]:
 
 
 def _figures(output: str) -> dict[str, float]:
-    line = next(x for x in output.splitlines() if x.startswith("pairwise precision"))
+    line = next(
+        x.strip() for x in output.splitlines() if x.strip().startswith("pairwise precision")
+    )
     parts = line.replace(",", "").split()
     return {"precision": float(parts[2]), "recall": float(parts[4]), "f1": float(parts[6])}
 

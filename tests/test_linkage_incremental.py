@@ -94,7 +94,8 @@ def test_blocking_keys_follow_the_rules_and_the_splink_blocking() -> None:
         "df:2011-02-03|green",
         "dg:2011-02-03|catherine",
         "di:2011-02-03|c|g",
-    }, "day and month swapped, nickname: the same date, forename and initials keys"
+        "nn:catherine|green",
+    }, "day and month swapped, nickname: the same date, forename, initials and names keys"
     bare = PersonRow(("s", "2"), None, None, None, None, None, None, None)
     assert blocking_keys(LinkCandidate("s", "2", None, None), bare) == {"m:s|2"}
 

@@ -68,7 +68,7 @@ def with_weights(
 
 # Weights of the order a trained model learns (log2 Bayes factors), one level left unestimated.
 TRAINED = {
-    "given_name": {1: 6.6, 2: 3.0, 3: 5.5, 4: -1.4, 5: -4.1},
+    "given_name": {1: 6.6, 2: 3.0, 3: 5.5, 4: -1.4, 5: 7.5, 6: -4.1},
     "family_name": {1: 6.2, 2: 4.8, 3: 0.2, 4: -5.4},
     "birth_date": {1: 11.6, 2: 7.0, 3: -3.0, 4: -6.0, 5: -8.0},
     "sex": {1: 1.0, 2: -5.2},
@@ -114,6 +114,10 @@ def test_python_weights_are_splinks_for_every_pair(
     path = tmp_path / "model-v0001.json"
     path.write_text(json.dumps(model), encoding="utf-8")
     rows = _noisy_rows(150, seed=5)
+    rows += [  # forename and surname swapped between two records
+        PersonRow(("s", "swapped-1"), "thomas", "hart", BORN, None, None, None, None),
+        PersonRow(("s", "swapped-2"), "hart", "thomas", BORN, None, None, None, None),
+    ]
     by_key = {row.key: Compared.of(row) for row in rows}
     pairs = score_pairs(rows, path, lower=0.0)
     weights = weights_of(model, "model-v0001")
@@ -208,13 +212,13 @@ def _install(model: dict[str, Any]) -> str:
 
 
 POSTCODE_COUNTS = {
-    "given_name": {1: 3.0, 5: -2.0},
+    "given_name": {1: 3.0, 6: -2.0},
     "family_name": {1: 6.0},
     "birth_date": {1: 11.0},
     "place": {1: 10.0, 4: -1.0},
 }
 GIVEN_NAME_COUNTS = {
-    "given_name": {1: 10.0, 5: -6.0},
+    "given_name": {1: 10.0, 6: -6.0},
     "family_name": {1: 6.0},
     "birth_date": {1: 11.0},
     "place": {1: 2.0, 4: -1.0},

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 from connectors.registry import CONNECTORS
-from connectors.social_care.ssda903 import table_of
+from connectors.social_care.ssda903 import TABLES, table_of
 from gateway.mapping.transforms import looked_after_periods, ssda903_upn
 from gateway.pipeline.staging import stage_items
 
 GOLDEN = Path(__file__).parent / "golden"
+EXTRA = Path(__file__).parent / "samples_extra" / "social-care" / "ssda903"
 RECEIVED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 SSDA903 = "social-care/ssda903"
 SUMMARISED = ["d2i_header.csv", "d2i_fake_903.xml"]
@@ -101,7 +102,81 @@ def test_other_tables_are_recognised_and_yield_nothing(
     path = samples / SSDA903 / name
     header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
     assert table_of(set(header)) == table
-    assert list(CONNECTORS["social_care__ssda903"]({"path": str(path)}).read(path)) == []
+    connector = CONNECTORS["social_care__ssda903"]({"path": str(path)})
+    assert list(connector.read(path)) == []
+    rows = len(path.read_text(encoding="utf-8").strip().splitlines()) - 1
+    assert dict(connector.not_read) == {f"{table} table rows": rows}
+
+
+@pytest.mark.parametrize(
+    ("name", "table", "rows"),
+    [
+        ("d2i_DoLo.csv", "dolo", 1),
+        ("d2i_sw_episodes.csv", "social_worker_episodes", 1),  # begins with a byte-order mark
+        ("d2i_placed_for_adoption_errors.csv", "placed_for_adoption", 30),
+    ],
+)
+def test_published_dolo_and_social_worker_tables_are_kept_not_read(
+    name: str, table: str, rows: int
+) -> None:
+    path = EXTRA / name
+    connector = CONNECTORS["social_care__ssda903"]({"path": str(path)})
+    assert list(connector.read(path)) == []
+    assert dict(connector.not_read) == {f"{table} table rows": rows}
+
+
+# Every table of the return with its columns in the 2024-25 specification, as
+# data-to-insight/csc-validator-be-903 (lac_validator/config.py) lists them.
+SPECIFICATION = {
+    "header": "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB",
+    "episodes": "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,"
+    "HOME_POST,PL_POST,URN",
+    "reviews": "CHILD,DOB,REVIEW,REVIEW_CODE",
+    "uasc": "CHILD,SEX,DOB,DUC",
+    "oc2": "CHILD,DOB,SDQ_SCORE,SDQ_REASON,CONVICTED,HEALTH_CHECK,IMMUNISATIONS,TEETH_CHECK,"
+    "HEALTH_ASSESSMENT,SUBSTANCE_MISUSE,INTERVENTION_RECEIVED,INTERVENTION_OFFERED",
+    "oc3": "CHILD,DOB,IN_TOUCH,ACTIV,ACCOM",
+    "ad1": "CHILD,DOB,DATE_INT,DATE_MATCH,FOSTER_CARE,NB_ADOPTR,SEX_ADOPTR,LS_ADOPTR",
+    "placed_for_adoption": "CHILD,DOB,DATE_PLACED,DATE_PLACED_CEASED,REASON_PLACED_CEASED",
+    "previous_permanence": "CHILD,DOB,PREV_PERM,LA_PERM,DATE_PERM",
+    "missing": "CHILD,DOB,MISSING,MIS_START,MIS_END",
+    "social_worker_episodes": "CHILD,DOB,SW_ID,SW_DECOM,SW_DEC,SW_REASON",
+    "dolo": "CHILD,DOB,DOLO_START,DOLO_END",
+}
+
+
+@pytest.mark.parametrize(("table", "columns"), SPECIFICATION.items())
+def test_every_table_of_the_specification_is_recognised(table: str, columns: str) -> None:
+    assert table_of(set(columns.split(","))) == table
+    assert table_of({c.lower() for c in columns.split(",")}) == table
+    assert set(SPECIFICATION) == set(TABLES)
+
+
+def test_header_with_lower_case_columns_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text("child,sex,dob,ethnic,upn,mother,mc_dob\n123,1,01/02/2015,WBRI,UN1,,\n")
+    lines = list(stage_items("social_care__ssda903", path, "t", RECEIVED))
+    (record,) = [line["record"] for line in lines if line["kind"] == "record"]
+    assert record["identity"]["local_ids"] == {"la_social_care": "123"}
+    assert record["identity"]["birth_date"] == "2015-02-01"
+
+
+def test_rows_before_the_first_readable_one_are_kept_and_the_table_still_judged(
+    tmp_path: Path,
+) -> None:
+    """A ragged first row cannot say which table the file is: the next row does, and the
+    ragged one is still an item of the file."""
+    path = tmp_path / "header.csv"
+    path.write_text("CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n1,2\n7,1,01/02/2015,WBRI,UN1,,\n")
+    items = list(CONNECTORS["social_care__ssda903"]({"path": str(path)}).read(path))
+    assert [(i.position, i.ok) for i in items] == [
+        ("header.csv line 2", False),
+        ("header.csv line 3", True),
+    ]
+    path.write_text("CHILD,DOB,DOLO_START,DOLO_END\n1,2\n7,01/02/2015,01/01/2025,\n")
+    connector = CONNECTORS["social_care__ssda903"]({"path": str(path)})
+    assert list(connector.read(path)) == []
+    assert dict(connector.not_read) == {"dolo table rows": 2}
 
 
 def test_a_csv_that_is_no_ssda903_table_is_an_error(tmp_path: Path) -> None:

@@ -42,8 +42,13 @@ def test_population_has_families_twins_and_valid_test_range_identifiers() -> Non
     assert siblings and all(len({c.home for c in f}) == 1 for f in siblings)
     twins = [c for c in people if c.twin]
     assert twins
-    twin_pairs = Counter((c.family_key, c.birth_date) for c in twins)
-    assert all(count == 2 for count in twin_pairs.values())
+    born_together = Counter((c.family_key, c.birth_date) for c in twins)
+    assert set(born_together.values()) == {2, 3}, "twins and triplets"
+    for child in people:
+        family = families[child.family_key]
+        assert sorted(child.sibling_nhs) == sorted(c.nhs_number for c in family if c is not child)
+        assert is_valid_nhs_number(child.parent_nhs)
+    assert not {c.parent_nhs for c in people} & {c.nhs_number for c in people}
     assert all(len({c.given_name for c in f}) == len(f) for f in families.values())
 
 
@@ -60,3 +65,37 @@ def test_ground_truth_covers_every_record_and_defects_appear(tmp_path: Path) -> 
     for r in rows:
         children_per_record[(r["source"], r["record_id"])].add(r["child"])
     assert all(len(c) == 1 for c in children_per_record.values())
+
+
+def test_each_kind_of_recording_error_appears_at_its_rate() -> None:
+    import random
+
+    from gateway.synth.population import Noise, World, record_as
+
+    world = World(double_barrelled=0.5, similar_sibling_names=1.0)
+    people = make_population(3000, 11, world)
+    assert sum("-" in c.family_name for c in people) > 1000
+    noise = Noise(
+        names_swapped=0.05, birth_first_of_january=0.05, sibling_nhs=0.05, valid_nhs_typo=0.05
+    )
+    rng = random.Random(1)
+    records = [record_as(rng, c, c.key, noise, ()) for c in people]
+    swapped = sum(r.given_name == r.child.family_name for r in records)
+    first_of_january = sum(
+        r.birth_date is not None
+        and r.birth_date != r.child.birth_date
+        and (r.birth_date.month, r.birth_date.day) == (1, 1)
+        for r in records
+    )
+    sibling = sum(r.nhs_number in r.child.sibling_nhs for r in records)
+    others = {c.nhs_number for c in people} | {c.parent_nhs for c in people}
+    typo = [  # another valid number that is no one's here (the last digit one out never is)
+        r.nhs_number
+        for r in records
+        if r.nhs_number
+        and r.nhs_number != r.child.nhs_number
+        and r.nhs_number not in others
+        and is_valid_nhs_number(r.nhs_number)
+    ]
+    assert 75 < swapped < 225 and 75 < first_of_january < 225 and 40 < sibling < 225
+    assert 40 < len(typo) < 225, "typos that pass Modulus 11"

@@ -35,6 +35,9 @@ SCHEMA = {
 class CommonTransferFileConnector(FileDropConnector):
     source = "education__ctf"
     agency = "education"
+    schedule = "@hourly"
+    inbox_folder = "education/ctf"
+    stale_after_hours = 72.0
     description = "DfE Common Transfer File (XML) sent to the LA when a pupil leaves a school"
     patterns = ("*.xml", "*.XML")
     stream = Stream("pupils", primary_key=("UPN",), bookmark_field=None, schema=SCHEMA)

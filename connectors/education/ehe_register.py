@@ -22,6 +22,9 @@ SCHEMA = {
 class EheRegisterConnector(FileDropConnector):
     source = "education__ehe_register"
     agency = "education"
+    schedule = "@daily"
+    inbox_folder = "education/ehe_register"
+    stale_after_hours = 48.0
     description = (
         "LA register of electively home-educated children and children missing education (CSV)"
     )

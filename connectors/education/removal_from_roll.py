@@ -31,6 +31,8 @@ SCHEMA = {
 class RemovalFromRollConnector(FileDropConnector):
     source = "education__removal_from_roll"
     agency = "education"
+    schedule = "@daily"
+    inbox_folder = "education/removal_from_roll"
     description = "Schools' notifications of pupils removed from roll (CSV from the LA portal)"
     patterns = ("*.csv",)
     stream = Stream(

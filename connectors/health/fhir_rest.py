@@ -28,7 +28,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from fhir.resources.R4B.encounter import Encounter
 from pydantic import ValidationError
 
 from connectors.base import Connector, Extracted, Extraction, Stream
@@ -64,6 +63,8 @@ TUNING = ("page_size", "timeout_s", "attempts", "backoff_s", "max_delay_s")
 class FhirRestConnector(Connector):
     source = "health__fhir_api"
     agency = "health"
+    schedule = "@hourly"
+    in_demo = False
     description = "FHIR R4 REST API: Patient and Encounter, incremental by _lastUpdated (OAuth2)"
     stream = Stream(
         "patients", primary_key=("id",), bookmark_field="meta.lastUpdated", schema=SCHEMA
@@ -162,6 +163,8 @@ def _encounters(
     contacts: dict[str, dict[str, Any]] = {}
     valid: dict[str, tuple[str, str]] = {}
     invalid: dict[str, str] = {}
+    from fhir.resources.R4B.encounter import Encounter  # on first use, not when listed
+
     for position, line in _lines(path):
         if _resource_type(line) != "Encounter":
             continue

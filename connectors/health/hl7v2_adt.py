@@ -1,9 +1,13 @@
-"""HL7 v2 ADT messages (versions 2.3 to 2.5.1, NHS ITK conventions) from a drop folder.
+"""HL7 v2 ADT messages (versions 2.3 to 2.8, NHS ITK conventions) from a drop folder.
 
-A file holds messages one after another (segments split by CR, LF or CRLF), or MLLP frames as
-the MLLP listener's message store writes them. Each message becomes a dict keyed by field:
-``"PID-3"`` holds the repetitions of PID-3, each a list of components (text, escape sequences
-decoded; see ``hl7v2_er7``).
+A file holds messages one after another (segments split by CR, LF or CRLF; a byte order mark
+before any of them is dropped, a UTF-16 file is read as such), or MLLP frames as the MLLP
+listener's message store writes them. Which messages are taken is ``hl7v2_accept.accept``, the
+same rule the MLLP listener applies: anything else is a rejected item with its reason. Each
+message taken becomes a dict keyed by field: ``"PID-3"`` holds the repetitions of PID-3, each a
+list of components (text, escape sequences decoded; see ``hl7v2_er7``), and ``event_class``
+says what kind of event its trigger is (``contact``, ``update``, ``cancel``, ``merge``,
+``move``, ``link``, ``unlink``). MRG-1 is kept only on a merge that retires a record.
 
 Speed: hl7apy's ``parse_message`` builds the whole message tree (every segment, field,
 component and subcomponent as objects, ~100-200 messages a second here), and even its
@@ -22,14 +26,28 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Extracted, FileDropConnector, Stream
+from connectors.health.hl7v2_accept import (
+    SUPPORTED_VERSIONS,
+    UTF16_BOMS,
+    EventClass,
+    NotAccepted,
+    accept,
+    decode,
+    segments_of,
+)
 from connectors.health.hl7v2_er7 import Encoding, read_field
+
+__all__ = ["SUPPORTED_VERSIONS", "Hl7AdtConnector", "parse_adt", "segments_of", "split_messages"]
 
 # Each field: its repetitions, each a list of components (text).
 _FIELD = {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}
 SCHEMA = {
     "type": "object",
-    "required": ["MSH-9", "MSH-10", "PID-3", "version"],
-    "properties": {"version": {"type": "string", "pattern": "^2\\.[3-5](\\.[0-9])?$"}},
+    "required": ["MSH-9", "MSH-10", "PID-3", "version", "event_class"],
+    "properties": {
+        "version": {"enum": list(SUPPORTED_VERSIONS)},
+        "event_class": {"enum": [str(c) for c in EventClass]},
+    },
     "patternProperties": {"^[A-Z][A-Z0-9]{2}-[0-9]+$": _FIELD},
     "additionalProperties": False,
 }
@@ -41,19 +59,19 @@ NEEDED_FIELDS: dict[str, tuple[int, ...]] = {
     "PD1": (3,),
     "MRG": (1,),
 }
-SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 MLLP_START, MLLP_END = b"\x0b", b"\x1c\r"
 # A message starts at MSH and its field separator (``|`` nearly always; any other punctuation
-# mark the sender declares in MSH-1).
-_MESSAGE_START = re.compile(rb"(?:^|[\r\n])(?=MSH[^A-Za-z0-9\s])")
-_SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
-_MSH = re.compile(r"MSH[^A-Za-z0-9\s].{4}")
+# mark the sender declares in MSH-1), after a byte order mark if one was left before it.
+_MESSAGE_START = re.compile(rb"(?:^|[\r\n])(?:\xef\xbb\xbf)?(?=MSH[^A-Za-z0-9\s])")
 
 
 class Hl7AdtConnector(FileDropConnector):
     source = "health__hl7v2_adt"
     agency = "health"
-    description = "HL7 v2 ADT messages (A01-A40) from hospital and community patient systems"
+    schedule = "*/15 * * * *"
+    inbox_folder = "health/adt"
+    stale_after_hours = 6.0
+    description = "HL7 v2 ADT messages (A01-A62) from hospital and community patient systems"
     patterns = ("*.hl7", "*.HL7", "*.txt")
     stream = Stream("adt_messages", primary_key=("MSH-10",), bookmark_field="MSH-7", schema=SCHEMA)
 
@@ -67,55 +85,50 @@ class Hl7AdtConnector(FileDropConnector):
 
 
 def split_messages(data: bytes) -> list[bytes]:
-    """The messages in a file: MLLP frames if it starts with one, else split at each MSH."""
+    """The messages in a file: MLLP frames if it starts with one, else split at each MSH.
+
+    A UTF-16 file (it starts with its byte order mark) is read as UTF-8 from here on.
+    """
+    if data.startswith(UTF16_BOMS):
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            return [data]  # one item, refused with the byte where UTF-16 fails
     if data.startswith(MLLP_START):
         frames = data.split(MLLP_END)
         return [f.removeprefix(MLLP_START) for f in frames if f.strip(b"\r\n ")]
-    return [c for c in _MESSAGE_START.split(data) if c.strip(b"\r\n\ufeff\xef\xbb\xbf ")]
+    return [c for c in _MESSAGE_START.split(data) if c.strip(b"\r\n\xef\xbb\xbf ")]
 
 
 def parse_adt(chunk: bytes, position: str) -> Extracted:
-    """One ER7 message as a dict of the fields the index needs, or why it cannot be read."""
+    """One ER7 message as a dict of the fields the index needs, or why it is not taken."""
     try:
-        text = chunk.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return Extracted(
-            position, error=f"not UTF-8 at byte {exc.start}", raw=chunk.decode("latin-1")
-        )
-    segments = segments_of(text)
-    if not segments or _MSH.match(segments[0]) is None:
-        return Extracted(position, error="message does not start with an MSH segment", raw=text)
-    try:
-        record = read_fields(segments)
-    except ValueError as exc:  # the encoding characters: the reason never quotes the message
-        return Extracted(position, error=f"unparseable HL7 ({exc})", raw=text)
-    problem = _missing(record)
-    if problem:
-        return Extracted(position, error=problem, raw=text)
+        text = decode(chunk)
+        segments = segments_of(text)
+        event = accept(segments)
+    except NotAccepted as refusal:  # the reason never quotes the message
+        return Extracted(position, error=refusal.reason, raw=_raw(chunk))
+    record = read_fields(segments, event.encoding)
+    if not event.retires_a_record:
+        record.pop("MRG-1", None)  # an account, visit or move: no record of this patient retires
+    record["event_class"] = event.event_class.value
     return Extracted(position, record=record)
 
 
-def segments_of(text: str) -> list[str]:
-    """A message's segments (split at CR, LF or CRLF), each stripped as hl7apy strips them."""
-    return [s for s in (s.strip() for s in _SEGMENT_SPLIT.split(text)) if s]
+def _raw(chunk: bytes) -> str:
+    try:
+        return decode(chunk)
+    except NotAccepted:
+        return chunk.decode("latin-1")
 
 
-def _missing(record: dict[str, Any]) -> str | None:
-    if record["version"] not in SUPPORTED_VERSIONS:
-        return "HL7 version not supported (2.3 to 2.5 are)"
-    if not record.get("PID-3"):
-        return "ADT message without PID-3 patient identifiers"
-    if not record.get("MSH-10"):
-        return "ADT message without a control id (MSH-10)"
-    return None
-
-
-def read_fields(segments: list[str]) -> dict[str, Any]:
-    """The needed fields of a message's segments, read with the message's encoding characters.
+def read_fields(segments: list[str], encoding: Encoding | None = None) -> dict[str, Any]:
+    """The needed fields of a message's segments, read with the message's encoding characters
+    (``encoding``, where the caller has read them already).
 
     The first segment of each name wins; a field that is absent or empty is left out.
     """
-    encoding = Encoding.of(segments[0])
+    encoding = encoding or Encoding.of(segments[0])
     msh = segments[0].split(encoding.field)
     version = msh[11].split(encoding.component)[0] if len(msh) > 11 else ""
     record: dict[str, Any] = {"version": version}

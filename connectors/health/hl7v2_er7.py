@@ -41,6 +41,11 @@ class Encoding:
     escape: str
     subcomponent: str
 
+    @property
+    def delimiters(self) -> str:
+        """The four characters that split a field, and the escape character."""
+        return self.component + self.repetition + self.escape + self.subcomponent
+
     @classmethod
     def of(cls, msh: str) -> Encoding:
         """The encoding of an MSH segment's text; ValueError if MSH-1 or MSH-2 is unusable."""

@@ -78,17 +78,26 @@ INVOLVEMENTS = text(
     """
 ).bindparams(bindparam("ids", expanding=True))
 EPOCH = "1970-01-01T00:00:00"
+# The demo's case-management database: a SQLite file in the source's inbox folder.
+INBOX_DATABASE = "case_management.sqlite"
 
 
 class CaseManagementDbConnector(Connector):
     source = "social_care__case_db"
     agency = "social_care"
+    schedule = "@hourly"
+    inbox_folder = "social_care/case_db"
+    stale_after_hours = 26.0
     description = "Children's social care case-management database (SQL, incremental)"
     required_config = ("url",)
     secret_fields = ("url",)
     stream = Stream(
         "people", primary_key=("person_id",), bookmark_field="updated_at", schema=SCHEMA
     )
+
+    @classmethod
+    def inbox_config(cls, folder: Path) -> dict[str, str]:
+        return {"url": f"sqlite:///{folder / INBOX_DATABASE}"}
 
     @classmethod
     def broken_config(cls, tmp: Path) -> tuple[dict[str, Any], type[Exception]]:
@@ -129,7 +138,8 @@ class CaseManagementDbConnector(Connector):
         yield from read_json_lines(path)
 
     def _engine(self) -> Any:
-        return create_engine(self.config["url"], pool_pre_ping=True)
+        # hide_parameters: a failed query's error never carries the values it was bound with
+        return create_engine(self.config["url"], pool_pre_ping=True, hide_parameters=True)
 
     def _read_changed(self, since: str) -> list[dict[str, Any]]:
         engine = self._engine()

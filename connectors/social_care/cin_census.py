@@ -34,6 +34,10 @@ SCHEMA = {
 class CinCensusConnector(FileDropConnector):
     source = "social_care__cin_census"
     agency = "social_care"
+    schedule = "@weekly"
+    inbox_folder = "social_care/cin"
+    full_snapshot = True
+    stale_after_hours = 24.0 * 8
     description = "DfE Children in Need census return (XML)"
     patterns = ("*.xml", "*.XML")
     stream = Stream(

@@ -1,17 +1,22 @@
 """SSDA903 looked-after children return: the header table (CSV) and the full return (XML).
 
-The CSV return is a set of tables keyed by the LA's child id (CHILD). Only the header table
-describes the child (sex, birth date, UPN); the other tables (episodes, reviews, missing,
-UASC, OC2, ...) carry no birth date or sex, so a row of theirs cannot be told apart from another
-child's on its own. Those files are landed and kept, recognised by their columns, and yield no
-records. The XML return holds each child whole (header and episodes), so from it the child's
-looked-after episodes come through too. Either way a record has the same shape.
+The CSV return is a set of tables keyed by the LA's child id (CHILD), each recognised by its
+columns (``TABLES``, from the DfE specification as the published validators read it). Only the
+header table describes the child (sex, birth date, UPN); the other tables (episodes, reviews,
+UASC, OC2, OC3, AD1, placed for adoption, previous permanence, missing, social worker episodes,
+DoLo) say what happened to a child already described there, so a row of theirs is not a child
+record on its own. Those files are landed and kept, recognised by their columns, logged as not
+read with the table's name and row count, and yield no records. A CSV matching no table is
+refused with that reason. The XML return holds each child whole (header and episodes), so from
+it the child's looked-after episodes come through too. Either way a record has the same shape.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +29,14 @@ log = logging.getLogger(__name__)
 
 HEADER_COLUMNS = ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB")
 EPISODE_FIELDS = ("DECOM", "RNE", "LS", "CIN", "PL", "DEC", "REC", "REASON_PLACE_CHANGE")
-# The columns that name each other table of the return, to recognise files we do not read.
-OTHER_TABLES = {
+# The columns that name each table of the return (column names are matched in upper case).
+# Tables are tried in this order and the first whose columns are all present wins: the
+# header's columns are a subset of none of the others', and each other table has a column
+# of its own (sources: DfE SSDA903 specification 2024-25 and 2025-26, as read by
+# data-to-insight/csc-validator-be-903 lac_validator/config.py and liia-tools
+# spec/s903/SSDA903_schema_2024.yml).
+TABLES = {
+    "header": {"CHILD", "SEX", "DOB", "UPN"},
     "episodes": {"CHILD", "DECOM", "RNE", "LS"},
     "reviews": {"CHILD", "REVIEW", "REVIEW_CODE"},
     "uasc": {"CHILD", "DUC"},
@@ -35,7 +46,11 @@ OTHER_TABLES = {
     "ad1": {"CHILD", "DATE_INT", "DATE_MATCH"},
     "placed_for_adoption": {"CHILD", "DATE_PLACED"},
     "previous_permanence": {"CHILD", "PREV_PERM"},
+    "social_worker_episodes": {"CHILD", "SW_ID", "SW_DECOM"},
+    "dolo": {"CHILD", "DOLO_START"},
 }
+# The one table whose rows are child records.
+CHILD_TABLE = "header"
 _TEXT = {"type": ["string", "null"]}
 _EPISODE = {
     "type": "object",
@@ -57,6 +72,8 @@ SCHEMA = {
 class Ssda903Connector(FileDropConnector):
     source = "social_care__ssda903"
     agency = "social_care"
+    schedule = "@weekly"
+    inbox_folder = "social_care/ssda903"
     description = "SSDA903 looked-after children return (header table CSV, or the XML return)"
     patterns = ("*.csv", "*.xml", "*.XML")
     stream = Stream(
@@ -68,37 +85,53 @@ class Ssda903Connector(FileDropConnector):
         return count_records(path, "CHILD") if path.suffix.lower() == ".xml" else None
 
     def parse(self, path: Path) -> Iterator[Extracted]:
+        self.not_read = Counter()
         if path.suffix.lower() == ".xml":
             yield from _xml_children(path)
         else:
-            yield from _header_rows(path)
+            yield from _header_rows(path, self.not_read)
 
 
 def table_of(columns: set[str]) -> str | None:
     """Which table of the return a CSV holds, from its columns (None: not SSDA903)."""
-    if set(HEADER_COLUMNS[:3]) <= columns and "UPN" in columns:
-        return "header"
-    for name, needed in OTHER_TABLES.items():
-        if needed <= columns:
-            return name
+    names = {column.strip().upper() for column in columns}
+    for table, needed in TABLES.items():
+        if needed <= names:
+            return table
     return None
 
 
-def _header_rows(path: Path) -> Iterator[Extracted]:
-    table: str | None = None
-    for number, item in enumerate(read_csv_rows(path)):
-        if number == 0 and item.record is not None:
-            table = table_of(set(item.record))
-            if table is None:
-                yield Extracted(f"{path.name} header", error="not an SSDA903 table (columns)")
-                return
-            if table != "header":
-                log.info("SSDA903 %s table in %s: kept, not read", table, path.name)
-                return
+def _header_rows(path: Path, not_read: Counter[str]) -> Iterator[Extracted]:
+    """The header table's rows; another table's rows are counted in ``not_read`` by table."""
+    rows = read_csv_rows(path)
+    unreadable: list[Extracted] = []
+    first = next(rows, None)
+    while first is not None and first.record is None:  # no columns to judge by yet
+        unreadable.append(first)
+        first = next(rows, None)
+    if first is None or first.record is None:
+        yield from unreadable
+        return
+    table = table_of(set(first.record))
+    if table is None:
+        yield Extracted(f"{path.name} header", error="not an SSDA903 table (columns)")
+        return
+    if table != CHILD_TABLE:
+        count = len(unreadable) + 1 + sum(1 for _ in rows)
+        not_read[f"{table} table rows"] += count
+        log.info(
+            "SSDA903 %s table in %s: %d rows kept, not read (no child details in it)",
+            table,
+            path.name,
+            count,
+        )
+        return
+    for item in itertools.chain(unreadable, [first], rows):
         if item.record is None:
             yield item
             continue
-        yield Extracted(item.position, record={**item.record, "episodes": []})
+        record = {name.strip().upper(): value for name, value in item.record.items()}
+        yield Extracted(item.position, record={**record, "episodes": []})
 
 
 def _xml_children(path: Path) -> Iterator[Extracted]:

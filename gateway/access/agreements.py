@@ -215,9 +215,7 @@ def load_agreements(folder: Path | None = None) -> list[Agreement]:
 
 
 def agreements_dir() -> Path:
-    import os
-
-    return Path(os.environ.get("EHE_AGREEMENTS_DIR", config.AGREEMENTS_DIR))
+    return config.agreements_dir()
 
 
 def _read_yaml(path: Path) -> Any:

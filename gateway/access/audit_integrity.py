@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from gateway.access.audit import Actor, AuditEvent, entry_digest, genesis
 from gateway.errors import FatalConfigError
+from gateway.settings import settings
 from gateway.store.tables import AuditEntry, AuditHead
 
 Kind = Literal["rewrite", "reordering", "deletion", "truncation", "bad_checkpoint"]
@@ -150,8 +151,8 @@ def _payload(at: str, marks: list[ChainMark]) -> bytes:
 
 def signing_key(path: Path | None = None) -> Ed25519PrivateKey:
     """The checkpoint signing key (``EHE_AUDIT_SIGNING_KEY``): a PEM file outside the database."""
-    where = path or Path(os.environ.get("EHE_AUDIT_SIGNING_KEY", ""))
-    if not str(where) or not where.is_file():
+    where = path or settings().audit_signing_key
+    if where is None or not where.is_file():
         raise FatalConfigError(
             "no audit signing key: set EHE_AUDIT_SIGNING_KEY to a PEM file "
             "(`ehe-gateway audit keygen --out PATH` makes one)"
@@ -176,8 +177,8 @@ def write_key(path: Path) -> Ed25519PublicKey:
 
 
 def checkpoints_path(path: Path | None = None) -> Path:
-    where = path or Path(os.environ.get("EHE_AUDIT_CHECKPOINTS", ""))
-    if not str(where):
+    where = path or settings().audit_checkpoints
+    if where is None:
         raise FatalConfigError(
             "no checkpoint file: set EHE_AUDIT_CHECKPOINTS to a path on append-only storage"
         )

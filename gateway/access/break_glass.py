@@ -7,7 +7,6 @@ Address and location stay withheld even then.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from gateway.access.agreements import Agreement, may_break_glass
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.purposes import UnknownPurposeError, purpose_for
 from gateway.errors import RequestRefusedError
+from gateway.settings import settings
 from gateway.store.tables import AuditEntry, BreakGlass
 
 MIN_REASON_LENGTH = 20
@@ -30,7 +30,7 @@ class BreakGlassRefusedError(RequestRefusedError):
 
 
 def break_glass_minutes() -> int:
-    return int(os.environ.get("EHE_BREAK_GLASS_MINUTES", "60"))
+    return settings().break_glass_minutes
 
 
 def reason_problem(reason: str) -> str | None:

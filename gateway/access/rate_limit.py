@@ -15,12 +15,12 @@ Beyond the limit the answer is 429 with the seconds to wait. Where the counts li
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass
 
 from gateway.errors import GatewayError, RequestRefusedError
+from gateway.settings import settings
 
 STORAGE_ENV = "EHE_RATE_LIMIT_STORAGE"
 KEY_PREFIX = "ehe-gateway-rate"
@@ -68,9 +68,9 @@ class RateLimiter:
 
     @classmethod
     def from_env(cls) -> RateLimiter:
-        per_minute = float(os.environ.get("EHE_RATE_LIMIT_PER_MINUTE", "120"))
-        burst = int(os.environ.get("EHE_RATE_LIMIT_BURST", "30"))
-        storage_url = os.environ.get(STORAGE_ENV, "").strip()
+        per_minute = settings().rate_limit_per_minute
+        burst = settings().rate_limit_burst
+        storage_url = settings().rate_limit_storage.strip()
         if storage_url and not storage_url.startswith("memory://"):
             return SharedRateLimiter(per_minute, burst, storage_url)
         return RateLimiter(per_minute, burst)

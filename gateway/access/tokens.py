@@ -27,10 +27,9 @@ from gateway.access.audit import Actor
 from gateway.access.roles import ROLES
 from gateway.access.users import DemoUser
 from gateway.errors import GatewayError
+from gateway.settings import DEFAULT_AUDIENCE, LOCAL_ISSUER, settings
 
 ALGORITHM = "RS256"
-LOCAL_ISSUER = "urn:ehe-gateway:local-issuer"
-DEFAULT_AUDIENCE = "ehe-gateway"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 VERIFIED_TOKENS_KEPT = 10_000
 
@@ -52,9 +51,9 @@ class TokenSettings:
     @classmethod
     def from_env(cls) -> TokenSettings:
         return cls(
-            issuer=os.environ.get("EHE_OIDC_ISSUER", LOCAL_ISSUER),
-            audience=os.environ.get("EHE_OIDC_AUDIENCE", DEFAULT_AUDIENCE),
-            jwks_url=os.environ.get("EHE_OIDC_JWKS_URL") or None,
+            issuer=settings().oidc_issuer,
+            audience=settings().oidc_audience,
+            jwks_url=settings().oidc_jwks_url,
         )
 
 

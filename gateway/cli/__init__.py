@@ -15,6 +15,7 @@ from gateway.cli import (
     review,
     sar,
     serve,
+    settings,
 )
 from gateway.cli.app import app
 
@@ -31,4 +32,5 @@ __all__ = [
     "review",
     "sar",
     "serve",
+    "settings",
 ]

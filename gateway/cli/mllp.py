@@ -28,6 +28,20 @@ def mllp(
     ] = True,
     seal_every: Annotated[int, typer.Option(help="Messages per sealed batch file")] = 10_000,
     seal_after: Annotated[float, typer.Option(help="Seconds before a batch file is sealed")] = 60,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Close a connection silent this many seconds (0: never; default "
+            "EHE_MLLP_IDLE_TIMEOUT_S or 600)"
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            help="Connections served at once; more are closed on arrival (default "
+            "EHE_MLLP_MAX_CONNECTIONS or 32)"
+        ),
+    ] = None,
 ) -> None:
     """Receive HL7 v2 ADT messages over MLLP; each is stored before it is ACKed AA.
 
@@ -35,15 +49,17 @@ def mllp(
     `ehe-gateway ingest health__hl7v2_adt --path STORE/sealed`.
     """
     from gateway.mllp import MessageStore, serve_forever
+    from gateway.mllp.server import ListenerLimits
     from gateway.mllp.store import default_store_dir
 
+    limits = ListenerLimits.from_env(idle_timeout, max_connections)
     folder = store or default_store_dir()
     message_store = MessageStore(folder, sync=fsync, seal_every=seal_every, seal_after_s=seal_after)
 
     def ready(bound_host: str, bound_port: int) -> None:
         typer.echo(f"MLLP listener on {bound_host}:{bound_port}, store {folder}")
 
-    counts = serve_forever(message_store, host, port, ready)
+    counts = serve_forever(message_store, host, port, ready, limits)
     typer.echo(
         "stopped: "
         + ", ".join(f"{name} {count}" for name, count in counts.items())
@@ -56,7 +72,8 @@ def mllp_errors(
     store: Annotated[Path | None, typer.Option(help="Message store folder")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list")] = False,
 ) -> None:
-    """List the messages the MLLP listener refused (kept in STORE/errors) with code and reason."""
+    """List what the MLLP listener refused (kept in STORE/errors) with code and reason: AR or
+    AE as answered, or `discarded` for a torn frame or stray bytes (MLLP answers nothing)."""
     from gateway.mllp import MessageStore
     from gateway.mllp.store import default_store_dir
 

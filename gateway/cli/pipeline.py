@@ -46,12 +46,24 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @app.command()
-def sources() -> None:
-    """List the sources the gateway can ingest."""
+def sources(
+    airflow_pools: Annotated[
+        Path | None,
+        typer.Option(help="Write the Airflow pools (one per source) to this JSON file instead"),
+    ] = None,
+) -> None:
+    """List the sources the gateway can ingest: schedule, delivery, whether the demo runs it."""
     from connectors.registry import CONNECTORS
+    from gateway.sources import airflow_pools as pools
 
-    for name in sorted(CONNECTORS):
-        typer.echo(f"{name:28} {CONNECTORS[name].description}")
+    if airflow_pools is not None:
+        airflow_pools.write_text(json.dumps(pools(), indent=2) + "\n", encoding="utf-8")
+        typer.echo(f"{len(pools())} pools written to {airflow_pools}")
+        return
+    for name, cls in sorted(CONNECTORS.items()):
+        delivery = "snapshot" if cls.full_snapshot else "changes"
+        demo = "demo" if cls.in_demo else "-"
+        typer.echo(f"{name:30} {cls.schedule:13} {delivery:8} {demo:4}  {cls.description}")
 
 
 @app.command()

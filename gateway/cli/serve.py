@@ -7,13 +7,14 @@ import os
 import typer
 
 from gateway.cli.app import app
+from gateway.settings import settings
 
 
 def default_workers() -> int:
     """``EHE_API_WORKERS``, else one worker process per CPU core this process may run on."""
-    given = os.environ.get("EHE_API_WORKERS")
+    given = settings().api_workers
     if given:
-        return max(1, int(given))
+        return max(1, given)
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
@@ -38,7 +39,7 @@ def serve(
     from gateway.access.rate_limit import STORAGE_ENV
 
     count = workers or default_workers()
-    if count > 1 and os.environ.get(STORAGE_ENV, "memory://").startswith("memory://"):
+    if count > 1 and (settings().rate_limit_storage or "memory://").startswith("memory://"):
         typer.echo(
             f"rate limits are counted in each of the {count} worker processes: set "
             f"{STORAGE_ENV}=redis://... for one limit per user, or --workers 1",

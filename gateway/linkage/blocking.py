@@ -1,39 +1,26 @@
 """Blocking keys: what a record shares with the records it could be linked to.
 
 One key per identifier rule (valid NHS number, UPN, agency-local id, an HL7 A40 merge) and one
-per Splink blocking rule (``probabilistic.BLOCKING_RULES``: birth date in either day/month order
-with the surname, with the forename, or with both initials; postcode and initial). Two records
-that any rule or blocking rule would compare share a key, so an incremental run finds every
-candidate neighbour of a new record by an indexed lookup.
+per blocking rule of the specification (``spec.BLOCKING``, which Splink predicts with too). Two
+records that any rule or blocking rule would compare share a key, so an incremental run finds
+every candidate neighbour of a new record by an indexed lookup.
 """
 
 from __future__ import annotations
 
 from gateway.linkage.clustering import LinkCandidate
-from gateway.linkage.names import canonical_forename
-from gateway.linkage.probabilistic import PersonRow, unordered_birth_date
+from gateway.linkage.probabilistic import PersonRow
+from gateway.linkage.spec import blocking_keys_of
 
 RULE_PREFIXES = ("n:", "u:", "l:", "m:")  # keys of the identifier rules (not Splink blocking)
 MAX_KEY = 300
 # Stored with the link mark: keys written under other rules cannot be looked up with these, so
-# a change here makes the next run a full one.
-KEYS_VERSION = "keys2"
+# a change here (or in ``spec.BLOCKING``) makes the next run a full one.
+KEYS_VERSION = "keys3"
 
 
 def blocking_keys(candidate: LinkCandidate, person: PersonRow) -> set[str]:
-    keys = _rule_keys(candidate)
-    given, family = person.given_name, person.family_name
-    canonical = canonical_forename(given)
-    born = unordered_birth_date(person.birth_date)
-    parts: list[tuple[str | None, ...]] = [
-        ("df", born, family),
-        ("dg", born, canonical),
-        ("p", person.postcode, given[:1] if given else None),
-        ("di", born, canonical[:1] if canonical else None, family[:1] if family else None),
-    ]
-    for prefix, *values in parts:
-        if all(values):
-            keys.add(f"{prefix}:" + "|".join(v for v in values if v))
+    keys = _rule_keys(candidate) | blocking_keys_of(person)
     return {key[:MAX_KEY] for key in keys}
 
 

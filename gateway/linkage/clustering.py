@@ -2,7 +2,9 @@
 source merged (HL7 A40), then the probabilistic links the caller scored (Splink) as extra edges.
 
 Pure functions over small record summaries, no database: the caller reads the records and
-writes the clusters. Two different valid NHS numbers mean two children, whatever else they
+writes the clusters. A shared NHS number or UPN joins two records only where the caller's
+``corroborated`` says their demographics bear it out (``corroboration``): an identifier is
+evidence, not a verdict. Two different valid NHS numbers mean two children, whatever else they
 share, so a join that would put two NHS numbers in one cluster is refused; a probabilistic
 join is refused as well where it would put two different valid UPNs together. A reviewer's
 decisions come first and bind every rule: pairs accepted as one child are joined (rule
@@ -12,11 +14,12 @@ decisions come first and bind every rule: pairs accepted as one child are joined
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 RULES = ("nhs_number", "upn", "local_id", "source_merge")
+CORROBORATED_RULES = frozenset({"nhs_number", "upn"})  # joins that need the demographics' word
 Pair = tuple[tuple[str, str], tuple[str, str]]
 
 
@@ -111,9 +114,11 @@ def cluster_records(
     *,
     together: Sequence[Pair] = (),
     apart: Sequence[Pair] = (),
+    corroborated: Callable[[LinkCandidate, LinkCandidate], bool] | None = None,
 ) -> list[Cluster]:
     """Group records: a reviewer's decisions, the rules in order (NHS number, UPN, local id),
-    then scored edges."""
+    then scored edges. ``corroborated``: whether two records sharing an identifier may be
+    joined by it (all may, without it)."""
     uf = _UnionFind(len(candidates))
     for i, c in enumerate(candidates):
         if c.nhs_number:
@@ -123,7 +128,8 @@ def cluster_records(
     joined_by: dict[int, str] = {}
     _apply_decisions(uf, candidates, together, apart, joined_by)
     for rule in RULES:
-        _join_on_rule(uf, candidates, rule, joined_by)
+        check = corroborated if rule in CORROBORATED_RULES else None
+        _join_on_rule(uf, candidates, rule, joined_by, check)
     evidence = _join_scored(uf, candidates, scored, joined_by)
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(candidates)):
@@ -158,14 +164,29 @@ def _apply_decisions(
 
 
 def _join_on_rule(
-    uf: _UnionFind, candidates: Sequence[LinkCandidate], rule: str, joined_by: dict[int, str]
+    uf: _UnionFind,
+    candidates: Sequence[LinkCandidate],
+    rule: str,
+    joined_by: dict[int, str],
+    corroborated: Callable[[LinkCandidate, LinkCandidate], bool] | None,
 ) -> None:
-    first_with: dict[tuple[str, ...], int] = {}
+    """Join each record to the first earlier record sharing the rule's key (with
+    ``corroborated``: the first one that bears the join out)."""
+    sharing: dict[tuple[str, ...], list[int]] = {}
     roots = merge_roots(candidates) if rule == "source_merge" else {}
     for i, candidate in enumerate(candidates):
         for key in _keys(candidate, rule, roots):
-            j = first_with.setdefault(key, i)
-            if j != i and uf.union(j, i):
+            earlier = sharing.setdefault(key, [])
+            j = next(
+                (
+                    j
+                    for j in earlier
+                    if corroborated is None or corroborated(candidates[j], candidate)
+                ),
+                None,
+            )
+            earlier.append(i)
+            if j is not None and uf.union(j, i):
                 joined_by.setdefault(i, rule)
                 joined_by.setdefault(j, rule)
 

@@ -1,17 +1,22 @@
-"""Evaluate the production linkage on any labelled file of canonical person records.
+"""Evaluate the production linkage on any labelled file of person records.
 
-``evaluate_file`` reads the records, trains a model on them exactly as ``linkage train`` does
-(into a throw-away folder, so the index's models are untouched), resolves them exactly as
+``evaluate_file`` reads the records (CSV or Parquet; a published set's own column names mapped
+to ours with ``columns``), trains a model on them exactly as ``linkage train`` does (into a
+throw-away folder, so the index's models are untouched), resolves them exactly as
 ``link_children`` does, writes each record's child id, and measures the result against the
 labels: pairwise precision, recall and F1, children caught in a false merge, children split.
+``blocking_recall`` measures the blocking rules alone: the share of true pairs they let through
+(pairs completeness) and the pairs compared per record. ``evaluate_beside_generic`` runs ours
+and Splink's generic model on the same columns in the same run.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,7 @@ from gateway.linkage.clustering import LinkCandidate
 from gateway.linkage.probabilistic import FIELDS, PersonRow, train_model
 from gateway.linkage.publish import child_id_for
 from gateway.linkage.resolution import resolve
+from gateway.linkage.spec import blocking_keys_of
 
 # The issue's file layout: a record's key, then exactly the fields the production model compares.
 COLUMNS = ("record_id", "source", *FIELDS)
@@ -66,15 +72,106 @@ class Quality:
         ]
 
 
-def read_labelled(path: Path, label_column: str) -> LabelledRecords:
-    """Read canonical person records and their labels; every problem with the file at once."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in (*COLUMNS, label_column) if c not in header]
-        if missing:
-            raise FatalConfigError(f"{path.name}: missing column(s) {', '.join(missing)}")
-        rows = list(reader)
+@dataclass(frozen=True)
+class BlockingRecall:
+    """What the blocking rules let through, against the truth."""
+
+    records: int
+    true_pairs: int
+    true_pairs_compared: int
+    comparisons: int
+    true_pairs_connected: int = 0  # joined through a chain of compared true pairs
+
+    @property
+    def connected_completeness(self) -> float:
+        return self.true_pairs_connected / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def pairs_completeness(self) -> float:
+        return self.true_pairs_compared / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def comparisons_per_record(self) -> float:
+        return self.comparisons / self.records if self.records else 0.0
+
+    def lines(self) -> list[str]:
+        return [
+            f"blocking: pairs completeness {self.pairs_completeness:.4f} "
+            f"({self.true_pairs_compared} of {self.true_pairs} true pairs compared; "
+            f"{self.connected_completeness:.4f} connected through compared true pairs), "
+            f"{self.comparisons_per_record:.1f} comparisons per record"
+        ]
+
+
+def blocking_recall(
+    people: Sequence[PersonRow],
+    labels: Mapping[Key, str],
+    candidates: Sequence[LinkCandidate] | None = None,
+) -> BlockingRecall:
+    """Pairs completeness and comparisons per record of the blocking rules on labelled
+    records: the pairs two records sharing any rule's key (``spec.BLOCKING``, and with
+    ``candidates`` the identifier rules' keys too: local ids, merges). A true pair not
+    compared directly may still be connected through a chain of compared true pairs (a census
+    record with no names meets the case record by its local id, that one the health record by
+    name): the share so connected is what clustering can recover."""
+    from gateway.linkage.blocking import blocking_keys
+
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for n, person in enumerate(people):
+        keys = (
+            blocking_keys(candidates[n], person)
+            if candidates is not None
+            else blocking_keys_of(person)
+        )
+        for key in keys:
+            blocks[key].append(n)
+    size = len(people)
+    compared: set[int] = set()
+    for members in blocks.values():
+        for i, left in enumerate(members):
+            compared.update(left * size + right for right in members[i + 1 :])
+    label_of = [labels[person.key] for person in people]
+    root = list(range(size))
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    true_compared = 0
+    for pair in compared:
+        left, right = divmod(pair, size)
+        if label_of[left] == label_of[right]:
+            true_compared += 1
+            root[find(left)] = find(right)
+    true_pairs = sum(n * (n - 1) // 2 for n in Counter(label_of).values())
+    parts = Counter((label_of[n], find(n)) for n in range(size))
+    connected = sum(n * (n - 1) // 2 for n in parts.values())
+    return BlockingRecall(size, true_pairs, true_compared, len(compared), connected)
+
+
+def read_labelled(
+    path: Path, label_column: str, columns: Mapping[str, str] | None = None
+) -> LabelledRecords:
+    """Read person records and their labels; every problem with the file at once.
+
+    ``columns`` maps our column names (``COLUMNS``) to the file's; a column of ours not
+    mapped is read from the column of its own name, or left empty where the mapping is given
+    and names no such column (a published set holds only some of our fields)."""
+    rows, header = _rows(path)
+    if columns is not None:
+        rows = [
+            {ours: row.get(columns.get(ours, ours)) or "" for ours in (*COLUMNS, label_column)}
+            for row in rows
+        ]
+        header = [*COLUMNS, label_column]
+        unknown = [theirs for theirs in columns.values() if theirs not in _rows(path)[1]]
+        if unknown:
+            raise FatalConfigError(f"{path.name}: no column(s) {', '.join(unknown)}")
+    missing = [c for c in (*COLUMNS, label_column) if c not in header]
+    if missing:
+        raise FatalConfigError(f"{path.name}: missing column(s) {', '.join(missing)}")
     problems: list[str] = []
     seen: set[Key] = set()
     result = LabelledRecords([], [], {})
@@ -94,6 +191,28 @@ def read_labelled(path: Path, label_column: str) -> LabelledRecords:
         shown = "; ".join(problems[:10])
         raise FatalConfigError(f"{path.name}: {len(problems)} bad row(s): {shown}")
     return result
+
+
+@functools.lru_cache(maxsize=4)
+def _rows_cached(path: Path, modified: int) -> tuple[list[dict[str, str | None]], list[str]]:
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        table = pq.read_table(path)
+        names = list(table.column_names)
+        data = table.to_pydict()
+        rows = [
+            {name: None if data[name][n] is None else str(data[name][n]) for name in names}
+            for n in range(table.num_rows)
+        ]
+        return rows, names
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader), list(reader.fieldnames or [])
+
+
+def _rows(path: Path) -> tuple[list[dict[str, str | None]], list[str]]:
+    return _rows_cached(path, path.stat().st_mtime_ns)
 
 
 def _person(key: Key, row: Mapping[str, str | None], nhs: str | None, upn: str | None) -> PersonRow:
@@ -124,16 +243,60 @@ def _valid_upn(value: str | None) -> str | None:
     return compact if is_valid_upn(compact) else None
 
 
-def evaluate_file(records: Path, label_column: str, clusters_out: Path) -> Quality:
+def evaluate_file(
+    records: Path,
+    label_column: str,
+    clusters_out: Path,
+    columns: Mapping[str, str] | None = None,
+) -> Quality:
     """Train, resolve and measure on a labelled file; write ``record_id,child_id``."""
-    data = read_labelled(records, label_column)
+    data = read_labelled(records, label_column, columns)
+    return _evaluate(data, clusters_out, None)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Ours and Splink's generic model on the same records, and our blocking's recall."""
+
+    ours: Quality
+    generic: Quality
+    blocking: BlockingRecall
+
+    def lines(self) -> list[str]:
+        out = ["our model (rules + our comparisons and blocking):"]
+        out += [f"  {line}" for line in self.ours.lines()]
+        out += [f"  {line}" for line in self.blocking.lines()]
+        out += ["Splink's generic model on the same columns (rules + its own blocking):"]
+        out += [f"  {line}" for line in self.generic.lines()]
+        return out
+
+
+def evaluate_beside_generic(
+    records: Path,
+    label_column: str,
+    clusters_out: Path,
+    columns: Mapping[str, str] | None = None,
+) -> Evaluation:
+    """``evaluate_file`` with our model, then with Splink's generic comparisons and blocking
+    on the same records (its clusters are not written)."""
+    from gateway.linkage.probabilistic import generic_settings
+
+    data = read_labelled(records, label_column, columns)
+    ours = _evaluate(data, clusters_out, None)
+    generic = _evaluate(data, None, generic_settings())
+    return Evaluation(ours, generic, blocking_recall(data.people, data.labels))
+
+
+def _evaluate(data: LabelledRecords, clusters_out: Path | None, settings: Any) -> Quality:
     with tempfile.TemporaryDirectory(prefix="ehe-evaluate-") as folder:
-        model = train_model(data.people, Path(folder)) if len(data.people) > 1 else None
+        model = train_model(data.people, Path(folder), settings) if len(data.people) > 1 else None
         resolution = resolve(data.candidates, data.people, model)
     assigned: dict[Key, str] = {}
     for cluster in resolution.clusters:
         child_id = child_id_for(cluster)
         assigned.update((m.key, child_id) for m in cluster.members)
+    if clusters_out is None:
+        return pairwise_quality(assigned, data.labels)
     clusters_out.parent.mkdir(parents=True, exist_ok=True)
     with clusters_out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -2,7 +2,9 @@
 
 Fellegi-Sunter as Splink computes it: a pair's match weight is the prior (log2 of the odds that
 two random records match) plus, for each comparison, log2(m/u) of the level the pair reaches
-(0 for a null level); its match probability is 2^w / (1 + 2^w). The level weights are read from
+(0 for a null level), and on a term-frequency adjusted level log2(u / tf of the value) as well
+(the model's own term frequencies, ``probabilistic.model_term_frequencies``); its match
+probability is 2^w / (1 + 2^w). The level weights are read from
 the saved model JSON once per model file, as Splink reads them (its defaults for levels never
 estimated, its floors); only a model whose comparisons are ours (``levels.SQL``) is read:
 anything else is refused rather than misread.
@@ -20,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.linkage.levels import DECIDERS, SAYS, SQL, Compared, Decider, can_compare
-from gateway.linkage.probabilistic import current_model
+from gateway.linkage.probabilistic import (
+    TermFrequencies,
+    current_model,
+    model_term_frequencies,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +76,38 @@ def probability_of(weight: float) -> float:
     return odds / (1 + odds)
 
 
+@dataclass(frozen=True)
+class TermAdjustment:
+    """Splink's term-frequency adjustment of one level: weight * (log2 u - log2 tf(value))."""
+
+    level: int
+    column: str
+    log2_u: float
+    weight: float
+    frequencies: dict[str, float]
+
+    def of(self, value: str | None) -> float:
+        tf = self.frequencies.get(value) if value is not None else None
+        return self.weight * (self.log2_u - math.log2(tf)) if tf else 0.0
+
+
 @dataclass
 class MatchWeights:
-    """The prior and each comparison's weight per level, in ``levels.SQL`` order."""
+    """The prior and each comparison's weight per level, in ``levels.SQL`` order, and the
+    term-frequency adjustments of the levels that have one."""
 
     model: str
     prior: float
     levels: dict[str, tuple[float, ...]]
-    _deciding: list[tuple[str, Decider, tuple[float, ...]]] = field(init=False, repr=False)
+    adjustments: dict[str, TermAdjustment] = field(default_factory=dict)
+    _deciding: list[tuple[str, Decider, tuple[float, ...], TermAdjustment | None]] = field(
+        init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
-        self._deciding = [(c, DECIDERS[c], weights) for c, weights in self.levels.items()]
+        self._deciding = [
+            (c, DECIDERS[c], weights, self.adjustments.get(c)) for c, weights in self.levels.items()
+        ]
 
     def weigh(self, left: Compared, right: Compared) -> Weighed:
         """The pair's match weight and each non-null comparison's part in it."""
@@ -95,11 +122,14 @@ class MatchWeights:
         def weigh_against(right: Compared) -> Weighed:
             total = prior
             reached = []
-            for comparison, decide, weights in deciding:
+            for comparison, decide, weights, adjustment in deciding:
                 level = decide(left, right)
                 if level:  # level 0 is the null level: no evidence either way
-                    total += weights[level]
-                    reached.append((comparison, level, weights[level]))
+                    weight = weights[level]
+                    if adjustment is not None and adjustment.level == level:
+                        weight += adjustment.of(getattr(left.row, adjustment.column))
+                    total += weight
+                    reached.append((comparison, level, weight))
             return Weighed(total, tuple(reached))
 
         return weigh_against
@@ -107,20 +137,40 @@ class MatchWeights:
 
 def weights_of(document: dict[str, Any], model: str) -> MatchWeights:
     """The weights of a saved model document; ``UnusableModelError`` if its comparisons are
-    not ours (other levels, another order, or term-frequency adjustments)."""
+    not ours (other levels, another order, or term-frequency adjustments elsewhere)."""
     levels: dict[str, tuple[float, ...]] = {}
+    adjustments: dict[str, TermAdjustment] = {}
+    frequencies = model_term_frequencies(document)
     for comparison in document.get("comparisons", []):
         name = comparison.get("output_column_name")
         held = comparison.get("comparison_levels", [])
         if name not in SQL or tuple(level.get("sql_condition") for level in held) != SQL[name]:
             raise UnusableModelError(f"comparison {name!r} is not one this search can evaluate")
-        if any(level.get("tf_adjustment_column") for level in held):
-            raise UnusableModelError(f"comparison {name!r} has term-frequency adjustments")
         levels[name] = _level_weights(held)
+        adjustment = _adjustment(name, held, frequencies)
+        if adjustment is not None:
+            adjustments[name] = adjustment
     if set(levels) != set(SQL):
         raise UnusableModelError("the model's comparisons are not the linkage comparisons")
     prior = float(document["probability_two_random_records_match"])
-    return MatchWeights(model, math.log2(prior / (1 - prior)), levels)
+    return MatchWeights(model, math.log2(prior / (1 - prior)), levels, adjustments)
+
+
+def _adjustment(
+    name: str, levels: list[dict[str, Any]], frequencies: TermFrequencies
+) -> TermAdjustment | None:
+    """The comparison's term-frequency adjusted level (its exact match on the column), if any."""
+    adjusted = [(n, lv) for n, lv in enumerate(levels) if lv.get("tf_adjustment_column")]
+    if not adjusted:
+        return None
+    expected = SQL[name][adjusted[0][0]]
+    (index, level), *others = adjusted
+    column = level["tf_adjustment_column"]
+    if others or expected != f'"{column}_l" = "{column}_r"' or column not in frequencies:
+        raise UnusableModelError(f"comparison {name!r} has term-frequency adjustments elsewhere")
+    log2_u = math.log2(max(_level_u(levels, index), CLAMP))
+    weight = float(level.get("tf_adjustment_weight", 1.0))
+    return TermAdjustment(index, column, log2_u, weight, frequencies[column])
 
 
 def _level_weights(levels: list[dict[str, Any]]) -> tuple[float, ...]:
@@ -131,20 +181,34 @@ def _level_weights(levels: list[dict[str, Any]]) -> tuple[float, ...]:
     from -5 at the else level to 3 below the top, and 10 at the top); both floored at 1e-300.
     Done here rather than by Splink's classes, which would import Splink into the API.
     ``tests/test_search_ranking.py`` checks the result against Splink's own reading."""
+    return tuple(
+        0.0 if mu is None else math.log2(max(mu[0], CLAMP) / max(mu[1], CLAMP))
+        for mu in _m_and_u(levels)
+    )
+
+
+def _level_u(levels: list[dict[str, Any]], index: int) -> float:
+    mu = _m_and_u(levels)[index]
+    assert mu is not None, "a null level has no u"
+    return mu[1]
+
+
+def _m_and_u(levels: list[dict[str, Any]]) -> list[tuple[float, float] | None]:
+    """Each level's m and u, Splink's defaults where not estimated; None for the null level."""
     count = sum(1 for level in levels if not level.get("is_null_level"))
     default_m = [0.05 / (count - 1)] * (count - 1) + [0.95]
     default_w = ([-5.0] if count == 2 else _interpolate(-5, 3, count - 1)) + [10.0]
-    weights = []
+    result: list[tuple[float, float] | None] = []
     place = count  # Splink's comparison vector value: count - 1 for the top level, 0 for else
     for level in levels:
         if level.get("is_null_level"):
-            weights.append(0.0)
+            result.append(None)
             continue
         place -= 1
         m = _probability(level.get("m_probability"), default_m[place])
         u = _probability(level.get("u_probability"), default_m[place] / 2 ** default_w[place])
-        weights.append(math.log2(max(m, CLAMP) / max(u, CLAMP)))
-    return tuple(weights)
+        result.append((m, u))
+    return result
 
 
 def _probability(value: Any, default: float) -> float:

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from gateway import config
-from gateway.linkage.names import canonical_forename, forename_forms
+from gateway.linkage.names import forename_forms
+from gateway.linkage.spec import (
+    BLOCKING,
+    BLOCKING_COLUMNS,
+    COMPARISONS,
+    DERIVED,
+    Exact,
+    Level,
+    Null,
+    swapped_birth_date,
+)
 
 log = logging.getLogger(__name__)
 FIELDS = (
@@ -40,21 +51,9 @@ UPPER = 0.998
 LOWER = 0.9  # between the two: a possible match for review
 SEED = 20261129
 TRAINING_RECORDS = 250_000  # training reads a random sample of this many records at most
-# Which pairs scoring compares: a pair is compared when any rule holds. Each joins on two things
-# that a child's records share however noisy they are, so the blocks stay a few records each
-# at a million records: a birth date alone (or a forename with a birth year) puts hundreds of
-# children in a block there. ``birth_date_unordered`` is the year, then day and month in
-# either order, so a date and its day/month swap meet. ``gateway.linkage.blocking`` mirrors
-# these rules as lookup keys for incremental runs; change both together.
-BLOCKING_RULES = (
-    "l.birth_date_unordered = r.birth_date_unordered and l.family_name = r.family_name",
-    "l.birth_date_unordered = r.birth_date_unordered and l.given_canonical = r.given_canonical",
-    "l.postcode = r.postcode and substr(l.given_name, 1, 1) = substr(r.given_name, 1, 1)",
-    # a typo in each name (never in the first letter) on records of a child that moved
-    "l.birth_date_unordered = r.birth_date_unordered"
-    " and substr(l.given_canonical, 1, 1) = substr(r.given_canonical, 1, 1)"
-    " and substr(l.family_name, 1, 1) = substr(r.family_name, 1, 1)",
-)
+# Which pairs scoring compares: a pair is compared when any rule of ``spec.BLOCKING`` holds
+# (the incremental blocking keys are made from the same rules).
+BLOCKING_RULES = tuple(rule.sql for rule in BLOCKING)
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,8 @@ def current_model() -> Path | None:
 
 
 def linkage_settings() -> Any:
-    """Our comparisons: nicknames, typos, day/month swaps and a household's place."""
+    """Our comparisons (``spec.COMPARISONS``): nicknames, typos, day/month swaps, a household's
+    place, identifiers as evidence; term-frequency adjusted names and postcode."""
     from splink import SettingsCreator
 
     return SettingsCreator(
@@ -127,60 +127,27 @@ def linkage_settings() -> Any:
     )
 
 
-def comparisons() -> list[Any]:
-    import splink.comparison_level_library as cll
-    import splink.comparison_library as cl
-
-    def levels(column: str, *middle: Any) -> Any:
-        return cl.CustomComparison(
-            [cll.NullLevel(column), cll.ExactMatchLevel(column), *middle, cll.ElseLevel()],
-            output_column_name=column,
-        )
-
+def comparisons() -> list[dict[str, Any]]:
+    """The comparisons as Splink's settings dictionaries, generated from the specification."""
     return [
-        levels(
-            "given_name",
-            cll.ArrayIntersectLevel("given_forms", 1).configure(label_for_charts="nickname"),
-            cll.DamerauLevenshteinLevel("given_name", 1),
-            cll.JaroWinklerLevel("given_name", 0.88),
-        ),
-        levels(
-            "family_name",
-            cll.DamerauLevenshteinLevel("family_name", 1),
-            cll.JaroWinklerLevel("family_name", 0.88),
-        ),
-        levels(
-            "birth_date",
-            cll.CustomLevel("birth_date_l = birth_date_swapped_r", "day and month swapped"),
-            cll.DamerauLevenshteinLevel("birth_date", 1),
-            cll.CustomLevel("substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4)", "same year"),
-        ),
-        cl.ExactMatch("sex"),
-        _place(),
-        cl.ExactMatch("nhs_number"),
-        cl.ExactMatch("upn"),
+        {
+            "output_column_name": comparison.name,
+            "comparison_levels": [_level(level) for level in comparison.levels],
+        }
+        for comparison in COMPARISONS
     ]
 
 
-def _place() -> Any:
-    """Postcode, or the address where a postcode is missing: one comparison, not two."""
-    import splink.comparison_level_library as cll
-    import splink.comparison_library as cl
-
-    no_postcode = "(postcode_l is null or postcode_r is null)"
-    return cl.CustomComparison(
-        [
-            cll.And(cll.NullLevel("postcode"), cll.NullLevel("address")),
-            cll.ExactMatchLevel("postcode"),
-            cll.CustomLevel(f"{no_postcode} and address_l = address_r", "same address"),
-            cll.CustomLevel(
-                "split_part(postcode_l, ' ', 1) = split_part(postcode_r, ' ', 1)",
-                "same postcode district",
-            ),
-            cll.ElseLevel(),
-        ],
-        output_column_name="place",
-    )
+def _level(level: Level) -> dict[str, Any]:
+    settings: dict[str, Any] = {"sql_condition": level.sql}
+    if isinstance(level, Null):
+        settings["is_null_level"] = True
+    else:
+        settings["label_for_charts"] = level.says
+    if isinstance(level, Exact) and level.term_frequencies:
+        settings["tf_adjustment_column"] = level.column
+        settings["tf_adjustment_weight"] = 1.0
+    return settings
 
 
 def generic_settings() -> Any:
@@ -209,23 +176,21 @@ def generic_settings() -> Any:
 
 def _frame(rows: Sequence[PersonRow]) -> Any:
     """The records as Splink's input table: a column at a time, each name's forms worked out
-    once (a population repeats its names many times over)."""
+    once (a population repeats its names many times over), and every column a blocking rule
+    joins on (``spec.DERIVED``)."""
     import pandas as pd
 
     given = [row.given_name for row in rows]
     born = [row.birth_date for row in rows]
     columns: dict[str, list[Any]] = {"unique_id": [f"{r.key[0]}/{r.key[1]}" for r in rows]}
     columns.update((f, [getattr(row, f) for row in rows]) for f in FIELDS)
-    columns["given_canonical"] = [_canonical(name) for name in given]
     columns["given_forms"] = [_forms(name) for name in given]
     columns["birth_date_swapped"] = [swapped_birth_date(date) for date in born]
-    columns["birth_date_unordered"] = [unordered_birth_date(date) for date in born]
+    for column in BLOCKING_COLUMNS:
+        if column not in columns:
+            derive = DERIVED[column]
+            columns[column] = [derive(row) for row in rows]
     return pd.DataFrame(columns)
-
-
-@functools.lru_cache(maxsize=100_000)
-def _canonical(name: str | None) -> str | None:
-    return canonical_forename(name)
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -233,24 +198,75 @@ def _forms(name: str | None) -> list[str] | None:
     return forename_forms(name) or None
 
 
-def swapped_birth_date(born: str | None) -> str | None:
-    """The date with day and month swapped (``2019-03-07``: ``2019-07-03``)."""
-    return f"{born[:4]}-{born[8:10]}-{born[5:7]}" if born and len(born) == 10 else None
-
-
-def unordered_birth_date(born: str | None) -> str | None:
-    """The year, then day and month in either order: a date and its swap give the same."""
-    if not born or len(born) != 10:
-        return None
-    first, second = sorted((born[5:7], born[8:10]))
-    return f"{born[:4]}-{first}-{second}"
-
-
-def _linker(rows: Sequence[PersonRow], settings: Any) -> Any:
+def _linker(
+    rows: Sequence[PersonRow], settings: Any, frequencies: TermFrequencies | None = None
+) -> Any:
     from splink import DuckDBAPI, Linker
 
     db = DuckDBAPI()
-    return Linker(db.register(_frame(rows)), settings, log_level=None)
+    linker = Linker(db.register(_frame(rows)), settings, log_level=None)
+    if frequencies is not None:
+        _register_term_frequencies(db, linker, frequencies)
+    return linker
+
+
+# A trained model's term frequencies: column -> value -> share of the records holding it.
+TermFrequencies = dict[str, dict[str, float]]
+# Values held by fewer training records than this are not written into the model (a rare
+# name or postcode is left out, and takes no term-frequency adjustment, as in Splink for a
+# value missing from a registered table).
+MIN_TERM_COUNT = 5
+
+
+def term_frequency_columns() -> tuple[str, ...]:
+    """The columns whose exact agreement the specification adjusts by term frequency."""
+    return tuple(
+        level.column
+        for comparison in COMPARISONS
+        for level in comparison.levels
+        if isinstance(level, Exact) and level.term_frequencies
+    )
+
+
+def term_frequencies(rows: Sequence[PersonRow]) -> TermFrequencies:
+    """Each term-frequency column's values held by at least ``MIN_TERM_COUNT`` records, with
+    their share of the records that hold a value (Splink's ``tf_<column>``)."""
+    frequencies: TermFrequencies = {}
+    for column in term_frequency_columns():
+        counts = Counter(v for row in rows if (v := getattr(row, column)) is not None)
+        total = sum(counts.values())
+        frequencies[column] = {
+            value: count / total
+            for value, count in sorted(counts.items())
+            if count >= MIN_TERM_COUNT
+        }
+    return frequencies
+
+
+def _register_term_frequencies(db: Any, linker: Any, frequencies: TermFrequencies) -> None:
+    """Score with the model's term frequencies, not ones worked out from the records scored:
+    a batch's frequencies are not the population's, and search applies the model's too."""
+    import pandas as pd
+
+    for column in frequencies:
+        table = frequencies[column]
+        frame = pd.DataFrame(
+            {column: pd.Series(list(table), dtype="object"), f"tf_{column}": list(table.values())}
+        )
+        linker.table_management.register_term_frequency_lookup(db.register(frame), column)
+
+
+def model_term_frequencies(document: dict[str, Any]) -> TermFrequencies:
+    """The term frequencies a saved model carries for each column it adjusts (empty for a
+    model saved without them: no adjustment)."""
+    held = document.get("ehe_gateway", {}).get("term_frequencies", {})
+    adjusted = {
+        level["tf_adjustment_column"]
+        for comparison in document.get("comparisons", [])
+        for level in comparison.get("comparison_levels", [])
+        if level.get("tf_adjustment_column")
+    }
+    return {column: dict(held.get(column, {})) for column in sorted(adjusted)}
 
 
 def train_model(
@@ -273,6 +289,7 @@ def train_model(
     path = folder / f"model-v{version:04d}.json"
     model = without_matches_in_u(linker.misc.save_model_to_json())
     model["ehe_gateway"] = {
+        "term_frequencies": term_frequencies(sample),
         "version": version,
         "trained_on_records": len(sample),
         "records": len(rows),
@@ -346,7 +363,7 @@ def score_pairs(rows: Sequence[PersonRow], model: Path, lower: float = LOWER) ->
     if len(rows) < 2:
         return []
     document = _document(model)
-    linker = _linker(rows, document)
+    linker = _linker(rows, document, _frequencies(model))
     return _pairs(linker.inference.predict(threshold_match_probability=lower), document)
 
 
@@ -365,8 +382,13 @@ def score_between(
     left = db.register(_frame(new))
     right = db.register(_frame(others))
     linker = Linker(left, document, log_level=None)
+    _register_term_frequencies(db, linker, _frequencies(model))
     predicted = linker.inference.predict_between(left, right, threshold_match_probability=lower)
     return _pairs(predicted, document)
+
+
+def _frequencies(model: Path) -> TermFrequencies:
+    return model_term_frequencies(json.loads(model.read_text(encoding="utf-8")))
 
 
 def _document(model: Path) -> dict[str, Any]:
@@ -375,10 +397,16 @@ def _document(model: Path) -> dict[str, Any]:
     model's."""
     document: dict[str, Any] = json.loads(model.read_text(encoding="utf-8"))
     document.pop("ehe_gateway", None)
-    document["blocking_rules_to_generate_predictions"] = [
-        {"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in BLOCKING_RULES
-    ]
+    if _is_ours(document):  # another model (Splink's generic, measured beside) keeps its own
+        document["blocking_rules_to_generate_predictions"] = [
+            {"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in BLOCKING_RULES
+        ]
     return document
+
+
+def _is_ours(document: dict[str, Any]) -> bool:
+    names = [c.get("output_column_name") for c in document.get("comparisons", [])]
+    return names == [c.name for c in COMPARISONS]
 
 
 def _pairs(predicted: Any, document: dict[str, Any]) -> list[ScoredPair]:

@@ -39,7 +39,7 @@ from gateway.linkage.probabilistic import (
     person_from_identity,
     train_model,
 )
-from gateway.linkage.resolution import resolve
+from gateway.linkage.resolution import Resolution, resolve
 from gateway.read_model import refresh_restricted
 from gateway.store.engine import session_factory
 from gateway.store.tables import (
@@ -137,7 +137,7 @@ def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSu
         children = _children(session, existing, scope)
         together, apart = decisions(session)
         resolution = resolve(candidates, people, model, together=together, apart=apart)
-        reviews = _queue_for_review(session, resolution.clusters, resolution.scored, model)
+        reviews = _queue_for_review(session, resolution, model)
         new_children, merged, changed = _publish(
             session, resolution.clusters, existing, children, all_children=scope is None
         )
@@ -376,11 +376,13 @@ def read_candidates(
     return candidates, people, restricted
 
 
-def _queue_for_review(
-    session: Session, clusters: list[Cluster], scored: list[ScoredPair], model: Path | None
-) -> int:
-    """Pairs between the thresholds that linkage left apart go to the review queue, once."""
-    cluster_of = {m.key: n for n, c in enumerate(clusters) for m in c.members}
+def _queue_for_review(session: Session, resolution: Resolution, model: Path | None) -> int:
+    """Pairs that linkage left apart go to the review queue, once: identifier matches their
+    demographics contradict (the conflict named), then pairs between the thresholds."""
+    cluster_of = {m.key: n for n, c in enumerate(resolution.clusters) for m in c.members}
+    conflicts = [(c.pair, c.conflict) for c in resolution.conflicts]
+    scored: list[tuple[ScoredPair, str | None]] = [*conflicts]
+    scored.extend((pair, None) for pair in resolution.scored)
     query = select(
         LinkReview.left_source,
         LinkReview.left_record_id,
@@ -390,7 +392,7 @@ def _queue_for_review(
     known = {((a, b), (c, d)) for a, b, c, d in session.execute(query)}
     now = utcnow()
     rows = []
-    for pair in scored:
+    for pair, conflict in scored:
         if cluster_of.get(pair.left) == cluster_of.get(pair.right):
             continue
         left, right = sorted((pair.left, pair.right))
@@ -408,6 +410,7 @@ def _queue_for_review(
                 "model": model.stem if model else "",
                 "status": "open",
                 "created_at": now,
+                "conflict": conflict,
             }
         )
     _bulk(session, insert(_table(LinkReview)), rows)

@@ -6,20 +6,31 @@ labelled file, so the figures an evaluation prints are the figures of the real t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gateway.linkage.clustering import Cluster, LinkCandidate, Pair, ScoredEdge, cluster_records
-from gateway.linkage.names import is_common_forename, one_edit_apart, same_forename
+from gateway.linkage.corroboration import forenames_agree, identifier_conflict, shared_identifier
 from gateway.linkage.probabilistic import UPPER, PersonRow, ScoredPair, score_pairs
+from gateway.linkage.spec import Compared, swapped_birth_date
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two records an identifier would join whose demographics stand against it: for review."""
+
+    pair: ScoredPair
+    conflict: str  # e.g. "NHS number shared; different forenames, different birth dates"
 
 
 @dataclass(frozen=True)
 class Resolution:
     clusters: list[Cluster]
     scored: list[ScoredPair]  # every pair at or above the lower threshold
+    conflicts: list[Conflict]  # identifier matches left apart, each with its conflict named
 
 
 def resolve(
@@ -34,13 +45,81 @@ def resolve(
     automatically."""
     scored = score_pairs(people, model) if model else []
     by_key = {person.key: person for person in people}
+
+    def corroborated(a: LinkCandidate, b: LinkCandidate) -> bool:
+        return identifier_conflict(by_key[a.key], by_key[b.key]) is None
+
     edges = [
         ScoredEdge(p.left, p.right, evidence(p, model))
         for p in scored
-        if p.probability >= UPPER and not possible_twins(by_key[p.left], by_key[p.right])
+        if p.probability >= UPPER and may_join(by_key[p.left], by_key[p.right])
     ]
-    clusters = cluster_records(candidates, edges, together=together, apart=apart)
-    return Resolution(clusters, scored)
+    clusters = cluster_records(
+        candidates, edges, together=together, apart=apart, corroborated=corroborated
+    )
+    return Resolution(clusters, scored, _conflicts(clusters, people, scored, model))
+
+
+def may_join(a: PersonRow, b: PersonRow) -> bool:
+    """Whether a pair scoring above the upper threshold may be joined without a person: not
+    twin-shaped, and not an identifier match its demographics contradict."""
+    if possible_twins(a, b):
+        return False
+    return shared_identifier(a, b) is None or identifier_conflict(a, b) is None
+
+
+def _conflicts(
+    clusters: Sequence[Cluster],
+    people: Sequence[PersonRow],
+    scored: Sequence[ScoredPair],
+    model: Path | None,
+) -> list[Conflict]:
+    """Pairs sharing a valid NHS number or UPN, left in different clusters because their
+    demographics contradict it, each with its conflict and score."""
+    cluster_of = {m.key: n for n, c in enumerate(clusters) for m in c.members}
+    sharing: dict[str, list[PersonRow]] = {}
+    for person in people:
+        for key in (f"n:{person.nhs_number}", f"u:{person.upn}"):
+            if not key.endswith(":None"):
+                sharing.setdefault(key, []).append(person)
+    score = {(p.left, p.right): p for p in scored}
+    weigh = _weigher(model)
+    found: dict[tuple[Any, Any], Conflict] = {}
+    for group in sharing.values():
+        for n, a in enumerate(group):
+            for b in group[n + 1 :]:
+                left, right = sorted((a.key, b.key))
+                conflict = identifier_conflict(a, b)
+                if conflict is None or cluster_of[left] == cluster_of[right]:
+                    continue
+                if (left, right) in found:
+                    continue
+                pair = score.get((left, right)) or score.get((right, left)) or weigh(a, b)
+                what = shared_identifier(a, b)
+                found[(left, right)] = Conflict(pair, f"{what} shared; {conflict}")
+    return list(found.values())
+
+
+def _weigher(model: Path | None) -> Any:
+    """Scores a pair the model's way in Python (the pair scored below the review threshold)."""
+    from gateway.linkage.match_weights import UnusableModelError, weights_of
+
+    weights = None
+    if model is not None:
+        try:
+            weights = weights_of(json.loads(model.read_text(encoding="utf-8")), model.stem)
+        except (UnusableModelError, KeyError, ValueError):
+            weights = None
+
+    def weigh(a: PersonRow, b: PersonRow) -> ScoredPair:
+        if weights is None:
+            return ScoredPair(a.key, b.key, 0.0, {})
+        weighed = weights.weigh(Compared.of(a), Compared.of(b))
+        parts = {"prior": round(weights.prior, 3)}
+        parts.update((c, round(w, 3)) for c, _, w in weighed.reached)
+        return ScoredPair(a.key, b.key, weighed.probability, parts)
+
+    return weigh
 
 
 def evidence(pair: ScoredPair, model: Path | None) -> dict[str, Any]:
@@ -56,30 +135,16 @@ def possible_twins(a: PersonRow, b: PersonRow) -> bool:
     different forenames.
 
     Twins look like this, so a person decides (the pair goes to review however high it
-    scores). A nickname or a typo of one forename is not a different forename: ``olvia`` is
-    one edit from ``olivia`` and no one's name, whereas ``isabelle`` next to ``isabella`` are
-    both names and may be two children.
+    scores). A nickname, a misspelling or names swapped is not a different forename
+    (``corroboration.forenames_agree``): ``olvia`` is one edit from ``olivia`` and no one's
+    name, whereas ``isabelle`` next to ``isabella`` are both names and may be two children.
     """
-    if a.birth_date is None or b.birth_date not in (a.birth_date, _swapped(a.birth_date)):
+    if a.birth_date is None or b.birth_date not in (a.birth_date, swapped_birth_date(a.birth_date)):
         return False
     household = _same(a.family_name, b.family_name) or _same(a.postcode, b.postcode)
     household = household or _same(a.address, b.address)
-    return household and _different_forenames(a.given_name, b.given_name)
-
-
-def _swapped(born: str) -> str | None:
-    """The date with day and month swapped: scoring counts that nearly as a match, so here too."""
-    return f"{born[:4]}-{born[8:10]}-{born[5:7]}" if len(born) == 10 else None
+    return household and not forenames_agree(a, b)
 
 
 def _same(a: str | None, b: str | None) -> bool:
     return bool(a) and a == b
-
-
-def _different_forenames(a: str | None, b: str | None) -> bool:
-    if not a or not b:
-        return True  # no forename to tell them apart: either twin
-    if same_forename(a, b):
-        return False
-    typo = one_edit_apart(a.lower(), b.lower())
-    return not typo or (is_common_forename(a) and is_common_forename(b))

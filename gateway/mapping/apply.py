@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
 
 from gateway.mapping.spec import WHOLE_RECORD, FieldRule, ListRule, MappingSpec
-from gateway.mapping.transforms import ISO_FORMATS, TRANSFORMS, MappingValueError, parse_date
+from gateway.mapping.transforms import (
+    DATED,
+    ISO_FORMATS,
+    TRANSFORMS,
+    MappingValueError,
+    parse_date,
+)
 from gateway.model import CanonicalRecord, Provenance
 
 # What a cast or transform raises for a value it cannot handle; each names no value (our own
@@ -57,11 +63,18 @@ def _target(path: str) -> tuple[tuple[str, ...], str]:
     return tuple(parents), leaf
 
 
-def evaluate(rule: FieldRule, data: Any) -> Any:
-    """The canonical value of one field rule over ``data``; ValueError says why not."""
+def evaluate(rule: FieldRule, data: Any, as_of: date) -> Any:
+    """The canonical value of one field rule over ``data``; ValueError says why not.
+
+    ``as_of`` is the day the data was received: transforms whose answer depends on the day
+    (``DATED``) are given it, so a batch maps the same whatever day it is mapped on.
+    """
     value = rule.value if rule.source_path is None else resolve(data, rule.source_path)
     if rule.transform:
-        value = TRANSFORMS[rule.transform](value, **rule.args)
+        if rule.transform in DATED:
+            value = TRANSFORMS[rule.transform](value, as_of=as_of, **rule.args)
+        else:
+            value = TRANSFORMS[rule.transform](value, **rule.args)
     if rule.codes is not None and value is not None:
         key = str(value).strip()
         if key not in rule.codes:
@@ -108,8 +121,9 @@ def apply_mapping(
 ) -> Mapped:
     """Map one source dict; every failing field is named, and none of the values."""
     problems: list[str] = []
+    as_of = received_at.date()
     try:
-        record_id = evaluate(spec.record_id, data)
+        record_id = evaluate(spec.record_id, data, as_of)
     except TRANSFORM_ERRORS as exc:
         return Mapped(None, problems=[f"record_id: {_reason(exc)}"])
     if not record_id:
@@ -118,11 +132,11 @@ def apply_mapping(
     document: dict[str, Any] = {"agency": spec.agency, spec.agency: {}, "identity": {}}
     for target, rule in spec.fields.items():
         try:
-            _put(document, target, evaluate(rule, data))
+            _put(document, target, evaluate(rule, data, as_of))
         except TRANSFORM_ERRORS as exc:
             problems.append(f"{target}: {_reason(exc)}")
     for target, list_rule in spec.lists.items():
-        _put(document, target, _map_list(target, list_rule, data, problems))
+        _put(document, target, _map_list(target, list_rule, data, problems, as_of))
     if problems:
         return Mapped(record_id, problems=problems)
     document["provenance"] = Provenance(
@@ -135,15 +149,15 @@ def apply_mapping(
             record_id,
             problems=[f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()],
         )
-    return _with_retires(Mapped(record_id, record=record), spec, data)
+    return _with_retires(Mapped(record_id, record=record), spec, data, as_of)
 
 
-def _with_retires(mapped: Mapped, spec: MappingSpec, data: dict[str, Any]) -> Mapped:
+def _with_retires(mapped: Mapped, spec: MappingSpec, data: dict[str, Any], as_of: date) -> Mapped:
     """Add the id the record retires (if the mapping names one): a merge to apply on load."""
     if spec.retires is None:
         return mapped
     try:
-        retired = evaluate(spec.retires, data)
+        retired = evaluate(spec.retires, data, as_of)
     except TRANSFORM_ERRORS as exc:
         return Mapped(mapped.record_id, problems=[f"retires: {_reason(exc)}"])
     if retired and str(retired) != mapped.record_id:
@@ -151,14 +165,16 @@ def _with_retires(mapped: Mapped, spec: MappingSpec, data: dict[str, Any]) -> Ma
     return mapped
 
 
-def _map_list(target: str, rule: ListRule, data: Any, problems: list[str]) -> list[dict[str, Any]]:
+def _map_list(
+    target: str, rule: ListRule, data: Any, problems: list[str], as_of: date
+) -> list[dict[str, Any]]:
     """Map each repeating item; a failing field is added to ``problems`` with its position."""
     items = []
     for position, item in enumerate(_items(resolve(data, rule.source_path)), start=1):
         mapped_item: dict[str, Any] = {}
         for name, field_rule in rule.fields.items():
             try:
-                mapped_item[name] = evaluate(field_rule, item)
+                mapped_item[name] = evaluate(field_rule, item, as_of)
             except TRANSFORM_ERRORS as exc:
                 problems.append(f"{target}[{position}].{name}: {_reason(exc)}")
         items.append(mapped_item)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from gateway import clock
 from gateway.identifiers import compact_nhs_number, compact_upn, normalise_postcode
 
 Transform = Callable[..., Any]
@@ -22,19 +21,26 @@ class MappingValueError(ValueError):
 
 
 TRANSFORMS: dict[str, Transform] = {}
+# Transforms whose answer depends on the day the data was received (a name whose period has
+# ended by then is a previous name): the mapping passes that day as ``as_of``, never today.
+DATED: set[str] = set()
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
-NHS_VERIFICATION_URL = (
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
+# UK Core's extension (PDS, GP Connect); CareConnect's (STU3 era, still in exports) ends in -1.
+NHS_VERIFICATION_URLS = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+    "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1",
 )
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 RESTRICTED_CODES = {"R", "V", "REDRWTD"}
 ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S")
 
 
-def transform(name: str) -> Callable[[Transform], Transform]:
+def transform(name: str, *, dated: bool = False) -> Callable[[Transform], Transform]:
     def register(fn: Transform) -> Transform:
         TRANSFORMS[name] = fn
+        if dated:
+            DATED.add(name)
         return fn
 
     return register
@@ -166,33 +172,44 @@ def fhir_nhs_verification(identifiers: Any) -> str | None:
         if identifier.get("system") != NHS_NUMBER_SYSTEM:
             continue
         for extension in identifier.get("extension") or []:
-            if extension.get("url") == NHS_VERIFICATION_URL:
+            if extension.get("url") in NHS_VERIFICATION_URLS:
                 codings = (extension.get("valueCodeableConcept") or {}).get("coding") or []
                 return next((str(c["code"]) for c in codings if c.get("code")), None)
     return None
 
 
-def _official_name(names: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _official_name(names: list[dict[str, Any]], as_of: date) -> dict[str, Any] | None:
     """The current official (else usual, else any) name; if every name has ended, the latest."""
     named = [n for n in names if n.get("use") not in ("old", "maiden")]
-    current = [n for n in named if not _ended(n)]
+    current = [n for n in named if _in_force(n, as_of)]
     for use in ("official", "usual", None):
         for name in current:
             if use is None or name.get("use") == use:
                 return name
-    ended = sorted(named, key=lambda n: str((n.get("period") or {}).get("end") or ""))
+    return _latest_ended(named)
+
+
+def _in_force(item: dict[str, Any], as_of: date) -> bool:
+    """Whether a FHIR element's ``period`` holds on ``as_of``: started by then, not ended."""
+    start = parse_date((item.get("period") or {}).get("start"))
+    return (start is None or start <= as_of) and not _ended(item, as_of)
+
+
+def _ended(item: dict[str, Any], as_of: date) -> bool:
+    """Whether a FHIR element's ``period`` ended before ``as_of``."""
+    end = parse_date((item.get("period") or {}).get("end"))
+    return end is not None and end < as_of
+
+
+def _latest_ended(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    ended = sorted(items, key=lambda n: str((n.get("period") or {}).get("end") or ""))
     return ended[-1] if ended else None
 
 
-def _ended(name: dict[str, Any]) -> bool:
-    end = parse_date((name.get("period") or {}).get("end"))
-    return end is not None and end < clock.today()
-
-
-@transform("fhir_name")
-def fhir_name(names: Any, part: str) -> str | None:
-    """The given or family part of the current official (else usual) name."""
-    name = _official_name(as_list(names))
+@transform("fhir_name", dated=True)
+def fhir_name(names: Any, part: str, as_of: date) -> str | None:
+    """The given or family part of the name current on ``as_of`` (official, else usual)."""
+    name = _official_name(as_list(names), as_of)
     if name is None:
         return None
     if part == "family":
@@ -201,12 +218,13 @@ def fhir_name(names: Any, part: str) -> str | None:
     return " ".join(given) if given else None
 
 
-@transform("fhir_previous_names")
-def fhir_previous_names(names: Any) -> list[dict[str, Any]]:
-    chosen = _official_name(as_list(names))
+@transform("fhir_previous_names", dated=True)
+def fhir_previous_names(names: Any, as_of: date) -> list[dict[str, Any]]:
+    """Old and maiden names, and names whose period ended before ``as_of``."""
+    chosen = _official_name(as_list(names), as_of)
     result = []
     for name in as_list(names):
-        if name is not chosen and (name.get("use") in ("old", "maiden") or _ended(name)):
+        if name is not chosen and (name.get("use") in ("old", "maiden") or _ended(name, as_of)):
             given = " ".join(name.get("given") or []) or None
             result.append({"given_name": given, "family_name": name.get("family")})
     return result
@@ -230,13 +248,30 @@ def fhir_addresses(addresses: Any) -> list[dict[str, Any]]:
     return result
 
 
-@transform("fhir_gp_ods")
-def fhir_gp_ods(practitioners: Any) -> str | None:
-    for reference in as_list(practitioners):
-        identifier = reference.get("identifier") or {}
-        if identifier.get("value") and identifier.get("system", ODS_SYSTEM) == ODS_SYSTEM:
-            return str(identifier["value"])
-    return None
+@transform("fhir_gp_ods", dated=True)
+def fhir_gp_ods(practitioners: Any, as_of: date) -> str | None:
+    """The ODS code of the GP practice registration current on ``as_of``; if every one has
+    ended, the latest to end (PDS gives ``identifier.period`` on the registration)."""
+    registrations = [
+        identifier
+        for reference in as_list(practitioners)
+        if isinstance(identifier := reference.get("identifier"), dict)
+        and identifier.get("value")
+        and identifier.get("system", ODS_SYSTEM) == ODS_SYSTEM
+    ]
+    current = [r for r in registrations if _in_force(r, as_of)]
+    chosen = current[0] if current else _latest_ended(registrations)
+    return str(chosen["value"]) if chosen else None
+
+
+@transform("fhir_deceased")
+def fhir_deceased(record: Any) -> bool | None:
+    """True if the Patient is recorded as deceased (``deceasedBoolean`` or a
+    ``deceasedDateTime``), False if recorded as not, None if the source does not say."""
+    if record.get("deceasedDateTime"):
+        return True
+    flag = record.get("deceasedBoolean")
+    return flag if isinstance(flag, bool) else None
 
 
 @transform("fhir_restricted")
@@ -366,6 +401,37 @@ def register_entries(
         reason = record.get(reason_column) if reason_column else None
         return [{"registered_on": start, "deregistered_on": end, "deregistration_reason": reason}]
     return [{"reported_on": start, "resolved_on": end}]
+
+
+# The census's sex codes: GenderCurrent (to 2023-24) 1 male, 2 female, 0 not known,
+# 9 not stated; Sex (2024-25 on) M, F, U (unborn or not known). Published files mix them.
+CIN_SEX = {"1": "male", "2": "female", "0": "unknown", "9": "unknown"} | {
+    "M": "male",
+    "F": "female",
+    "U": "unknown",
+}
+
+
+@transform("cin_sex")
+def cin_sex(identifiers: Any) -> str | None:
+    """The child's sex from CIN census ``ChildIdentifiers``: ``Sex`` (2024-25 on), else
+    ``GenderCurrent`` (the element before it); either element's codes are read."""
+    if not isinstance(identifiers, dict):
+        return None
+    code = identifiers.get("Sex") or identifiers.get("GenderCurrent")
+    if code is None:
+        return None
+    sex = CIN_SEX.get(str(code).strip().upper())
+    if sex is None:
+        raise MappingValueError("sex code not in the census's code lists")
+    return sex
+
+
+@transform("dated_means_true")
+def dated_means_true(value: Any) -> bool | None:
+    """True where a date is recorded (CIN ``PersonDeathDate``: the child has died), else None
+    (the source does not say)."""
+    return True if value else None
 
 
 @transform("cin_episodes")

@@ -5,11 +5,12 @@ HL7 connector later reads in batches, ``server`` the asyncio listener between th
 """
 
 from gateway.mllp.header import Header, Refusal, acknowledgement, read_header
-from gateway.mllp.server import MllpListener, serve_forever
+from gateway.mllp.server import ListenerLimits, MllpListener, serve_forever
 from gateway.mllp.store import MessageStore
 
 __all__ = [
     "Header",
+    "ListenerLimits",
     "MessageStore",
     "MllpListener",
     "Refusal",

@@ -1,43 +1,63 @@
 """What the listener reads of a message before it answers, and the ACK it answers with.
 
 The listener must answer fast, so it reads only MSH (a plain split on the separator MSH-1
-declares, the way ER7 defines it) and checks that the message is one the batch parse can use:
-an ADT message of version 2.3 to 2.5 with a control id, a PID segment with PID-3 identifiers,
-and MRG-1 on an A40 merge. The full read of the fields the index needs happens later in the
-batch (staging, ``connectors/health/hl7v2_adt.py``), where anything else wrong with a message
-becomes a held item naming its position.
+declares, the way ER7 defines it) for the ACK, and asks the one acceptance rule the file
+connector asks too (``connectors.health.hl7v2_accept.accept``: an ADT message of version 2.3
+to 2.8 with a known patient trigger event, a control id, PID-3, and MRG-1 on a merge). The full
+read of the fields the index needs happens later in the batch (staging,
+``connectors/health/hl7v2_adt.py``), where anything else wrong with a message becomes a held
+item naming its position.
 
 Reasons given in an ACK never quote the message: they name what is wrong, not what it said.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from connectors.health.hl7v2_adt import SUPPORTED_VERSIONS
+from connectors.health.hl7v2_accept import (
+    DATA_TYPE,
+    DUPLICATE_KEY,
+    ERROR_TEXT,
+    INTERNAL,
+    REQUIRED_FIELD_MISSING,
+    SEGMENT_SEQUENCE,
+    SUPPORTED_VERSIONS,
+    UNSUPPORTED_EVENT,
+    UNSUPPORTED_TYPE,
+    UNSUPPORTED_VERSION,
+    NotAccepted,
+    accept,
+    decode,
+    msh_encoding,
+    segments_of,
+)
 
-_SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
+__all__ = [
+    "DATA_TYPE",
+    "DUPLICATE_KEY",
+    "INTERNAL",
+    "REQUIRED_FIELD_MISSING",
+    "SEGMENT_SEQUENCE",
+    "UNSUPPORTED_EVENT",
+    "UNSUPPORTED_TYPE",
+    "UNSUPPORTED_VERSION",
+    "Header",
+    "Refusal",
+    "acknowledgement",
+    "read_header",
+]
+
 DEFAULT_ENCODING = "^~\\&"
 # ACK control ids: this process's id and start time, then a counter (unique, and cheap).
 _ACK_PREFIX = f"{os.getpid():x}{int(datetime.now(UTC).timestamp()):x}"
 _ACK_NUMBERS = itertools.count(1)
-
-
-# HL7 table 0357 (message error condition codes) used in the ERR segment of an AE or AR.
-SEGMENT_SEQUENCE, REQUIRED_FIELD_MISSING, DATA_TYPE = 100, 101, 102
-UNSUPPORTED_TYPE, UNSUPPORTED_VERSION, INTERNAL = 200, 203, 207
-_ERROR_TEXT = {
-    100: "Segment sequence error",
-    101: "Required field missing",
-    102: "Data type error",
-    200: "Unsupported message type",
-    203: "Unsupported version id",
-    207: "Application internal error",
-}
+# Versions whose ERR segment has only ERR-1 (error code and location); later ones use ERR-3.
+_ERR_1_VERSIONS = ("2.3", "2.3.1", "2.4")
 
 
 class Refusal(Exception):
@@ -84,22 +104,33 @@ def _field(fields: list[str], number: int) -> str:
 def read_header(message: bytes) -> Header:
     """Read MSH and screen the message; raise Refusal (AR or AE, with the reason) if unusable."""
     try:
-        text = message.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Refusal("AR", f"not UTF-8 at byte {exc.start}", error=DATA_TYPE) from None
-    segments = [s for s in _SEGMENT_SPLIT.split(text.strip()) if s]
-    if not segments or not segments[0].startswith("MSH") or len(segments[0]) < 8:
-        raise Refusal("AR", "message does not start with an MSH segment", error=SEGMENT_SEQUENCE)
-    msh = segments[0]
-    separator, encoding = msh[3], msh[4:8]
-    if len(set(separator + encoding)) != 5 or (separator + encoding).isalnum():
-        raise Refusal("AR", "bad encoding characters in MSH-1 or MSH-2", error=DATA_TYPE)
-    fields = msh.split(separator)
-    component = encoding[0]
-    message_type = _field(fields, 9).split(component)
-    header = Header(
-        separator=separator,
-        encoding=encoding,
+        segments = segments_of(decode(message))
+    except NotAccepted as refusal:
+        raise Refusal(refusal.code, refusal.reason, None, refusal.condition) from None
+    header = _header(segments)
+    try:
+        event = accept(segments)
+    except NotAccepted as refusal:
+        raise Refusal(refusal.code, refusal.reason, header, refusal.condition) from None
+    assert header is not None  # accept took its MSH
+    if event.trigger_event != header.trigger_event:  # a v2.3 sender's trigger, from EVN-1
+        header = dataclasses.replace(header, trigger_event=event.trigger_event)
+    return header
+
+
+def _header(segments: list[str]) -> Header | None:
+    """The MSH fields an ACK answers with, or None if there is no usable MSH."""
+    if not segments:
+        return None
+    try:
+        encoding = msh_encoding(segments[0])
+    except NotAccepted:
+        return None
+    fields = segments[0].split(encoding.field)
+    message_type = _field(fields, 9).split(encoding.component)
+    return Header(
+        separator=encoding.field,
+        encoding=segments[0][4:8],
         sending_application=_field(fields, 3),
         sending_facility=_field(fields, 4),
         receiving_application=_field(fields, 5),
@@ -107,48 +138,9 @@ def read_header(message: bytes) -> Header:
         message_type=message_type[0],
         trigger_event=message_type[1] if len(message_type) > 1 else "",
         control_id=_field(fields, 10),
-        processing_id=_field(fields, 11).split(component)[0],
-        version=_field(fields, 12).split(component)[0],
+        processing_id=_field(fields, 11).split(encoding.component)[0],
+        version=_field(fields, 12).split(encoding.component)[0],
     )
-    _screen(header, segments)
-    return header
-
-
-def _screen(header: Header, segments: list[str]) -> None:
-    if not header.control_id:
-        raise Refusal("AR", "no message control id (MSH-10)", header, REQUIRED_FIELD_MISSING)
-    if header.version not in SUPPORTED_VERSIONS:
-        raise Refusal(
-            "AR", "HL7 version not supported (2.3 to 2.5 are)", header, UNSUPPORTED_VERSION
-        )
-    if header.message_type != "ADT":
-        raise Refusal("AR", "message type not supported (ADT is)", header, UNSUPPORTED_TYPE)
-    pid = _segment(segments, "PID")
-    if pid is None:
-        raise Refusal("AE", "ADT message without a PID segment", header, SEGMENT_SEQUENCE)
-    if not _value(pid, 3, header):
-        raise Refusal(
-            "AE", "ADT message without PID-3 patient identifiers", header, REQUIRED_FIELD_MISSING
-        )
-    if header.trigger_event == "A40":
-        mrg = _segment(segments, "MRG")
-        if mrg is None or not _value(mrg, 1, header):
-            raise Refusal(
-                "AE",
-                "A40 merge without MRG-1 (the retired patient id)",
-                header,
-                REQUIRED_FIELD_MISSING,
-            )
-
-
-def _segment(segments: list[str], name: str) -> str | None:
-    return next((s for s in segments if s[:3] == name), None)
-
-
-def _value(segment: str, number: int, header: Header) -> str:
-    fields = segment.split(header.separator)
-    raw = fields[number] if number < len(fields) else ""
-    return raw.strip(header.encoding[:2] + header.encoding[3] + " ")
 
 
 def acknowledgement(
@@ -185,8 +177,8 @@ def acknowledgement(
 
 def _err(error: int, version: str, sep: str, encoding: str) -> str:
     """ERR as the version defines it: ERR-1 (ELD) up to 2.4, ERR-3 and ERR-4 from 2.5."""
-    text = _ERROR_TEXT.get(error, "")
-    if version.startswith("2.5"):
+    text = ERROR_TEXT.get(error, "")
+    if version not in _ERR_1_VERSIONS:
         return sep.join(("ERR", "", "", encoding[0].join((str(error), text, "HL70357")), "E"))
     sub = encoding[3]
     return sep.join(("ERR", encoding[0] * 3 + sub.join((str(error), text, "HL70357"))))

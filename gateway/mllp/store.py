@@ -8,7 +8,10 @@ never ACKed, so recovery drops it: the sender sends it again. The journal is sea
 start-up; the HL7 connector reads sealed files as its drop folder (``ehe-gateway ingest
 health__hl7v2_adt --path <store>/sealed``), and landing keeps each one byte-exact as a batch.
 
-A message that is refused is kept in ``errors/`` with a JSON note of the code and reason.
+A message that is refused is kept in ``errors/`` with a JSON note of the code and reason: AR or
+AE as it was answered, or ``discarded`` for a torn frame or stray bytes that MLLP leaves
+unanswered. A message refused because its control id was already taken by other content is kept
+beside the content that took it (``<name>.first.hl7``), so both can be compared.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,6 +98,18 @@ class MessageStore:
         for path in sorted(self.sealed_dir.glob("*.hl7")):
             yield from read_frames(path.read_bytes())[0]
 
+    def find(self, wanted: Callable[[bytes], bool]) -> bytes | None:
+        """The first stored message, sealed or still in the journal, that ``wanted`` picks.
+
+        Reads the whole store: for the rare message whose control id was already taken.
+        """
+        journal = self.root / JOURNAL
+        pending = read_frames(journal.read_bytes())[0] if journal.exists() else []
+        for message in (*self.stored_messages(), *pending):
+            if wanted(message):
+                return message
+        return None
+
     # -- commits -----------------------------------------------------------------------------
 
     def append(self, messages: Iterable[bytes]) -> None:
@@ -152,20 +167,31 @@ class MessageStore:
 
     def keep_error(self, message: bytes, code: str, reason: str) -> Path:
         """Keep a refused message byte-exact, with a note of the code and reason, durably."""
+        return self._keep({".hl7": message}, {"code": code, "reason": reason})
+
+    def keep_conflict(self, first: bytes | None, second: bytes, reason: str) -> Path:
+        """Keep a message refused AE for a control id already taken, beside the stored one."""
+        files = {".hl7": second}
+        if first is not None:
+            files[".first.hl7"] = first
+        return self._keep(files, {"code": "AE", "reason": reason})
+
+    def _keep(self, files: dict[str, bytes], note: dict[str, object]) -> Path:
         self._errors += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        target = self.errors_dir / f"{stamp}-{os.getpid()}-{self._errors}.hl7"
-        note = {"code": code, "reason": reason, "received_at": stamp, "bytes": len(message)}
-        for path, content in (
-            (target, message),
-            (target.with_suffix(".json"), json.dumps(note).encode()),
-        ):
-            with path.open("wb") as handle:
+        base = self.errors_dir / f"{stamp}-{os.getpid()}-{self._errors}"
+        note = {**note, "received_at": stamp, "bytes": len(files[".hl7"])}
+        if ".first.hl7" in files:
+            note["first_file"] = f"{base.name}.first.hl7"
+        contents = {f"{base.name}{suffix}": data for suffix, data in files.items()}
+        contents[f"{base.name}.json"] = json.dumps(note).encode()
+        for name, content in contents.items():
+            with (self.errors_dir / name).open("wb") as handle:
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
         _fsync_dir(self.errors_dir)
-        return target
+        return base.with_suffix(".hl7")
 
     def errors(self) -> list[dict[str, object]]:
         """The notes of the refused messages, oldest first."""
@@ -182,4 +208,4 @@ def default_store_dir() -> Path:
     """``EHE_MLLP_DIR``, or ``mllp/`` in the data folder."""
     from gateway import config
 
-    return Path(os.environ.get("EHE_MLLP_DIR", config.data_dir() / "mllp"))
+    return config.mllp_dir()

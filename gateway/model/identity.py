@@ -53,6 +53,9 @@ class ChildIdentity(BaseModel):
     former_upns: list[str] = Field(default_factory=list)
     local_ids: dict[str, str] = Field(default_factory=dict)
     restricted: bool = False
+    # Whether the source records the child as deceased (FHIR deceased[x]); left out of the
+    # record's JSON when the source does not say.
+    deceased: bool | None = Field(default=None, exclude_if=_is_none)
 
     @property
     def current_postcode(self) -> str | None:

@@ -1,36 +1,28 @@
 """How long since each source's last good batch, and which sources are stale.
 
 A good batch is one loaded into the index. Each source has a threshold that fits how often it
-sends (``EHE_STALE_AFTER_HOURS_<SOURCE>`` overrides it); past it the source is stale, and the
-freshness check raises ``StaleSourceError`` so the orchestrator's failure callback alerts.
+sends (its connector's ``stale_after_hours``; ``EHE_STALE_AFTER_HOURS_<SOURCE>`` overrides it);
+past it the source is stale, and the freshness check raises ``StaleSourceError`` so the
+orchestrator's failure callback alerts.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connectors.registry import connector_class
 from gateway.recovery import StaleSourceError
+from gateway.settings import stale_after_hours_override
 from gateway.sources import source_names
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch
 
 log = logging.getLogger(__name__)
-
-# Hours without a good batch before a source counts as stale (a few of its send intervals).
-DEFAULT_STALE_AFTER_HOURS = {
-    "education__ctf": 72.0,
-    "education__ehe_register": 48.0,
-    "health__fhir_patient": 26.0,
-    "health__hl7v2_adt": 6.0,
-    "social_care__case_db": 26.0,
-    "social_care__cin_census": 24.0 * 8,
-}
 
 
 @dataclass(frozen=True)
@@ -46,8 +38,8 @@ class Freshness:
 
 
 def stale_after(source: str) -> timedelta:
-    hours = os.environ.get(f"EHE_STALE_AFTER_HOURS_{source.upper()}")
-    return timedelta(hours=float(hours) if hours else DEFAULT_STALE_AFTER_HOURS.get(source, 26.0))
+    hours = stale_after_hours_override(source)
+    return timedelta(hours=connector_class(source).stale_after_hours if hours is None else hours)
 
 
 def last_good_batches(session: Session) -> dict[str, datetime]:

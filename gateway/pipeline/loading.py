@@ -14,13 +14,13 @@ later good snapshot supersedes it.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session
 
+from connectors.registry import connector_class
 from gateway import config
 from gateway.errors import FatalConfigError
 from gateway.monitoring.alerts import Alert, raise_alert
@@ -33,6 +33,7 @@ from gateway.pipeline.staging import (
     staged_file,
 )
 from gateway.read_model import children_of_batch, refresh_restricted
+from gateway.settings import settings
 from gateway.sources import connector_for
 from gateway.store.batch_status import GATED, HELD_WHOLE, LOADED, SETTLED, SUPERSEDED
 from gateway.store.engine import session_factory
@@ -43,7 +44,6 @@ from gateway.store.tables.base import utcnow
 from gateway.validation.runner import CANONICAL_SUITE, suite_meta
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_HELD_SHARE = 0.5
 ROW_COUNT_RULE = "row_count_near_last_run"
 HELD_SHARE_RULE = "held_share_within_limit"
 # Gates on the size of a batch, which apply however small it is (the staging count check too).
@@ -88,7 +88,7 @@ class StagedBatch:
 
 
 def max_held_share() -> float:
-    return float(os.environ.get("EHE_MAX_HELD_SHARE", DEFAULT_MAX_HELD_SHARE))
+    return settings().max_held_share
 
 
 def load_batch(batch_id: str, *, index_url: str | None = None) -> Accounting:
@@ -264,17 +264,17 @@ def _hold_whole(
     return accounting
 
 
-def full_snapshot_sources() -> list[str]:
-    """Sources that send their whole population each time (the suite's ``row_count_gate``)."""
-    rule = suite_meta(CANONICAL_SUITE).get("row_count_gate") or {}
-    return list(rule.get("sources", []))
+def is_full_snapshot(source: str) -> bool:
+    """The source sends its whole population each time (its connector says so)."""
+    return bool(connector_class(source).full_snapshot)
 
 
 def _row_count_gate(session: Session, batch: Batch, received: int) -> dict[str, Any] | None:
-    """Row count far from the last loaded batch of a full-snapshot source (see the suite)."""
-    rule = suite_meta(CANONICAL_SUITE).get("row_count_gate") or {}
-    if batch.source not in full_snapshot_sources():
+    """Row count far from the last loaded batch of a full-snapshot source (its connector says
+    so; the thresholds are the suite's)."""
+    if not is_full_snapshot(batch.source):
         return None
+    rule = suite_meta(CANONICAL_SUITE).get("row_count_gate") or {}
     previous = session.scalar(
         select(Batch.received)
         .where(
@@ -397,7 +397,7 @@ def _updated(session: Session, statement: Update) -> int:
 def _supersede_older_snapshots(session: Session, loaded: Batch) -> None:
     """A good full snapshot replaces what any earlier gated snapshot of its source would have
     said: those are marked superseded (still kept and counted as gated)."""
-    if loaded.source not in full_snapshot_sources():
+    if not is_full_snapshot(loaded.source):
         return
     superseded = _updated(
         session,

@@ -9,7 +9,6 @@ can be read by anyone allowed to read the report.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections import defaultdict
 from datetime import UTC
@@ -19,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway import config
+from gateway.settings import set_library_environment
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch, ValidationRun
 
@@ -27,7 +27,7 @@ RUNS_PER_SOURCE = 20
 
 def build_data_docs(folder: Path, *, index_url: str | None = None) -> Path:
     """Build the Data Docs site in ``folder``; return its index page."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    set_library_environment()
     import great_expectations as gx
 
     import gateway.validation.custom_expectations  # noqa: F401  (registers ours for rendering)

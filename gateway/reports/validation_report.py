@@ -96,9 +96,7 @@ def render_html(report: ValidationReport, data_docs: str | None = None) -> str:
 def build_scheduled_report(index_url: str | None = None) -> str:
     """What the ``report__validation`` DAG runs: the report into ``EHE_REPORTS_DIR``
     (default: ``reports/validation`` in the data folder); returns the HTML's path."""
-    import os
-
     from gateway import config
 
-    out = Path(os.environ.get("EHE_REPORTS_DIR") or config.data_dir() / "reports") / "validation"
+    out = config.reports_dir() / "validation"
     return str(build_validation_report(out, index_url=index_url).html)

@@ -1,8 +1,12 @@
-"""Engines and sessions for the index, on SQLite or PostgreSQL, from one URL."""
+"""Engines and sessions for the index, on SQLite or PostgreSQL, from one URL.
+
+Every engine hides bound parameters from its errors (``hide_parameters=True``): a statement
+that fails (a dropped connection mid-load, a constraint) would otherwise carry the children's
+names and birth dates it was writing into the exception text, the CLI's output and the logs.
+"""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any
@@ -12,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import config
+from gateway.settings import settings
 
 _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
@@ -59,7 +64,7 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
 def pool_size() -> int:
     """Connections kept per process: the API's concurrent requests each hold one (a pool
     smaller than that would open and close a connection on many requests)."""
-    return int(os.environ.get("EHE_DB_POOL_SIZE", "20"))
+    return settings().db_pool_size
 
 
 def engine_for(url: str | None = None) -> Engine:
@@ -69,11 +74,15 @@ def engine_for(url: str | None = None) -> Engine:
         engine = _ENGINES.get(resolved)
         if engine is None:
             if make_url(resolved).get_backend_name() == "sqlite":
-                engine = create_engine(resolved, pool_pre_ping=True)
+                engine = create_engine(resolved, pool_pre_ping=True, hide_parameters=True)
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(
-                    resolved, pool_size=pool_size(), max_overflow=10, pool_recycle=3600
+                    resolved,
+                    pool_size=pool_size(),
+                    max_overflow=10,
+                    pool_recycle=3600,
+                    hide_parameters=True,
                 )
                 event.listen(engine, "checkin", _note_checkin)
                 event.listen(engine, "checkout", _ping_if_idle)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from sqlalchemy import DateTime, Table, select
@@ -19,6 +20,7 @@ from gateway.store.tables import Base
 
 TABLES = ("batch", "source_record", "quarantine", "validation_run", "child", "link")
 LEFT_OUT = {"id", "file_name"}
+_FILE_LINE = re.compile(r"^\S+ (line \d+)$")
 TIME_KEYS = {"received_at", "created_at", "updated_at", "decided_at", "linked_at"}
 
 
@@ -38,7 +40,27 @@ def table_rows(session: Session, name: str) -> list[str]:
     """Each row of one table as canonical JSON, sorted."""
     columns = _content_columns(Base.metadata.tables[name])
     rows = session.execute(select(*columns)).all()
-    return sorted(json.dumps([_plain(v) for v in row], sort_keys=True, default=str) for row in rows)
+    return sorted(
+        json.dumps(
+            [_held(c.name, _plain(v)) for c, v in zip(columns, row, strict=True)],
+            sort_keys=True,
+            default=str,
+        )
+        for row in rows
+    )
+
+
+def _held(column: str, value: Any) -> Any:
+    """A held item's key and payload without the landing file's name and the time it was
+    received (both left out of batches too): an extract landed under its extraction time."""
+    if column == "item_key" and isinstance(value, str):
+        return _FILE_LINE.sub(r"\1", value)
+    if column == "payload" and isinstance(value, str) and value.startswith("{"):
+        try:
+            return _plain(json.loads(value))
+        except ValueError:
+            return value
+    return value
 
 
 def index_fingerprint(session: Session) -> dict[str, str]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from connectors.registry import CONNECTORS
+from connectors.social_care.case_db import INBOX_DATABASE
 from gateway.synth import writers
 from gateway.synth.population import (
     Child,
@@ -17,19 +19,6 @@ from gateway.synth.population import (
     record_as,
     with_duplicates,
 )
-
-# Where each source's files land in an inbox folder (the demo's and the tests' layout).
-INBOX_LAYOUT = {
-    "education__ctf": "education/ctf",
-    "education__ehe_register": "education/ehe_register",
-    "education__removal_from_roll": "education/removal_from_roll",
-    "health__fhir_patient": "health/fhir",
-    "health__hl7v2_adt": "health/adt",
-    "social_care__case_db": "social_care/case_db",
-    "social_care__cin_census": "social_care/cin",
-    "social_care__ssda903": "social_care/ssda903",
-}
-CASE_DB_FILE = "case_management.sqlite"
 
 
 @dataclass(frozen=True)
@@ -43,7 +32,12 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
     """Write every source's files for a population of ``children`` under ``out``."""
     population = make_population(children, seed)
     rng = random.Random(seed + 1)
-    folders = {source: out / rel for source, rel in INBOX_LAYOUT.items()}
+    # Each source the demo runs reads its folder of the inbox (the connector declares it).
+    folders = {
+        source: out / cls.inbox_folder
+        for source, cls in CONNECTORS.items()
+        if cls.in_demo and cls.inbox_folder
+    }
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     by_source = _records(rng, population)
@@ -61,7 +55,7 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
         folders["health__hl7v2_adt"] / "adt_feed.hl7", by_source["health__hl7v2_adt"], rng
     )
     writers.write_case_db(
-        folders["social_care__case_db"] / CASE_DB_FILE, by_source["social_care__case_db"]
+        folders["social_care__case_db"] / INBOX_DATABASE, by_source["social_care__case_db"]
     )
     writers.write_cin_census(
         folders["social_care__cin_census"] / "cin_census_2026.xml",

@@ -88,3 +88,48 @@ TEAMS = (
     "Selby Early Help",
     "Northallerton Safeguarding Hub",
 )
+# Names that siblings are given close to each other's (same sex), so a sibling's record is a
+# near miss on the forename.
+SIMILAR_SIBLING_NAMES = (
+    ("Isabella", "Isabelle", "Isla"),
+    ("Ava", "Eva", "Evie"),
+    ("Mia", "Maya", "Maryam"),
+    ("Sophia", "Sophie", "Sofia"),
+    ("Amelia", "Emilia", "Amira"),
+    ("Ella", "Ellie", "Elsie"),
+    ("Lily", "Lila", "Lola"),
+    ("Theo", "Leo", "Theodore"),
+    ("Alfie", "Albie", "Archie"),
+    ("Harry", "Harvey", "Henry"),
+    ("Louis", "Lewis", "Luca"),
+    ("Mason", "Jason", "Jayden"),
+)
+# Alternate spellings and transliterations one agency writes for another's name.
+ALTERNATE_SPELLINGS = {
+    "Muhammad": ("Mohammed", "Mohammad", "Muhammed"),
+    "Aisha": ("Ayesha", "Aysha"),
+    "Zain": ("Zayn", "Zane"),
+    "Yusuf": ("Yousuf", "Yusef"),
+    "Fatima": ("Fatimah",),
+    "Maryam": ("Mariam", "Miriam"),
+    "Ibrahim": ("Ebrahim",),
+    "Niamh": ("Neve", "Neave"),
+    "Leah": ("Lea", "Leigh"),
+    "Zara": ("Zahra",),
+    "Amira": ("Ameera",),
+    "Reuben": ("Ruben",),
+    "Callum": ("Calum",),
+    "Kieran": ("Ciaran",),
+    "Connor": ("Conor",),
+    "Finley": ("Finlay",),
+    "Sophia": ("Sofia",),
+    "Isabelle": ("Isobel",),
+    "Hussain": ("Hussein", "Husain"),
+    "Ahmed": ("Ahmad",),
+    "Begum": ("Begom",),
+    "Clarke": ("Clark",),
+    "Thompson": ("Thomson",),
+    "Kelly": ("Kelley",),
+    "Davies": ("Davis",),
+    "Singh": ("Sing",),
+}

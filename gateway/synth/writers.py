@@ -149,11 +149,10 @@ def fhir_patient(r: Recorded) -> dict[str, Any]:
                 ],
             }
         )
-    names = [{"use": "official", "family": r.family_name, "given": [r.given_name]}]
+    given = [r.given_name] if r.given_name else []  # FHIR has no empty strings
+    names = [{"use": "official", "family": r.family_name, "given": given}]
     if r.child.previous_family_name and r.family_name != r.child.previous_family_name:
-        names.append(
-            {"use": "old", "family": r.child.previous_family_name, "given": [r.given_name]}
-        )
+        names.append({"use": "old", "family": r.child.previous_family_name, "given": given})
     birth = r.birth_date
     if r.defect == "future_birth_date":
         birth = REFERENCE_DATE + timedelta(days=400)

@@ -9,7 +9,6 @@ summary per expectation for the validation report.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from gateway import config
 from gateway.errors import FatalConfigError
 from gateway.model import CanonicalRecord
+from gateway.settings import set_library_environment
 from gateway.validation.frames import frame_row, raw_row
 
 CRITICAL = "critical"
@@ -73,7 +73,7 @@ def _suite_document(name: str) -> dict[str, Any]:
 
 @cache
 def _context() -> Any:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    set_library_environment()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

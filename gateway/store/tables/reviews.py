@@ -35,6 +35,10 @@ class LinkReview(Base):
     model: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Why linkage queued the pair rather than joining it, when an identifier both records
+    # share is contradicted by their demographics (e.g. "NHS number shared; different
+    # forenames"): names of fields, never their values.
+    conflict: Mapped[str | None] = mapped_column(String(200), default=None)
     # A reviewer's decision (MANUAL: the matcher and retraining never change it).
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decided_at: Mapped[datetime | None]

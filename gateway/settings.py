@@ -1,0 +1,225 @@
+"""Every setting the gateway reads from its environment, typed and described, in one place.
+
+Settings are ``EHE_<NAME>`` environment variables, read by pydantic-settings into ``Settings``;
+code reads them as ``settings().<name>``. No other module reads ``os.environ``. Two families of
+settings are named per source, so they cannot be fields; each is read by one function here:
+``EHE_SOURCE_<SOURCE>_<KEY>`` (``source_setting``: a source's path, URL or API settings) and
+``EHE_STALE_AFTER_HOURS_<SOURCE>`` (``stale_after_hours_override``). ``docs/configuration.md``
+lists them all (``ehe-gateway settings --markdown`` writes it; a test keeps it up to date).
+
+``settings()`` builds the object once and again only when one of its variables has changed (a
+test's ``monkeypatch.setenv``, say): a call costs a look-up per variable, not a validation.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.errors import FatalConfigError
+
+PREFIX = "EHE_"
+SOURCE_PREFIX = "EHE_SOURCE_"
+STALE_PREFIX = "EHE_STALE_AFTER_HOURS_"
+# Environment variables the gateway sets for the libraries it uses (never read back).
+LIBRARY_ENVIRONMENT = {"GX_ANALYTICS_ENABLED": "False"}
+# The demo's own identity provider (``gateway.access.tokens.LocalIssuer``) and audience.
+LOCAL_ISSUER = "urn:ehe-gateway:local-issuer"
+DEFAULT_AUDIENCE = "ehe-gateway"
+# The MLLP listener's limits when neither its caller nor the environment sets them.
+MLLP_IDLE_TIMEOUT_S = 600.0
+MLLP_MAX_CONNECTIONS = 32
+
+
+def _setting(default: Any, description: str, shown: str | None = None) -> Any:
+    """A field with its description; ``shown`` is the default as the docs should say it."""
+    if shown is None:
+        return Field(default, description=description)
+    return Field(default, description=description, json_schema_extra={"shown_default": shown})
+
+
+class Settings(BaseSettings):
+    """The gateway's settings: each field ``name`` is the variable ``EHE_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    # Where things live
+    data_dir: Path | None = _setting(
+        None,
+        "The data folder: landing area, staging, extracts, keys, alerts, the SQLite index and "
+        "Airflow's metadata of the demo.",
+        "data/ in the checkout",
+    )
+    index_url: str | None = _setting(
+        None,
+        "SQLAlchemy URL of the index database (PostgreSQL in production).",
+        "SQLite file index.sqlite in the data folder",
+    )
+    landing_dir: Path | None = _setting(
+        None,
+        "Where received files are kept byte-exact, one folder per source and batch.",
+        "landing/ in the data folder",
+    )
+    staging_dir: Path | None = _setting(
+        None,
+        "Where validated canonical records wait, one file per batch, to be loaded.",
+        "staging/ in the data folder",
+    )
+    inbox: Path | None = _setting(
+        None,
+        "Where agencies' files arrive: each file source reads its folder under it (the demo "
+        "writes the synthetic population there).",
+        "inbox/ in the data folder",
+    )
+    reports_dir: Path | None = _setting(
+        None,
+        "Where scheduled reports are written (the validation report in validation/).",
+        "reports/ in the data folder",
+    )
+    mllp_dir: Path | None = _setting(
+        None,
+        "The MLLP listener's message store (HL7 v2 messages received over TCP).",
+        "mllp/ in the data folder",
+    )
+    agreements_dir: Path | None = _setting(
+        None,
+        "The folder of data sharing agreements (YAML) the access policy reads.",
+        "agreements/ in the checkout",
+    )
+    # Loading
+    max_held_share: float = _setting(
+        0.5,
+        "A batch with more than this share of its records held for serious failures is stopped "
+        "whole, nothing of it loaded.",
+    )
+    db_pool_size: int = _setting(
+        20, "Index database connections kept per process (the API's concurrent requests)."
+    )
+    log_level: str = _setting("INFO", "Log level of the gateway's own loggers (DEBUG, INFO...).")
+    # Access
+    oidc_issuer: str = _setting(
+        LOCAL_ISSUER,
+        "Issuer (iss) the API accepts in bearer tokens; the local issuer signs the demo's.",
+    )
+    oidc_audience: str = _setting(DEFAULT_AUDIENCE, "Audience (aud) the API requires in tokens.")
+    oidc_jwks_url: str | None = _setting(
+        None,
+        "Identity provider's JWKS URL; unset, the gateway is its own local issuer (demo).",
+    )
+    break_glass_minutes: int = _setting(
+        60, "How long a break-glass override stays open for its child and purpose."
+    )
+    rate_limit_per_minute: float = _setting(
+        120.0, "API requests a user may make per minute (token bucket refill rate)."
+    )
+    rate_limit_burst: int = _setting(30, "API requests a user may make at once (bucket size).")
+    rate_limit_storage: str = _setting(
+        "",
+        "Where rate limits are counted: redis://... for one count per user across API "
+        "workers; empty or memory:// counts in each worker process.",
+        "empty (each worker process)",
+    )
+    api_workers: int | None = _setting(
+        None, "API worker processes of `ehe-gateway serve`.", "one per CPU core"
+    )
+    audit_signing_key: Path | None = _setting(
+        None,
+        "The PEM file of the Ed25519 key that signs audit checkpoints (`ehe-gateway audit "
+        "keygen` makes one); kept outside the database.",
+        "unset (no checkpoints signed)",
+    )
+    audit_checkpoints: Path | None = _setting(
+        None,
+        "The file signed audit checkpoints are appended to (put it on append-only storage).",
+        "unset",
+    )
+    mllp_idle_timeout_s: float = _setting(
+        MLLP_IDLE_TIMEOUT_S,
+        "Seconds without a byte before the MLLP listener closes a connection (0: never).",
+    )
+    mllp_max_connections: int = _setting(
+        MLLP_MAX_CONNECTIONS,
+        "Connections the MLLP listener serves at once; one more is closed when accepted.",
+    )
+    # Orchestration
+    dag_retries: int = _setting(
+        3, "Retries of a DAG task after a retriable failure (`ehe-gateway run-dags` sets 0)."
+    )
+    dag_retry_delay_s: int = _setting(
+        120, "First delay before a DAG task is retried, in seconds (then exponential backoff)."
+    )
+    extract_timeout_min: int = _setting(
+        30, "Time limit of an ingest DAG's land task (reading the source), in minutes."
+    )
+    dag_workers: int | None = _setting(
+        None,
+        "Airflow processes `ehe-gateway run-dags` runs ingest DAGs in, side by side.",
+        "one per CPU core, at most two",
+    )
+    run_dags_timeout_s: int = _setting(
+        3600, "Time limit of a whole `ehe-gateway run-dags`, in seconds."
+    )
+    step_timings: Path | None = _setting(
+        None,
+        "A file each DAG step appends its start and duration to (JSON lines; the Airflow "
+        "benchmark sets it).",
+        "unset (not recorded)",
+    )
+
+
+# The variable of each field, in field order: what ``settings()`` compares between calls.
+VARIABLES: tuple[str, ...] = tuple(PREFIX + name.upper() for name in Settings.model_fields)
+
+
+def settings() -> Settings:
+    """The settings in force: made again only if one of their variables changed."""
+    return _settings_for(tuple(map(os.environ.get, VARIABLES)))
+
+
+@functools.lru_cache(maxsize=8)
+def _settings_for(values: tuple[str | None, ...]) -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:  # name the variable and the problem, never the value
+        problems = "; ".join(
+            f"{PREFIX}{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise FatalConfigError(f"invalid setting: {problems}") from None
+
+
+def source_setting(source: str, key: str) -> str | None:
+    """``EHE_SOURCE_<SOURCE>_<KEY>``: one setting of one source (``path``, ``url``, or a key
+    an API connector names in ``env_config``, such as ``client_secret``); None if unset."""
+    return os.environ.get(f"{SOURCE_PREFIX}{source.upper()}_{key.upper()}") or None
+
+
+def stale_after_hours_override(source: str) -> float | None:
+    """``EHE_STALE_AFTER_HOURS_<SOURCE>``: the source's freshness threshold, if overridden."""
+    name = f"{STALE_PREFIX}{source.upper()}"
+    hours = os.environ.get(name)
+    if not hours:
+        return None
+    try:
+        return float(hours)
+    except ValueError:
+        raise FatalConfigError(f"invalid setting: {name} is not a number of hours") from None
+
+
+def set_library_environment() -> None:
+    """Set what the libraries the gateway uses read from the environment (GX's telemetry off),
+    unless the deployment set it."""
+    for name, value in LIBRARY_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
+def process_environment() -> dict[str, str]:
+    """A copy of this process's environment, for a child process (Airflow's CLI) to start in."""
+    return dict(os.environ)
