@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from gateway.errors import FatalConfigError
+from gateway.errors import FatalConfigError, UnreadablePathError
 
 # A line longer than this is refused as oversized rather than read into memory whole.
 MAX_LINE_BYTES = 4 * 1024 * 1024
@@ -190,6 +190,13 @@ class Connector(ABC):
     def discover(self) -> list[Stream]:
         return [self.stream]
 
+    def count_records(self, path: Path) -> int | None:
+        """How many records a landed file holds, counted without the parser (opening and
+        closing tags, rows), so staging can check every one is accounted for; None where the
+        source has no such count. A file with no record in it may still give one item (the
+        reason it was refused)."""
+        return None
+
     def read(self, path: Path) -> Iterator[Extracted]:
         """``parse``, with a record whose key already came earlier in the file held, not kept.
 
@@ -243,7 +250,9 @@ class FileDropConnector(Connector):
 
     def check(self) -> None:
         if not Path(self.config["path"]).exists():
-            raise FatalConfigError(f"{self.source}: no such file or folder {self.config['path']}")
+            raise UnreadablePathError(
+                f"{self.source}: no such file or folder {self.config['path']}"
+            )
 
     def extract(self, work_dir: Path, bookmark: str | None) -> Extraction:
         self.check()

@@ -7,6 +7,7 @@ declared in ``gateway.settings``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from gateway.settings import settings
@@ -61,3 +62,10 @@ def mllp_dir() -> Path:
 def agreements_dir() -> Path:
     """The data sharing agreements the access policy reads."""
     return settings().agreements_dir or AGREEMENTS_DIR
+
+
+def gate_min_records() -> int:
+    """Batches with fewer records than this (``EHE_GATE_MIN_RECORDS``, default 20) are judged
+    record by record: the held-share and empty-column gates do not stop them (one right hold
+    in a one-record file is not a broken delivery)."""
+    return int(os.environ.get("EHE_GATE_MIN_RECORDS", "20"))

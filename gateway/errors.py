@@ -18,6 +18,10 @@ class FatalConfigError(GatewayError):
     """Configuration, credentials or a declarative file is wrong: a person must fix it."""
 
 
+class UnreadablePathError(FatalConfigError):
+    """A configured file or folder does not exist or cannot be read."""
+
+
 class BadRecordError(GatewayError):
     """One record cannot be accepted: keep it with this reason and go on with the rest."""
 

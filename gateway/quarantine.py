@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.errors import FatalConfigError
-from gateway.pipeline.loading import Accounting, reprocess_batch
+from gateway.pipeline.loading import Accounting, accounting_rows, reprocess_batch
+from gateway.store.batch_status import GATED, HELD_WHOLE
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch, HeldRecord
 
@@ -59,6 +60,19 @@ def list_held(
         query = query.where(HeldRecord.status == status)
     with session_factory(index_url)() as session:
         return [_item(row) for row in session.scalars(query)]
+
+
+def list_held_batches(
+    *, source: str | None = None, status: str | None = GATED, index_url: str | None = None
+) -> list[Accounting]:
+    """Batches held whole by a gate (``gated``; ``superseded`` once a later full snapshot
+    loaded; None for both), each with its record count and reasons."""
+    wanted = HELD_WHOLE if status is None else (status,)
+    return [
+        row
+        for row in accounting_rows(index_url)
+        if row.status in wanted and (source is None or row.source == source)
+    ]
 
 
 @dataclass(frozen=True)

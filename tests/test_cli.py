@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from typer.testing import CliRunner
+import pytest
+from typer.testing import CliRunner, Result
 
 from gateway.cli import app
+from gateway.cli.errors import ExitCode
 from gateway.sources import api_source_names, source_names
 
 runner = CliRunner()
@@ -30,8 +35,20 @@ def test_ingest_then_accounting_json(index_url: str, inbox: Path) -> None:
     listed = runner.invoke(app, ["accounting", "--json"])
     rows = json.loads(listed.output)
     assert len(rows) == 1
-    assert set(rows[0]) == {"source", "batch", "received", "loaded", "quarantined", "rejected"}
+    assert set(rows[0]) == {
+        "source",
+        "batch",
+        "status",
+        "received",
+        "loaded",
+        "quarantined",
+        "rejected",
+        "gated",
+        "pending",
+        "gate_reasons",
+    }
     row = rows[0]
+    assert (row["status"], row["gated"], row["pending"]) == ("loaded", 0, 0)
     assert row["received"] == row["loaded"] + row["quarantined"] + row["rejected"]
     held = runner.invoke(app, ["quarantine", "list", "--status", "all"])
     assert held.exit_code == 0
@@ -42,10 +59,58 @@ def test_ingest_then_accounting_json(index_url: str, inbox: Path) -> None:
     assert "Children in the index" in summary.output
 
 
+def _one_line_error(result: Result) -> str:
+    """The failure as a user sees it: one line on stderr, no traceback."""
+    assert isinstance(result.exception, SystemExit), result.exception
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
 def test_unknown_source_says_which_exist(index_url: str) -> None:
     result = runner.invoke(app, ["ingest", "education__nope", "--path", "x"])
-    assert result.exit_code != 0
-    assert "known sources" in str(result.exception)
+    assert result.exit_code == ExitCode.CONFIG == 4
+    assert "known sources" in _one_line_error(result)
+
+
+def test_unreadable_path_is_one_line(index_url: str, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["ingest", "education__ehe_register", "--path", str(tmp_path / "nowhere")]
+    )
+    assert result.exit_code == ExitCode.UNREADABLE == 5
+    assert "no such file or folder" in _one_line_error(result)
+
+
+def test_index_never_upgraded_says_what_to_run(
+    tmp_path: Path, data_dir: Path, inbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EHE_INDEX_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    register = inbox / "education" / "ehe_register"
+    result = runner.invoke(app, ["ingest", "education__ehe_register", "--path", str(register)])
+    assert result.exit_code == ExitCode.INDEX_NOT_UPGRADED == 6
+    assert "ehe-gateway db upgrade" in _one_line_error(result)
+    listed = runner.invoke(app, ["accounting"])
+    assert listed.exit_code == 6
+    debug = runner.invoke(app, ["--debug", "accounting"])
+    assert debug.exit_code == 1 and not isinstance(debug.exception, SystemExit)
+
+
+def test_installed_command_prints_one_line_and_the_code(tmp_path: Path) -> None:
+    """The real ``ehe-gateway`` process: one line on stderr, the documented code, no traceback;
+    the codes are listed in its help."""
+    cli = str(Path(sys.executable).with_name("ehe-gateway"))
+    env = {**os.environ, "EHE_INDEX_URL": f"sqlite:///{tmp_path / 'never.sqlite'}"}
+    run = subprocess.run(
+        [cli, "accounting"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 6
+    assert run.stderr.strip().splitlines()[-1].startswith("error: the index has no schema")
+    assert "Traceback" not in run.stderr
+    shown = subprocess.run(
+        [cli, "--help"], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    help_text = " ".join(shown.split())
+    assert "index not upgraded" in help_text and "held whole by a gate" in help_text
 
 
 def test_makefile_demo_calls_real_commands() -> None:

@@ -166,7 +166,7 @@ def test_airflow_retries_retriable_fails_fatal_at_once_and_alerts(
     alerts = [json.loads(x) for x in (tmp_path / "data" / "alerts.jsonl").read_text().splitlines()]
     by_source = {(a["kind"], a["source"]): a for a in alerts}
     ctf = by_source["task_failed", "education__ctf"]
-    assert ctf["task_id"] == "land" and "fatal: FatalConfigError" in ctf["reason"]
+    assert ctf["task_id"] == "land" and "fatal: UnreadablePathError" in ctf["reason"]
     case_db = by_source["task_failed", "social_care__case_db"]
     assert "retriable: RetriableSourceError" in case_db["reason"]
     stale = {a["source"] for a in alerts if a["kind"] == "stale_source"}

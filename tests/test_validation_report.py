@@ -3,14 +3,13 @@ a PDF with pages, and Data Docs linked from it."""
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from gateway.access.audit import Actor
-from gateway.errors import BatchGateError
 from gateway.pipeline import accounting_rows, ingest
 from gateway.quarantine import list_held, reject_held
 from gateway.reports.validation_data import build_report
@@ -21,23 +20,42 @@ from gateway.store.tables import SourceRecord
 IG = Actor("ida.officer", "LA 815 information governance", "ig_officer")
 
 
-def _run_pipeline(index_url: str, samples: Path) -> None:
+def _run_pipeline(index_url: str, samples: Path, inbox: Path, tmp_path: Path) -> None:
     ingest("education__ctf", index_url=index_url)
     ingest("social_care__cin_census", index_url=index_url)
-    with pytest.raises(BatchGateError):  # every ITK patient is an adult: the batch is stopped
-        ingest(
-            "health__hl7v2_adt",
-            path=str(samples / "hl7v2/nhs-itk-v2.4/ITK_ADT_A01_example.hl7"),
-            index_url=index_url,
-        )
+    # One ITK patient, an adult: a one-record batch is judged record by record (held, loaded).
+    (adult,) = ingest(
+        "health__hl7v2_adt",
+        path=str(samples / "hl7v2/nhs-itk-v2.4/ITK_ADT_A01_example.hl7"),
+        index_url=index_url,
+    )
+    assert (adult.status, adult.quarantined) == ("loaded", 1)
+    # Forty register entries, thirty without a birth date: the delivery is stopped whole.
+    (stopped,) = ingest(
+        "education__ehe_register", path=str(_register_mostly_undated(inbox, tmp_path))
+    )
+    assert stopped.status == "gated"
     (first, *_rest) = list_held(source="education__ctf", index_url=index_url)
     reject_held(first.id, "not one of ours", IG, index_url=index_url)
+
+
+def _register_mostly_undated(inbox: Path, tmp_path: Path) -> Path:
+    source = next((inbox / "education" / "ehe_register").glob("*.csv"))
+    with source.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header, rows = list(reader.fieldnames or []), list(reader)[:40]
+    path = tmp_path / "register.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows({**row, "DOB": ""} if n % 4 else row for n, row in enumerate(rows))
+    return path
 
 
 def test_report_from_a_real_run_has_the_right_counts(
     index_url: str, inbox: Path, samples: Path, tmp_path: Path
 ) -> None:
-    _run_pipeline(index_url, samples)
+    _run_pipeline(index_url, samples, inbox, tmp_path)
     sqlite = index_url.startswith("sqlite")
     files = build_validation_report(
         tmp_path / "report", index_url=index_url, pdf=sqlite, data_docs=sqlite
@@ -53,11 +71,13 @@ def test_report_from_a_real_run_has_the_right_counts(
         assert section.total("loaded") == row.loaded
         assert section.total("quarantined") == row.quarantined
         assert section.total("rejected") == row.rejected
+        assert section.total("gated") == row.gated
         assert f"{row.received:,}" in html
-    stopped = by_source["health__hl7v2_adt"].latest
-    assert (stopped.status, stopped.loaded, stopped.gates_failed) == (
+    stopped = by_source["education__ehe_register"].latest
+    assert (stopped.status, stopped.loaded, stopped.gated, stopped.gates_failed) == (
         "gated",
         0,
+        40,
         ["held_share_within_limit"],
     )
     assert "STOPPED" in html and "more than 50% of its records failed serious checks" in html

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Extracted, FileDropConnector, Stream
-from connectors.xml_stream import first_record, path_text, xml_records
+from connectors.xml_stream import count_records, first_record, path_text, xml_records
 
 _TEXT = {"type": ["string", "null"]}
 _OBJECT_OR_LIST = {"type": ["object", "array", "null"]}
@@ -41,6 +41,9 @@ class CommonTransferFileConnector(FileDropConnector):
     description = "DfE Common Transfer File (XML) sent to the LA when a pupil leaves a school"
     patterns = ("*.xml", "*.XML")
     stream = Stream("pupils", primary_key=("UPN",), bookmark_field=None, schema=SCHEMA)
+
+    def count_records(self, path: Path) -> int | None:
+        return count_records(path, "Pupil")
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         header = _read_header(path)

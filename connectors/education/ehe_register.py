@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from connectors.base import Extracted, FileDropConnector, Stream
-from connectors.csv_rows import read_csv_rows
+from connectors.csv_rows import count_records, read_csv_rows
 
 SCHEMA = {
     "type": "object",
@@ -32,6 +32,9 @@ class EheRegisterConnector(FileDropConnector):
     stream = Stream(
         "register_entries", primary_key=("ChildRef",), bookmark_field=None, schema=SCHEMA
     )
+
+    def count_records(self, path: Path) -> int | None:
+        return count_records(path)
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         yield from read_csv_rows(path)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from connectors.base import Extracted, FileDropConnector, Stream
-from connectors.csv_rows import read_csv_rows
+from connectors.csv_rows import count_records, read_csv_rows
 
 _TEXT = {"type": ["string", "null"]}
 SCHEMA = {
@@ -38,6 +38,9 @@ class RemovalFromRollConnector(FileDropConnector):
     stream = Stream(
         "removals", primary_key=("NotificationRef",), bookmark_field=None, schema=SCHEMA
     )
+
+    def count_records(self, path: Path) -> int | None:
+        return count_records(path)
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         yield from read_csv_rows(path)

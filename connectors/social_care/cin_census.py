@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from connectors.base import Extracted, FileDropConnector, Stream
-from connectors.xml_stream import xml_records
+from connectors.xml_stream import count_records, xml_records
 
 _TEXT = {"type": ["string", "null"]}
 SCHEMA = {
@@ -43,6 +43,9 @@ class CinCensusConnector(FileDropConnector):
     stream = Stream(
         "children", primary_key=("ChildIdentifiers.LAchildID",), bookmark_field=None, schema=SCHEMA
     )
+
+    def count_records(self, path: Path) -> int | None:
+        return count_records(path, "Child")
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         for item in xml_records(path, "Child", "child"):

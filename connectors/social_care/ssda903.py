@@ -23,7 +23,7 @@ from typing import Any
 
 from connectors.base import Extracted, FileDropConnector, Stream
 from connectors.csv_rows import read_csv_rows
-from connectors.xml_stream import as_list_of_dicts, xml_records
+from connectors.xml_stream import as_list_of_dicts, count_records, xml_records
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,10 @@ class Ssda903Connector(FileDropConnector):
     stream = Stream(
         "looked_after_children", primary_key=("CHILD",), bookmark_field=None, schema=SCHEMA
     )
+
+    def count_records(self, path: Path) -> int | None:
+        # The XML return: one record a child. CSV tables: only the header table is read.
+        return count_records(path, "CHILD") if path.suffix.lower() == ".xml" else None
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         self.not_read = Counter()

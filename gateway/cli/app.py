@@ -1,15 +1,41 @@
-"""The root ``ehe-gateway`` Typer app; each module of this package adds its commands to it."""
+"""The root ``ehe-gateway`` Typer app; each module of this package adds its commands to it.
+
+A command that fails prints one line and exits with a documented code (``gateway.cli.errors``);
+``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
+from gateway.cli.errors import EXIT_CODES_HELP, describe_failure
 from gateway.logs import configure_logging
 
+
+class GatewayGroup(TyperGroup):
+    """The root command: turns an exception of any command into one line and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
+        try:
+            return super().invoke(ctx)
+        except (TyperException, typer.Exit, typer.Abort):  # usage errors and chosen exits
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            code, line = describe_failure(exc)
+            typer.echo(f"error: {line}", err=True)
+            raise typer.Exit(int(code)) from None
+
+
 app = typer.Typer(
-    help="EHE gateway: join what agencies know about children in elective home education.",
+    cls=GatewayGroup,
+    help="EHE gateway: join what agencies know about children in elective home education.\n\n"
+    + EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
@@ -23,5 +49,10 @@ def command_group(name: str, help_text: str) -> typer.Typer:
 
 
 @app.callback()
-def main(log_level: Annotated[str, typer.Option(help="DEBUG, INFO or WARNING")] = "INFO") -> None:
+def main(
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO or WARNING")] = "INFO",
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of a failure, not one line")
+    ] = False,
+) -> None:
     configure_logging(log_level)

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gateway.cli.app import app, command_group
+from gateway.cli.errors import ExitCode
+
+if TYPE_CHECKING:
+    from gateway.pipeline import Accounting
 
 db_app = command_group("db", "The index database.")
 
@@ -72,17 +76,32 @@ def ingest(
         str | None, typer.Option(help="A database or API URL (SQL and FHIR sources)")
     ] = None,
 ) -> None:
-    """Run one source through landing, mapping, validation and loading, and print the accounting."""
+    """Run one source through landing, mapping, validation and loading, and print the accounting.
+
+    Exits 3 when a batch was held whole by a gate (the others still load).
+    """
     from gateway.pipeline import ingest as run_ingest
 
     results = run_ingest(source, path=path, url=url)
     if not results:
         typer.echo(f"{source}: nothing new")
+    print_accounting(results)
+
+
+def print_accounting(results: list[Accounting]) -> None:
+    """One line per batch; a gated batch's reasons on stderr, and exit code 3 if any."""
     for a in results:
         typer.echo(
             f"{a.batch}: received {a.received}, loaded {a.loaded}, "
-            f"quarantined {a.quarantined}, rejected {a.rejected}"
+            f"quarantined {a.quarantined}, rejected {a.rejected}, gated {a.gated}"
         )
+    gated = [a for a in results if a.gate_reasons]
+    for a in gated:
+        from gateway.pipeline.loading import gate_message
+
+        typer.echo(f"error: {gate_message(a)}; see `ehe-gateway quarantine list`", err=True)
+    if gated:
+        raise typer.Exit(int(ExitCode.GATED))
 
 
 @app.command()
@@ -103,15 +122,18 @@ def link(
 
 @app.command()
 def accounting(as_json: Annotated[bool, typer.Option("--json", help="JSON list")] = False) -> None:
-    """Per source and batch: received, loaded, quarantined, rejected."""
+    """Per source and batch, in any state: received = loaded + quarantined + rejected + gated
+    (+ pending, for a batch not yet loaded)."""
     from gateway.pipeline import accounting_rows
 
-    rows = [a.as_dict() for a in accounting_rows()]
+    rows = accounting_rows()
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([a.as_dict() for a in rows], indent=2))
         return
-    for row in rows:
-        typer.echo(" ".join(f"{k}={v}" for k, v in row.items()))
+    for a in rows:
+        counts = {k: v for k, v in a.as_dict().items() if k != "gate_reasons"}
+        line = " ".join(f"{k}={v}" for k, v in counts.items())
+        typer.echo(line + (f" reasons={'; '.join(a.gate_reasons)}" if a.gate_reasons else ""))
 
 
 @app.command()

@@ -20,18 +20,33 @@ Organisation = Annotated[str, typer.Option(help="The reviewer's organisation")]
 def quarantine_list(
     source: Annotated[str | None, typer.Option(help="Only this source")] = None,
     status: Annotated[
-        str, typer.Option(help="quarantined, rejected, released or all")
+        str,
+        typer.Option(help="quarantined, rejected, released, gated, superseded or all"),
     ] = "quarantined",
 ) -> None:
-    """Held records with the check each failed first (no values: see `show`)."""
-    from gateway.quarantine import list_held
+    """Held records with the check each failed first (no values: see `show`), and batches held
+    whole by a gate (listed with `quarantined`, `gated`, `superseded` and `all`)."""
+    from gateway.quarantine import list_held, list_held_batches
+    from gateway.store.batch_status import GATED, SUPERSEDED
 
-    items = list_held(source=source, status=None if status == "all" else status)
-    for item in items:
-        typer.echo(
-            f"{item.id:>6} {item.source:28} {item.status:12} {item.item_key:32} {item.first_reason}"
-        )
-    typer.echo(f"{len(items)} held record(s)")
+    if status not in (GATED, SUPERSEDED):
+        items = list_held(source=source, status=None if status == "all" else status)
+        for item in items:
+            typer.echo(
+                f"{item.id:>6} {item.source:28} {item.status:12} {item.item_key:32} "
+                f"{item.first_reason}"
+            )
+        typer.echo(f"{len(items)} held record(s)")
+    if status in ("quarantined", GATED, SUPERSEDED, "all"):
+        wanted = None if status == "all" else SUPERSEDED if status == SUPERSEDED else GATED
+        batches = list_held_batches(source=source, status=wanted)
+        for batch in batches:
+            typer.echo(
+                f"batch {batch.batch} {batch.source} {batch.status}: {batch.gated} record(s) "
+                f"held whole: {'; '.join(batch.gate_reasons)}"
+            )
+        records = sum(b.gated for b in batches)
+        typer.echo(f"{len(batches)} batch(es) held whole by a gate ({records} records)")
 
 
 @quarantine_app.command("show")
@@ -69,15 +84,15 @@ def quarantine_release(
     by: Reviewer,
     organisation: Organisation = "data engineering",
 ) -> None:
-    """Reprocess a batch after a fix in the source's mapping or the suite; load what now passes."""
+    """Reprocess a batch after a fix in the source's mapping or the suite; load what now passes.
+
+    Exits 3 when the batch is still held whole by a gate.
+    """
     from gateway.access.audit import Actor
+    from gateway.cli.pipeline import print_accounting
     from gateway.quarantine import REVIEWER_ROLE, release_batch
 
-    result = release_batch(batch, Actor(by, organisation, REVIEWER_ROLE))
-    typer.echo(
-        f"{result.batch}: received {result.received}, loaded {result.loaded}, "
-        f"quarantined {result.quarantined}, rejected {result.rejected}"
-    )
+    print_accounting([release_batch(batch, Actor(by, organisation, REVIEWER_ROLE))])
 
 
 @quarantine_app.command("reject")

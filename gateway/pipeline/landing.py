@@ -27,6 +27,7 @@ from gateway import config
 from gateway.errors import BadRecordError
 from gateway.pipeline.bookmarks import read_bookmark, save_bookmark
 from gateway.sources import connector_for
+from gateway.store.batch_status import SETTLED
 from gateway.store.engine import insert_if_absent, session_factory
 from gateway.store.tables import Batch, HeldRecord
 
@@ -80,12 +81,13 @@ def land_source(
     if extraction.bookmark and extraction.bookmark != bookmark:
         with Session.begin() as session:
             save_bookmark(session, source, extraction.bookmark)
-    # Batches landed by an earlier run that never finished loading are picked up again here.
+    # Batches landed by an earlier run that never finished loading are picked up again here;
+    # a gated batch waits for a person (``quarantine release``) and never holds up the rest.
     with Session() as session:
         to_load = list(
             session.scalars(
                 select(Batch.batch_id)
-                .where(Batch.source == source, Batch.status != "loaded")
+                .where(Batch.source == source, Batch.status.notin_(SETTLED))
                 .order_by(Batch.received_at, Batch.batch_id)
             )
         )

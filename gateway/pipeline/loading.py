@@ -1,27 +1,41 @@
-"""Loading: move a staged batch into the index in one transaction, or not at all.
+"""Loading: move a staged batch into the index in one transaction, or hold it whole.
 
 The same path serves a batch's first load and its reprocessing after a fix in the mapping or
 the suite (``reprocess_batch``): records load idempotently (an unchanged record adds no
 version), held items that now pass are marked released, items still failing keep their
 place in quarantine with the new reasons, and an item a reviewer rejected stays rejected.
+
+A batch that fails a whole-batch check (a gate) is held whole: marked gated with its reasons,
+counted as gated in the accounting, alerted once, and never loaded until a person releases it.
+It does not stop its source: later batches load as usual, and for a full-snapshot source a
+later good snapshot supersedes it.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from connectors.registry import connector_class
-from gateway.errors import BatchGateError, FatalConfigError
+from gateway import config
+from gateway.errors import FatalConfigError
+from gateway.monitoring.alerts import Alert, raise_alert
 from gateway.pipeline.gc_pause import cycle_collection_paused
-from gateway.pipeline.staging import read_staged, stage_batch, staged_file
+from gateway.pipeline.staging import (
+    RECORD_COUNT_RULE,
+    mark_failed,
+    read_staged,
+    stage_batch,
+    staged_file,
+)
 from gateway.read_model import children_of_batch, refresh_restricted
 from gateway.settings import settings
 from gateway.sources import connector_for
+from gateway.store.batch_status import GATED, HELD_WHOLE, LOADED, SETTLED, SUPERSEDED
 from gateway.store.engine import session_factory
 from gateway.store.loader import hold_items, load_records
 from gateway.store.merges import apply_merges
@@ -31,19 +45,35 @@ from gateway.validation.runner import CANONICAL_SUITE, suite_meta
 
 log = logging.getLogger(__name__)
 ROW_COUNT_RULE = "row_count_near_last_run"
+HELD_SHARE_RULE = "held_share_within_limit"
+# Gates on the size of a batch, which apply however small it is (the staging count check too).
+SIZE_GATES = (ROW_COUNT_RULE, RECORD_COUNT_RULE)
 
 
 @dataclass(frozen=True)
 class Accounting:
+    """One batch and what became of its records.
+
+    received = loaded + quarantined + rejected + gated + pending: ``gated`` counts the records of
+    a batch held whole by a gate; ``pending`` those of a batch not yet loaded (landed, staged,
+    or failed and waiting for the next run), zero once a batch is loaded or gated.
+    """
+
     source: str
     batch: str
+    status: str
     received: int
     loaded: int
     quarantined: int
     rejected: int
+    gated: int = 0
+    pending: int = 0
+    gate_reasons: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        row = asdict(self)
+        row["gate_reasons"] = list(self.gate_reasons)
+        return row
 
 
 @dataclass
@@ -62,36 +92,57 @@ def max_held_share() -> float:
 
 
 def load_batch(batch_id: str, *, index_url: str | None = None) -> Accounting:
-    """Load one staged batch; a batch already loaded is left as it is."""
+    """Load one staged batch, or hold it whole if it fails a gate (see ``Accounting.gated``).
+
+    A batch already loaded, gated or superseded is left as it is (releasing a gated batch is
+    ``reprocess_batch``).
+    """
     batch = _batch(batch_id, index_url)
-    if batch.status == "loaded":
-        return _accounting(batch)
+    if batch.status in SETTLED:
+        return _stored_accounting(batch, index_url)
     if not staged_file(batch_id).exists():
         stage_batch(batch_id, index_url=index_url)
-    return _load_staged(batch, index_url)
+    try:
+        return _load_staged(batch, index_url)
+    except Exception:
+        mark_failed(batch_id, index_url)
+        raise
 
 
 def load_batches(
     batch_ids: list[str], *, index_url: str | None = None
 ) -> tuple[list[dict[str, object]], list[str]]:
-    """Load each batch; a batch stopped by a gate does not stop the others.
+    """Load each batch; a batch held by a gate does not stop the others.
 
-    Returns the accounting of what loaded and the reason each stopped batch gives.
+    Returns the accounting of what loaded and, for each held batch, why it was held.
     """
     loaded: list[dict[str, object]] = []
     stopped: list[str] = []
     for batch_id in batch_ids:
-        try:
-            loaded.append(load_batch(batch_id, index_url=index_url).as_dict())
-        except BatchGateError as exc:
-            log.error("%s", exc)
-            stopped.append(str(exc))
+        accounting = load_batch(batch_id, index_url=index_url)
+        if accounting.gate_reasons:
+            stopped.append(gate_message(accounting))
+        else:
+            loaded.append(accounting.as_dict())
     return loaded, stopped
+
+
+def gate_message(accounting: Accounting) -> str:
+    """One line saying which batch a gate held and why (rules and counts, never values)."""
+    return (
+        f"batch {accounting.batch} of {accounting.source} held whole ({accounting.status}): "
+        f"{'; '.join(accounting.gate_reasons)}; nothing from it was loaded"
+    )
 
 
 def reprocess_batch(batch_id: str, *, index_url: str | None = None) -> Accounting:
     """Run a landed batch again through today's mapping and suite, and load what now passes."""
     batch = _batch(batch_id, index_url)
+    if batch.status == SUPERSEDED:
+        raise FatalConfigError(
+            f"batch {batch_id} was superseded by a later full snapshot of {batch.source}; "
+            "there is nothing to release"
+        )
     stage_batch(batch_id, index_url=index_url)
     return _load_staged(batch, index_url, again=True)
 
@@ -116,26 +167,85 @@ def _read(batch_id: str) -> StagedBatch:
     return staged
 
 
-def _gate(batch: Batch, staged: StagedBatch, index_url: str | None) -> None:
-    """Stop the whole batch if it fails a batch-level check; record why, load nothing."""
-    with session_factory(index_url)() as session:
-        row_count = _row_count_gate(session, batch, staged.received)
+def _gate_check(
+    session: Session, batch: Batch, staged: StagedBatch
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The batch's summary with the load-time gates added, and the reasons it must be held.
+
+    A batch smaller than ``config.gate_min_records()`` is judged record by record: the gates
+    on shares of its records (held share, a column empty in every record) do not stop it; the
+    gates on its size (row count, records counted) still do.
+    """
+    small = staged.received < config.gate_min_records()
+    summary = [_judged_by_record(e) if small else e for e in staged.summary]
+    row_count = _row_count_gate(session, batch, staged.received)
     if row_count:
-        staged.summary = [*staged.summary, row_count]
-    reasons = [f"{e['rule']} failed" for e in staged.summary if e.get("gate") and e.get("failed")]
-    share = len(staged.held) / staged.received if staged.received else 0.0
-    if share > max_held_share():
-        reasons.append(
-            f"{len(staged.held)} of {staged.received} records failed ({share:.0%}), "
-            f"more than the {max_held_share():.0%} allowed"
-        )
-    if not reasons:
-        return
+        summary.append(row_count)
+    held_share = _held_share_gate(staged)
+    if held_share:
+        summary.append(held_share)
+    reasons = [_gate_reason(e) for e in summary if e.get("gate") and e.get("failed")]
+    return summary, reasons
+
+
+def _judged_by_record(entry: dict[str, Any]) -> dict[str, Any]:
+    if not entry.get("gate") or entry["rule"] in SIZE_GATES or not entry.get("failed"):
+        return entry
+    return {**entry, "failed": 0, "detail": "not applied: a small batch is judged record by record"}
+
+
+def _gate_reason(entry: dict[str, Any]) -> str:
+    detail = entry.get("detail")
+    return f"{entry['rule']} failed" + (f" ({detail})" if detail else "")
+
+
+def _held_share_gate(staged: StagedBatch) -> dict[str, Any] | None:
+    """More than the allowed share of a batch's records held: the delivery looks broken.
+
+    Batches smaller than ``config.gate_min_records()`` are judged record by record only.
+    """
+    held, received = len(staged.held), staged.received
+    if received < config.gate_min_records() or held <= received * max_held_share():
+        return None
+    return {
+        "suite": CANONICAL_SUITE,
+        "rule": HELD_SHARE_RULE,
+        "type": "held_share",
+        "column": None,
+        "severity": "critical",
+        "checked": received,
+        "failed": held,
+        "gate": True,
+        "detail": f"{held} of {received} records held, more than the "
+        f"{max_held_share():.0%} allowed",
+    }
+
+
+def _hold_whole(
+    batch: Batch,
+    staged: StagedBatch,
+    reasons: list[str],
+    index_url: str | None,
+) -> Accounting:
+    """Keep a gated batch whole: nothing loads; the batch, its reasons and its count are kept,
+    and the first time it is gated an alert is raised. A batch already loaded (a release that
+    now fails a gate) keeps what it loaded."""
+    if batch.status == LOADED:
+        log.error("batch %s reprocessed but not applied: %s", batch.batch_id, "; ".join(reasons))
+        return replace(_accounting(batch), gate_reasons=tuple(reasons))
     with session_factory(index_url).begin() as session:
-        gated = session.get(Batch, batch.batch_id)
-        assert gated is not None
-        gated.status = "gated"
-        gated.received = staged.received
+        newly = _updated(
+            session,
+            update(Batch)
+            .where(Batch.batch_id == batch.batch_id, Batch.status.notin_(SETTLED))
+            .values(status=GATED),
+        )
+        held = session.get(Batch, batch.batch_id)
+        assert held is not None
+        if held.status != GATED:  # another run loaded it meanwhile: what it loaded stays
+            return replace(_accounting(held), gate_reasons=tuple(reasons))
+        held.received = staged.received
+        held.loaded = held.quarantined = held.rejected = 0
         validated = sum(1 for h in staged.held if h["stage"] == "validation")
         _record_validation(
             session,
@@ -144,26 +254,35 @@ def _gate(batch: Batch, staged: StagedBatch, index_url: str | None) -> None:
             checked=len(staged.records) + validated,
             failed=validated,
         )
-    raise BatchGateError(
-        f"batch {batch.batch_id} of {batch.source} stopped: {'; '.join(reasons)}; "
-        "nothing from it was loaded"
-    )
+        accounting = replace(_accounting(held), gate_reasons=tuple(reasons))
+    message = gate_message(accounting)
+    log.error("%s", message)
+    if newly:
+        raise_alert(
+            Alert(kind="batch_gated", source=batch.source, reason=message, batch=batch.batch_id)
+        )
+    return accounting
+
+
+def is_full_snapshot(source: str) -> bool:
+    """The source sends its whole population each time (its connector says so)."""
+    return bool(connector_class(source).full_snapshot)
 
 
 def _row_count_gate(session: Session, batch: Batch, received: int) -> dict[str, Any] | None:
     """Row count far from the last loaded batch of a full-snapshot source (its connector says
     so; the thresholds are the suite's)."""
-    if not connector_class(batch.source).full_snapshot:
+    if not is_full_snapshot(batch.source):
         return None
     rule = suite_meta(CANONICAL_SUITE).get("row_count_gate") or {}
     previous = session.scalar(
         select(Batch.received)
         .where(
             Batch.source == batch.source,
-            Batch.status == "loaded",
+            Batch.status == LOADED,
             Batch.batch_id != batch.batch_id,
         )
-        .order_by(Batch.received_at.desc())
+        .order_by(Batch.received_at.desc(), Batch.updated_at.desc())
         .limit(1)
     )
     max_change = float(rule.get("max_change", 3.0))
@@ -182,6 +301,7 @@ def _row_count_gate(session: Session, batch: Batch, received: int) -> dict[str, 
         "failed": received if far else 0,
         "gate": True,
         "last_run": previous,
+        "detail": f"{received} records, the last loaded batch had {previous}" if far else None,
     }
 
 
@@ -192,7 +312,10 @@ def _load_staged(batch: Batch, index_url: str | None, *, again: bool = False) ->
 
 def _load_staged_batch(batch: Batch, index_url: str | None, *, again: bool) -> Accounting:
     staged = _read(batch.batch_id)
-    _gate(batch, staged, index_url)
+    with session_factory(index_url)() as session:
+        staged.summary, reasons = _gate_check(session, batch, staged)
+    if reasons:
+        return _hold_whole(batch, staged, reasons, index_url)
     agency = connector_for(batch.source).agency
     with session_factory(index_url).begin() as session:
         if _claim(session, batch.batch_id) and not again:
@@ -243,7 +366,8 @@ def _load_staged_batch(batch: Batch, index_url: str | None, *, again: bool) -> A
         target.received = staged.received
         target.loaded = result.loaded
         target.quarantined, target.rejected = _held_counts(session, batch.batch_id)
-        target.status = "loaded"
+        target.status = LOADED
+        _supersede_older_snapshots(session, target)
         accounting = _accounting(target)
     log.info(
         "batch %s loaded: %d records (%d new versions), %d quarantined, %d rejected",
@@ -261,7 +385,33 @@ def _claim(session: Session, batch_id: str) -> bool:
     second run loading it at once waits; True if, once locked, it turns out already loaded."""
     session.execute(update(Batch).where(Batch.batch_id == batch_id).values(updated_at=utcnow()))
     status = session.scalar(select(Batch.status).where(Batch.batch_id == batch_id))
-    return status == "loaded"
+    return status == LOADED
+
+
+def _updated(session: Session, statement: Update) -> int:
+    """Run an UPDATE; how many rows it changed."""
+    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+    return int(result.rowcount)
+
+
+def _supersede_older_snapshots(session: Session, loaded: Batch) -> None:
+    """A good full snapshot replaces what any earlier gated snapshot of its source would have
+    said: those are marked superseded (still kept and counted as gated)."""
+    if not is_full_snapshot(loaded.source):
+        return
+    superseded = _updated(
+        session,
+        update(Batch)
+        .where(
+            Batch.source == loaded.source,
+            Batch.status == GATED,
+            Batch.received_at <= loaded.received_at,
+            Batch.batch_id != loaded.batch_id,
+        )
+        .values(status=SUPERSEDED),
+    )
+    if superseded:
+        log.info("batch %s supersedes %d gated snapshot(s)", loaded.batch_id, superseded)
 
 
 def _held_counts(session: Session, batch_id: str) -> tuple[int, int]:
@@ -288,20 +438,37 @@ def _record_validation(
 
 
 def _accounting(batch: Batch) -> Accounting:
+    held_whole = batch.status in HELD_WHOLE
+    decided = batch.loaded + batch.quarantined + batch.rejected
     return Accounting(
-        batch.source,
-        batch.batch_id,
-        batch.received,
-        batch.loaded,
-        batch.quarantined,
-        batch.rejected,
+        source=batch.source,
+        batch=batch.batch_id,
+        status=batch.status,
+        received=batch.received,
+        loaded=batch.loaded,
+        quarantined=batch.quarantined,
+        rejected=batch.rejected,
+        gated=batch.received if held_whole else 0,
+        pending=0 if held_whole or batch.status == LOADED else max(batch.received - decided, 0),
     )
 
 
-def accounting_rows(index_url: str | None = None) -> list[Accounting]:
-    """Per source and batch, what was received and what became of it."""
+def _with_reasons(accounting: Accounting, run: ValidationRun | None) -> Accounting:
+    if accounting.status not in HELD_WHOLE or run is None:
+        return accounting
+    reasons = [_gate_reason(e) for e in run.summary if e.get("gate") and e.get("failed")]
+    return replace(accounting, gate_reasons=tuple(reasons))
+
+
+def _stored_accounting(batch: Batch, index_url: str | None) -> Accounting:
     with session_factory(index_url)() as session:
-        batches = session.scalars(
-            select(Batch).where(Batch.status == "loaded").order_by(Batch.source, Batch.received_at)
-        )
-        return [_accounting(b) for b in batches]
+        run = session.scalar(select(ValidationRun).where(ValidationRun.batch_id == batch.batch_id))
+        return _with_reasons(_accounting(batch), run)
+
+
+def accounting_rows(index_url: str | None = None) -> list[Accounting]:
+    """Per source and batch, in any state, what was received and what became of it."""
+    with session_factory(index_url)() as session:
+        runs = {r.batch_id: r for r in session.scalars(select(ValidationRun))}
+        batches = session.scalars(select(Batch).order_by(Batch.source, Batch.received_at))
+        return [_with_reasons(_accounting(b), runs.get(b.batch_id)) for b in batches]

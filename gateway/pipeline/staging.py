@@ -26,11 +26,13 @@ from gateway.model import CanonicalRecord
 from gateway.pipeline.gc_pause import cycle_collection_paused
 from gateway.pipeline.landing import landed_file
 from gateway.sources import connector_for
+from gateway.store.batch_status import FAILED, SETTLED, STAGED
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch
-from gateway.validation.runner import CRITICAL, validate_raw, validate_records
+from gateway.validation.runner import CANONICAL_SUITE, CRITICAL, validate_raw, validate_records
 
 log = logging.getLogger(__name__)
+RECORD_COUNT_RULE = "records_counted_match"
 
 
 @dataclass
@@ -47,7 +49,32 @@ def staged_file(batch_id: str) -> Path:
 
 
 def stage_batch(batch_id: str, *, index_url: str | None = None) -> StagedCounts:
-    """Parse, map and validate one landed batch into its staging file."""
+    """Parse, map and validate one landed batch into its staging file.
+
+    A batch whose staging raises is marked failed (the next run of its source tries it again).
+    """
+    try:
+        return _stage_batch(batch_id, index_url)
+    except Exception:
+        mark_failed(batch_id, index_url)
+        raise
+
+
+def mark_failed(batch_id: str, index_url: str | None) -> None:
+    """Say in the batch row that a stage raised; if the index cannot be reached either, the
+    batch keeps its state (landed or staged), which the next run picks up all the same."""
+    try:
+        with session_factory(index_url).begin() as session:
+            session.execute(
+                update(Batch)
+                .where(Batch.batch_id == batch_id, Batch.status.notin_(SETTLED))
+                .values(status=FAILED)
+            )
+    except Exception:  # the original failure is what the caller must see
+        log.warning("batch %s: could not mark it failed", batch_id)
+
+
+def _stage_batch(batch_id: str, index_url: str | None) -> StagedCounts:
     with session_factory(index_url)() as session:
         batch = session.get(Batch, batch_id)
         if batch is None:
@@ -65,8 +92,8 @@ def stage_batch(batch_id: str, *, index_url: str | None = None) -> StagedCounts:
     with session_factory(index_url).begin() as session:
         session.execute(
             update(Batch)
-            .where(Batch.batch_id == batch_id, Batch.status != "loaded")
-            .values(status="staged")
+            .where(Batch.batch_id == batch_id, Batch.status.notin_(SETTLED))
+            .values(status=STAGED, received=counts.received)
         )
     log.info(
         "batch %s staged: received %d, accepted %d, quarantined %d, rejected %d",
@@ -95,7 +122,8 @@ def stage_items(
     readable: list[tuple[str, dict[str, Any]]] = []
     held: list[dict[str, Any]] = []
     retiring: dict[str, str] = {}  # item position -> the record id its merge retires
-    for item in connector_for(source).read(path):
+    connector = connector_for(source)
+    for item in connector.read(path):
         counts.received += 1
         if item.record is None:
             held.append(
@@ -125,7 +153,31 @@ def stage_items(
     outcome = validate_records([record for _position, record, _warnings in accepted])
     yield from _lines(accepted, outcome, held, counts, retiring)
     summary = (raw.summary if raw else []) + outcome.summary
+    counted = connector.count_records(path)
+    if counted is not None:
+        # Items the connector kept in the file without reading (another resource type, a
+        # table of the return it does not read) are accounted for by it, by kind.
+        not_read = sum(connector.not_read.values())
+        summary.append(record_count_check(counted, counts.received + not_read))
     yield {"kind": "validation", "suite": outcome.suite, "summary": summary}
+
+
+def record_count_check(counted: int, received: int) -> dict[str, Any]:
+    """The records counted in the file without the parser against the items read from it: a
+    gate (the batch is held whole) when they differ, for then a record may have gone missing.
+    A file with no record in it may give one item, the reason it was refused."""
+    matches = received == counted or (counted == 0 and received <= 1)
+    return {
+        "suite": CANONICAL_SUITE,
+        "rule": RECORD_COUNT_RULE,
+        "type": "records_counted",
+        "column": None,
+        "severity": CRITICAL,
+        "checked": counted,
+        "failed": 0 if matches else max(abs(counted - received), 1),
+        "gate": True,
+        "detail": None if matches else f"{counted} records counted in the file, {received} read",
+    }
 
 
 def _held_raw(

@@ -61,7 +61,7 @@ def runs_trend(section: SourceSection) -> str:
     loaded = [r.loaded for r in section.runs]
     held = [r.quarantined for r in section.runs]
     rejected = [r.rejected for r in section.runs]
-    stopped = [r.received if r.status == "gated" else 0 for r in section.runs]
+    stopped = [r.gated for r in section.runs]
     figure, axes = plt.subplots(figsize=(9, 3))
     width = 0.6 if len(positions) > 2 else 0.35
     axes.bar(positions, loaded, width, color=LOADED, label="loaded")

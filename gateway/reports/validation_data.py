@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import config
+from gateway.pipeline.staging import RECORD_COUNT_RULE
+from gateway.store.batch_status import HELD_WHOLE, LOADED
 from gateway.store.tables import AuditEntry, Batch, HeldRecord, ValidationRun
 
 DECISIONS = ("quarantine_release", "quarantine_reject")
@@ -25,7 +27,8 @@ GATE_SHARE_RULE = "held_share_within_limit"
 
 @dataclass
 class RunLine:
-    """One run of one source: the batch and what became of its records."""
+    """One run of one source: the batch and what became of its records (a batch held whole by
+    a gate counts all it received as gated; one not yet loaded, as pending)."""
 
     batch_id: str
     received_at: datetime
@@ -36,7 +39,13 @@ class RunLine:
     quarantined: int
     rejected: int
     warnings: int
+    gated: int = 0
+    pending: int = 0
     gates_failed: list[str] = field(default_factory=list)
+
+    @property
+    def held_whole(self) -> bool:
+        return self.status in HELD_WHOLE
 
     @property
     def loaded_share(self) -> float:
@@ -117,6 +126,12 @@ def explanations() -> dict[tuple[str, str], tuple[str, str]]:
         gate = (document.get("meta") or {}).get("row_count_gate")
         if gate:
             found[(document["name"], "row_count_near_last_run")] = (gate["explain"], "critical")
+    found[("canonical_child", RECORD_COUNT_RULE)] = (
+        "Every record counted in the delivery (by its tags or rows) must be loaded, held back or "
+        "rejected; if the counts differ a record may have gone missing, and the whole delivery "
+        "is stopped.",
+        "critical",
+    )
     return found
 
 
@@ -125,9 +140,7 @@ def build_report(session: Session, now: datetime) -> ValidationReport:
     sections: dict[str, SourceSection] = {}
     runs = {r.batch_id: r for r in session.scalars(select(ValidationRun))}
     batches = session.scalars(
-        select(Batch)
-        .where(Batch.status.in_(("loaded", "gated")))
-        .order_by(Batch.source, Batch.received_at, Batch.batch_id)
+        select(Batch).order_by(Batch.source, Batch.received_at, Batch.batch_id)
     )
     rules: dict[str, dict[tuple[str, str], RuleLine]] = defaultdict(dict)
     for batch in batches:
@@ -145,8 +158,10 @@ def build_report(session: Session, now: datetime) -> ValidationReport:
 
 def _run_line(batch: Batch, run: ValidationRun | None, summary: list[dict[str, Any]]) -> RunLine:
     gates = [str(e["rule"]) for e in summary if e.get("gate") and e.get("failed")]
-    if batch.status == "gated" and not gates:
+    held_whole = batch.status in HELD_WHOLE
+    if held_whole and not gates:
         gates = [GATE_SHARE_RULE]
+    decided = batch.loaded + batch.quarantined + batch.rejected
     return RunLine(
         batch_id=batch.batch_id,
         received_at=batch.received_at,
@@ -159,6 +174,8 @@ def _run_line(batch: Batch, run: ValidationRun | None, summary: list[dict[str, A
         warnings=sum(
             int(e["failed"]) for e in summary if e["severity"] != "critical" and not e.get("gate")
         ),
+        gated=batch.received if held_whole else 0,
+        pending=0 if held_whole or batch.status == LOADED else max(batch.received - decided, 0),
         gates_failed=gates,
     )
 
