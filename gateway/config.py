@@ -7,7 +7,6 @@ declared in ``gateway.settings``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from gateway.settings import settings
@@ -68,4 +67,4 @@ def gate_min_records() -> int:
     """Batches with fewer records than this (``EHE_GATE_MIN_RECORDS``, default 20) are judged
     record by record: the held-share and empty-column gates do not stop them (one right hold
     in a one-record file is not a broken delivery)."""
-    return int(os.environ.get("EHE_GATE_MIN_RECORDS", "20"))
+    return settings().gate_min_records

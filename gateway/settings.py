@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         "A batch with more than this share of its records held for serious failures is stopped "
         "whole, nothing of it loaded.",
     )
+    gate_min_records: int = _setting(
+        20,
+        "Batches with fewer records than this are judged record by record: the held-share and "
+        "empty-column gates do not stop them (one right hold in a one-record file is not a "
+        "broken delivery).",
+    )
     db_pool_size: int = _setting(
         20, "Index database connections kept per process (the API's concurrent requests)."
     )
