@@ -3,7 +3,8 @@
 Retriable failures (a source down, the index connection lost) are raised for Airflow to retry
 with backoff; fatal ones (configuration, a refusal of the index, a stale source, an unknown
 error) fail the task at once with ``AirflowFailException``. A gated batch is not a failure: it
-is held whole with its reasons and alerted once (``batch_gated``), and the run goes on. The failure callback says which source, batch and why, from ids
+is held whole with its reasons and alerted once (``batch_gated``), and the run goes on.
+The failure callback says which source, batch and why, from ids
 and the gateway's own messages only: a driver's message can quote record contents, so any
 other exception is named by its type.
 """
