@@ -70,7 +70,7 @@ def main() -> None:
             ingest(source)
         truth, twins = _truth(result.ground_truth)
         with session_factory(url)() as session:
-            candidates, people, _ = read_candidates(session)
+            candidates, people = read_candidates(session)
         print(f"linkage benchmark: {children} children, {len(people)} current source records")
         from gateway.linkage.evaluate import blocking_recall
 

@@ -55,7 +55,7 @@ def test_two_incremental_batches_give_the_clusters_and_ids_of_full_runs(
     upgrade(reference)
     _link_in_two_batches(reference, full=True)
     with session_factory(reference)() as session:
-        candidates, people, _ = read_candidates(session)
+        candidates, people = read_candidates(session)
     one_run = resolve(candidates, people, model).clusters
 
     first = link_children(index_url)

@@ -197,7 +197,7 @@ def index(index_url: str, data_dir: Path) -> str:
         add_child(session, "C-W", [record(EHE, "w1", _who("Ruby", "Lane", "HG1 1AA"))])
         former = _who("Isla", "Moss", "HG2 2BB", previous_names=[{"family_name": "Hart"}])
         add_child(session, "C-F", [record(EHE, "f1", former)])
-        candidates, people, _ = read_candidates(session)
+        candidates, people = read_candidates(session)
         session.execute(insert(LinkKey), list(record_keys(candidates, people)))
     return index_url
 

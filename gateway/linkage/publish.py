@@ -100,7 +100,6 @@ class ChildRow:
     """What a child holds now, and whether this run changed it."""
 
     created_at: datetime
-    restricted: bool
     merged_into: str | None
     changed: bool = False
 
@@ -132,7 +131,7 @@ def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSu
         top = session.scalar(select(func.max(SourceRecord.id))) or 0
         incremental = not full and mark is not None and mark.model == _model_name(model)
         scope = _scope(session, mark, model) if incremental and mark else None
-        candidates, people, _ = read_candidates(session, scope)
+        candidates, people = read_candidates(session, scope)
         existing = _links(session, scope)
         children = _children(session, existing, scope)
         together, apart = decisions(session)
@@ -178,12 +177,12 @@ def _scope(session: Session, mark: LinkMark, model: Path | None) -> set[Key]:
     changed = changed_records(session, mark)
     if not changed:
         return set()
-    new_candidates, new_people, _ = read_candidates(session, changed)
+    new_candidates, new_people = read_candidates(session, changed)
     keys = {k for c, p in zip(new_candidates, new_people, strict=True) for k in blocking_keys(c, p)}
     shared = neighbours(session, keys)
     for key in changed:
         shared.pop(key, None)
-    near_candidates, near_people, _ = read_candidates(session, set(shared))
+    near_candidates, near_people = read_candidates(session, set(shared))
     scope = in_scope((new_candidates, new_people), (near_candidates, near_people), shared, model)
     return same_children(session, scope)
 
@@ -216,7 +215,7 @@ def _publish(
     merged = 0
     for cluster, child_id, retired in chosen:
         if child_id not in children:
-            children[child_id] = ChildRow(created_at=now, restricted=False, merged_into=None)
+            children[child_id] = ChildRow(created_at=now, merged_into=None)
             writes.new_children.append(
                 {"child_id": child_id, "created_at": now, "restricted": False}
             )
@@ -256,11 +255,11 @@ def _known_children(session: Session, child_ids: set[str]) -> dict[str, ChildRow
     its records were linked to)."""
     known: dict[str, ChildRow] = {}
     for part in chunks(sorted(child_ids)):
-        query = select(Child.child_id, Child.created_at, Child.restricted, Child.merged_into)
-        for child_id, created_at, is_restricted, merged_into in session.execute(
+        query = select(Child.child_id, Child.created_at, Child.merged_into)
+        for child_id, created_at, merged_into in session.execute(
             query.where(Child.child_id.in_(part))
         ):
-            known[child_id] = ChildRow(created_at, is_restricted, merged_into)
+            known[child_id] = ChildRow(created_at, merged_into)
     return known
 
 
@@ -285,8 +284,8 @@ def _children(
     session: Session, existing: dict[Key, LinkRow], scope: set[Key] | None
 ) -> dict[str, ChildRow]:
     if scope is None:
-        query = select(Child.child_id, Child.created_at, Child.restricted, Child.merged_into)
-        return {c: ChildRow(at, r, into) for c, at, r, into in session.execute(query)}
+        query = select(Child.child_id, Child.created_at, Child.merged_into)
+        return {c: ChildRow(at, into) for c, at, into in session.execute(query)}
     return _known_children(session, {link.child_id for link in existing.values()})
 
 
@@ -347,14 +346,13 @@ def _set_mark(
 
 def read_candidates(
     session: Session, scope: set[Key] | None = None
-) -> tuple[list[LinkCandidate], list[PersonRow], dict[Key, bool]]:
+) -> tuple[list[LinkCandidate], list[PersonRow]]:
     """The current source records (those in ``scope`` if given), in key order."""
     query = select(
         SourceRecord.source,
         SourceRecord.record_id,
         SourceRecord.nhs_number,
         SourceRecord.upn,
-        SourceRecord.restricted,
         SourceRecord.payload["identity"],  # only what linkage reads of the payload
         SourceRecord.merged_into_record_id,
     ).where(SourceRecord.is_current.is_(True))
@@ -365,15 +363,14 @@ def read_candidates(
         for condition in with_keys(SourceRecord.source, SourceRecord.record_id, scope):
             rows.extend(session.execute(query.where(condition)))
     rows.sort(key=lambda row: (row[0], row[1]))
-    candidates, people, restricted = [], [], {}
-    for source, record_id, nhs, upn, is_restricted, identity_or_none, merged_into in rows:
+    candidates, people = [], []
+    for source, record_id, nhs, upn, identity_or_none, merged_into in rows:
         identity = identity_or_none or {}
         local_ids = tuple(sorted(identity.get("local_ids", {}).items()))
         candidate = LinkCandidate(source, record_id, nhs, upn, local_ids, merged_into)
         candidates.append(candidate)
         people.append(person_from_identity(candidate.key, identity, nhs, upn))
-        restricted[candidate.key] = bool(is_restricted)
-    return candidates, people, restricted
+    return candidates, people
 
 
 def _queue_for_review(session: Session, resolution: Resolution, model: Path | None) -> int:
@@ -524,7 +521,7 @@ def decisions(session: Session) -> tuple[list[Pair], list[Pair]]:
 def train_on_index(index_url: str | None = None) -> Path:
     """Train a new model version on every current source record in the index."""
     with session_factory(index_url)() as session:
-        _, people, _ = read_candidates(session)
+        _, people = read_candidates(session)
     return train_model(people)
 
 
