@@ -95,6 +95,22 @@ def _store(
     context.validation_results_store.set(key, validation)
 
 
+GATEWAY_GATE = "expect_batch_to_pass_gateway_gate"
+
+
+def _known_to_gx(kind: str) -> bool:
+    from great_expectations.exceptions import ExpectationNotFoundError
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    import gateway.validation.custom_expectations  # noqa: F401  registers ours
+
+    try:
+        get_expectation_impl(kind)
+    except ExpectationNotFoundError:
+        return False
+    return True
+
+
 def _result(entry: dict[str, Any]) -> dict[str, Any]:
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
@@ -105,8 +121,11 @@ def _result(entry: dict[str, Any]) -> dict[str, Any]:
     if kwargs is None:  # a gate computed outside the suite (row count): its column, if any
         column = entry.get("column")
         kwargs = {"column": column} if column and "," not in column else {}
+    kind = str(entry["type"])
+    if not _known_to_gx(kind):  # a gate of the gateway's own (held share, records counted)
+        kind, kwargs = GATEWAY_GATE, {"gate": kind}
     config = ExpectationConfiguration(
-        type=str(entry["type"]),
+        type=kind,
         kwargs=kwargs,
         meta={"rule": entry["rule"], "severity": entry["severity"]},
     )
