@@ -98,3 +98,9 @@ def test_blocking_recall_counts_true_pairs_compared_and_comparisons() -> None:
     again = blocking_recall(chained, labels)
     assert again.true_pairs == 6 and again.true_pairs_compared < 6
     assert again.connected_completeness == 1.0, "a chain of compared true pairs joins them all"
+    assert again.named_true_pairs == 6
+    nameless = [*chained, PersonRow(("s", "a5"), None, None, "2014-03-07", None, None, None, None)]
+    labels[("s", "a5")] = "A"
+    third = blocking_recall(nameless, labels)
+    assert third.true_pairs == 10 and third.named_true_pairs == 6, "a5 has no name to meet by"
+    assert third.named_completeness == again.pairs_completeness

@@ -21,18 +21,30 @@ SIMILAR_FORENAME = 0.88  # Jaro-Winkler, as the model's similar-name level
 def forenames_agree(a: Row, b: Row) -> bool:
     """The same forename or a diminutive; a misspelling (one edit apart, similar or sounding
     the same) unless both are forenames in their own right (Isabella and Isabelle may be
-    twins); or forename and surname swapped between the records."""
+    twins); or forename and surname swapped between the records, even misspelt."""
     x, y = a.given_name, b.given_name
     if x is None or y is None:
         return False
-    if same_forename(x, y) or (x == b.family_name and y == a.family_name):
+    if same_forename(x, y) or _swapped(a, b):
         return True
-    close = (
+    return _close(x, y) and not (is_common_forename(x) and is_common_forename(y))
+
+
+def _close(x: str, y: str) -> bool:
+    return (
         one_edit_apart(x, y)
         or jaro_winkler_similarity(x, y) >= SIMILAR_FORENAME
         or metaphone(x) == metaphone(y)
     )
-    return close and not (is_common_forename(x) and is_common_forename(y))
+
+
+def _swapped(a: Row, b: Row) -> bool:
+    """Forename and surname swapped between the records, each the same or misspelt."""
+    x, y = a.given_name, b.given_name
+    p, q = a.family_name, b.family_name
+    if not (x and y and p and q) or x == y:
+        return False
+    return (x == q or _close(x, q)) and (y == p or _close(y, p))
 
 
 def birth_dates_agree(a: Row, b: Row) -> bool:

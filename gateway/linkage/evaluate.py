@@ -81,6 +81,16 @@ class BlockingRecall:
     true_pairs_compared: int
     comparisons: int
     true_pairs_connected: int = 0  # joined through a chain of compared true pairs
+    named_true_pairs: int = 0  # true pairs both of whose records carry a name
+    named_true_pairs_compared: int = 0
+
+    @property
+    def named_completeness(self) -> float:
+        """Pairs completeness where both records carry a name: a record with none (a census
+        return) can only be met by an identifier, or through another record of the child."""
+        if not self.named_true_pairs:
+            return 1.0
+        return self.named_true_pairs_compared / self.named_true_pairs
 
     @property
     def connected_completeness(self) -> float:
@@ -98,8 +108,9 @@ class BlockingRecall:
         return [
             f"blocking: pairs completeness {self.pairs_completeness:.4f} "
             f"({self.true_pairs_compared} of {self.true_pairs} true pairs compared; "
-            f"{self.connected_completeness:.4f} connected through compared true pairs), "
-            f"{self.comparisons_per_record:.1f} comparisons per record"
+            f"{self.connected_completeness:.4f} connected through compared true pairs; "
+            f"{self.named_completeness:.4f} of the {self.named_true_pairs} where both records "
+            f"carry a name), {self.comparisons_per_record:.1f} comparisons per record"
         ]
 
 
@@ -139,16 +150,22 @@ def blocking_recall(
             i = root[i]
         return i
 
-    true_compared = 0
+    named = [bool(person.given_name or person.family_name) for person in people]
+    true_compared = named_compared = 0
     for pair in compared:
         left, right = divmod(pair, size)
         if label_of[left] == label_of[right]:
             true_compared += 1
+            named_compared += named[left] and named[right]
             root[find(left)] = find(right)
     true_pairs = sum(n * (n - 1) // 2 for n in Counter(label_of).values())
     parts = Counter((label_of[n], find(n)) for n in range(size))
     connected = sum(n * (n - 1) // 2 for n in parts.values())
-    return BlockingRecall(size, true_pairs, true_compared, len(compared), connected)
+    named_counts = Counter(label for label, has in zip(label_of, named, strict=True) if has)
+    named_pairs = sum(n * (n - 1) // 2 for n in named_counts.values())
+    return BlockingRecall(
+        size, true_pairs, true_compared, len(compared), connected, named_pairs, named_compared
+    )
 
 
 def read_labelled(

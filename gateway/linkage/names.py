@@ -1,4 +1,5 @@
-"""Forenames for matching: common English diminutives, and common forenames.
+"""Forenames for matching: common English diminutives, spellings of one name, and common
+forenames.
 
 A diminutive (``tom``) and its formal name (``thomas``) share one canonical form, so scoring
 can count a nickname as nearly as good as the same name. The list of common forenames lets the
@@ -69,6 +70,37 @@ DIMINUTIVES: dict[str, tuple[str, ...]] = {
     "zachary": ("zach", "zac", "zack"),
 }
 
+# Spellings and transliterations of one name (each agency writes what it was told): the same
+# forename, as a diminutive is. Parents do not name twins Sofia and Sophia, so the twin guard
+# need not keep these apart.
+SPELLINGS: dict[str, tuple[str, ...]] = {
+    "muhammad": ("mohammed", "mohammad", "muhammed", "mohamed", "mohamad"),
+    "aisha": ("ayesha", "aysha", "aishah"),
+    "zain": ("zayn", "zane"),
+    "yusuf": ("yousuf", "yusef", "yousef"),
+    "fatima": ("fatimah",),
+    "maryam": ("mariam", "miriam", "maryum"),
+    "ibrahim": ("ebrahim",),
+    "niamh": ("neve", "neave"),
+    "leah": ("lea", "leigh"),
+    "zara": ("zahra",),
+    "amira": ("ameera",),
+    "reuben": ("ruben",),
+    "callum": ("calum",),
+    "kieran": ("ciaran", "kieron"),
+    "connor": ("conor",),
+    "finley": ("finlay",),
+    "sophia": ("sofia",),
+    "isobel": ("isabel",),
+    "hussain": ("hussein", "husain"),
+    "ahmed": ("ahmad",),
+    "aidan": ("aiden",),
+    "caitlin": ("kaitlyn", "katelyn"),
+    "sean": ("shaun", "shawn"),
+    "stephen": ("steven",),
+    "jayden": ("jaden",),
+}
+
 # Common forenames of children in England and Wales (ONS baby names, recent years' top lists).
 COMMON_FORENAMES = frozenset(
     """
@@ -96,7 +128,7 @@ def _fold(value: str) -> str:
 
 
 _CANONICAL: dict[str, str] = {}
-for _formal, _short in sorted(DIMINUTIVES.items()):
+for _formal, _short in sorted([*DIMINUTIVES.items(), *SPELLINGS.items()]):
     _CANONICAL.setdefault(_formal, _formal)
     for _name in _short:
         _CANONICAL.setdefault(_name, _formal)
@@ -115,7 +147,7 @@ def canonical_forename(name: str | None) -> str | None:
 
 
 _FORMAL_OF: dict[str, set[str]] = {}
-for _formal, _short in DIMINUTIVES.items():
+for _formal, _short in (*DIMINUTIVES.items(), *SPELLINGS.items()):
     for _name in (_formal, *_short):
         _FORMAL_OF.setdefault(_name, set()).add(_formal)
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from gateway.linkage.clustering import Cluster, LinkCandidate, Pair, ScoredEdge, cluster_records
 from gateway.linkage.corroboration import forenames_agree, identifier_conflict, shared_identifier
+from gateway.linkage.names import canonical_forename
 from gateway.linkage.probabilistic import UPPER, PersonRow, ScoredPair, score_pairs
-from gateway.linkage.spec import Compared, swapped_birth_date
+from gateway.linkage.spec import Compared, swapped_birth_date, unordered_birth_date
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def resolve(
     automatically."""
     scored = score_pairs(people, model) if model else []
     by_key = {person.key: person for person in people}
+    twin_homes = homes_with_twins(people)
 
     def corroborated(a: LinkCandidate, b: LinkCandidate) -> bool:
         return identifier_conflict(by_key[a.key], by_key[b.key]) is None
@@ -52,7 +54,7 @@ def resolve(
     edges = [
         ScoredEdge(p.left, p.right, evidence(p, model))
         for p in scored
-        if p.probability >= UPPER and may_join(by_key[p.left], by_key[p.right])
+        if p.probability >= UPPER and may_join(by_key[p.left], by_key[p.right], twin_homes)
     ]
     clusters = cluster_records(
         candidates, edges, together=together, apart=apart, corroborated=corroborated
@@ -60,10 +62,10 @@ def resolve(
     return Resolution(clusters, scored, _conflicts(clusters, people, scored, model))
 
 
-def may_join(a: PersonRow, b: PersonRow) -> bool:
+def may_join(a: PersonRow, b: PersonRow, twin_homes: frozenset[str] = frozenset()) -> bool:
     """Whether a pair scoring above the upper threshold may be joined without a person: not
     twin-shaped, and not an identifier match its demographics contradict."""
-    if possible_twins(a, b):
+    if possible_twins(a, b, twin_homes):
         return False
     return shared_identifier(a, b) is None or identifier_conflict(a, b) is None
 
@@ -130,7 +132,7 @@ def evidence(pair: ScoredPair, model: Path | None) -> dict[str, Any]:
     }
 
 
-def possible_twins(a: PersonRow, b: PersonRow) -> bool:
+def possible_twins(a: PersonRow, b: PersonRow, twin_homes: frozenset[str] | None = None) -> bool:
     """Same birth date (or day and month swapped), same household (surname or address),
     different forenames.
 
@@ -138,12 +140,50 @@ def possible_twins(a: PersonRow, b: PersonRow) -> bool:
     scores). A nickname, a misspelling or names swapped is not a different forename
     (``corroboration.forenames_agree``): ``olvia`` is one edit from ``olivia`` and no one's
     name, whereas ``isabelle`` next to ``isabella`` are both names and may be two children.
+
+    A record without a forename could be either twin: it is twin-shaped where the records
+    show two children born that day in that household (``twin_homes``), or, when that is not
+    known (``None``), always.
     """
     if a.birth_date is None or b.birth_date not in (a.birth_date, swapped_birth_date(a.birth_date)):
         return False
     household = _same(a.family_name, b.family_name) or _same(a.postcode, b.postcode)
     household = household or _same(a.address, b.address)
-    return household and not forenames_agree(a, b)
+    if not household:
+        return False
+    if a.given_name is None or b.given_name is None:
+        if twin_homes is None:
+            return True
+        return any(home in twin_homes for home in _homes(a) | _homes(b))
+    return not forenames_agree(a, b)
+
+
+def homes_with_twins(people: Sequence[PersonRow]) -> frozenset[str]:
+    """The households (birth date with surname, postcode or address) whose records name two
+    children whose forenames do not agree: twins, triplets, or a record that says so."""
+    named: dict[str, dict[str, PersonRow]] = {}
+    for person in people:
+        if person.given_name is None:
+            continue
+        form = canonical_forename(person.given_name) or person.given_name
+        for home in _homes(person):
+            named.setdefault(home, {}).setdefault(form, person)
+    twins = set()
+    for home, by_form in named.items():
+        children = list(by_form.values())
+        if any(
+            not forenames_agree(x, y) for n, x in enumerate(children) for y in children[n + 1 :]
+        ):
+            twins.add(home)
+    return frozenset(twins)
+
+
+def _homes(person: PersonRow) -> set[str]:
+    born = unordered_birth_date(person.birth_date)
+    if born is None:
+        return set()
+    places = (("f", person.family_name), ("p", person.postcode), ("a", person.address))
+    return {f"{born}|{kind}:{value}" for kind, value in places if value}
 
 
 def _same(a: str | None, b: str | None) -> bool:

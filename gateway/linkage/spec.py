@@ -196,6 +196,41 @@ class SameYear:
 
 
 @dataclass(frozen=True)
+class YearApart:
+    """The same day and month a year apart (a year written wrong)."""
+
+    says: str
+
+    sql = (
+        "substr(birth_date_l, 5) = substr(birth_date_r, 5) AND "
+        "abs(cast(substr(birth_date_l, 1, 4) AS INTEGER) "
+        "- cast(substr(birth_date_r, 1, 4) AS INTEGER)) = 1"
+    )
+
+    def holds(self, left: Compared, right: Compared) -> bool:
+        a, b = left.row.birth_date, right.row.birth_date
+        if a is None or b is None or a[4:] != b[4:] or not (a[:4].isdigit() and b[:4].isdigit()):
+            return False
+        return abs(int(a[:4]) - int(b[:4])) == 1
+
+
+@dataclass(frozen=True)
+class FirstOfJanuary:
+    """The same year, one side the 1st of January (a default where the date was not known)."""
+
+    says: str
+
+    sql = (
+        "substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4) AND "
+        "(substr(birth_date_l, 6) = '01-01' OR substr(birth_date_r, 6) = '01-01')"
+    )
+
+    def holds(self, left: Compared, right: Compared) -> bool:
+        a, b = left.row.birth_date, right.row.birth_date
+        return a is not None and b is not None and a[:4] == b[:4] and "01-01" in (a[5:], b[5:])
+
+
+@dataclass(frozen=True)
 class SameAddressNoPostcode:
     says: str
 
@@ -238,6 +273,8 @@ Level = (
     | NamesSwapped
     | DayMonthSwapped
     | SameYear
+    | YearApart
+    | FirstOfJanuary
     | SameAddressNoPostcode
     | SameDistrict
     | Else
@@ -294,6 +331,8 @@ COMPARISONS: tuple[Comparison, ...] = (
             Exact("birth_date", "birth date matches"),
             DayMonthSwapped("birth date matches with day and month swapped"),
             OneEdit("birth_date", "birth date is one digit different"),
+            FirstOfJanuary("birth date is the 1st of January of the same year (a default)"),
+            YearApart("birth date is the same day and month a year apart"),
             SameYear("birth date is in the same year"),
             Else("birth date differs"),
         ),
