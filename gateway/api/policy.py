@@ -3,7 +3,7 @@
 No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
@@ -19,16 +19,27 @@ from gateway.access.break_glass import (
     review_list,
     uses_of,
 )
-from gateway.access.consent import NoSuchConsentError, record_consent, withdraw_consent
+from gateway.access.consent import (
+    MAX_REFERENCE,
+    MIN_REFERENCE,
+    ConsentEvidence,
+    ConsentRefusedError,
+    Giver,
+    Method,
+    NoSuchConsentError,
+    check_may_record,
+    consent_audit_event,
+    record_consent,
+    withdraw_consent,
+)
 from gateway.access.purposes import UnknownPurposeError
 from gateway.api.deps import COMMON_RESPONSES, database, rate_limited, require_role
 from gateway.read_model import resolve_child
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
-ConsentRecorder = Annotated[
-    Actor, Depends(require_role("ehe_officer", "social_worker", "health_practitioner", "admin"))
-]
+# Whoever is signed in; whether they may record consent is the agreements' (consent_roles).
+ConsentRecorder = Annotated[Actor, Depends(rate_limited)]
 IgOfficer = Annotated[Actor, Depends(require_role("ig_officer"))]
 Db = Annotated[Session, Depends(database)]
 
@@ -38,11 +49,25 @@ class ConsentRequest(BaseModel):
     scope: str = Field(max_length=60, description="The purpose code the consent covers")
 
 
+class ConsentGiven(ConsentRequest):
+    """Consent with its evidence: who gave it, when, how, and where the evidence is kept."""
+
+    given_by: Giver = Field(description="Who gave it: their relation to the child")
+    given_on: date = Field(description="The day it was given (not in the future)")
+    method: Method = Field(description="How it was given")
+    evidence_ref: str = Field(
+        min_length=MIN_REFERENCE,
+        max_length=MAX_REFERENCE,
+        description="Where the evidence is kept (a document or case-note reference, no names)",
+    )
+
+
 class ConsentOut(BaseModel):
     child_id: str
     scope: str
     in_force: bool
     changed: int
+    consent_id: int | None = Field(None, description="The consent recorded (when one is)")
 
 
 class BreakGlassRequest(BaseModel):
@@ -91,25 +116,57 @@ def _audit(db: Session, who: Actor, action: str, child_id: str | None, purpose: 
     append(db, event)
 
 
-@router.post("/consents", response_model=ConsentOut, status_code=201)
-def give_consent(request: ConsentRequest, who: ConsentRecorder, db: Db) -> ConsentOut:
-    """Record a family's consent for one purpose (separate from any lawful basis)."""
-    child_id = _known_child(db, who, "consent_given", request.child_id, request.scope)
+def _may_record(db: Session, http: Request, who: Actor, action: str, scope: str) -> None:
+    """403 (audited) unless an agreement names the role for consent for this purpose."""
     try:
-        record_consent(db, child_id, request.scope, who.user)
+        check_may_record(http.app.state.agreements, who, scope)
     except UnknownPurposeError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.reason) from None
-    _audit(db, who, "consent_given", child_id, request.scope)
+    except ConsentRefusedError as exc:
+        refusal = AuditEvent(
+            actor=who, action=action, outcome="refused", purpose=scope, reason=exc.reason
+        )
+        append(db, refusal)
+        db.commit()
+        raise HTTPException(status.HTTP_403_FORBIDDEN, exc.reason) from None
+
+
+@router.post("/consents", response_model=ConsentOut, status_code=201)
+def give_consent(request: ConsentGiven, http: Request, who: ConsentRecorder, db: Db) -> ConsentOut:
+    """Record a family's consent for one purpose (separate from any lawful basis), with its
+    evidence; only roles the data-sharing agreement names for consent may."""
+    _may_record(db, http, who, "consent_given", request.scope)
+    child_id = _known_child(db, who, "consent_given", request.child_id, request.scope)
+    evidence = ConsentEvidence(
+        request.given_by, request.given_on, request.method, request.evidence_ref
+    )
+    try:
+        consent = record_consent(
+            db, who, child_id, request.scope, evidence, agreements=http.app.state.agreements
+        )
+    except ConsentRefusedError as exc:
+        refusal = AuditEvent(
+            who, "consent_given", "bad_request", request.scope, child_id=child_id, reason=exc.reason
+        )
+        append(db, refusal)
+        db.commit()
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.reason) from None
+    append(db, consent_audit_event(who, consent))
     db.commit()
-    return ConsentOut(child_id=child_id, scope=request.scope, in_force=True, changed=1)
+    return ConsentOut(
+        child_id=child_id, scope=request.scope, in_force=True, changed=1, consent_id=consent.id
+    )
 
 
 @router.post("/consents/withdraw", response_model=ConsentOut)
-def withdraw(request: ConsentRequest, who: ConsentRecorder, db: Db) -> ConsentOut:
+def withdraw(request: ConsentRequest, http: Request, who: ConsentRecorder, db: Db) -> ConsentOut:
     """Withdraw consent: the very next lookup for that purpose is refused."""
+    _may_record(db, http, who, "consent_withdrawn", request.scope)
     child_id = _known_child(db, who, "consent_withdrawn", request.child_id, request.scope)
     try:
-        changed = withdraw_consent(db, child_id, request.scope, who.user)
+        changed = withdraw_consent(
+            db, who, child_id, request.scope, agreements=http.app.state.agreements
+        )
     except NoSuchConsentError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, exc.reason) from None
     _audit(db, who, "consent_withdrawn", child_id, request.scope)

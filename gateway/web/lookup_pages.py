@@ -15,16 +15,23 @@ from sqlalchemy.orm import Session
 
 from gateway import clock
 from gateway.access.agreements import may_break_glass
-from gateway.access.audit import Actor
+from gateway.access.audit import Actor, append
 from gateway.access.break_glass import (
     BreakGlassRefusedError,
     break_glass_minutes,
     request_break_glass,
 )
+from gateway.access.consent import (
+    ConsentRefusedError,
+    check_may_record,
+    consent_audit_event,
+    record_consent,
+)
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
 from gateway.identifiers import classify_identifier
 from gateway.policy.disclosure import Refusal, disclose, record_refusal
 from gateway.read_model import FoundChild, child_with_records, find_child_id
+from gateway.web.consent_form import consent_offer, read_evidence
 from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
 from gateway.web.summary_view import summary_sections
 
@@ -71,10 +78,19 @@ def _refused(
     reason: str,
     code: int,
     break_glass: dict[str, object] | None = None,
+    *,
+    consent: dict[str, object] | None = None,
 ) -> Response:
-    context = {"message": title, "reason": reason, "audited": True, "break_glass": break_glass}
-    if break_glass and break_glass.get("errors"):
-        context["errors"] = break_glass["errors"]
+    context = {
+        "message": title,
+        "reason": reason,
+        "audited": True,
+        "break_glass": break_glass,
+        "consent": consent,
+    }
+    for offer in (break_glass, consent):
+        if offer and offer.get("errors"):
+            context["errors"] = offer["errors"]
     return page(request, "refused.html", context, status_code=code)
 
 
@@ -152,8 +168,11 @@ def _summary_page(
         offer = _break_glass_offer(
             request, who, refusal.outcome, identifier=identifier, purpose=stated, errors=None
         )
+        consent = consent_offer(
+            agreements_of(request), who, refusal.outcome, identifier=identifier, purpose=stated
+        )
         title = "You cannot see this child's record"
-        return _refused(request, title, refusal.reason, 403, offer)
+        return _refused(request, title, refusal.reason, 403, offer, consent=consent)
     db.commit()  # the page is shown only once its audit entry is durable
     shown: dict[str, object] = {
         "answer": answer,
@@ -206,4 +225,63 @@ def break_glass_submit(
         title = "You cannot see this child's record"
         return _refused(request, title, "no data-sharing agreement covers this lookup", 400, offer)
     db.commit()  # the override is on the IG review list before anything is shown
+    return _summary_page(request, who, db, child, stated=stated, identifier=identifier)
+
+
+@router.post("/summary/consent", response_class=HTMLResponse)
+def consent_submit(
+    request: Request,
+    *,
+    who: Who,
+    db: Annotated[Session, Depends(database)],
+    identifier: Annotated[str, Form(max_length=40)] = "",
+    purpose: Annotated[str, Form(max_length=60)] = "",
+    given_by: Annotated[str, Form(max_length=20)] = "",
+    given_on: Annotated[str, Form(max_length=20)] = "",
+    method: Annotated[str, Form(max_length=20)] = "",
+    evidence_ref: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Record the family's consent with its evidence (roles the agreement names for consent),
+    then show the summary under it. Every attempt is audited, as in the API."""
+    check_csrf(request, csrf)
+    try:
+        stated = purpose_for(purpose or None)
+        kind, value = classify_identifier(identifier)
+    except (UnknownPurposeError, ValueError):
+        record_refusal(
+            db, who, action="consent_given", outcome="bad_request", purpose_given=purpose
+        )
+        return _refused(request, "Start the lookup again", "Find the child and choose why.", 400)
+    try:
+        check_may_record(agreements_of(request), who, stated.code)
+    except ConsentRefusedError as exc:
+        record_refusal(db, who, action="consent_given", outcome="refused", purpose=stated)
+        reason = exc.reason[:1].upper() + exc.reason[1:]
+        raise HTTPException(status.HTTP_403_FORBIDDEN, reason) from None
+    child_id = find_child_id(db, **{kind: value})
+    child = child_with_records(db, child_id) if child_id else None
+    if child is None:
+        record_refusal(db, who, action="consent_given", outcome="not_found", purpose=stated)
+        return _refused(request, "No child in the index matches", "Check what you typed.", 404)
+    evidence, errors = read_evidence(given_by, given_on, method, evidence_ref)
+    if evidence is None:
+        typed = {"given_by": given_by, "given_on": given_on, "method": method}
+        typed["evidence_ref"] = evidence_ref
+        offer = consent_offer(
+            agreements_of(request),
+            who,
+            "no_consent",
+            identifier=identifier,
+            purpose=stated,
+            typed=typed,
+            errors=errors,
+        )
+        title = "Record the family's consent"
+        return _refused(request, title, "some of the evidence is missing", 400, consent=offer)
+    consent = record_consent(
+        db, who, child.child_id, stated.code, evidence, agreements=agreements_of(request)
+    )
+    append(db, consent_audit_event(who, consent))
+    db.commit()  # the consent and its audit entry are durable before the lookup
     return _summary_page(request, who, db, child, stated=stated, identifier=identifier)
