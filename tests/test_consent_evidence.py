@@ -195,3 +195,15 @@ def test_the_web_form_is_not_offered_to_a_role_not_named_and_refuses_it(
     assert posted.status_code == 403
     assert _consents(index_url) == []
     assert ("consent_given", "refused") in _audit(index_url)
+
+
+def test_what_was_typed_is_shown_back_escaped(client: httpx.Client) -> None:
+    """A script typed as the evidence reference comes back as text, never as markup."""
+    token = _signed_in(client, "erin.ehe")
+    typed = '"><script>alert(1)</script>'
+    form = {"identifier": "C-B", "purpose": "voluntary_support", "csrf": token}
+    answer = client.post("/summary/consent", data={**form, "evidence_ref": typed})
+    assert answer.status_code == 400
+    assert "<script>alert(1)</script>" not in answer.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
