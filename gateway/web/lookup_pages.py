@@ -7,6 +7,7 @@ restricted records, break-glass; every refusal is audited like a disclosure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
@@ -182,6 +183,37 @@ def _summary_page(
     return page(request, "summary.html", shown)
 
 
+def _form_child(
+    request: Request,
+    who: Actor,
+    db: Session,
+    *,
+    action: str,
+    identifier: str,
+    purpose: str,
+    refusal: Callable[[Purpose], str | None],
+) -> tuple[Purpose, FoundChild] | Response:
+    """The purpose and child a form after a refused lookup names (break-glass, consent), once
+    ``refusal`` says nothing against the person; each refusal is audited as ``action``: a bad
+    form (400), the person not allowed (403), no such child (404)."""
+    try:
+        stated = purpose_for(purpose or None)
+        kind, value = classify_identifier(identifier)
+    except (UnknownPurposeError, ValueError):
+        record_refusal(db, who, action=action, outcome="bad_request", purpose_given=purpose)
+        return _refused(request, "Start the lookup again", "Find the child and choose why.", 400)
+    refused = refusal(stated)
+    if refused:
+        record_refusal(db, who, action=action, outcome="refused", purpose=stated)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refused)
+    child_id = find_child_id(db, **{kind: value})
+    child = child_with_records(db, child_id) if child_id else None
+    if child is None:
+        record_refusal(db, who, action=action, outcome="not_found", purpose=stated)
+        return _refused(request, "No child in the index matches", "Check what you typed.", 404)
+    return stated, child
+
+
 @router.post("/summary/break-glass", response_class=HTMLResponse)
 def break_glass_submit(
     request: Request,
@@ -196,23 +228,24 @@ def break_glass_submit(
     """Open a time-limited override with the typed reason (named roles only; it goes on the IG
     review list), then show the summary under it. Every attempt is audited, as in the API."""
     check_csrf(request, csrf)
-    try:
-        stated = purpose_for(purpose or None)
-        kind, value = classify_identifier(identifier)
-    except (UnknownPurposeError, ValueError):
-        record_refusal(db, who, action="break_glass", outcome="bad_request", purpose_given=purpose)
-        return _refused(request, "Start the lookup again", "Find the child and choose why.", 400)
-    if not may_break_glass(agreements_of(request), who, stated.code, clock.today()):
-        record_refusal(db, who, action="break_glass", outcome="refused", purpose=stated)
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "No data-sharing agreement lets your role break the glass for this purpose",
-        )
-    child_id = find_child_id(db, **{kind: value})
-    child = child_with_records(db, child_id) if child_id else None
-    if child is None:
-        record_refusal(db, who, action="break_glass", outcome="not_found", purpose=stated)
-        return _refused(request, "No child in the index matches", "Check what you typed.", 404)
+
+    def refusal(stated: Purpose) -> str | None:
+        if may_break_glass(agreements_of(request), who, stated.code, clock.today()):
+            return None
+        return "No data-sharing agreement lets your role break the glass for this purpose"
+
+    found = _form_child(
+        request,
+        who,
+        db,
+        action="break_glass",
+        identifier=identifier,
+        purpose=purpose,
+        refusal=refusal,
+    )
+    if isinstance(found, Response):
+        return found
+    stated, child = found
     try:
         request_break_glass(
             db, who, child.child_id, stated.code, reason, agreements=agreements_of(request)
@@ -245,25 +278,26 @@ def consent_submit(
     """Record the family's consent with its evidence (roles the agreement names for consent),
     then show the summary under it. Every attempt is audited, as in the API."""
     check_csrf(request, csrf)
-    try:
-        stated = purpose_for(purpose or None)
-        kind, value = classify_identifier(identifier)
-    except (UnknownPurposeError, ValueError):
-        record_refusal(
-            db, who, action="consent_given", outcome="bad_request", purpose_given=purpose
-        )
-        return _refused(request, "Start the lookup again", "Find the child and choose why.", 400)
-    try:
-        check_may_record(agreements_of(request), who, stated.code)
-    except ConsentRefusedError as exc:
-        record_refusal(db, who, action="consent_given", outcome="refused", purpose=stated)
-        reason = exc.reason[:1].upper() + exc.reason[1:]
-        raise HTTPException(status.HTTP_403_FORBIDDEN, reason) from None
-    child_id = find_child_id(db, **{kind: value})
-    child = child_with_records(db, child_id) if child_id else None
-    if child is None:
-        record_refusal(db, who, action="consent_given", outcome="not_found", purpose=stated)
-        return _refused(request, "No child in the index matches", "Check what you typed.", 404)
+
+    def refusal(stated: Purpose) -> str | None:
+        try:
+            check_may_record(agreements_of(request), who, stated.code)
+        except ConsentRefusedError as exc:
+            return exc.reason[:1].upper() + exc.reason[1:]
+        return None
+
+    found = _form_child(
+        request,
+        who,
+        db,
+        action="consent_given",
+        identifier=identifier,
+        purpose=purpose,
+        refusal=refusal,
+    )
+    if isinstance(found, Response):
+        return found
+    stated, child = found
     evidence, errors = read_evidence(given_by, given_on, method, evidence_ref)
     if evidence is None:
         typed = {"given_by": given_by, "given_on": given_on, "method": method}
