@@ -207,3 +207,21 @@ def test_what_was_typed_is_shown_back_escaped(client: httpx.Client) -> None:
     assert "<script>alert(1)</script>" not in answer.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
     assert "script-src 'self'" in answer.headers["content-security-policy"]
+
+
+def test_the_subject_access_export_holds_each_consent_with_its_evidence(
+    client: httpx.Client, index_url: str
+) -> None:
+    from gateway.reports.subject_access import audited_subject_access
+
+    assert client.post("/api/v1/consents", json=GIVEN, headers=bearer("erin.ehe")).is_success
+    withdraw = {"child_id": "C-B", "scope": "voluntary_support"}
+    assert client.post("/api/v1/consents/withdraw", json=withdraw, headers=bearer("erin.ehe"))
+    ig = Actor("iris.ig", "North Yorkshire Council", "ig_officer")
+    with session_factory(index_url)() as session:
+        export = audited_subject_access(session, ig, "C-B")
+    (consent,) = export["consents"]
+    assert {k: consent[k] for k in ("given_by", "given_on", "method", "evidence_ref")} == {
+        **{k: CONSENT_EVIDENCE[k] for k in ("given_by", "given_on", "method", "evidence_ref")}
+    }
+    assert consent["recorded_by"] == "erin.ehe" and consent["withdrawn_recorded_by"] == "erin.ehe"
