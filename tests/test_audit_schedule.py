@@ -136,3 +136,22 @@ def test_the_dag_signs_hourly_and_alerts_when_the_log_is_broken(
     assert alert["dag_id"] == "audit__checkpoint"
     assert f"truncation on chain 1 at entry {newest}" in alert["reason"]
     assert len(signing.read_text().splitlines()) == 1
+
+
+def test_the_cli_checkpoint_verifies_first_and_signs_nothing_over_a_broken_log(
+    index_url: str, signing: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app as cli
+
+    _log(index_url)
+    runner = CliRunner()
+    made = runner.invoke(cli, ["audit", "checkpoint"])
+    assert made.exit_code == 0, made.output
+    assert "checkpoint of 1 chains, 6 entries (verified against 0 earlier" in made.output
+    newest = _delete_newest(index_url)
+    broken = runner.invoke(cli, ["audit", "checkpoint"])
+    assert broken.exit_code == 1
+    assert f"truncation on chain 1 at entry {newest}" in broken.output
+    assert len(signing.read_text().splitlines()) == 1

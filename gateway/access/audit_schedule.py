@@ -1,4 +1,5 @@
-"""The scheduled checkpoint (DAG ``audit__checkpoint``, hourly): verify the log, then sign it.
+"""A checkpoint, as the hourly DAG ``audit__checkpoint`` and ``ehe-gateway audit checkpoint``
+make it: verify the log, then sign it.
 
 Each run checks every chain and, when the checkpoint file already holds checkpoints, the log
 against them; only a log that verifies whole gets a new signed checkpoint. A broken log raises
@@ -11,6 +12,7 @@ signing key or checkpoint file setting is a ``FatalConfigError`` that names the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from gateway.access.audit_integrity import checkpoints_path, signing_key, write_checkpoint
 from gateway.access.audit_queries import verify_chain
@@ -27,11 +29,14 @@ class ScheduledCheckpoint:
     chains: int
 
 
-def verify_and_checkpoint(index_url: str | None = None) -> ScheduledCheckpoint:
-    """Verify the audit log (against the earlier checkpoints too), then append a signed
-    checkpoint of it; ``AuditBrokenError`` and no checkpoint if anything is wrong."""
+def verify_and_checkpoint(
+    index_url: str | None = None, out: Path | None = None
+) -> ScheduledCheckpoint:
+    """Verify the audit log (against the earlier checkpoints in the file too), then append a
+    signed checkpoint of it to ``out`` (default ``EHE_AUDIT_CHECKPOINTS``); raise
+    ``AuditBrokenError`` and sign nothing if anything is wrong."""
     key = signing_key()
-    path = checkpoints_path()
+    path = checkpoints_path(out)
     earlier = path if path.is_file() else None
     with session_factory(index_url)() as session:
         report = verify_chain(session, earlier, key.public_key())
