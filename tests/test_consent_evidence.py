@@ -225,3 +225,17 @@ def test_the_subject_access_export_holds_each_consent_with_its_evidence(
         **{k: CONSENT_EVIDENCE[k] for k in ("given_by", "given_on", "method", "evidence_ref")}
     }
     assert consent["recorded_by"] == "erin.ehe" and consent["withdrawn_recorded_by"] == "erin.ehe"
+
+
+def test_the_web_form_names_every_missing_piece_at_once(client: httpx.Client) -> None:
+    token = _signed_in(client, "erin.ehe")
+    form = {"identifier": "C-B", "purpose": "voluntary_support", "csrf": token}
+    answer = client.post("/summary/consent", data={**form, "given_on": "2027-01-01"})
+    assert answer.status_code == 400
+    for message in (
+        "Say who gave consent",
+        "Say how consent was given",
+        "cannot be in the future",
+        "reference to the evidence",
+    ):
+        assert message in answer.text, message

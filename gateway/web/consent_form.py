@@ -72,8 +72,10 @@ def read_evidence(
         day = None
     if day is not None and day > clock.today():
         errors["given_on"] = "The day consent was given cannot be in the future"
+        day = None
+    # The core's own check (the API's), on a day already checked: what remains is the reference.
     evidence = ConsentEvidence(given_by, day or clock.today(), method, reference)  # type: ignore[arg-type]
     problem = evidence.problem()
-    if problem and "reference" in problem:
+    if problem:
         errors["evidence_ref"] = problem[:1].upper() + problem[1:]
     return (None if errors else evidence), errors
