@@ -239,3 +239,27 @@ def test_the_web_form_names_every_missing_piece_at_once(client: httpx.Client) ->
         "reference to the evidence",
     ):
         assert message in answer.text, message
+
+
+def test_ig_lists_a_child_s_consents_with_their_evidence_and_the_listing_is_audited(
+    client: httpx.Client, index_url: str
+) -> None:
+    assert client.post("/api/v1/consents", json=GIVEN, headers=bearer("erin.ehe")).is_success
+    asked = {"child_id": "C-B"}
+    listed = client.post("/api/v1/consents/of-child", json=asked, headers=bearer("iris.ig"))
+    assert listed.status_code == 200, listed.text
+    (consent,) = listed.json()
+    assert (consent["given_by"], consent["method"], consent["evidence_ref"]) == (
+        "parent",
+        "written",
+        "EHE-CONSENT-0001",
+    )
+    assert consent["recorded_by_role"] == "ehe_officer" and consent["withdrawn_at"] is None
+    refused = client.post("/api/v1/consents/of-child", json=asked, headers=bearer("erin.ehe"))
+    assert refused.status_code == 403
+    nobody = {"child_id": "C-NOBODY"}
+    assert (
+        client.post("/api/v1/consents/of-child", json=nobody, headers=bearer("iris.ig")).status_code
+        == 404
+    )
+    assert _audit(index_url)[-2:] == [("consent_list", "disclosed"), ("consent_list", "not_found")]

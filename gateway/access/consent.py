@@ -149,6 +149,13 @@ def consents_in_force(session: Session, child_id: str, scope: str) -> list[Conse
     )
 
 
+def consents_of(session: Session, child_id: str) -> list[Consent]:
+    """Every consent ever recorded for the child, withdrawn ones included, oldest first."""
+    return list(
+        session.scalars(select(Consent).where(Consent.child_id == child_id).order_by(Consent.id))
+    )
+
+
 def has_consent(session: Session, child_id: str, scope: str) -> bool:
     return bool(consents_in_force(session, child_id, scope))
 

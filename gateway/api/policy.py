@@ -29,6 +29,7 @@ from gateway.access.consent import (
     NoSuchConsentError,
     check_may_record,
     consent_audit_event,
+    consents_of,
     record_consent,
     withdraw_consent,
 )
@@ -70,6 +71,28 @@ class ConsentOut(BaseModel):
     consent_id: int | None = Field(None, description="The consent recorded (when one is)")
 
 
+class ConsentsOfChild(BaseModel):
+    child_id: str = Field(max_length=40)
+
+
+class ConsentRecordOut(BaseModel):
+    """One consent as recorded: its evidence, its recorder and any withdrawal."""
+
+    id: int
+    child_id: str
+    scope: str
+    given_by: str | None
+    given_on: date | None
+    method: str | None
+    evidence_ref: str | None
+    recorded_at: datetime
+    recorded_by: str
+    recorded_by_organisation: str | None
+    recorded_by_role: str | None
+    withdrawn_at: datetime | None
+    withdrawn_recorded_by: str | None
+
+
 class BreakGlassRequest(BaseModel):
     child_id: str = Field(max_length=40)
     purpose: str = Field(max_length=60)
@@ -101,7 +124,11 @@ def _known_child(db: Session, who: Actor, action: str, child_id: str, purpose: s
     child = resolve_child(db, child_id)
     if child is None:
         refusal = AuditEvent(
-            actor=who, action=action, outcome="not_found", purpose=purpose[:60], reason="no child"
+            actor=who,
+            action=action,
+            outcome="not_found",
+            purpose=purpose[:60] or None,
+            reason="no child",
         )
         append(db, refusal)
         db.commit()
@@ -172,6 +199,25 @@ def withdraw(request: ConsentRequest, http: Request, who: ConsentRecorder, db: D
     _audit(db, who, "consent_withdrawn", child_id, request.scope)
     db.commit()
     return ConsentOut(child_id=child_id, scope=request.scope, in_force=False, changed=changed)
+
+
+@router.post("/consents/of-child", response_model=list[ConsentRecordOut])
+def consents_of_child(request: ConsentsOfChild, who: IgOfficer, db: Db) -> list[ConsentRecordOut]:
+    """For IG: every consent recorded for a child (withdrawn ones too) with its evidence and
+    who recorded it. POSTed (the child's id stays out of URLs) and audited."""
+    child_id = _known_child(db, who, "consent_list", request.child_id, "")
+    found = consents_of(db, child_id)
+    listed = AuditEvent(
+        actor=who,
+        action="consent_list",
+        outcome="disclosed",
+        child_id=child_id,
+        fields_disclosed=[f"consent:{c.id}" for c in found],
+        reason=f"{len(found)} consents listed",
+    )
+    append(db, listed)
+    db.commit()
+    return [ConsentRecordOut.model_validate(c, from_attributes=True) for c in found]
 
 
 @router.post("/break-glass", response_model=BreakGlassOut, status_code=201)
