@@ -193,8 +193,10 @@ def test_the_web_form_is_not_offered_to_a_role_not_named_and_refuses_it(
     assert "Record the family" not in client.post("/summary", data=lookup).text
     posted = client.post("/summary/consent", data={**lookup, **CONSENT_EVIDENCE})
     assert posted.status_code == 403
+    assert client.post("/summary/consent/withdraw", data=lookup).status_code == 403
     assert _consents(index_url) == []
-    assert ("consent_given", "refused") in _audit(index_url)
+    audit = _audit(index_url)
+    assert ("consent_given", "refused") in audit and ("consent_withdrawn", "refused") in audit
 
 
 def test_what_was_typed_is_shown_back_escaped(client: httpx.Client) -> None:
@@ -263,3 +265,27 @@ def test_ig_lists_a_child_s_consents_with_their_evidence_and_the_listing_is_audi
         == 404
     )
     assert _audit(index_url)[-2:] == [("consent_list", "disclosed"), ("consent_list", "not_found")]
+
+
+def test_the_summary_offers_the_withdrawal_and_it_is_honoured_at_once(
+    client: httpx.Client, index_url: str
+) -> None:
+    token = _signed_in(client, "erin.ehe")
+    lookup = {"identifier": "C-B", "purpose": "voluntary_support", "csrf": token}
+    shown = client.post("/summary/consent", data={**lookup, **CONSENT_EVIDENCE})
+    assert shown.status_code == 200 and 'action="/summary/consent/withdraw"' in shown.text
+    ehe = client.post("/summary", data={**lookup, "purpose": "ehe_enquiry"})
+    assert ehe.status_code == 200 and "consent/withdraw" not in ehe.text, "only where it counts"
+    withdrawn = client.post("/summary/consent/withdraw", data=lookup)
+    assert withdrawn.status_code == 403 and "needs the family&#39;s consent" in withdrawn.text
+    again = client.post("/summary/consent/withdraw", data=lookup)
+    assert again.status_code == 404
+    assert _consents(index_url)[0].withdrawn_recorded_by == "erin.ehe"
+    assert _audit(index_url) == [
+        ("consent_given", "recorded"),
+        ("lookup", "disclosed"),
+        ("lookup", "disclosed"),
+        ("consent_withdrawn", "recorded"),
+        ("lookup", "no_consent"),
+        ("consent_withdrawn", "not_found"),
+    ]

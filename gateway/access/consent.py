@@ -116,6 +116,20 @@ def consent_audit_event(recorder: Actor, consent: Consent) -> AuditEvent:
     )
 
 
+def consent_withdrawn_event(
+    recorder: Actor, child_id: str, scope: str, withdrawn: int
+) -> AuditEvent:
+    """The audit entry of a withdrawal recorded: the child, the purpose, how many consents."""
+    return AuditEvent(
+        actor=recorder,
+        action="consent_withdrawn",
+        outcome="recorded",
+        purpose=scope,
+        child_id=child_id,
+        reason=f"{withdrawn} consent(s) withdrawn",
+    )
+
+
 def withdraw_consent(
     session: Session,
     recorder: Actor,

@@ -29,6 +29,7 @@ from gateway.access.consent import (
     NoSuchConsentError,
     check_may_record,
     consent_audit_event,
+    consent_withdrawn_event,
     consents_of,
     record_consent,
     withdraw_consent,
@@ -196,7 +197,7 @@ def withdraw(request: ConsentRequest, http: Request, who: ConsentRecorder, db: D
         )
     except NoSuchConsentError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, exc.reason) from None
-    _audit(db, who, "consent_withdrawn", child_id, request.scope)
+    append(db, consent_withdrawn_event(who, child_id, request.scope, changed))
     db.commit()
     return ConsentOut(child_id=child_id, scope=request.scope, in_force=False, changed=changed)
 

@@ -56,6 +56,18 @@ def consent_offer(
     }
 
 
+def withdraw_offer(
+    agreements: list[Agreement], who: Actor, purpose: Purpose, *, identifier: str
+) -> dict[str, object] | None:
+    """The withdrawal button under a summary shown for a purpose that needs consent, for the
+    roles that may record consent (a summary is shown then only while consent is in force)."""
+    if not purpose.requires_consent or not may_record_consent(
+        agreements, who, purpose.code, clock.today()
+    ):
+        return None
+    return {"identifier": identifier, "purpose": purpose.code}
+
+
 def read_evidence(
     given_by: str, given_on: str, method: str, reference: str
 ) -> tuple[ConsentEvidence | None, dict[str, str]]:

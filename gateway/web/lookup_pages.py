@@ -24,15 +24,18 @@ from gateway.access.break_glass import (
 )
 from gateway.access.consent import (
     ConsentRefusedError,
+    NoSuchConsentError,
     check_may_record,
     consent_audit_event,
+    consent_withdrawn_event,
     record_consent,
+    withdraw_consent,
 )
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
 from gateway.identifiers import classify_identifier
 from gateway.policy.disclosure import Refusal, disclose, record_refusal
 from gateway.read_model import FoundChild, child_with_records, find_child_id
-from gateway.web.consent_form import consent_offer, read_evidence
+from gateway.web.consent_form import consent_offer, read_evidence, withdraw_offer
 from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
 from gateway.web.summary_view import summary_sections
 
@@ -179,6 +182,7 @@ def _summary_page(
         "answer": answer,
         "purpose": stated,
         "sections": summary_sections(answer),
+        "withdraw": withdraw_offer(agreements_of(request), who, stated, identifier=identifier),
     }
     return page(request, "summary.html", shown)
 
@@ -261,6 +265,15 @@ def break_glass_submit(
     return _summary_page(request, who, db, child, stated=stated, identifier=identifier)
 
 
+def _consent_refusal(request: Request, who: Actor, stated: Purpose) -> str | None:
+    """Why the person may not record or withdraw consent for the purpose, if they may not."""
+    try:
+        check_may_record(agreements_of(request), who, stated.code)
+    except ConsentRefusedError as exc:
+        return exc.reason[:1].upper() + exc.reason[1:]
+    return None
+
+
 @router.post("/summary/consent", response_class=HTMLResponse)
 def consent_submit(
     request: Request,
@@ -279,13 +292,6 @@ def consent_submit(
     then show the summary under it. Every attempt is audited, as in the API."""
     check_csrf(request, csrf)
 
-    def refusal(stated: Purpose) -> str | None:
-        try:
-            check_may_record(agreements_of(request), who, stated.code)
-        except ConsentRefusedError as exc:
-            return exc.reason[:1].upper() + exc.reason[1:]
-        return None
-
     found = _form_child(
         request,
         who,
@@ -293,7 +299,7 @@ def consent_submit(
         action="consent_given",
         identifier=identifier,
         purpose=purpose,
-        refusal=refusal,
+        refusal=lambda stated: _consent_refusal(request, who, stated),
     )
     if isinstance(found, Response):
         return found
@@ -318,4 +324,41 @@ def consent_submit(
     )
     append(db, consent_audit_event(who, consent))
     db.commit()  # the consent and its audit entry are durable before the lookup
+    return _summary_page(request, who, db, child, stated=stated, identifier=identifier)
+
+
+@router.post("/summary/consent/withdraw", response_class=HTMLResponse)
+def consent_withdraw_submit(
+    request: Request,
+    *,
+    who: Who,
+    db: Annotated[Session, Depends(database)],
+    identifier: Annotated[str, Form(max_length=40)] = "",
+    purpose: Annotated[str, Form(max_length=60)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Record that the family withdrew consent (roles the agreement names for consent): at once,
+    the purpose shows nothing more; audited like the API's withdrawal."""
+    check_csrf(request, csrf)
+    found = _form_child(
+        request,
+        who,
+        db,
+        action="consent_withdrawn",
+        identifier=identifier,
+        purpose=purpose,
+        refusal=lambda stated: _consent_refusal(request, who, stated),
+    )
+    if isinstance(found, Response):
+        return found
+    stated, child = found
+    try:
+        withdrawn = withdraw_consent(
+            db, who, child.child_id, stated.code, agreements=agreements_of(request)
+        )
+    except NoSuchConsentError as exc:  # none in force (already withdrawn)
+        record_refusal(db, who, action="consent_withdrawn", outcome="not_found", purpose=stated)
+        return _refused(request, "No consent to withdraw", exc.reason, 404)
+    append(db, consent_withdrawn_event(who, child.child_id, stated.code, withdrawn))
+    db.commit()  # withdrawn before anything else is shown
     return _summary_page(request, who, db, child, stated=stated, identifier=identifier)
