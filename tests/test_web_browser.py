@@ -335,7 +335,7 @@ def test_one_policy_withheld_fields_restricted_record_consent_and_break_glass(
     expect(page.locator("tbody tr").first).to_contain_text("closed")
 
 
-def test_an_ehe_officer_records_consent_with_its_evidence_from_a_refused_lookup(
+def test_an_ehe_officer_records_consent_from_a_refused_lookup_then_its_withdrawal(
     browser: Browser, hand_made_site: str, index_url: str, tmp_path: Path
 ) -> None:
     """The consent form on a page refused for want of consent: missing evidence is named at
@@ -355,11 +355,16 @@ def test_an_ehe_officer_records_consent_with_its_evidence_from_a_refused_lookup(
     form.get_by_label("Where the evidence is kept").fill("EHE-CONSENT-0142")
     form.get_by_role("button", name="Record consent and show the record").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Who else knows this child")
+    visit.check("summary-with-consent")
+    page.get_by_role("button", name="Record that consent was withdrawn").click()
+    expect(page.locator("main")).to_contain_text("needs the family's consent")
     outcomes = [(e.action, e.outcome) for e in _audit(index_url)]
     assert outcomes == [
         ("lookup", "no_consent"),
         ("consent_given", "recorded"),
         ("lookup", "disclosed"),
+        ("consent_withdrawn", "recorded"),
+        ("lookup", "no_consent"),
     ]
 
 
