@@ -39,6 +39,11 @@ class StaleSourceError(GatewayError):
     """A source has sent no good batch for longer than its threshold: a person must look."""
 
 
+class AuditBrokenError(GatewayError):
+    """The audit log verifies broken (a truncation, deletion, rewrite or reordering, or a
+    forged checkpoint): a person must look, and no checkpoint is signed over it."""
+
+
 @dataclass(frozen=True)
 class Failure:
     retriable: bool
@@ -54,6 +59,8 @@ def classify(exc: BaseException) -> Failure:
     """Retriable (try the same work later) or fatal (retrying cannot help), with a safe reason."""
     if isinstance(exc, StaleSourceError):
         return Failure(False, f"{type(exc).__name__}: {exc}", "stale_source")
+    if isinstance(exc, AuditBrokenError):
+        return Failure(False, f"{type(exc).__name__}: {exc}", "audit_broken")
     if isinstance(exc, (*FATAL, RetriableSourceError)):
         return Failure(isinstance(exc, RetriableSourceError), f"{type(exc).__name__}: {exc}")
     if isinstance(exc, DBAPIError):  # the driver's message may quote record contents

@@ -138,12 +138,14 @@ class Settings(BaseSettings):
     audit_signing_key: Path | None = _setting(
         None,
         "The PEM file of the Ed25519 key that signs audit checkpoints (`ehe-gateway audit "
-        "keygen` makes one); kept outside the database.",
+        "keygen` makes one); kept outside the database. The hourly DAG audit__checkpoint "
+        "fails, naming this setting, while it is unset.",
         "unset (no checkpoints signed)",
     )
     audit_checkpoints: Path | None = _setting(
         None,
-        "The file signed audit checkpoints are appended to (put it on append-only storage).",
+        "The file signed audit checkpoints are appended to (put it on append-only storage); "
+        "the hourly DAG audit__checkpoint and `ehe-gateway audit checkpoint` write it.",
         "unset",
     )
     mllp_idle_timeout_s: float = _setting(

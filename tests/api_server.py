@@ -44,3 +44,12 @@ def bearer(user: str, lifetime_seconds: int = 600) -> dict[str, str]:
     """An Authorization header for a demo user, signed by the local issuer."""
     token = LocalIssuer().issue(load_demo_users()[user], lifetime_seconds=lifetime_seconds)
     return {"Authorization": f"Bearer {token}"}
+
+
+# The evidence a consent is recorded with (POST /api/v1/consents): synthetic, no names.
+CONSENT_EVIDENCE = {
+    "given_by": "parent",
+    "given_on": "2026-11-20",
+    "method": "written",
+    "evidence_ref": "EHE-CONSENT-0001",
+}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_server import bearer, serving
+from api_server import CONSENT_EVIDENCE, bearer, serving
 from index_builder import add_population
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -98,7 +98,9 @@ def test_consent_is_needed_only_where_the_purpose_says_and_withdrawal_is_at_once
     first = _lookup(api, "erin.ehe", child_id, "voluntary_support")
     assert first.status_code == 403 and "consent" in first.json()["detail"]
     scope = {"child_id": child_id, "scope": "voluntary_support"}
-    given = api.post("/api/v1/consents", json=scope, headers=bearer("erin.ehe"))
+    given = api.post(
+        "/api/v1/consents", json={**scope, **CONSENT_EVIDENCE}, headers=bearer("erin.ehe")
+    )
     assert given.status_code == 201, given.text
     assert _lookup(api, "erin.ehe", child_id, "voluntary_support").status_code == 200
     withdrawn = api.post("/api/v1/consents/withdraw", json=scope, headers=bearer("erin.ehe"))

@@ -194,3 +194,50 @@ def test_the_cli_signs_checkpoints_and_names_what_it_finds(
     broken = runner.invoke(cli, ["audit", "verify", "--checkpoints", str(checkpoints)])
     assert broken.exit_code == 1
     assert f"truncation on chain 1 at entry {newest}" in broken.output
+
+
+def test_a_deleted_newest_entry_s_number_is_never_reused(log: str) -> None:
+    """SQLite's AUTOINCREMENT (migration 0020) and PostgreSQL's sequence: the entry after a
+    deleted newest one takes a new number, and verify names the deletion at it."""
+    newest = _seqs(log)[-1]
+    with superuser(log) as session:
+        session.execute(delete(AuditEntry).where(AuditEntry.seq == newest))
+    with session_factory(log).begin() as session:
+        after = append(session, AuditEvent(WHO, "lookup", "disclosed", "ehe_enquiry"))
+    assert after > newest
+    assert _findings(log) == [("deletion", after)]
+    broken = CliRunner().invoke(cli, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert f"deletion on chain 1 at entry {after}" in broken.output
+
+
+def test_the_rebuild_for_autoincrement_keeps_every_entry_and_number(
+    index_url: str,
+) -> None:
+    """Migration 0020 rebuilds the SQLite table: the entries, numbers and chain survive it and
+    its downgrade; the highest number used before it is not handed out again."""
+    from gateway.store.migrate import downgrade, upgrade
+
+    downgrade(index_url, "0017")
+    with session_factory(index_url).begin() as session:
+        for n in range(4):
+            append(session, AuditEvent(WHO, "lookup", "disclosed", child_id=f"C-{n}"))
+    before = _seqs(index_url)
+    upgrade(index_url)
+    assert _seqs(index_url) == before and _findings(index_url) == []
+    with superuser(index_url) as session:
+        session.execute(delete(AuditEntry).where(AuditEntry.seq == before[-1]))
+        session.execute(
+            update(AuditHead)
+            .where(AuditHead.id == 1)
+            .values(
+                entry_hash=select(AuditEntry.entry_hash)
+                .where(AuditEntry.seq == before[-2])
+                .scalar_subquery()
+            )
+        )
+    with session_factory(index_url).begin() as session:
+        assert append(session, AuditEvent(WHO, "lookup", "disclosed")) > before[-1]
+    downgrade(index_url, "0017")
+    assert len(_seqs(index_url)) == len(before)
+    upgrade(index_url)

@@ -21,6 +21,7 @@ EXPECTED_DAGS = {ingest_dag_id(s) for s in CONNECTORS} | {
     LINK_DAG_ID,
     "report__validation",
     "monitor__freshness",
+    "audit__checkpoint",
 }
 # What parsing the DAG files must not load: the work's libraries and the core's heavy parts
 # (tasks import them when they run).
@@ -159,7 +160,7 @@ print(json.dumps(out))
     assert set(dags) == EXPECTED_DAGS
     for dag_id, info in dags.items():
         layer = dag_id.split("__")[0]
-        assert layer in ("ingest", "link", "report", "monitor"), dag_id
+        assert layer in ("ingest", "link", "report", "monitor", "audit"), dag_id
         assert all(r >= 1 for r in info["retries"]), f"{dag_id}: every task retries"
         assert info["catchup"] is False
         assert info["max_active_runs"] == 1

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_server import bearer
+from api_server import CONSENT_EVIDENCE, bearer
 from index_builder import CARE, EHE, HEALTH, PAIR_WEIGHTS, add_child, add_population, record
 from sqlalchemy import select
 from web_support import served
@@ -268,7 +268,7 @@ def test_every_refusal_is_audited(client: httpx.Client, index: str) -> None:
     assert bad.status_code == 422
     unknown = client.post(
         "/api/v1/consents",
-        json={"child_id": "C-NOBODY", "scope": "voluntary_support"},
+        json={"child_id": "C-NOBODY", "scope": "voluntary_support", **CONSENT_EVIDENCE},
         headers=bearer("erin.ehe"),
     )
     assert unknown.status_code == 404
@@ -329,7 +329,8 @@ def test_lists_under_a_consent_purpose_hold_only_children_whose_consent_is_in_fo
 
     assert listed() == ([], [])
     consent = {"child_id": "C-A", "scope": "voluntary_support"}
-    assert client.post("/api/v1/consents", json=consent, headers=bearer("erin.ehe")).is_success
+    given = {**consent, **CONSENT_EVIDENCE}
+    assert client.post("/api/v1/consents", json=given, headers=bearer("erin.ehe")).is_success
     assert listed() == (["C-A"], ["C-A"])
     withdrawn = client.post("/api/v1/consents/withdraw", json=consent, headers=bearer("erin.ehe"))
     assert withdrawn.is_success

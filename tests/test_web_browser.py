@@ -335,6 +335,39 @@ def test_one_policy_withheld_fields_restricted_record_consent_and_break_glass(
     expect(page.locator("tbody tr").first).to_contain_text("closed")
 
 
+def test_an_ehe_officer_records_consent_from_a_refused_lookup_then_its_withdrawal(
+    browser: Browser, hand_made_site: str, index_url: str, tmp_path: Path
+) -> None:
+    """The consent form on a page refused for want of consent: missing evidence is named at
+    its field, the form keeps what was chosen, and once recorded the summary is shown."""
+    visit = Visit(browser.new_page(java_script_enabled=False), tmp_path)
+    page = visit.page
+    visit.sign_in(hand_made_site, "Erin Ellis")
+    visit.look_up("C-B", "Voluntary support offer to an EHE family")
+    form = page.locator("form[action='/summary/consent']")
+    form.get_by_label("A parent").check()
+    form.get_by_role("button", name="Record consent and show the record").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Say how consent was given")
+    expect(page.get_by_label("A parent")).to_be_checked()
+    visit.check("consent-missing-evidence")
+    form.get_by_label("In writing (a signed form or letter)").check()
+    form.get_by_label("The day consent was given").fill("2026-11-20")
+    form.get_by_label("Where the evidence is kept").fill("EHE-CONSENT-0142")
+    form.get_by_role("button", name="Record consent and show the record").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Who else knows this child")
+    visit.check("summary-with-consent")
+    page.get_by_role("button", name="Record that consent was withdrawn").click()
+    expect(page.locator("main")).to_contain_text("needs the family's consent")
+    outcomes = [(e.action, e.outcome) for e in _audit(index_url)]
+    assert outcomes == [
+        ("lookup", "no_consent"),
+        ("consent_given", "recorded"),
+        ("lookup", "disclosed"),
+        ("consent_withdrawn", "recorded"),
+        ("lookup", "no_consent"),
+    ]
+
+
 @pytest.fixture
 def review_site(index_url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
     """The hand-made population and one open review of two records (C-P1 and C-P2)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_server import bearer
+from api_server import CONSENT_EVIDENCE, bearer
 from index_builder import EHE, add_child, add_population, record
 from sqlalchemy import func, select
 from web_support import served
@@ -249,7 +249,7 @@ def test_refusals_by_agreement_and_consent_are_audited_with_the_reason(
     # Consent given through the API opens the same purpose to the web, at once.
     given = client.post(
         "/api/v1/consents",
-        json={"child_id": "C-B", "scope": "voluntary_support"},
+        json={"child_id": "C-B", "scope": "voluntary_support", **CONSENT_EVIDENCE},
         headers=bearer("erin.ehe"),
     )
     assert given.status_code == 201

@@ -9,6 +9,7 @@ its review date an agreement shares nothing, and the decision says so.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -93,13 +94,20 @@ class Agreement(BaseModel):
     # Roles at the parties that may break the glass for a purpose this agreement covers, when
     # their own clause does not (a time-limited override, reviewed by IG). None by default.
     break_glass_roles: list[str] = Field(default_factory=list)
+    # Roles at the parties that may record (and withdraw) a family's consent, with its
+    # evidence, for a purpose this agreement covers. None by default: nobody records consent.
+    consent_roles: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Agreement:
         parties = {p.organisation for p in self.parties}
         problems = [
-            f"break_glass_roles: unknown role {r!r}"
-            for r in self.break_glass_roles
+            f"{name}: unknown role {r!r}"
+            for name, roles in (
+                ("break_glass_roles", self.break_glass_roles),
+                ("consent_roles", self.consent_roles),
+            )
+            for r in roles
             if r not in ROLES
         ]
         problems += [
@@ -121,18 +129,39 @@ class Agreement(BaseModel):
         return any(purpose in c.purposes for c in self.clauses)
 
 
+def _named_for(
+    agreements: list[Agreement],
+    actor: Actor,
+    purpose: str | None,
+    today: date,
+    roles: Callable[[Agreement], list[str]],
+) -> bool:
+    """Whether an agreement in force that covers the purpose (any purpose, if None) has the
+    actor's organisation as a party and names their role in ``roles(agreement)``."""
+    return any(
+        a.in_force(today)
+        and actor.role in roles(a)
+        and actor.organisation in {p.organisation for p in a.parties}
+        and (purpose is None or a.covers(purpose))
+        for a in agreements
+    )
+
+
 def may_break_glass(
     agreements: list[Agreement], actor: Actor, purpose: str | None, today: date
 ) -> bool:
     """Whether ``actor`` may open an override: their organisation is a party to an agreement in
     force that covers the purpose (any purpose, if None) and names their role for break-glass."""
-    return any(
-        a.in_force(today)
-        and actor.role in a.break_glass_roles
-        and actor.organisation in {p.organisation for p in a.parties}
-        and (purpose is None or a.covers(purpose))
-        for a in agreements
-    )
+    return _named_for(agreements, actor, purpose, today, lambda a: a.break_glass_roles)
+
+
+def may_record_consent(
+    agreements: list[Agreement], actor: Actor, purpose: str | None, today: date
+) -> bool:
+    """Whether ``actor`` may record or withdraw consent for the purpose: their organisation is a
+    party to an agreement in force that covers it and names their role in ``consent_roles``
+    (an administrator of no agreement never may)."""
+    return _named_for(agreements, actor, purpose, today, lambda a: a.consent_roles)
 
 
 @functools.cache

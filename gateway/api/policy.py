@@ -3,7 +3,7 @@
 No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
@@ -19,16 +19,29 @@ from gateway.access.break_glass import (
     review_list,
     uses_of,
 )
-from gateway.access.consent import NoSuchConsentError, record_consent, withdraw_consent
+from gateway.access.consent import (
+    MAX_REFERENCE,
+    MIN_REFERENCE,
+    ConsentEvidence,
+    ConsentRefusedError,
+    Giver,
+    Method,
+    NoSuchConsentError,
+    check_may_record,
+    consent_audit_event,
+    consent_withdrawn_event,
+    consents_of,
+    record_consent,
+    withdraw_consent,
+)
 from gateway.access.purposes import UnknownPurposeError
 from gateway.api.deps import COMMON_RESPONSES, database, rate_limited, require_role
 from gateway.read_model import resolve_child
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
-ConsentRecorder = Annotated[
-    Actor, Depends(require_role("ehe_officer", "social_worker", "health_practitioner", "admin"))
-]
+# Whoever is signed in; whether they may record consent is the agreements' (consent_roles).
+ConsentRecorder = Annotated[Actor, Depends(rate_limited)]
 IgOfficer = Annotated[Actor, Depends(require_role("ig_officer"))]
 Db = Annotated[Session, Depends(database)]
 
@@ -38,11 +51,47 @@ class ConsentRequest(BaseModel):
     scope: str = Field(max_length=60, description="The purpose code the consent covers")
 
 
+class ConsentGiven(ConsentRequest):
+    """Consent with its evidence: who gave it, when, how, and where the evidence is kept."""
+
+    given_by: Giver = Field(description="Who gave it: their relation to the child")
+    given_on: date = Field(description="The day it was given (not in the future)")
+    method: Method = Field(description="How it was given")
+    evidence_ref: str = Field(
+        min_length=MIN_REFERENCE,
+        max_length=MAX_REFERENCE,
+        description="Where the evidence is kept (a document or case-note reference, no names)",
+    )
+
+
 class ConsentOut(BaseModel):
     child_id: str
     scope: str
     in_force: bool
     changed: int
+    consent_id: int | None = Field(None, description="The consent recorded (when one is)")
+
+
+class ConsentsOfChild(BaseModel):
+    child_id: str = Field(max_length=40)
+
+
+class ConsentRecordOut(BaseModel):
+    """One consent as recorded: its evidence, its recorder and any withdrawal."""
+
+    id: int
+    child_id: str
+    scope: str
+    given_by: str | None
+    given_on: date | None
+    method: str | None
+    evidence_ref: str | None
+    recorded_at: datetime
+    recorded_by: str
+    recorded_by_organisation: str | None
+    recorded_by_role: str | None
+    withdrawn_at: datetime | None
+    withdrawn_recorded_by: str | None
 
 
 class BreakGlassRequest(BaseModel):
@@ -76,7 +125,11 @@ def _known_child(db: Session, who: Actor, action: str, child_id: str, purpose: s
     child = resolve_child(db, child_id)
     if child is None:
         refusal = AuditEvent(
-            actor=who, action=action, outcome="not_found", purpose=purpose[:60], reason="no child"
+            actor=who,
+            action=action,
+            outcome="not_found",
+            purpose=purpose[:60] or None,
+            reason="no child",
         )
         append(db, refusal)
         db.commit()
@@ -91,30 +144,81 @@ def _audit(db: Session, who: Actor, action: str, child_id: str | None, purpose: 
     append(db, event)
 
 
-@router.post("/consents", response_model=ConsentOut, status_code=201)
-def give_consent(request: ConsentRequest, who: ConsentRecorder, db: Db) -> ConsentOut:
-    """Record a family's consent for one purpose (separate from any lawful basis)."""
-    child_id = _known_child(db, who, "consent_given", request.child_id, request.scope)
+def _may_record(db: Session, http: Request, who: Actor, action: str, scope: str) -> None:
+    """403 (audited) unless an agreement names the role for consent for this purpose."""
     try:
-        record_consent(db, child_id, request.scope, who.user)
+        check_may_record(http.app.state.agreements, who, scope)
     except UnknownPurposeError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.reason) from None
-    _audit(db, who, "consent_given", child_id, request.scope)
+    except ConsentRefusedError as exc:
+        refusal = AuditEvent(
+            actor=who, action=action, outcome="refused", purpose=scope, reason=exc.reason
+        )
+        append(db, refusal)
+        db.commit()
+        raise HTTPException(status.HTTP_403_FORBIDDEN, exc.reason) from None
+
+
+@router.post("/consents", response_model=ConsentOut, status_code=201)
+def give_consent(request: ConsentGiven, http: Request, who: ConsentRecorder, db: Db) -> ConsentOut:
+    """Record a family's consent for one purpose (separate from any lawful basis), with its
+    evidence; only roles the data-sharing agreement names for consent may."""
+    _may_record(db, http, who, "consent_given", request.scope)
+    child_id = _known_child(db, who, "consent_given", request.child_id, request.scope)
+    evidence = ConsentEvidence(
+        request.given_by, request.given_on, request.method, request.evidence_ref
+    )
+    try:
+        consent = record_consent(
+            db, who, child_id, request.scope, evidence, agreements=http.app.state.agreements
+        )
+    except ConsentRefusedError as exc:
+        refusal = AuditEvent(
+            who, "consent_given", "bad_request", request.scope, child_id=child_id, reason=exc.reason
+        )
+        append(db, refusal)
+        db.commit()
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.reason) from None
+    append(db, consent_audit_event(who, consent))
     db.commit()
-    return ConsentOut(child_id=child_id, scope=request.scope, in_force=True, changed=1)
+    return ConsentOut(
+        child_id=child_id, scope=request.scope, in_force=True, changed=1, consent_id=consent.id
+    )
 
 
 @router.post("/consents/withdraw", response_model=ConsentOut)
-def withdraw(request: ConsentRequest, who: ConsentRecorder, db: Db) -> ConsentOut:
+def withdraw(request: ConsentRequest, http: Request, who: ConsentRecorder, db: Db) -> ConsentOut:
     """Withdraw consent: the very next lookup for that purpose is refused."""
+    _may_record(db, http, who, "consent_withdrawn", request.scope)
     child_id = _known_child(db, who, "consent_withdrawn", request.child_id, request.scope)
     try:
-        changed = withdraw_consent(db, child_id, request.scope, who.user)
+        changed = withdraw_consent(
+            db, who, child_id, request.scope, agreements=http.app.state.agreements
+        )
     except NoSuchConsentError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, exc.reason) from None
-    _audit(db, who, "consent_withdrawn", child_id, request.scope)
+    append(db, consent_withdrawn_event(who, child_id, request.scope, changed))
     db.commit()
     return ConsentOut(child_id=child_id, scope=request.scope, in_force=False, changed=changed)
+
+
+@router.post("/consents/of-child", response_model=list[ConsentRecordOut])
+def consents_of_child(request: ConsentsOfChild, who: IgOfficer, db: Db) -> list[ConsentRecordOut]:
+    """For IG: every consent recorded for a child (withdrawn ones too) with its evidence and
+    who recorded it. POSTed (the child's id stays out of URLs) and audited."""
+    child_id = _known_child(db, who, "consent_list", request.child_id, "")
+    found = consents_of(db, child_id)
+    listed = AuditEvent(
+        actor=who,
+        action="consent_list",
+        outcome="disclosed",
+        child_id=child_id,
+        fields_disclosed=[f"consent:{c.id}" for c in found],
+        reason=f"{len(found)} consents listed",
+    )
+    append(db, listed)
+    db.commit()
+    return [ConsentRecordOut.model_validate(c, from_attributes=True) for c in found]
 
 
 @router.post("/break-glass", response_model=BreakGlassOut, status_code=201)

@@ -56,15 +56,17 @@ def audit_checkpoint(
         typer.Option("--out", help="The checkpoint file (default EHE_AUDIT_CHECKPOINTS)"),
     ] = None,
 ) -> None:
-    """Sign every chain's end (last entry, its hash, how many) with EHE_AUDIT_SIGNING_KEY and
-    append it to the checkpoint file, which should live on append-only storage."""
-    from gateway.access.audit_integrity import checkpoints_path, signing_key, write_checkpoint
-    from gateway.store.engine import session_factory
+    """Verify the log (against the checkpoints already in the file too), then sign every
+    chain's end (last entry, its hash, how many) with EHE_AUDIT_SIGNING_KEY and append it to the
+    checkpoint file, which should live on append-only storage. A broken log is named (exit 1)
+    and nothing is signed: what the hourly DAG audit__checkpoint does."""
+    from gateway.access.audit_schedule import verify_and_checkpoint
 
-    path = checkpoints_path(out)
-    with session_factory()() as session:
-        marks = write_checkpoint(session, signing_key(), path)
-    typer.echo(f"checkpoint of {len(marks)} chains, {sum(m.entries for m in marks)} entries")
+    made = verify_and_checkpoint(out=out)
+    typer.echo(
+        f"checkpoint of {made.chains} chains, {made.entries} entries "
+        f"(verified against {made.checked_against} earlier checkpoints)"
+    )
 
 
 @audit_app.command("keygen")

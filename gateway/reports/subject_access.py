@@ -3,9 +3,10 @@
 For an IG officer answering a right-of-access request (UK GDPR Art. 15): the child (and any
 child ids merged into it), every link of a source record to it with its evidence, every version
 of those source records, the reviews that touched them, the held (quarantined or rejected)
-items that carry one of those record ids or the child's identifiers, and every audit entry that
-names the child. The export is personal data, and may hold third parties' details (family,
-restricted addresses): it is for review and redaction before release, never sent as is.
+items that carry one of those record ids or the child's identifiers, every audit entry that
+names the child, and every consent recorded for it with its evidence. The export is personal
+data, and may hold third parties' details (family, restricted addresses): it is for review and
+redaction before release, never sent as is.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gateway.read_model import resolve_child
 from gateway.store.tables import (
     AuditEntry,
     Child,
+    Consent,
     HeldRecord,
     Link,
     LinkEvent,
@@ -128,6 +130,9 @@ def subject_access_export(session: Session, child_id: str) -> dict[str, Any]:
     identifiers = {v for r in records for v in (r.nhs_number, r.upn) if v}
     disclosures = session.scalars(select(AuditEntry).where(_about(ids)).order_by(AuditEntry.seq))
     children = session.scalars(select(Child).where(Child.child_id.in_(ids)))
+    consents = session.scalars(
+        select(Consent).where(Consent.child_id.in_(ids)).order_by(Consent.id)
+    )
     return {
         "notice": NOTICE,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -140,6 +145,8 @@ def subject_access_export(session: Session, child_id: str) -> dict[str, Any]:
         "link_reviews": [_row(r) for r in _reviews(session, keys)],
         "quarantine": [_row(h) for h in _held_items(session, keys, identifiers)],
         "disclosures": [_row(e) for e in disclosures],
+        # Each consent with its evidence (who gave it, when, how, reference) and recorder.
+        "consents": [_row(c) for c in consents],
     }
 
 

@@ -7,6 +7,7 @@ restricted records, break-glass; every refusal is audited like a disclosure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
@@ -25,6 +26,7 @@ from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purp
 from gateway.identifiers import classify_identifier
 from gateway.policy.disclosure import Refusal, disclose, record_refusal
 from gateway.read_model import FoundChild, child_with_records, find_child_id
+from gateway.web.consent_form import consent_offer, withdraw_offer
 from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
 from gateway.web.summary_view import summary_sections
 
@@ -71,10 +73,19 @@ def _refused(
     reason: str,
     code: int,
     break_glass: dict[str, object] | None = None,
+    *,
+    consent: dict[str, object] | None = None,
 ) -> Response:
-    context = {"message": title, "reason": reason, "audited": True, "break_glass": break_glass}
-    if break_glass and break_glass.get("errors"):
-        context["errors"] = break_glass["errors"]
+    context = {
+        "message": title,
+        "reason": reason,
+        "audited": True,
+        "break_glass": break_glass,
+        "consent": consent,
+    }
+    for offer in (break_glass, consent):
+        if offer and offer.get("errors"):
+            context["errors"] = offer["errors"]
     return page(request, "refused.html", context, status_code=code)
 
 
@@ -152,15 +163,50 @@ def _summary_page(
         offer = _break_glass_offer(
             request, who, refusal.outcome, identifier=identifier, purpose=stated, errors=None
         )
+        consent = consent_offer(
+            agreements_of(request), who, refusal.outcome, identifier=identifier, purpose=stated
+        )
         title = "You cannot see this child's record"
-        return _refused(request, title, refusal.reason, 403, offer)
+        return _refused(request, title, refusal.reason, 403, offer, consent=consent)
     db.commit()  # the page is shown only once its audit entry is durable
     shown: dict[str, object] = {
         "answer": answer,
         "purpose": stated,
         "sections": summary_sections(answer),
+        "withdraw": withdraw_offer(agreements_of(request), who, stated, identifier=identifier),
     }
     return page(request, "summary.html", shown)
+
+
+def _form_child(
+    request: Request,
+    who: Actor,
+    db: Session,
+    *,
+    action: str,
+    identifier: str,
+    purpose: str,
+    refusal: Callable[[Purpose], str | None],
+) -> tuple[Purpose, FoundChild] | Response:
+    """The purpose and child a form after a refused lookup names (break-glass, consent), once
+    ``refusal`` says nothing against the person; each refusal is audited as ``action``: a bad
+    form (400), the person not allowed (403), no such child (404)."""
+    try:
+        stated = purpose_for(purpose or None)
+        kind, value = classify_identifier(identifier)
+    except (UnknownPurposeError, ValueError):
+        record_refusal(db, who, action=action, outcome="bad_request", purpose_given=purpose)
+        return _refused(request, "Start the lookup again", "Find the child and choose why.", 400)
+    refused = refusal(stated)
+    if refused:
+        record_refusal(db, who, action=action, outcome="refused", purpose=stated)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refused)
+    child_id = find_child_id(db, **{kind: value})
+    child = child_with_records(db, child_id) if child_id else None
+    if child is None:
+        record_refusal(db, who, action=action, outcome="not_found", purpose=stated)
+        return _refused(request, "No child in the index matches", "Check what you typed.", 404)
+    return stated, child
 
 
 @router.post("/summary/break-glass", response_class=HTMLResponse)
@@ -177,23 +223,24 @@ def break_glass_submit(
     """Open a time-limited override with the typed reason (named roles only; it goes on the IG
     review list), then show the summary under it. Every attempt is audited, as in the API."""
     check_csrf(request, csrf)
-    try:
-        stated = purpose_for(purpose or None)
-        kind, value = classify_identifier(identifier)
-    except (UnknownPurposeError, ValueError):
-        record_refusal(db, who, action="break_glass", outcome="bad_request", purpose_given=purpose)
-        return _refused(request, "Start the lookup again", "Find the child and choose why.", 400)
-    if not may_break_glass(agreements_of(request), who, stated.code, clock.today()):
-        record_refusal(db, who, action="break_glass", outcome="refused", purpose=stated)
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "No data-sharing agreement lets your role break the glass for this purpose",
-        )
-    child_id = find_child_id(db, **{kind: value})
-    child = child_with_records(db, child_id) if child_id else None
-    if child is None:
-        record_refusal(db, who, action="break_glass", outcome="not_found", purpose=stated)
-        return _refused(request, "No child in the index matches", "Check what you typed.", 404)
+
+    def refusal(stated: Purpose) -> str | None:
+        if may_break_glass(agreements_of(request), who, stated.code, clock.today()):
+            return None
+        return "No data-sharing agreement lets your role break the glass for this purpose"
+
+    found = _form_child(
+        request,
+        who,
+        db,
+        action="break_glass",
+        identifier=identifier,
+        purpose=purpose,
+        refusal=refusal,
+    )
+    if isinstance(found, Response):
+        return found
+    stated, child = found
     try:
         request_break_glass(
             db, who, child.child_id, stated.code, reason, agreements=agreements_of(request)

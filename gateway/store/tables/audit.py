@@ -12,6 +12,9 @@ from gateway.store.tables.base import Base
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    # SQLite reuses the largest rowid once its row is deleted; AUTOINCREMENT never does, so a
+    # deleted newest entry leaves a gap (PostgreSQL's sequence never goes back either).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     at: Mapped[datetime]
