@@ -33,9 +33,12 @@ def review_list(
         flags = ("SC " if item.known_to_social_care else "   ") + (
             "EHE" if item.home_education else "   "
         )
+        likely = "twin-shaped" if item.assessment.twin_shaped else f"p={item.probability:.4f}"
+        conflicts = "; ".join(c.says for c in item.assessment.conflicts)
         typer.echo(
-            f"{item.id:>6} {flags} p={item.probability:.4f} {item.status:9} "
+            f"{item.id:>6} {flags} {likely:11} {item.status:9} "
             f"{item.left[0]}/{item.left[1]} ~ {item.right[0]}/{item.right[1]}"
+            + (f"  [{conflicts}]" if conflicts else "")
         )
     typer.echo(f"{len(items)} review(s)")
 
@@ -81,6 +84,9 @@ def review_accept(
     from gateway.linkage.review import accept
 
     child_id = _or_exit(lambda: accept(review_id, Actor(by, organisation, ROLE), reason))
+    if child_id is None:
+        typer.echo(f"review {review_id} accepted by {by}, awaiting a second reviewer (four eyes)")
+        return
     typer.echo(f"review {review_id} accepted: both records now belong to {child_id}")
 
 

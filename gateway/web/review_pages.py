@@ -44,7 +44,7 @@ def reviews(
     request: Request,
     who: Who,
     decided: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    outcome: Annotated[str | None, Query(pattern="^(accepted|rejected|reopened)$")] = None,
+    outcome: Annotated[str | None, Query(pattern="^(accepted|rejected|reopened|awaiting)$")] = None,
 ) -> Response:
     """The open reviews, ranked as the API ranks them (no identifying values)."""
     require_role(who, REVIEW_QUEUE_ROLES)
@@ -95,13 +95,14 @@ def _decision(
         errors = {"reason": "Say why you decided this (at least 3 characters)"}
         return _review_page(request, who, review_id, errors, status.HTTP_400_BAD_REQUEST)
     try:
-        decide(_index_url(request), who, review_id, decision, reason)
+        decided = decide(_index_url(request), who, review_id, decision, reason)
     except UnknownReviewError:
         return _no_such_review(request)
     except ReviewError as exc:
         errors = {"reason": str(exc)[:1].upper() + str(exc)[1:]}
         return _review_page(request, who, review_id, errors, status.HTTP_409_CONFLICT)
-    target = f"/reviews?decided={review_id}&outcome={DONE[decision]}"
+    outcome = "awaiting" if decided.status == "awaiting_second_reviewer" else DONE[decision]
+    target = f"/reviews?decided={review_id}&outcome={outcome}"
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
