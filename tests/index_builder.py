@@ -185,3 +185,41 @@ def add_review_pair(session: Session, *, restricted: bool = False) -> int:
     session.add(review)
     session.flush()
     return review.id
+
+
+TWIN_WEIGHTS = {
+    "prior": -9.5,
+    "given_name": -3.25,
+    "family_name": 6.0,
+    "birth_date": 7.25,
+    "sex": 0.5,
+    "place": 4.0,
+    "nhs_number": 0.0,
+}
+INVALID_NHS_NUMBER = "9434765918"  # 9434765919 passes Modulus 11; this fails its check digit
+
+
+def add_twin_pair(session: Session, *, conflict: str | None = None) -> int:
+    """Twins the matcher scored highly: one birth date, surname and home, two first names.
+    Social care knows one (C-T1, whose record carries an NHS number failing its check digit),
+    health the other (C-T2). The open review of their records; its id."""
+    from gateway.store.tables import LinkReview
+
+    isla = {**_who("Isla", "Finch", "2017-05-09"), "nhs_number": INVALID_NHS_NUMBER}
+    care = {"referrals": [{"start_date": "2026-03-01"}], "lead_team": "Harrogate Safeguarding"}
+    add_child(session, "C-T1", [record(CARE, "t1", isla, social_care=care)])
+    add_child(session, "C-T2", [record(HEALTH, "t2", _who("Poppy", "Finch", "2017-05-09"))])
+    review = LinkReview(
+        left_source=CARE,
+        left_record_id="t1",
+        right_source=HEALTH,
+        right_record_id="t2",
+        probability=0.9999,
+        match_weights=TWIN_WEIGHTS,
+        model="test-model",
+        status="open",
+        conflict=conflict,
+    )
+    session.add(review)
+    session.flush()
+    return review.id

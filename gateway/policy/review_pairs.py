@@ -78,8 +78,8 @@ class ReviewOut(BaseModel):
         description="the three weights largest in size (towards one child or two)"
     )
     evidence: list[str] = Field(
-        description="the three largest weights in words: what the model found, and how much "
-        "it points to one child or two"
+        description="the strongest evidence in words (the strongest against one child always "
+        "among it): what the model found, and how much it points to one child or two"
     )
 
 
@@ -128,7 +128,11 @@ class DecisionOut(BaseModel):
 
 def review_out(item: ReviewItem) -> ReviewOut:
     weights = {k: float(v) for k, v in item.match_weights.items() if k != "prior"}
-    strongest = sorted(weights.items(), key=lambda kv: -abs(kv[1]))[:3]
+    ranked = sorted(weights.items(), key=lambda kv: -abs(kv[1]))
+    strongest = ranked[:3]
+    # In words: the strongest evidence, always with the strongest against one child if any.
+    against = [kv for kv in ranked if kv[1] <= -0.05][:1]
+    said = [kv for kv in ranked if kv not in against][: 3 - len(against)] + against
     assessment = item.assessment
     return ReviewOut(
         id=item.id,
@@ -147,7 +151,7 @@ def review_out(item: ReviewItem) -> ReviewOut:
         priority=item.priority,
         match_weights={k: float(v) for k, v in item.match_weights.items()},
         strongest=[(k, float(v)) for k, v in strongest],
-        evidence=[_evidence(name, weight, assessment) for name, weight in strongest],
+        evidence=[_evidence(name, weight, assessment) for name, weight in said],
     )
 
 
