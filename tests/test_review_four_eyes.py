@@ -88,6 +88,8 @@ def test_the_pair_shows_its_conflicts_and_every_weight_in_words(
     )
     assert fields["given_name"]["finding"] == "given name differs"
     assert fields["upn"]["weight_says"] == "not compared: missing on one record"
+    steps = {step["label"]: step for step in shown["waterfall"]}
+    assert steps["nhs_number"]["meaning"].startswith("not compared: an NHS number fails")
     final = shown["waterfall"][-1]
     assert final["label"] == "final score" and "probability" not in final["meaning"]
     assert "look like twins" in final["meaning"]

@@ -253,6 +253,8 @@ def explained_steps(detail: ReviewDetail) -> list[WeightStep]:
             meaning += likelihood(detail.item)[1:]
         elif label == "final score":
             meaning = f"all evidence together: match probability {detail.item.probability:.4f}"
+        elif label == "nhs_number" and detail.item.assessment.invalid_check_digit and not weight:
+            meaning = _field_weight_says(label, weight, detail.item.assessment)
         else:
             meaning = weight_words(weight)
         steps.append(

@@ -131,6 +131,11 @@ def reopen(
     return _decision(request, who, review_id, "reopen", reason=reason, csrf=csrf)
 
 
+def signed(weight: float) -> str:
+    """A weight as a signed number, or "none" where it is nothing (never a bare "+0.00")."""
+    return "none" if abs(weight) < 0.005 else f"{weight:+.2f}"
+
+
 def waterfall_chart(shown: ReviewDetailOut) -> dict[str, Any]:
     """Bars for an inline SVG waterfall (drawn by the template; no script, no image file)."""
     steps: list[WeightStep] = shown.waterfall
@@ -155,7 +160,7 @@ def waterfall_chart(shown: ReviewDetailOut) -> dict[str, Any]:
                 "height": max(1.0, round(bottom - top, 1)),
                 "colour": "#1d70b8" if final else "#00703c" if step.weight >= 0 else "#d4351c",
                 "label": step.label.replace("_", " "),
-                "value": f"{step.weight:+.2f}",
+                "value": signed(step.weight),
                 "centre": round(CHART_MARGIN + n * slot + slot / 2, 1),
             }
         )
