@@ -422,6 +422,7 @@ def test_twins_are_flagged_first_and_accepting_them_takes_two_reviewers(
     expect(rows.first).to_contain_text("Social care knows one side")
     expect(rows.first).not_to_contain_text("0.9999")
     expect(rows.nth(1)).to_contain_text("Match probability 0.930")
+    expect(rows.nth(1)).to_contain_text(f"Review {plain}")
     visit.check("review-queue-conflicts")
 
     rows.first.get_by_role("link", name=f"Review {twins}").click()
