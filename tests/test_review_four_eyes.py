@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -189,3 +190,31 @@ def test_an_identifier_conflict_needs_four_eyes_and_reopening_starts_again(
 
 def _twin_keys() -> list[tuple[str, str]]:
     return [("social_care__case_db", "t1"), ("health__fhir_patient", "t2")]
+
+
+def test_the_command_line_warns_first_and_keeps_four_eyes(index_url: str, data_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    with session_factory(index_url).begin() as session:
+        twins = add_twin_pair(session)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["review", "list"])
+    assert (
+        listed.exit_code == 0 and "twin-shaped" in listed.output and "0.9999" not in listed.output
+    )
+    shown = runner.invoke(app, ["review", "show", str(twins), "--by", "r.one"])
+    assert shown.exit_code == 0, shown.output
+    assert "WARNING: these look like twins" in shown.output
+    assert "probability" not in shown.output and "four eyes" in shown.output
+
+    def accept(by: str) -> Any:
+        return runner.invoke(app, ["review", "accept", str(twins), "--by", by, "--reason", WHY])
+
+    first = accept("r.one")
+    assert first.exit_code == 0 and "awaiting a second reviewer" in first.output
+    same = accept("r.one")
+    assert same.exit_code == 2 and "a different reviewer must confirm it" in same.output
+    second = accept("r.two")
+    assert second.exit_code == 0 and "both records now belong to C-T1" in second.output

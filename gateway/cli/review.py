@@ -65,10 +65,18 @@ def review_show(
         typer.echo(
             f"{f.field:12} {f.left or '-':28} {f.right or '-':28} {f.comparison:12} {weight}"
         )
-    typer.echo(
-        f"prior {detail.prior:+.2f}, total {detail.total_weight:+.2f} "
-        f"=> probability {item.probability:.4f}"
+    for conflict in item.assessment.conflicts:
+        typer.echo(f"WARNING: {conflict.says}")
+    if item.assessment.needs_second_reviewer:
+        typer.echo("accepting this pair takes a reason and a second reviewer (four eyes)")
+    if item.awaiting_second_reviewer:
+        typer.echo(f"accepted by {item.first_accepted_by}, awaiting a second reviewer")
+    likely = (  # a twin-shaped pair never shows a bare probability
+        "but it looks like twins"
+        if item.assessment.twin_shaped
+        else f"=> probability {item.probability:.4f}"
     )
+    typer.echo(f"prior {detail.prior:+.2f}, total {detail.total_weight:+.2f} {likely}")
     if chart is not None:
         from gateway.linkage.waterfall import render_waterfall
 

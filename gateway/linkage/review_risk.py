@@ -81,7 +81,8 @@ def assess(
     findings: dict[str, str] = {}
     if left is not None and right is not None:
         a, b = _row(left, "left"), _row(right, "right")
-        if possible_twins(a, b):
+        twins = possible_twins(a, b)
+        if twins:
             household = "family name" if a.family_name == b.family_name else "home"
             found.append(Conflict("twin_shaped", TWINS.format(household=household)))
         if conflict:
@@ -95,8 +96,8 @@ def assess(
                     f"the NHS number on {which} fails its check digit: it was not compared",
                 )
             )
-        twin = found and found[0].kind == "twin_shaped"
-        if a.given_name and b.given_name and not twin and not forenames_agree(a, b):
+        # Twins' first names differ by definition: said once, as twins.
+        if a.given_name and b.given_name and not twins and not forenames_agree(a, b):
             found.append(Conflict("different_forenames", "different first names"))
         findings = _findings(a, b)
     elif conflict:
