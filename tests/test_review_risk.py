@@ -42,6 +42,10 @@ def test_twins_are_told_apart_from_a_misspelling_or_a_nickname() -> None:
     assert _kinds(_who("Isla", "Finch", born), _who("Poppy", "Finch", "2018-05-09")) == [
         "different_forenames"
     ]
+    # A sibling with a similar name, born two years later: the birth dates are the conflict.
+    sibling = assess(_who("Tom", "Finch", born), _who("Tommy", "Finch", "2019-08-03"), None)
+    assert [c.kind for c in sibling.conflicts] == ["different_birth_dates"]
+    assert sibling.conflicts[0].says.endswith("siblings look like this")
 
 
 def test_identifier_conflicts_and_check_digits_rank_as_risks() -> None:

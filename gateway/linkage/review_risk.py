@@ -1,6 +1,6 @@
 """What a reviewer must be told first about a possible match: its conflicts, in words.
 
-A pair may carry four conflicts, most dangerous first:
+A pair may carry five conflicts, most dangerous first:
 
 - **twin-shaped**: the same birth date and the same family name or home, but first names that
   are not one name (``resolution.possible_twins``, the rule linkage itself queues twins by);
@@ -9,7 +9,9 @@ A pair may carry four conflicts, most dangerous first:
 - **invalid check digit**: a record carries an NHS number that fails its Modulus 11 check, so
   the number was not compared at all (its weight is nothing, not evidence of one child);
 - **different first names**: the first names are not one name, a short form or a misspelling
-  (``corroboration.forenames_agree``).
+  (``corroboration.forenames_agree``);
+- **different birth dates**: further apart than a typo, a swap or a default date explains
+  (``corroboration.birth_dates_agree``): siblings with similar names look like this.
 
 Accepting a pair with any conflict takes two reviewers (``review.accept``); a twin-shaped pair
 is never shown with a bare probability. Each finding names fields, never their values.
@@ -21,14 +23,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gateway.identifiers import compact_nhs_number, compact_upn, is_valid_nhs_number, is_valid_upn
-from gateway.linkage.corroboration import forenames_agree
+from gateway.linkage.corroboration import birth_dates_agree, forenames_agree
 from gateway.linkage.levels import DECIDERS, SAYS
 from gateway.linkage.probabilistic import PersonRow, person_from_identity
 from gateway.linkage.resolution import possible_twins
 from gateway.linkage.spec import Compared
 
 ConflictKind = Literal[
-    "twin_shaped", "identifier_conflict", "invalid_check_digit", "different_forenames"
+    "twin_shaped",
+    "identifier_conflict",
+    "invalid_check_digit",
+    "different_forenames",
+    "different_birth_dates",
 ]
 # How much each conflict adds to a pair's risk (the queue puts the riskiest first).
 RISK: dict[ConflictKind, int] = {
@@ -36,6 +42,7 @@ RISK: dict[ConflictKind, int] = {
     "identifier_conflict": 4,
     "invalid_check_digit": 2,
     "different_forenames": 1,
+    "different_birth_dates": 1,
 }
 TWINS = "these look like twins: same birth date and {household}, different first names"
 MIN_SECOND_LOOK_REASON = 10  # characters: accepting a conflicting pair needs a real reason
@@ -99,6 +106,13 @@ def assess(
         # Twins' first names differ by definition: said once, as twins.
         if a.given_name and b.given_name and not twins and not forenames_agree(a, b):
             found.append(Conflict("different_forenames", "different first names"))
+        if a.birth_date and b.birth_date and not birth_dates_agree(a, b):
+            found.append(
+                Conflict(
+                    "different_birth_dates",
+                    "different birth dates, further apart than a typo: siblings look like this",
+                )
+            )
         findings = _findings(a, b)
     elif conflict:
         found.append(Conflict("identifier_conflict", f"linkage held this pair: {conflict}"))
