@@ -388,3 +388,18 @@ def _identity(row: PersonRow) -> dict[str, Any]:
         "sex": row.sex,
         "addresses": [address] if row.postcode or row.address else [],
     }
+
+
+def test_every_level_kind_of_the_specification_has_its_fixed_share() -> None:
+    """A level kind added to ``linkage.spec`` says here what the search fallback makes of it."""
+    from gateway.linkage.spec import COMPARISONS, Else, Null
+    from gateway.lookup.search_rules import AGREE, SHARE
+
+    kinds = {
+        type(level).__name__
+        for c in COMPARISONS
+        if c.name in AGREE
+        for level in c.levels
+        if not isinstance(level, Null | Else)
+    }
+    assert kinds - set(SHARE) == set()
