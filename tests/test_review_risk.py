@@ -38,6 +38,10 @@ def test_twins_are_told_apart_from_a_misspelling_or_a_nickname() -> None:
     # Same home, different surname (a step-sibling): still twin-shaped, said as a home.
     twins = assess(_who("Isla", "Finch", born), _who("Poppy", "Moss", born), None)
     assert twins.conflicts[0].says.endswith("same birth date and home, different first names")
+    nameless = assess(_who("Isla", "Finch", born), {**_who("", "Finch", born)}, None)
+    assert nameless.conflicts[0].says == (
+        "these look like twins: same birth date and family name, a first name missing"
+    )
     # Different first names a year apart: not twins, but still a conflict.
     assert _kinds(_who("Isla", "Finch", born), _who("Poppy", "Finch", "2018-05-09")) == [
         "different_forenames"

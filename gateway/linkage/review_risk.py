@@ -91,7 +91,10 @@ def assess(
         twins = possible_twins(a, b)
         if twins:
             household = "family name" if a.family_name == b.family_name else "home"
-            found.append(Conflict("twin_shaped", TWINS.format(household=household)))
+            said = TWINS.format(household=household)
+            if a.given_name is None or b.given_name is None:
+                said = said.replace("different first names", "a first name missing")
+            found.append(Conflict("twin_shaped", said))
         if conflict:
             found.append(Conflict("identifier_conflict", f"linkage held this pair: {conflict}"))
         invalid = [side for side, who in (("left", left), ("right", right)) if _bad_nhs(who)]
