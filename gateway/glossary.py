@@ -37,6 +37,12 @@ ACTIONS = {
     "accept": "Accepted a possible match",
     "reject": "Rejected a possible match",
     "reopen": "Reopened a review",
+    "linkage.review.list": "Listed possible matches",
+    "linkage.review.show": "Opened a possible match",
+    "linkage.review.accept": "Accepted a possible match",
+    "linkage.review.accept_first": "Accepted a possible match with a conflict, as first of two",
+    "linkage.review.reject": "Rejected a possible match",
+    "linkage.review.reopen": "Reopened a review",
     "merge": "Merged two children",
     "unmerge": "Undid a merge",
     "quarantine_show": "Looked at a held record",
@@ -63,6 +69,8 @@ OUTCOMES = {
     "reprocessed": "Reprocessed",
     "rejected": "Rejected",
     "ok": "Done",
+    "awaiting_second": "Awaiting a second reviewer",
+    "confirmed": "Confirmed by a second reviewer",
 }
 
 

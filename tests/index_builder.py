@@ -166,22 +166,60 @@ PAIR_WEIGHTS = {
 def add_review_pair(session: Session, *, restricted: bool = False) -> int:
     """Two children the matcher could not tell apart, and the open review of their records:
     an EHE registration (C-P1) and a health record (C-P2, restricted if asked). Its id."""
-    from gateway.store.tables import LinkReview
 
     add_child(session, "C-P1", [record(EHE, "p1", _who("Maisie", "Cole", "2016-02-03"))])
     health = record(HEALTH, "p2", _who("Maisy", "Cole", "2016-02-03", "HG2 9ZZ"))
     health["identity"]["restricted"] = restricted
     add_child(session, "C-P2", [health], restricted=restricted)
+    return _open_review(session, (EHE, "p1"), (HEALTH, "p2"), 0.93, PAIR_WEIGHTS)
+
+
+def _open_review(
+    session: Session,
+    left: tuple[str, str],
+    right: tuple[str, str],
+    probability: float,
+    weights: dict[str, float],
+    conflict: str | None = None,
+) -> int:
+    """An open review of two records as linkage queues it; its id."""
+    from gateway.store.tables import LinkReview
+
     review = LinkReview(
-        left_source=EHE,
-        left_record_id="p1",
-        right_source=HEALTH,
-        right_record_id="p2",
-        probability=0.93,
-        match_weights=PAIR_WEIGHTS,
+        left_source=left[0],
+        left_record_id=left[1],
+        right_source=right[0],
+        right_record_id=right[1],
+        probability=probability,
+        match_weights=weights,
         model="test-model",
         status="open",
+        conflict=conflict,
     )
     session.add(review)
     session.flush()
     return review.id
+
+
+TWIN_WEIGHTS = {
+    "prior": -9.5,
+    "given_name": -3.25,
+    "family_name": 6.0,
+    "birth_date": 7.25,
+    "sex": 0.5,
+    "place": 4.0,
+    "nhs_number": 0.0,
+}
+INVALID_NHS_NUMBER = "9434765918"  # 9434765919 passes Modulus 11; this fails its check digit
+
+
+def add_twin_pair(session: Session, *, conflict: str | None = None) -> int:
+    """Twins the matcher scored highly: one birth date, surname and home, two first names.
+    Social care knows one (C-T1, whose record carries an NHS number failing its check digit),
+    health the other (C-T2). The open review of their records; its id."""
+
+    isla = {**_who("Isla", "Finch", "2017-05-09"), "nhs_number": INVALID_NHS_NUMBER}
+    care = {"referrals": [{"start_date": "2026-03-01"}], "lead_team": "Harrogate Safeguarding"}
+    add_child(session, "C-T1", [record(CARE, "t1", isla, social_care=care)])
+    add_child(session, "C-T2", [record(HEALTH, "t2", _who("Poppy", "Finch", "2017-05-09"))])
+    return _open_review(session, (CARE, "t1"), (HEALTH, "t2"), 0.9999, TWIN_WEIGHTS, conflict)

@@ -97,7 +97,7 @@ def test_search_ranks_candidates_with_reasons_and_echoes_nothing(
     assert [c["child_id"] for c in ranked] == ["C-A", "C-B"]
     assert ranked[0]["score"] > ranked[1]["score"]
     assert "given name matches" in ranked[0]["why"]
-    assert "family name is similar (a likely misspelling)" in ranked[0]["why"]
+    assert "family name is one letter different (a likely misspelling)" in ranked[0]["why"]
     assert "Hart" not in found.text and "2015" not in found.text and "YO1" not in found.text
     swapped = api.post(
         "/api/v1/search",

@@ -14,6 +14,7 @@ from gateway.linkage.clustering import LinkCandidate, cluster_records
 from gateway.linkage.publish import train_on_index
 from gateway.linkage.review import (
     ReviewError,
+    SameReviewerError,
     accept,
     list_reviews,
     reject,
@@ -27,6 +28,7 @@ from gateway.store.tables import AuditEntry, Child, Link, LinkEvent, SourceRecor
 
 runner = CliRunner()
 REVIEWER = Actor("r.reviewer", "data engineering", "data_engineer")
+SECOND = Actor("s.second", "data engineering", "admin")
 
 
 def _child(index_url: str, key: tuple[str, str]) -> Link:
@@ -86,9 +88,10 @@ def test_review_queue_end_to_end(index_url: str, inbox: Path, tmp_path: Path) ->
     link_children(index_url)
     items = list_reviews(index_url)
     assert len(items) >= 2, "the synthetic population leaves possible matches for review"
-    ranks = [(not i.priority, -i.probability, i.id) for i in items]
-    assert ranks == sorted(ranks), "social care / EHE first, then the strongest"
-    assert any(i.priority for i in items)
+    ranks = [i.rank() for i in items]
+    assert ranks == sorted(ranks), "conflicts first, then what a decision changes, strongest"
+    risks = [i.assessment.risk for i in items]
+    assert risks == sorted(risks, reverse=True) and any(i.priority for i in items)
 
     first = items[0]
     detail = review_detail(first.id, REVIEWER, index_url)
@@ -103,7 +106,15 @@ def test_review_queue_end_to_end(index_url: str, inbox: Path, tmp_path: Path) ->
     assert "<svg" in chart.read_text() and "final score" in chart.read_text()
 
     _restrict(index_url, first.right)  # e.g. a PDS S-flag on one of the two records
-    child_id = accept(first.id, REVIEWER, "same child: school confirmed", index_url)
+    reason = "same child: school confirmed"
+    if first.assessment.needs_second_reviewer:  # four eyes: a different reviewer confirms
+        assert accept(first.id, REVIEWER, reason, index_url) is None
+        with pytest.raises(SameReviewerError):
+            accept(first.id, REVIEWER, reason, index_url)
+        child_id = accept(first.id, SECOND, "confirmed with the school", index_url)
+    else:
+        child_id = accept(first.id, REVIEWER, reason, index_url)
+    assert child_id is not None
     assert _restricted(index_url, child_id), "a restricted record restricts the child it joins"
     left, right = _child(index_url, first.left), _child(index_url, first.right)
     assert left.child_id == right.child_id == child_id

@@ -89,8 +89,8 @@ def test_a_review_shows_both_records_and_explains_every_weight(
     ]
     assert bars[-1]["weight"] == pytest.approx(sum(PAIR_WEIGHTS.values()))
     assert bars[3]["start"] == pytest.approx(-9.5 + 2.75 + 6.0)
-    assert bars[3]["meaning"] == "152.2 times likelier if the records are one child"
-    assert bars[5]["meaning"] == "2.8 times likelier if they are two children"
+    assert bars[3]["meaning"] == "very strong evidence of one child (152 times likelier)"
+    assert bars[5]["meaning"] == "some evidence of two children (2.8 times likelier)"
     assert _audit(index_url) == [("linkage.review.show", "dev.data", "C-P1")]
     missing = client.get("/api/v1/reviews/999999", headers=bearer("dev.data"))
     assert missing.status_code == 404

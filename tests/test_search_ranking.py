@@ -330,3 +330,76 @@ def test_search_over_http_gives_reasons_and_audits_the_candidates(
         entry = session.scalars(select(AuditEntry)).one()
     assert entry.action == "search" and entry.outcome == "candidates"
     assert entry.fields_disclosed == [f"candidate:{c['child_id']}" for c in answer.json()]
+
+
+# Each level of the name comparisons its own weight, so Splink's weight names the level.
+LEVEL_MARKS = {
+    "given_name": {1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0, 5: 5.0, 6: 6.0},
+    "family_name": {1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0},
+}
+
+
+def test_the_fixed_weight_search_and_the_model_agree_on_every_names_level(
+    splink_model: dict[str, Any], tmp_path: Path
+) -> None:
+    """Splink (the model's SQL, over a table) and the search fallback (the deciders generated
+    from the same specification, one pair at a time) put every pair of names at one level,
+    and the fallback says it in the model's words: no difflib, no second opinion."""
+    from gateway.linkage.levels import SAYS
+    from gateway.lookup.search_rules import RuleQuery
+
+    path = tmp_path / "model-v0001.json"
+    path.write_text(json.dumps(with_weights(splink_model, PRIOR, LEVEL_MARKS)), encoding="utf-8")
+    rows = _noisy_rows(120, seed=11)
+    rows += [
+        PersonRow(("s", "swapped-1"), "thomas", "hart", BORN, None, None, None, None),
+        PersonRow(("s", "swapped-2"), "hart", "thomas", BORN, None, None, None, None),
+    ]
+    by_key = {row.key: row for row in rows}
+    pairs = score_pairs(rows, path, lower=0.0)
+    assert len(pairs) > 300
+    seen: set[tuple[str, int]] = set()
+    for pair in pairs:
+        said = {
+            c: s
+            for c, s, _ in RuleQuery.of(by_key[pair.left])
+            .score(_identity(by_key[pair.right]))
+            .reasons
+        }
+        for comparison, marks in LEVEL_MARKS.items():
+            level = next(
+                (n for n, w in marks.items() if w == round(pair.weights[comparison], 3)), 0
+            )
+            seen.add((comparison, level))
+            wanted = SAYS[comparison][level] if level else None
+            assert said.get(comparison) == wanted, (comparison, pair.left, pair.right)
+    assert {(c, n) for c, marks in LEVEL_MARKS.items() for n in marks} <= seen, "every level met"
+
+
+def _identity(row: PersonRow) -> dict[str, Any]:
+    """The record as a canonical identity (what search reads from the index)."""
+    address: dict[str, Any] = {"postcode": row.postcode}
+    if row.address:
+        address["lines"] = [row.address]
+    return {
+        "given_name": row.given_name,
+        "family_name": row.family_name,
+        "birth_date": row.birth_date,
+        "sex": row.sex,
+        "addresses": [address] if row.postcode or row.address else [],
+    }
+
+
+def test_every_level_kind_of_the_specification_has_its_fixed_share() -> None:
+    """A level kind added to ``linkage.spec`` says here what the search fallback makes of it."""
+    from gateway.linkage.spec import COMPARISONS, Else, Null
+    from gateway.lookup.search_rules import AGREE, SHARE
+
+    kinds = {
+        type(level).__name__
+        for c in COMPARISONS
+        if c.name in AGREE
+        for level in c.levels
+        if not isinstance(level, Null | Else)
+    }
+    assert kinds - set(SHARE) == set()

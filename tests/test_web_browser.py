@@ -18,7 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 from api_server import bearer
-from index_builder import EHE, add_child, add_population, add_review_pair, record
+from index_builder import (
+    EHE,
+    add_child,
+    add_population,
+    add_review_pair,
+    add_twin_pair,
+    record,
+)
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 from web_support import nhs_number_known_to_social_care, populate, served
@@ -26,7 +33,7 @@ from web_support import nhs_number_known_to_social_care, populate, served
 from gateway.api.app import create_app
 from gateway.reports.pdf import CHROMIUM, CHROMIUM_ARGS
 from gateway.store.engine import session_factory
-from gateway.store.tables import AuditEntry, Link
+from gateway.store.tables import AuditEntry, Link, LinkReview
 
 SUFFIX = " \u2013 EHE gateway"  # an en dash, as GOV.UK titles use
 PHONE_WIDTH = 375
@@ -415,6 +422,101 @@ def test_a_data_engineer_accepts_a_possible_match(
         "linkage.review.accept",
         "linkage.review.list",
     ]
+
+
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture
+def twin_site(index_url: str, data_dir: Path) -> Iterator[tuple[str, int, int]]:
+    """An ordinary open review (Maisie and Maisy, home educated) and a twin-shaped one (Isla
+    and Poppy, social care knowing one, an NHS number failing its check digit)."""
+    with session_factory(index_url).begin() as session:
+        add_population(session)
+        plain = add_review_pair(session)
+        twins = add_twin_pair(session)
+    with served(create_app(index_url)) as base:
+        yield base, plain, twins
+
+
+def test_twins_are_flagged_first_and_accepting_them_takes_two_reviewers(
+    browser: Browser, twin_site: tuple[str, int, int], index_url: str, tmp_path: Path
+) -> None:
+    """At 1,280 px and at 375 px (``Visit.check``: nothing scrolls sideways on a phone)."""
+    site, plain, twins = twin_site
+    visit = Visit(browser.new_page(java_script_enabled=False, viewport=DESKTOP), tmp_path)
+    page = visit.page
+    visit.sign_in(site, "Dev Dawson")
+    page.get_by_role("link", name="Review queue").first.click()
+    rows = page.locator("tbody tr")
+    expect(rows.first).to_contain_text(f"Review {twins}")
+    expect(rows.first).to_contain_text("these look like twins")
+    expect(rows.first).to_contain_text("fails its check digit")
+    expect(rows.first).to_contain_text("Social care knows one side")
+    expect(rows.first).not_to_contain_text("0.9999")
+    expect(rows.nth(1)).to_contain_text("Match probability 0.930")
+    expect(rows.nth(1)).to_contain_text(f"Review {plain}")
+    visit.check("review-queue-conflicts")
+
+    rows.first.get_by_role("link", name=f"Review {twins}").click()
+    warning = page.locator(".gateway-conflicts")
+    expect(warning).to_contain_text(
+        "These look like twins: same birth date and family name, different first names"
+    )
+    expect(warning).to_contain_text("a second reviewer")
+    expect(page.get_by_text("Match probability")).to_have_count(0)
+    pair = page.locator("table").first
+    expect(pair).to_contain_text("not compared: an NHS number fails its check digit")
+    expect(pair).to_contain_text("given name differs")
+    expect(page.locator("body")).not_to_contain_text("+0.00")  # table, waterfall and chart
+    visit.check("review-twins")
+    page.get_by_label("Why you decided").fill("same")
+    page.get_by_role("button", name="Accept: the same child (first of two reviewers)").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("at least 10 characters")
+    page.get_by_label("Why you decided").fill("GP confirms one registration for this child")
+    page.get_by_role("button", name="Accept: the same child (first of two reviewers)").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        f"Review {twins} accepted by you, awaiting a second reviewer"
+    )
+    expect(rows.first).to_contain_text("Accepted by dev.data, awaiting a second reviewer")
+    visit.check("review-awaiting-second")
+    rows.first.get_by_role("link", name=f"Review {twins}").click()
+    expect(page.locator("#four-eyes")).to_contain_text("A different reviewer must confirm it")
+    expect(
+        page.get_by_role("button", name="Confirm: the same child (second reviewer)")
+    ).to_have_count(0)
+    visit.check("review-first-reviewer-waits")
+
+    second = Visit(browser.new_page(java_script_enabled=False, viewport=DESKTOP), tmp_path)
+    second.sign_in(site, "Ada Adams")
+    second.page.goto(f"{site}/reviews/{twins}")
+    expect(second.page.locator("#first-acceptance")).to_contain_text(
+        "Accepted by dev.data, awaiting a second reviewer"
+    )
+    second.check("review-second-reviewer")
+    second.page.get_by_label("Why you decided").fill("Checked with the GP practice: one child")
+    second.page.get_by_role("button", name="Confirm: the same child (second reviewer)").click()
+    expect(second.page.locator(".govuk-notification-banner")).to_contain_text(
+        f"Review {twins} accepted"
+    )
+    expect(second.page.locator("tbody tr")).to_have_count(1)  # the ordinary pair is left
+    second.check("review-confirmed")
+    with session_factory(index_url)() as session:
+        review = session.get(LinkReview, twins)
+        assert review is not None
+        assert (review.status, review.first_accepted_by, review.decided_by) == (
+            "accepted",
+            "dev.data",
+            "ada.admin",
+        )
+        joined = session.get(Link, ("health__fhir_patient", "t2"))
+        assert joined is not None and (joined.child_id, joined.origin) == ("C-T1", "MANUAL")
+    decided = [(e.action, e.actor) for e in _audit(index_url) if "accept" in e.action]
+    assert decided == [
+        ("linkage.review.accept_first", "dev.data"),
+        ("linkage.review.accept", "ada.admin"),
+    ]
+    assert not [u for u in visit.urls + second.urls if "Isla" in u or "9434765918" in u]
 
 
 @pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)

@@ -324,7 +324,11 @@ def test_review_queue_lists_open_pairs_with_their_strongest_evidence(
     page = client.get("/reviews")
     assert page.status_code == 200
     assert "L1" in page.text and "L2" not in page.text
-    assert "birth_date +6.5, postcode +3.0, given_name -1.2" in page.text
+    # Weights in words, the strongest against one child always among them.
+    assert "birth date: very strong evidence of one child" in page.text
+    assert "postcode: strong evidence of one child (8.0 times likelier)" in page.text
+    assert "given name: some evidence of two children (2.4 times likelier)" in page.text
+    assert "+6.5" not in page.text
 
 
 def test_audit_explorer_pages_through_entries_and_keeps_the_filter(

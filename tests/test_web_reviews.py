@@ -57,7 +57,7 @@ def test_a_data_engineer_sees_the_pair_side_by_side_with_its_waterfall(
     assert page.status_code == 200
     assert "Maisie" in page.text and "Maisy" in page.text and "HG2 9ZZ" in page.text
     assert page.text.count("<rect ") == 7  # prior, five comparisons, final score
-    assert "152.2 times likelier if the records are one child" in page.text
+    assert "very strong evidence of one child (152 times likelier)" in page.text
     assert f'action="/reviews/{review_id}/accept"' in page.text
     assert f'formaction="/reviews/{review_id}/reject"' in page.text
     assert _actions(index_url) == [

@@ -33,9 +33,12 @@ def review_list(
         flags = ("SC " if item.known_to_social_care else "   ") + (
             "EHE" if item.home_education else "   "
         )
+        likely = "twin-shaped" if item.assessment.twin_shaped else f"p={item.probability:.4f}"
+        conflicts = "; ".join(c.says for c in item.assessment.conflicts)
         typer.echo(
-            f"{item.id:>6} {flags} p={item.probability:.4f} {item.status:9} "
+            f"{item.id:>6} {flags} {likely:11} {item.status:9} "
             f"{item.left[0]}/{item.left[1]} ~ {item.right[0]}/{item.right[1]}"
+            + (f"  [{conflicts}]" if conflicts else "")
         )
     typer.echo(f"{len(items)} review(s)")
 
@@ -62,10 +65,18 @@ def review_show(
         typer.echo(
             f"{f.field:12} {f.left or '-':28} {f.right or '-':28} {f.comparison:12} {weight}"
         )
-    typer.echo(
-        f"prior {detail.prior:+.2f}, total {detail.total_weight:+.2f} "
-        f"=> probability {item.probability:.4f}"
+    for conflict in item.assessment.conflicts:
+        typer.echo(f"WARNING: {conflict.says}")
+    if item.assessment.needs_second_reviewer:
+        typer.echo("accepting this pair takes a reason and a second reviewer (four eyes)")
+    if item.awaiting_second_reviewer:
+        typer.echo(f"accepted by {item.first_accepted_by}, awaiting a second reviewer")
+    likely = (  # a twin-shaped pair never shows a bare probability
+        "but it looks like twins"
+        if item.assessment.twin_shaped
+        else f"=> probability {item.probability:.4f}"
     )
+    typer.echo(f"prior {detail.prior:+.2f}, total {detail.total_weight:+.2f} {likely}")
     if chart is not None:
         from gateway.linkage.waterfall import render_waterfall
 
@@ -81,6 +92,9 @@ def review_accept(
     from gateway.linkage.review import accept
 
     child_id = _or_exit(lambda: accept(review_id, Actor(by, organisation, ROLE), reason))
+    if child_id is None:
+        typer.echo(f"review {review_id} accepted by {by}, awaiting a second reviewer (four eyes)")
+        return
     typer.echo(f"review {review_id} accepted: both records now belong to {child_id}")
 
 

@@ -1,16 +1,19 @@
 """The review queue: possible matches a person decides, as plain functions.
 
-``list_reviews`` ranks the queue (pairs touching a child known to social care or registered
-for home education first, then the strongest); ``review_detail`` shows both records field by
-field with each field's match weight (values: for the reviewer only, and audited);
-``accept`` joins the two records' children, ``reject`` keeps them apart for good, ``reopen``
-undoes either. Decisions are MANUAL: the matcher and retraining never change them (linkage
-reads them back as constraints), every step is audited and kept in the link history.
+``list_reviews`` ranks the queue by risk, then by what a decision would change: pairs with
+conflicts first (twin-shaped, identifier conflict, NHS number failing its check digit, different
+first names: ``review_risk``), then pairs where social care knows one side only, then those
+touching a child known to social care or registered for home education, then the strongest;
+``review_detail`` shows both records field by field with each field's match weight (values:
+for the reviewer only, and audited); ``accept`` joins the two records' children (a pair with a
+conflict takes two different reviewers: four eyes), ``reject`` keeps them apart for good,
+``reopen`` undoes either. Decisions are MANUAL: the matcher and retraining never change them
+(linkage reads them back as constraints), every step is audited and kept in the link history.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.errors import GatewayError
 from gateway.linkage.incremental import with_keys
+from gateway.linkage.review_risk import MIN_SECOND_LOOK_REASON, Assessment, assess
 from gateway.read_model import refresh_restricted, resolve_child
 from gateway.store.engine import session_factory
 from gateway.store.tables import Child, Link, LinkEvent, LinkReview, SourceRecord
@@ -48,6 +52,10 @@ class UnknownReviewError(ReviewError):
     """No review has that id."""
 
 
+class SameReviewerError(ReviewError):
+    """The reviewer who accepted a conflicting pair first tried to complete it too."""
+
+
 @dataclass(frozen=True)
 class ReviewItem:
     id: int
@@ -58,10 +66,22 @@ class ReviewItem:
     known_to_social_care: bool
     home_education: bool
     match_weights: dict[str, float]
+    assessment: Assessment = field(default_factory=Assessment)
+    social_care_one_side: bool = False  # a decision changes what social care's workers see
+    first_accepted_by: str | None = None  # awaiting a second reviewer while open
 
     @property
     def priority(self) -> bool:
         return self.known_to_social_care or self.home_education
+
+    @property
+    def awaiting_second_reviewer(self) -> bool:
+        return self.status == "open" and self.first_accepted_by is not None
+
+    def rank(self) -> tuple[int, int, bool, float, int]:
+        """Riskiest first, then what a decision would change, then the strongest."""
+        changes = 2 if self.social_care_one_side else 1 if self.priority else 0
+        return (-self.assessment.risk, -changes, not self.priority, -self.probability, self.id)
 
 
 @dataclass(frozen=True)
@@ -82,20 +102,23 @@ class ReviewDetail:
     model: str
     decided_by: str | None
     reason: str | None
+    first_reason: str | None = None
 
 
 def list_reviews(
     index_url: str | None = None, status: str | None = "open", limit: int | None = None
 ) -> list[ReviewItem]:
-    """Reviews ranked for a person: priority children first, then the strongest pairs."""
+    """Reviews ranked for a person: riskiest first, then what a decision would change, then
+    the strongest pairs (``ReviewItem.rank``)."""
     with session_factory(index_url)() as session:
         query = select(LinkReview)
         if status is not None:
             query = query.where(LinkReview.status == status)
         reviews = list(session.scalars(query))
         flags = _child_flags(session, reviews)
-        items = [_item(review, flags) for review in reviews]
-    items.sort(key=lambda i: (not i.priority, -i.probability, i.id))
+        identities = _identities(session, {key for r in reviews for key in _keys(r)})
+        items = [_item(review, flags, identities) for review in reviews]
+    items.sort(key=ReviewItem.rank)
     return items[:limit] if limit is not None else items
 
 
@@ -103,8 +126,9 @@ def review_detail(review_id: int, actor: Actor, index_url: str | None = None) ->
     """Both records side by side with the weights; showing values is audited."""
     with session_factory(index_url).begin() as session:
         review = _review(session, review_id)
-        item = _item(review, _child_flags(session, [review]))
-        left, right = _identity(session, item.left), _identity(session, item.right)
+        identities = _identities(session, set(_keys(review)))
+        item = _item(review, _child_flags(session, [review]), identities)
+        left, right = _identity(identities, item.left), _identity(identities, item.right)
         weights = review.match_weights
         fields = [
             FieldEvidence(
@@ -121,15 +145,33 @@ def review_detail(review_id: int, actor: Actor, index_url: str | None = None) ->
             model=review.model,
             decided_by=review.decided_by,
             reason=review.reason,
+            first_reason=review.first_reason,
         )
 
 
-def accept(review_id: int, actor: Actor, reason: str, index_url: str | None = None) -> str:
-    """The two records are one child: join their children now (the older id survives)."""
+def accept(review_id: int, actor: Actor, reason: str, index_url: str | None = None) -> str | None:
+    """The two records are one child: join their children now (the older id survives), and
+    say which child. A pair with a conflict (``review_risk``) takes two reviewers: the first
+    accept is recorded and the pair waits (None is returned); a different reviewer completes
+    it. Both need a reason of at least ``MIN_SECOND_LOOK_REASON`` characters."""
     with session_factory(index_url).begin() as session:
         review = _open_review(session, review_id)
         left, right = _keys(review)
         _refuse_two_nhs_numbers(session, left, right)
+        if _assessment(session, review).needs_second_reviewer:
+            _second_look(review, actor, reason)
+            if review.first_accepted_by is None:
+                review.first_accepted_by, review.first_accepted_at = actor.user, utcnow()
+                review.first_reason = reason
+                _audit(
+                    session,
+                    actor,
+                    "linkage.review.accept_first",
+                    _child_of(session, left),
+                    (),
+                    outcome="awaiting_second",
+                )
+                return None
         keep, retire = _survivor(session, left, right)
         if retire is not None:
             _merge(session, retire, keep, review_id, actor.user)
@@ -138,8 +180,38 @@ def accept(review_id: int, actor: Actor, reason: str, index_url: str | None = No
         session.flush()
         refresh_restricted(session, [keep])
         _decide(session, review, "accepted", actor, reason)
-        _audit(session, actor, "linkage.review.accept", keep, ())
+        confirmed = review.first_accepted_by is not None
+        _audit(
+            session,
+            actor,
+            "linkage.review.accept",
+            keep,
+            (),
+            outcome="confirmed" if confirmed else "ok",
+            note=f"second reviewer; first accepted by {review.first_accepted_by}"
+            if confirmed
+            else None,
+        )
         return keep
+
+
+def _second_look(review: LinkReview, actor: Actor, reason: str) -> None:
+    """Refuse what four eyes forbid: a short reason, or the first reviewer confirming."""
+    if len(reason.strip()) < MIN_SECOND_LOOK_REASON:
+        raise ReviewError(
+            "this pair has a conflict: say why it is one child "
+            f"(at least {MIN_SECOND_LOOK_REASON} characters)"
+        )
+    if review.first_accepted_by == actor.user:
+        raise SameReviewerError(
+            f"you accepted review {review.id} first: a different reviewer must confirm it"
+        )
+
+
+def _assessment(session: Session, review: LinkReview) -> Assessment:
+    left, right = _keys(review)
+    identities = _identities(session, {left, right})
+    return assess(identities.get(left), identities.get(right), review.conflict)
 
 
 def reject(review_id: int, actor: Actor, reason: str, index_url: str | None = None) -> None:
@@ -155,7 +227,7 @@ def reopen(review_id: int, actor: Actor, reason: str, index_url: str | None = No
     """Undo a decision: an accepted pair is unlinked (the merge reversed), and it is open again."""
     with session_factory(index_url).begin() as session:
         review = _review(session, review_id)
-        if review.status == "open":
+        if review.status == "open" and review.first_accepted_by is None:
             raise ReviewError(f"review {review_id} is open: there is no decision to undo")
         if review.status == "accepted":
             _undo_accept(session, review_id, actor.user)
@@ -166,6 +238,8 @@ def reopen(review_id: int, actor: Actor, reason: str, index_url: str | None = No
         )
         review.status, review.decided_by, review.decided_at = "open", None, None
         review.reason = reason
+        # Four eyes start again: a reopened pair (or a withdrawn first accept) needs two anew.
+        review.first_accepted_by, review.first_accepted_at, review.first_reason = None, None, None
         left, _ = _keys(review)
         _audit(session, actor, "linkage.review.reopen", _child_of(session, left), ())
 
@@ -191,9 +265,17 @@ def _keys(review: LinkReview) -> tuple[Key, Key]:
     )
 
 
-def _item(review: LinkReview, flags: dict[Key, tuple[bool, bool]]) -> ReviewItem:
+def _item(
+    review: LinkReview,
+    flags: dict[Key, tuple[bool, bool]],
+    identities: dict[Key, dict[str, Any]],
+) -> ReviewItem:
     left, right = _keys(review)
-    social = flags.get(left, (False, False))[0] or flags.get(right, (False, False))[0]
+    left_social, right_social = (
+        flags.get(left, (False, False))[0],
+        flags.get(right, (False, False))[0],
+    )
+    social = left_social or right_social
     ehe = flags.get(left, (False, False))[1] or flags.get(right, (False, False))[1]
     return ReviewItem(
         id=review.id,
@@ -204,6 +286,9 @@ def _item(review: LinkReview, flags: dict[Key, tuple[bool, bool]]) -> ReviewItem
         known_to_social_care=social,
         home_education=ehe,
         match_weights=dict(review.match_weights),
+        assessment=assess(identities.get(left), identities.get(right), review.conflict),
+        social_care_one_side=left_social != right_social,
+        first_accepted_by=review.first_accepted_by,
     )
 
 
@@ -236,15 +321,22 @@ def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _identity(session: Session, key: Key) -> dict[str, str | None]:
-    payload = session.scalar(
-        select(SourceRecord.payload).where(
-            SourceRecord.source == key[0],
-            SourceRecord.record_id == key[1],
-            SourceRecord.is_current.is_(True),
+def _identities(session: Session, keys: set[Key]) -> dict[Key, dict[str, Any]]:
+    """The canonical identity of each current record among ``keys`` (those held)."""
+    found: dict[Key, dict[str, Any]] = {}
+    record = SourceRecord
+    for condition in with_keys(record.source, record.record_id, keys):
+        rows = session.execute(
+            select(record.source, record.record_id, record.payload).where(
+                condition, record.is_current.is_(True)
+            )
         )
-    )
-    identity = (payload or {}).get("identity") or {}
+        found.update(((s, r), (payload or {}).get("identity") or {}) for s, r, payload in rows)
+    return found
+
+
+def _identity(identities: dict[Key, dict[str, Any]], key: Key) -> dict[str, str | None]:
+    identity = identities.get(key) or {}
     addresses = identity.get("addresses") or [{}]
     latest = addresses[-1]
     values = {name: identity.get(name) for name, _ in FIELDS}
@@ -321,6 +413,7 @@ def _make_manual(session: Session, key: Key, child_id: str, review: LinkReview, 
         "match_weights": review.match_weights,
         "model": review.model,
         "decided_by": actor,
+        "first_accepted_by": review.first_accepted_by,
     }
     session.add(
         LinkEvent(
@@ -405,15 +498,19 @@ def _audit(
     action: str,
     child_id: str | None,
     fields: tuple[tuple[str, str], ...] | tuple[()],
+    *,
+    outcome: str = "ok",
+    note: str | None = None,
 ) -> None:
     append(
         session,
         AuditEvent(
             actor=actor,
             action=action,
-            outcome="ok",
+            outcome=outcome,
             purpose="identity resolution review",
             child_id=child_id,
             fields_disclosed=[name for name, _ in fields],
+            reason=note,
         ),
     )

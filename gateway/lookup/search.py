@@ -39,7 +39,6 @@ from gateway.linkage.match_weights import MatchWeights, Weighed, current_weights
 from gateway.linkage.probabilistic import LOWER, UPPER, PersonRow, person_from_identity
 from gateway.lookup import search_rules
 from gateway.lookup.search_rules import Strength
-from gateway.model import ChildIdentity
 from gateway.store.tables import Child, Link, LinkKey, SourceRecord
 
 MIN_PROBABILITY = 0.05  # a candidate the model puts below this is not shown
@@ -309,16 +308,14 @@ class _RuleRanking:
 
     def __init__(self, query: Demographics) -> None:
         self.asked_row = _asked_row(query)
-        self.rules = search_rules.RuleQuery.of(query)
+        self.rules = search_rules.RuleQuery.of(self.asked_row)
 
     def records(self, rows: Iterable[Any]) -> dict[tuple[str, str], _Found]:
         """The records scoring at least ``search_rules.MIN_SCORE``."""
         scored: dict[tuple[str, str], _Found] = {}
         for source, record_id, identity_json, restricted in rows:
-            identity = ChildIdentity.model_validate_json(identity_json or "{}")
-            if restricted:
-                identity = ChildIdentity.model_validate(_placeless(identity.model_dump()))
-            rule_score = self.rules.score(identity)
+            identity = from_json(identity_json or "null") or {}
+            rule_score = self.rules.score(_placeless(identity) if restricted else identity)
             if rule_score.score >= search_rules.MIN_SCORE:
                 scored[(source, record_id)] = _Found(rule_score.score, None, rule_score.reasons)
         return scored

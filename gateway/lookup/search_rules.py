@@ -1,32 +1,72 @@
-"""Fixed field weights for demographic search where no linkage model has been trained.
+"""Fixed weights for demographic search where no linkage model has been trained.
 
 The fallback ranking (``search.search_children`` uses the linkage model's weights once one is
-trained): agreement on a field adds a fixed amount and disagreement subtracts one, in the
-spirit of the model's comparisons but not learnt from the index. Each counted field is a
-reason with its weight.
+trained). Which level of each comparison a record reaches is decided exactly as the model
+decides it: by the level deciders generated from the linkage specification
+(``linkage.levels.DECIDERS``: Jaro-Winkler similarity, one edit, a shared formal forename,
+names swapped, day and month swapped, as ``linkage.spec`` writes them), and each level is said
+in the model's words (``levels.SAYS``). Only the weight of a level is fixed here rather than
+learnt from the index: the comparison's full weight (``AGREE``) times the share its kind of
+level earns (``SHARE``), or the comparison's penalty (``DIFFERS``) where it differs. Each
+counted comparison is a reason with its weight.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from difflib import SequenceMatcher
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from gateway.lookup.search import Demographics
-    from gateway.model import ChildIdentity
+from gateway.linkage.levels import DECIDERS, SAYS
+from gateway.linkage.probabilistic import PersonRow, person_from_identity
+from gateway.linkage.spec import COMPARISONS, Compared, Else, Level, Null
 
-SIMILAR = 0.85
 MIN_SCORE = 4.0  # shown from here
 STRONG, POSSIBLE = 12.0, 8.0
 Strength = Literal["strong", "possible", "weak"]
 
+# What full agreement on each comparison a search can ask about adds, and what a difference
+# takes away (a differing birth date or postcode says little: children move, dates are typed).
+AGREE = {"given_name": 4.0, "family_name": 4.0, "birth_date": 5.0, "sex": 0.5, "place": 3.0}
+DIFFERS = {"given_name": -2.0, "family_name": -3.0, "birth_date": 0.0, "sex": -2.0, "place": 0.0}
+# The share of the full weight each kind of agreeing level (``linkage.spec``'s level classes, by
+# name) earns. A kind not named here earns nothing, and a test names it (every kind the
+# specification uses must have its share said here).
+SHARE: dict[str, float] = {
+    "Exact": 1.0,
+    "SameAddressNoPostcode": 1.0,
+    "SharedForm": 0.75,
+    "NamesSwapped": 0.75,
+    "DayMonthSwapped": 0.6,
+    "OneEdit": 0.5,
+    "JaroWinkler": 0.5,
+    "SameDistrict": 1 / 3,
+    "FirstOfJanuary": 0.25,
+    "YearApart": 0.25,
+    "SameYear": 0.0,
+}
+
+
+def _weight(comparison: str, level: Level) -> float | None:
+    """A level's fixed weight; None for the null level (no evidence: not a reason)."""
+    if isinstance(level, Null):
+        return None
+    if isinstance(level, Else):
+        return DIFFERS[comparison]
+    return AGREE[comparison] * SHARE.get(type(level).__name__, 0.0)
+
+
+# Per comparison, each level's fixed weight, generated from the specification's levels.
+WEIGHTS: dict[str, tuple[float | None, ...]] = {
+    c.name: tuple(_weight(c.name, level) for level in c.levels)
+    for c in COMPARISONS
+    if c.name in AGREE
+}
+
 
 @dataclass
 class RuleScore:
-    """A record's score and, per counted field, what it showed and what it added."""
+    """A record's score and, per counted comparison, what it showed and what it added."""
 
     score: float = 0.0
     reasons: list[tuple[str, str, float]] = field(default_factory=list)
@@ -45,109 +85,57 @@ def swapped(day_first: date) -> date | None:
     return other if other != day_first else None
 
 
-@functools.lru_cache(maxsize=65_536)
-def _norm(value: str | None) -> str:
-    """Lower case, letters and digits only (names repeat, so the answers are kept)."""
-    if not value:
-        return ""
-    if value.isalnum():
-        return value.lower()
-    return "".join(ch for ch in value.lower() if ch.isalnum())
-
-
-def _similar(a: str, b: str) -> bool:
-    """``SequenceMatcher(None, a, b).ratio() >= SIMILAR``, after two cheap upper bounds on
-    that ratio (difflib's ``real_quick_ratio`` and ``quick_ratio``: the lengths, then the
-    letters in common), which turn most pairs away before a matcher is built."""
-    if not (a and b):
-        return False
-    needed = SIMILAR * (len(a) + len(b)) / 2  # matching letters the ratio needs
-    if min(len(a), len(b)) < needed:
-        return False
-    if sum(min(a.count(c), b.count(c)) for c in set(a).intersection(b)) < needed:
-        return False
-    return SequenceMatcher(None, a, b).ratio() >= SIMILAR
+def level_of(comparison: str, asked: Compared, held: Compared) -> tuple[int, str, float | None]:
+    """The level a record reaches on one comparison (the model's decider), its words and
+    its fixed weight."""
+    level = DECIDERS[comparison](asked, held)
+    return level, SAYS[comparison][level], WEIGHTS[comparison][level]
 
 
 @dataclass(frozen=True)
 class RuleQuery:
-    """The query with its names and postcode normalised once."""
+    """The query as linkage reads a record, compared once per held record."""
 
-    query: Demographics
-    family: str
-    given: str
-    postcode: str
-    swapped_date: date | None
+    asked: Compared
 
     @classmethod
-    def of(cls, query: Demographics) -> RuleQuery:
-        return cls(
-            query,
-            _norm(query.family_name),
-            _norm(query.given_name),
-            _norm(query.postcode),
-            swapped(query.birth_date),
-        )
+    def of(cls, asked: PersonRow) -> RuleQuery:
+        return cls(Compared.of(_sex_known(asked)))
 
-    def score(self, identity: ChildIdentity) -> RuleScore:
-        """Agreement weights per field, with a reason for each that counted."""
-        query = self.query
+    def score(self, identity: dict[str, Any]) -> RuleScore:
+        """Fixed weights per comparison, with a reason for each that counted; a former family
+        name counts where it reaches a better level than the current one."""
+        row = _sex_known(person_from_identity(("record", ""), identity, None, None))
+        held = Compared.of(row)
         scored = RuleScore()
-        _birth_date(scored, query.birth_date, self.swapped_date, identity.birth_date)
-        _family_name(scored, self.family, identity)
-        if query.given_name:
-            _given_name(scored, self.given, identity)
-        if query.postcode:
-            _postcode(scored, self.postcode, identity.current_postcode)
-        if query.sex and identity.sex and "unknown" not in (query.sex, identity.sex):
-            agree = query.sex == identity.sex
-            scored.add("sex", "sex agrees" if agree else "sex differs", 0.5 if agree else -2.0)
+        for comparison in WEIGHTS:
+            _, says, weight = level_of(comparison, self.asked, held)
+            if comparison == "family_name":
+                says, weight = self._best_family_name(identity, row, says, weight)
+            if weight is not None:
+                scored.add(comparison, says, weight)
         return scored
+
+    def _best_family_name(
+        self, identity: dict[str, Any], row: PersonRow, says: str, weight: float | None
+    ) -> tuple[str, float | None]:
+        for earlier in identity.get("previous_names") or []:
+            family = (earlier.get("family_name") or "").strip().lower()
+            if not family or family == row.family_name:
+                continue
+            former = Compared.of(replace(row, family_name=family))
+            _, said, other = level_of("family_name", self.asked, former)
+            if other is not None and (weight is None or other > weight):
+                says, weight = f"{said} (a former family name)", other
+        return says, weight
+
+
+def _sex_known(row: PersonRow) -> PersonRow:
+    """A sex recorded as unknown tells nothing either way."""
+    return replace(row, sex=None) if row.sex == "unknown" else row
 
 
 def strength(score: float) -> Strength:
     if score >= STRONG:
         return "strong"
     return "possible" if score >= POSSIBLE else "weak"
-
-
-def _birth_date(scored: RuleScore, wanted: date, other: date | None, held: date | None) -> None:
-    if held == wanted:
-        scored.add("birth_date", "birth date matches", 5)
-    elif held is not None and held == other:
-        scored.add("birth_date", "birth date matches with day and month swapped", 3)
-
-
-def _family_name(scored: RuleScore, asked: str, identity: ChildIdentity) -> None:
-    held = _norm(identity.family_name)
-    former = {_norm(p.family_name) for p in identity.previous_names if p.family_name}
-    if asked == held:
-        scored.add("family_name", "family name matches", 4)
-    elif asked in former:
-        scored.add("family_name", "family name matches a former family name", 3)
-    elif _similar(asked, held):
-        scored.add("family_name", "family name is similar (a likely misspelling)", 2)
-    else:
-        scored.add("family_name", "family name differs", -3)
-
-
-def _given_name(scored: RuleScore, asked: str, identity: ChildIdentity) -> None:
-    held = _norm(identity.given_name)
-    if asked == held:
-        scored.add("given_name", "given name matches", 4)
-    elif _similar(asked, held) or (len(asked) >= 3 and held.startswith(asked)):
-        scored.add("given_name", "given name is similar or a short form", 2)
-    elif asked[:1] == held[:1] and asked:
-        scored.add("given_name", "given name has the same initial", 0.5)
-    else:
-        scored.add("given_name", "given name differs", -2)
-
-
-def _postcode(scored: RuleScore, asked: str, held: str | None) -> None:
-    have = _norm(held)
-    if not have:
-        return
-    if asked == have:
-        scored.add("place", "postcode matches", 3)
-    elif asked[:-3] and asked[:-3] == have[:-3]:
-        scored.add("place", "postcode district matches", 1)

@@ -44,7 +44,7 @@ def reviews(
     request: Request,
     who: Who,
     decided: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    outcome: Annotated[str | None, Query(pattern="^(accepted|rejected|reopened)$")] = None,
+    outcome: Annotated[str | None, Query(pattern="^(accepted|rejected|reopened|awaiting)$")] = None,
 ) -> Response:
     """The open reviews, ranked as the API ranks them (no identifying values)."""
     require_role(who, REVIEW_QUEUE_ROLES)
@@ -95,13 +95,14 @@ def _decision(
         errors = {"reason": "Say why you decided this (at least 3 characters)"}
         return _review_page(request, who, review_id, errors, status.HTTP_400_BAD_REQUEST)
     try:
-        decide(_index_url(request), who, review_id, decision, reason)
+        decided = decide(_index_url(request), who, review_id, decision, reason)
     except UnknownReviewError:
         return _no_such_review(request)
     except ReviewError as exc:
         errors = {"reason": str(exc)[:1].upper() + str(exc)[1:]}
         return _review_page(request, who, review_id, errors, status.HTTP_409_CONFLICT)
-    target = f"/reviews?decided={review_id}&outcome={DONE[decision]}"
+    outcome = "awaiting" if decided.status == "awaiting_second_reviewer" else DONE[decision]
+    target = f"/reviews?decided={review_id}&outcome={outcome}"
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
@@ -130,6 +131,11 @@ def reopen(
     return _decision(request, who, review_id, "reopen", reason=reason, csrf=csrf)
 
 
+def signed(weight: float) -> str:
+    """A weight as a signed number, or "none" where it is nothing (never a bare "+0.00")."""
+    return "none" if abs(weight) < 0.005 else f"{weight:+.2f}"
+
+
 def waterfall_chart(shown: ReviewDetailOut) -> dict[str, Any]:
     """Bars for an inline SVG waterfall (drawn by the template; no script, no image file)."""
     steps: list[WeightStep] = shown.waterfall
@@ -154,7 +160,7 @@ def waterfall_chart(shown: ReviewDetailOut) -> dict[str, Any]:
                 "height": max(1.0, round(bottom - top, 1)),
                 "colour": "#1d70b8" if final else "#00703c" if step.weight >= 0 else "#d4351c",
                 "label": step.label.replace("_", " "),
-                "value": f"{step.weight:+.2f}",
+                "value": signed(step.weight),
                 "centre": round(CHART_MARGIN + n * slot + slot / 2, 1),
             }
         )

@@ -43,3 +43,9 @@ class LinkReview(Base):
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(String(500))
+    # Four eyes: accepting a twin-shaped or conflicting pair takes two reviewers. The first
+    # accept is kept here (the pair stays open, "awaiting a second reviewer"); a different
+    # reviewer completes it (``decided_by``). Both stay recorded once it is accepted.
+    first_accepted_by: Mapped[str | None] = mapped_column(String(120), default=None)
+    first_accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_reason: Mapped[str | None] = mapped_column(String(500), default=None)
