@@ -70,7 +70,7 @@ def with_weights(
 TRAINED = {
     "given_name": {1: 6.6, 2: 3.0, 3: 5.5, 4: -1.4, 5: 7.5, 6: -4.1},
     "family_name": {1: 6.2, 2: 4.8, 3: 0.2, 4: -5.4},
-    "birth_date": {1: 11.6, 2: 7.0, 3: -3.0, 4: -6.0, 5: -8.0},
+    "birth_date": {1: 11.6, 2: 7.0, 3: -3.0, 4: 2.0, 5: 1.0, 6: -6.0, 7: -8.0},
     "sex": {1: 1.0, 2: -5.2},
     "place": {1: 10.0, 2: None, 3: -3.2, 4: -3.2},
     "nhs_number": {1: 14.4, 2: -4.2},
@@ -85,6 +85,7 @@ def _noisy_rows(count: int, seed: int) -> list[PersonRow]:
     given = ["thomas", "tom", "tomas", "amelia", "amelai", "emilia", "kate", "catherine", "zoë"]
     family = ["hart", "hartt", "heart", "stone", "stones", "smith", "smyth", "o'neil"]
     born = [BORN, "2015-07-03", "2015-03-08", "2015-04-07", "2016-03-07", "2015-12-11"]
+    born += ["2015-01-01", "2019-03-07", "2020-03-07"]  # a 1st of January default; a year apart
     postcodes = ["YO1 7HH", "YO1 7HJ", "YO10 5DD", "LS6 2AB"]
     addresses = ["1 test street", "2 test street"]
 

@@ -1,7 +1,7 @@
 """accepting a twin-shaped or conflicting pair takes two reviewers: the first accept is kept
 
 Revision ID: 0022
-Revises: 0017
+Revises: 0021
 Create Date: 2026-12-05 01:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0017"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
