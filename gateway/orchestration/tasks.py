@@ -20,6 +20,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from gateway.errors import GatewayError
 from gateway.settings import settings
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,13 @@ def run_step(source: str, batch: str | None, step: Callable[[], Any], name: str 
         return result
     except Exception as exc:
         failure = classify(exc)
-        # Frames and code lines only: the message of an unknown error may hold record contents.
-        log.warning("step failed in:\n%s", "".join(traceback.format_tb(exc.__traceback__)))
+        reason = failure.describe(source, batch)
+        if isinstance(exc, GatewayError):  # expected: the gateway's own one-line reason
+            log.error("%s", reason)
+        else:  # frames and code lines only: an unknown error's message may hold record contents
+            log.warning("step failed in:\n%s", "".join(traceback.format_tb(exc.__traceback__)))
         kind = StepFailed if failure.retriable else StepFailedFatal
-        error = kind(failure.describe(source, batch), source=source, batch=batch)
+        error = kind(reason, source=source, batch=batch)
         error.alert_kind = failure.alert_kind
         raise error from None
 
