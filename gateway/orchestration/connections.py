@@ -25,7 +25,7 @@ class Shape:
     expected: str
 
 
-FILE_DROP = Shape("file drop", "type `fs` with extra `{\"path\": \"/folder/of/the/drop\"}`")
+FILE_DROP = Shape("file drop", 'type `fs` with extra `{"path": "/folder/of/the/drop"}`')
 DATABASE = Shape(
     "database",
     "type `postgres` (host, schema = database; login and password if needed) "
@@ -150,10 +150,12 @@ def where(config: dict[str, Any]) -> str:
     if not url:
         return "(no path or URL)"
     if url.startswith(("sqlite:", "postgresql", "postgres")):
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import URL, make_url
 
         parsed = make_url(url)
-        safe = parsed.set(username=None, password=None, query={})
+        safe = URL.create(
+            parsed.drivername, host=parsed.host, port=parsed.port, database=parsed.database
+        )
         return safe.render_as_string(hide_password=True)
     parts = urlsplit(url)
     host = parts.hostname or ""

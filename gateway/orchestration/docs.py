@@ -78,7 +78,7 @@ batch) -> `load` (load or hold each batch).
   retries with backoff. Check the system, then *Clear*.
 - a batch held: `{GATED}`, then read why in the validation report; once mended,
   `{RELEASE}`.
-- counts for every batch: `ehe-gateway accounting --source {source}`.
+- counts for every batch: `ehe-gateway accounting` (per source and batch).
 {demo}
 
 {module}"""
@@ -89,7 +89,7 @@ def arrival_hours(source: str) -> float:
     return settings().arrival_deadline_hours
 
 
-LAND_DOC = """Extracts what is new since the bookmark and lands each file unchanged (hash, batch id).
+LAND_DOC = """Extracts what is new since the bookmark; lands each file unchanged (hash, batch id).
 Logs the path or URL read (never credentials). Fails at once, in one line, on a Connection of
 the wrong shape or a path that cannot be read; retries when the source is out of reach.
 Returns the batch ids to load (ids only, never data)."""

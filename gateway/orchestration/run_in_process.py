@@ -115,8 +115,13 @@ def _run(bag: object, dag_id: str) -> tuple[str, str | None]:
     if dag_id not in dags:
         errors = getattr(bag, "import_errors", {})
         return f"not loaded ({len(errors)} import error(s))" if errors else "no such DAG", None
+    dag = dags[dag_id]
+    # dag.test() in Airflow 3.3 reads a successful run's deadlines as ids of stored alerts, which
+    # its in-memory copy does not have (it fails the run with StatementError); the DAG stored
+    # from the DAG files keeps them for the scheduler. The demo has no scheduler to fire them.
+    dag.deadline = None
     try:
-        run = dags[dag_id].test()
+        run = dag.test()
     except Exception as exc:  # report and go on to the next DAG
         return f"error: {type(exc).__name__}", None
     state = getattr(run, "state", None)

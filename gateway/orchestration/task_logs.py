@@ -9,6 +9,7 @@ instance (Airflow's own log path template, under ``[logging] base_log_folder``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -17,6 +18,10 @@ from typing import Any
 
 START = re.compile(r"\[DAG TEST\] starting task_id=(?P<task>\S+) map_index=(?P<index>-?\d+)")
 END = re.compile(r"\[DAG TEST\] end task task_id=(?P<task>\S+) map_index=(?P<index>-?\d+)")
+# A line as Airflow's console renderer writes it: time, [level], the event and its fields.
+CONSOLE = re.compile(
+    r"^(?P<timestamp>\d{4}-\d\d-\d\dT\S+Z) \[(?P<level>[a-z]+)\s*\] (?P<event>.*)$"
+)
 
 
 def output_position() -> int:
@@ -43,6 +48,15 @@ def split_by_task(text: str) -> dict[tuple[str, int], list[str]]:
     return found
 
 
+def as_json_line(line: str) -> str:
+    """A line as the UI reads a task log (JSON: timestamp, level, event), so its level filter
+    and times work; a line of another shape (a traceback's) is kept as it is."""
+    match = CONSOLE.match(line)
+    if not match:
+        return line
+    return json.dumps(match.groupdict())
+
+
 def write_task_logs(output: Path, since: int, dag_id: str, run_id: str) -> list[Path]:
     """Write each task's lines of this run (output from ``since`` on) where the UI reads them."""
     if since < 0 or not output.exists():
@@ -59,17 +73,16 @@ def write_task_logs(output: Path, since: int, dag_id: str, run_id: str) -> list[
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as out:
-            out.write("\n".join(lines) + "\n")
+            out.writelines(as_json_line(line) + "\n" for line in lines)
         written.append(path)
     return written
 
 
 def _log_paths(dag_id: str, run_id: str) -> dict[tuple[str, int], Path]:
     """Each task instance's log file, by (task id, map index)."""
-    from sqlalchemy import select
-
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         tis = session.scalars(
