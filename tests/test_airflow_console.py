@@ -4,6 +4,7 @@ lineage (ingest -> link -> report)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -184,7 +185,9 @@ print(json.dumps(out))
     )
     assert result.returncode == 0, result.stderr[-2000:]
     dags = json.loads(result.stdout.strip().splitlines()[-1])
-    for dag_id, info in dags.items():
+    ours = {ingest_dag_id(s) for s in CONNECTORS} | {LINK_DAG_ID, "report__validation"}
+    for dag_id in ours | {"monitor__freshness"}:
+        info = dags[dag_id]
         assert len(info["doc"]) > 200, f"{dag_id} has no real page"
         for task_id, doc in info["task_docs"].items():
             assert doc, f"{dag_id}.{task_id} has no doc_md"
@@ -199,3 +202,25 @@ print(json.dumps(out))
     assert set(link["schedule_assets"]) == ingest_assets  # the FHIR API's included
     assert link["outlets"] == ["index__children"]
     assert dags["report__validation"]["schedule_assets"] == ["index__children"]
+
+
+def test_a_missed_arrival_deadline_alerts_on_the_freshness_channel(data_dir: Path) -> None:
+    """The deadline's callback (awaited by Airflow's triggerer) raises ``late_arrival`` where
+    ``stale_source`` goes; Airflow imports it by its path."""
+    from airflow.sdk._shared.module_loading import import_string
+
+    from gateway.monitoring.alerts import read_alerts
+    from gateway.orchestration.deadlines import arrival_deadline, late_arrival
+
+    deadline = arrival_deadline("education__ctf")
+    assert import_string(deadline.callback.path) is late_arrival
+    assert deadline.callback.kwargs == {"source": "education__ctf"}
+    context = {"dag_run": {"dag_id": "ingest__education__ctf", "run_id": "scheduled__x"}}
+    asyncio.run(late_arrival(**deadline.callback.kwargs, context=context))
+    (alert,) = read_alerts()
+    assert (alert.kind, alert.source, alert.dag_id) == (
+        "late_arrival",
+        "education__ctf",
+        "ingest__education__ctf",
+    )
+    assert "had not finished 2 h after its scheduled time" in alert.reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -204,6 +205,12 @@ def test_full_dag_run(tmp_path: Path, inbox: Path) -> None:
         check=True,
         timeout=120,
     )
+    # the demo made every source's Connection (land read through it) and every pool
+    metadata = sqlite3.connect(tmp_path / "airflow" / "airflow.db")
+    conns = {c for (c,) in metadata.execute("SELECT conn_id FROM connection")}
+    assert conns == {f"ehe_{s}" for s in source_names()}
+    pools = {p for (p,) in metadata.execute("SELECT pool FROM slot_pool")}
+    assert set(airflow_pools()) <= pools and "ehe_source__health__fhir_api" in pools
     rows = json.loads(accounting.stdout)
     assert sorted(r["source"] for r in rows) == source_names()
     for r in rows:
@@ -238,7 +245,6 @@ def _canaries(inbox: Path, limit: int = 60) -> set[str]:
 
 def _assert_no_canary_anywhere(tmp_path: Path, inbox: Path) -> None:
     """Every log file, XCom value, run config and alert of the run is free of personal data."""
-    import sqlite3
 
     canaries = _canaries(inbox)
     assert len(canaries) > 100

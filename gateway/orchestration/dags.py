@@ -47,11 +47,13 @@ log = logging.getLogger(__name__)
 
 
 def _pipeline() -> Any:
-    """The pipeline stages, imported when a task runs (never at parse time), logging set up."""
-    import gateway.pipeline
+    """The pipeline stages, imported when a task runs (never at parse time), logging set up
+    first: importing Great Expectations logs hundreds of INFO lines the task log need not hold."""
     from gateway.logs import configure_logging
 
     configure_logging()
+    import gateway.pipeline
+
     return gateway.pipeline
 
 
@@ -145,7 +147,7 @@ def report_dag() -> DAG:
         def build_report() -> dict[str, str]:
             from gateway.logs import configure_logging
 
-            configure_logging()  # GX's registry chatter stays out of the task log
+            configure_logging()  # before GX is imported: its registry chatter stays out
             from gateway.reports.validation_report import build_scheduled_report
 
             run_step("(all)", None, build_scheduled_report, "build_report")
