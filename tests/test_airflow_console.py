@@ -10,6 +10,7 @@ import logging
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,58 @@ def test_a_missed_arrival_deadline_alerts_on_the_freshness_channel(data_dir: Pat
         "ingest__education__ctf",
     )
     assert "had not finished 2 h after its scheduled time" in alert.reason
+
+
+class _Lines(logging.Handler):
+    """The gateway loggers' records, whatever Airflow does to the root logger meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def gateway_lines() -> Iterator[list[str]]:
+    handler = _Lines()
+    loggers = [logging.getLogger(f"gateway.orchestration.{m}") for m in ("tasks", "outcomes")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+    yield handler.lines
+    for lg, level in zip(loggers, levels, strict=True):
+        lg.removeHandler(handler)
+        lg.setLevel(level)
+
+
+def test_land_through_a_wrong_connection_fails_at_once_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, gateway_lines: list[str], data_dir: Path
+) -> None:
+    """The issue's case: a Connection of the wrong type is not ignored (land would have read
+    the default inbox); the task fails at once, its log says why in one line, no frames."""
+    from gateway.orchestration.outcomes import land_step
+    from gateway.orchestration.tasks import StepFailedFatal, run_step
+
+    read: list[dict[str, str]] = []
+
+    def land_source(source: str, **location: str) -> list[str]:
+        read.append(location)
+        return ["b1"]
+
+    conn = "AIRFLOW_CONN_EHE_EDUCATION__CTF"
+    monkeypatch.setenv(conn, json.dumps({"conn_type": "generic", "extra": {"path": "/drops"}}))
+    step = land_step("education__ctf", land_source)
+    with pytest.raises(StepFailedFatal) as failed:
+        run_step("education__ctf", None, step, "land_source")
+    reason = str(failed.value)
+    assert "is type 'generic'; education__ctf is a file drop and expects type `fs`" in reason
+    assert read == [], "nothing was read from anywhere else"
+    assert gateway_lines == [reason], "one line, no frames"
+    gateway_lines.clear()
+    monkeypatch.setenv(conn, json.dumps({"conn_type": "fs", "extra": {"path": "/drops"}}))
+    assert run_step("education__ctf", None, step, "land_source") == ["b1"]
+    assert read == [{"path": "/drops"}]
+    assert gateway_lines == ["education__ctf: reading /drops (from Connection ehe_education__ctf)"]
