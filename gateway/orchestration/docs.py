@@ -59,7 +59,8 @@ def ingest_doc(source: str) -> str:
 | pool | `{cls.pool}` (work against this system at once) |
 | schedule | `{cls.schedule}`, Europe/London; delivers {delivery} |
 | expected | a good batch at least every {cls.stale_after_hours:g} h (`monitor__freshness`); \
-a run not finished {arrival_hours(source):g} h after its start raises `late_arrival` |
+a run not finished {settings().arrival_deadline_hours:g} h after its scheduled time raises \
+`late_arrival` |
 | publishes | Asset `index__{source}` (counts per batch in the event's `extra`) -> \
 `link__children` |
 
@@ -82,11 +83,6 @@ batch) -> `load` (load or hold each batch).
 {demo}
 
 {module}"""
-
-
-def arrival_hours(source: str) -> float:
-    """Hours after its start by which an ingest run should have loaded its batches."""
-    return settings().arrival_deadline_hours
 
 
 LAND_DOC = """Extracts what is new since the bookmark; lands each file unchanged (hash, batch id).
