@@ -3,10 +3,12 @@
 Retriable failures (a source down, the index connection lost) are raised for Airflow to retry
 with backoff; fatal ones (configuration, a refusal of the index, a stale source, an unknown
 error) fail the task at once with ``AirflowFailException``. A gated batch is not a failure: it
-is held whole with its reasons and alerted once (``batch_gated``), and the run goes on.
-The failure callback says which source, batch and why, from ids
-and the gateway's own messages only: a driver's message can quote record contents, so any
-other exception is named by its type.
+is held whole with its reasons and alerted once (``batch_gated``), and the run goes on (the
+load task says ``HELD`` in one line: ``outcomes.load_outcome``). An expected failure (the
+gateway's own errors) is logged as its one-line reason, no frames; an unknown one as its frames
+only. The failure callback says which source, batch and why, from ids and the gateway's own
+messages only: a driver's message can quote record contents, so any other exception is named
+by its type.
 """
 
 from __future__ import annotations
