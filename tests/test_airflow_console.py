@@ -110,6 +110,17 @@ def test_task_logs_are_split_per_task_and_read_as_json() -> None:
     held = json.loads(as_json_line(split["land", -1][1]))
     assert held["level"] == "warning" and held["event"].startswith("HELD education__ctf")
     assert held["timestamp"] == "2026-11-29T10:00:02.000001Z"
+    line = (
+        "2026-11-29T10:00:02.000001Z [info     ] education__ctf: reading /drops (from Connection "
+        "ehe_education__ctf) [gateway.orchestration.outcomes] loc=outcomes.py:32 try=1"
+    )
+    entry = json.loads(as_json_line(line))
+    assert entry["logger"] == "gateway.orchestration.outcomes"
+    assert entry["event"] == (
+        "education__ctf: reading /drops (from Connection ehe_education__ctf) try=1"
+    )
+    marker = json.loads(as_json_line(split["land", -1][0] + " [airflow.sdk.dag] loc=dag.py:1"))
+    assert marker["event"].startswith("[DAG TEST] starting task_id=land")
     assert as_json_line("Traceback (most recent call last):").startswith("Traceback")
 
 

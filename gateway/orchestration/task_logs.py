@@ -22,6 +22,9 @@ END = re.compile(r"\[DAG TEST\] end task task_id=(?P<task>\S+) map_index=(?P<ind
 CONSOLE = re.compile(
     r"^(?P<timestamp>\d{4}-\d\d-\d\dT\S+Z) \[(?P<level>[a-z]+)\s*\] (?P<event>.*)$"
 )
+# The event's tail: ``[logger]`` then the fields, ``loc=file.py:line`` among them.
+LOGGER = re.compile(r"^(?P<event>.*?) +\[(?P<logger>[A-Za-z_][\w.]*)\](?P<fields>(?: \S+=.*)?)$")
+LOC = re.compile(r" loc=\S+")
 
 
 def output_position() -> int:
@@ -49,12 +52,16 @@ def split_by_task(text: str) -> dict[tuple[str, int], list[str]]:
 
 
 def as_json_line(line: str) -> str:
-    """A line as the UI reads a task log (JSON: timestamp, level, event), so its level filter
-    and times work; a line of another shape (a traceback's) is kept as it is."""
+    """A line as the UI reads a task log (JSON: timestamp, level, event, logger), so its level
+    filter and times work; a line of another shape (a traceback's) is kept as it is."""
     match = CONSOLE.match(line)
     if not match:
         return line
-    return json.dumps(match.groupdict())
+    entry = match.groupdict()
+    if tail := LOGGER.match(entry["event"]):
+        fields = LOC.sub("", tail["fields"])
+        entry.update(event=tail["event"] + fields, logger=tail["logger"])
+    return json.dumps(entry)
 
 
 def write_task_logs(output: Path, since: int, dag_id: str, run_id: str) -> list[Path]:
