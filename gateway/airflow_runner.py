@@ -6,7 +6,9 @@ each other: ``EHE_DAG_WORKERS`` processes (default: one per core, at most two) s
 each taking the next unclaimed one, largest source first; a DAG after them (linkage) starts
 once every ingest run has finished (see ``gateway/orchestration/run_in_process.py``).
 Airflow's metadata lives in its own SQLite file under the data folder, never in the index
-database.
+database. Each call keeps its own log folder (``dag-runs/<UTC time>/``, one file per process,
+never overwritten); every task's part of it is also written where the Airflow UI's Logs tab
+reads it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway import config
@@ -48,6 +52,8 @@ def airflow_environment() -> dict[str, str]:
     env.setdefault("AIRFLOW_HOME", str(config.data_dir() / "airflow"))
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(config.PROJECT_ROOT / "dags"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    # Schedules are Europe/London (the DAGs' start dates); naive times are read as the same.
+    env.setdefault("AIRFLOW__CORE__DEFAULT_TIMEZONE", "Europe/London")
     env.setdefault("EHE_INBOX", str(config.inbox_dir()))
     env.setdefault("EHE_DATA_DIR", str(config.data_dir()))
     for name, value in LIBRARY_ENVIRONMENT.items():
@@ -71,8 +77,22 @@ def migrate_metadata() -> None:
     subprocess.run([_airflow(), "db", "migrate"], env=env, check=True, capture_output=True)
 
 
-def log_file() -> Path:
-    return Path(airflow_environment()["AIRFLOW_HOME"]) / "dag-runs.log"
+def runs_log_dir() -> Path:
+    """Where each ``run-dags`` call keeps its log folder."""
+    return Path(airflow_environment()["AIRFLOW_HOME"]) / "dag-runs"
+
+
+def new_log_dir() -> Path:
+    """A log folder of its own for one ``run-dags`` call, named by its UTC start time."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(100):
+        folder = runs_log_dir() / (stamp if attempt == 0 else f"{stamp}-{attempt}")
+        try:
+            folder.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return folder
+    raise FatalConfigError(f"cannot make a new log folder under {runs_log_dir()}")
 
 
 def dag_workers() -> int:
@@ -80,33 +100,38 @@ def dag_workers() -> int:
     return max(1, settings().dag_workers or min(2, os.cpu_count() or 1))
 
 
-def run_dags(dag_ids: list[str], workers: int | None = None) -> Iterator[DagRunResult]:
+def run_dags(
+    dag_ids: list[str], workers: int | None = None, log_dir: Path | None = None
+) -> Iterator[DagRunResult]:
     """Run the DAGs in order, yielding each result as soon as its run has finished.
 
     Every process gets the whole list; consecutive ingest DAGs are shared among them, and any
-    other DAG waits in the process that claims it until all before it have finished.
+    other DAG waits in the process that claims it until all before it have finished. Each
+    process writes ``worker-<n>.log`` in ``log_dir`` (a new folder if not given).
     """
     env = airflow_environment()
-    home = Path(env["AIRFLOW_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    results = home / "dag-runs.jsonl"
+    log_dir = log_dir or new_log_dir()
+    results = log_dir / "dag-runs.jsonl"
     results.write_text("")
     count = min(workers or dag_workers(), len(dag_ids))
     command = [sys.executable, "-m", RUNNER, str(results)]
     if count > 1:
-        claims = Path(tempfile.mkdtemp(prefix="claims-", dir=home))
+        claims = Path(tempfile.mkdtemp(prefix="claims-", dir=log_dir))
         command += ["--claims", str(claims)]
-    with log_file().open("w", encoding="utf-8") as out:
-        processes = [
-            subprocess.Popen(
-                [*command, *dag_ids],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+    with ExitStack() as stack:
+        processes = []
+        for n in range(1, count + 1):
+            output = log_dir / f"worker-{n}.log"
+            out = stack.enter_context(output.open("w", encoding="utf-8"))
+            processes.append(
+                subprocess.Popen(
+                    [*command, "--output", str(output), *dag_ids],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
             )
-            for _ in range(count)
-        ]
         deadline = time.monotonic() + settings().run_dags_timeout_s
         yield from _follow(results, dag_ids, processes, deadline)
 

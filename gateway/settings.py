@@ -171,6 +171,11 @@ class Settings(BaseSettings):
         "Airflow processes `ehe-gateway run-dags` runs ingest DAGs in, side by side.",
         "one per CPU core, at most two",
     )
+    arrival_deadline_hours: float = _setting(
+        2.0,
+        "Hours after an ingest DAG run's scheduled time by which it should have loaded its "
+        "batches; a run later than this raises a `late_arrival` alert (Airflow deadline alert).",
+    )
     run_dags_timeout_s: int = _setting(
         3600, "Time limit of a whole `ehe-gateway run-dags`, in seconds."
     )

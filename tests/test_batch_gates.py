@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -270,6 +271,20 @@ def test_gated_batch_alerts_once_and_does_not_fail_the_dag(inbox: Path, tmp_path
     (alert,) = _alerts(tmp_path / "data")
     assert alert["kind"] == "batch_gated" and "sex_column_filled failed" in str(alert["reason"])
     assert _count(index, SourceRecord) == 0 and _count(index, HeldRecord) == 0
+    # The load task's log (as the Airflow UI shows it) says it in one line with the command,
+    # and the Asset event counts the batch as gated.
+    logs = (tmp_path / "airflow" / "logs").glob(f"dag_id=ingest__{SOURCE}/*/task_id=load/*.log")
+    lines = [line for path in sorted(logs) for line in path.read_text().splitlines()]
+    (held,) = [json.loads(line)["event"] for line in lines if "HELD" in line]
+    assert held.startswith(f"HELD {SOURCE} batch {alert['batch']} (")
+    assert "sex_column_filled failed" in held
+    assert f"ehe-gateway quarantine release --batch {alert['batch']} --by YOUR_NAME" in held
+    metadata = sqlite3.connect(tmp_path / "airflow" / "airflow.db")
+    extras = [json.loads(e) for (e,) in metadata.execute("SELECT extra FROM asset_event")]
+    first, again = extras  # the second run found nothing new to load
+    assert first["gated"] == first["received"] > 0 and first["loaded"] == 0
+    assert [b["batch"] for b in first["batches"]] == [alert["batch"]]
+    assert again["batches"] == []
 
 
 def _count(index_url: str, table: type) -> int:

@@ -145,7 +145,8 @@ def test_airflow_retries_retriable_fails_fatal_at_once_and_alerts(
     run = subprocess.run(
         [cli, "run-dags", *args], env=env, capture_output=True, text=True, timeout=600, check=False
     )
-    log = (tmp_path / "airflow" / "dag-runs.log").read_text()
+    workers = sorted((tmp_path / "airflow" / "dag-runs").glob("*/worker-*.log"))
+    log = "\n".join(p.read_text() for p in workers)
     assert run.returncode == 1, run.stdout + log[-3000:]
     states = dict(line.split()[:2] for line in run.stdout.splitlines() if "__" in line.split()[0])
     assert states == dict.fromkeys(dags, "failed"), run.stdout + log[-3000:]

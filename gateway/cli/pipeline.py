@@ -155,20 +155,21 @@ def run_dags(
     all_dags: Annotated[bool, typer.Option("--all", help="Every ingest DAG, then linkage")] = False,
 ) -> None:
     """Run DAGs end to end in one Airflow process (dag.test(), SQLite metadata, no servers)."""
-    from gateway.airflow_runner import ALL_DAGS, log_file, migrate_metadata
+    from gateway.airflow_runner import ALL_DAGS, migrate_metadata, new_log_dir
     from gateway.airflow_runner import run_dags as run_in_airflow
     from gateway.progress import track
 
     chosen = list(ALL_DAGS) if all_dags else list(dag or [])
     if not chosen:
         raise typer.BadParameter("name a --dag or give --all")
-    typer.echo(f"Running {len(chosen)} DAG(s); Airflow's log: {log_file()}")
     migrate_metadata()
+    logs = new_log_dir()
+    typer.echo(f"Running {len(chosen)} DAG(s); this run's log: {logs}/")
     failed = []
-    for result in track(run_in_airflow(chosen), "Running DAGs", total=len(chosen)):
+    for result in track(run_in_airflow(chosen, log_dir=logs), "Running DAGs", total=len(chosen)):
         typer.echo(f"{result.dag_id:40} {result.state:>12} {result.seconds:>7.1f}s")
         if not result.ok:
             failed.append(result.dag_id)
     if failed:
-        typer.echo(f"did not succeed: {', '.join(failed)}; see {log_file()}", err=True)
+        typer.echo(f"did not succeed: {', '.join(failed)}; see {logs}/", err=True)
         raise typer.Exit(1)

@@ -1,4 +1,6 @@
-"""The Assets the gateway's DAGs publish and wait for (one per source's slice of the index)."""
+"""The Assets the gateway's DAGs publish and wait for, as the data flows: each source's slice
+of the index (``index__<source>``, from its ingest DAG) -> ``link__children`` -> the linked
+children (``index__children``) -> ``report__validation``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ from typing import Any
 
 from airflow.sdk import Asset
 
-__all__ = ["any_index_asset", "index_asset"]
+__all__ = ["CHILDREN", "any_index_asset", "index_asset"]
+
+# What ``link__children`` publishes and the validation report waits for.
+CHILDREN = Asset(name="index__children", uri="ehe-index://children")
 
 
 def index_asset(source: str) -> Asset:

@@ -1,25 +1,27 @@
 """Builders for the gateway's Airflow DAGs: configuration here, work in ``gateway.pipeline``.
 
-Each source in the connector registry gets an ingest DAG with the connector's schedule and
-pool; linkage and the validation report wait for any source's batches to reach the index.
+Each source in the connector registry gets an ingest DAG with the connector's schedule, pool
+and arrival deadline; linkage waits for any source's batches to reach the index, and the
+validation report for linkage (``assets``). Every DAG and task has its page (``docs``).
 Tasks pass batch ids, never data; heavy imports stay inside the tasks (cheap parsing).
 Recovery (retry or fail, alerts) is in ``gateway.orchestration.tasks``.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
+import logging
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, dag, task
+from airflow.sdk import DAG, dag, get_current_context, task
 
 from connectors.registry import CONNECTORS, connector_class
-from gateway.orchestration.assets import any_index_asset, index_asset
-from gateway.orchestration.connections import source_location
+from gateway.orchestration import docs
+from gateway.orchestration.assets import CHILDREN, any_index_asset, index_asset
+from gateway.orchestration.deadlines import arrival_deadline
+from gateway.orchestration.outcomes import land_step, load_outcome, report_links
 from gateway.orchestration.tasks import on_failure, on_retry, per_batch, run_step
 from gateway.settings import settings
 from gateway.sources import LINK_DAG_ID, ingest_dag_id
@@ -41,12 +43,17 @@ EXTRACT_TIMEOUT = timedelta(minutes=settings().extract_timeout_min)
 COMMON: dict[str, Any] = {"start_date": START, "catchup": False, "max_active_runs": 1}
 
 
+log = logging.getLogger(__name__)
+
+
 def _pipeline() -> Any:
-    """The pipeline stages, imported when a task runs (never at parse time), logging set up."""
-    import gateway.pipeline
+    """The pipeline stages, imported when a task runs (never at parse time), logging set up
+    first: importing Great Expectations logs hundreds of INFO lines the task log need not hold."""
     from gateway.logs import configure_logging
 
     configure_logging()
+    import gateway.pipeline
+
     return gateway.pipeline
 
 
@@ -59,22 +66,11 @@ def ingest_dags() -> dict[str, DAG]:
     return {ingest_dag_id(source): ingest_dag(source) for source in all_sources()}
 
 
-def _doc(source: str) -> str:
-    """The DAG's page in the Airflow UI: what the connector reads and how it is run."""
-    cls = connector_class(source)
-    module = sys.modules[cls.__module__].__doc__ or ""
-    delivery = "a whole snapshot each time" if cls.full_snapshot else "changes"
-    demo = "" if cls.in_demo else " Not in `ehe-gateway run-dags --all`: the demo has no server."
-    return (
-        f"### {source}\n\n{cls.description}.\n\nSchedule `{cls.schedule}`, pool `{cls.pool}`, "
-        f"delivers {delivery}, stale after {cls.stale_after_hours:g} h.{demo}\n\n{module}"
-    )
-
-
 def ingest_dag(source: str) -> DAG:
     """One ingest DAG: land what is new, stage each batch, load each batch."""
     cls = connector_class(source)
     pool = cls.pool
+    asset = index_asset(source)
 
     @dag(
         dag_id=ingest_dag_id(source),
@@ -82,24 +78,28 @@ def ingest_dag(source: str) -> DAG:
         **COMMON,
         default_args=DEFAULT_ARGS,
         tags=["ingest", cls.agency],
-        doc_md=_doc(source),
+        doc_md=docs.ingest_doc(source),
+        deadline=arrival_deadline(source),
     )
     def ingest() -> None:
-        @task(pool=pool, execution_timeout=EXTRACT_TIMEOUT)
+        @task(pool=pool, execution_timeout=EXTRACT_TIMEOUT, doc_md=docs.LAND_DOC)
         def land() -> list[str]:
-            land_source = functools.partial(
-                _pipeline().land_source, source, **source_location(source)
-            )
-            return list(run_step(source, None, land_source, "land_source"))
+            step = land_step(source, _pipeline().land_source)
+            return list(run_step(source, None, step, "land_source"))
 
-        @task(pool=pool)
+        @task(pool=pool, doc_md=docs.STAGE_DOC)
         def stage(batch_ids: list[str]) -> list[str]:
             per_batch(source, batch_ids, _pipeline().stage_batch)
+            for name, path in report_links().items():
+                log.info("%s: %s", name, path)
             return batch_ids
 
-        @task(pool=pool, outlets=[index_asset(source)])
+        @task(pool=pool, outlets=[asset], doc_md=docs.LOAD_DOC)
         def load(batch_ids: list[str]) -> list[dict[str, object]]:
-            return [a.as_dict() for a in per_batch(source, batch_ids, _pipeline().load_batch)]
+            results = per_batch(source, batch_ids, _pipeline().load_batch)
+            extra = load_outcome(source, results)
+            get_current_context()["outlet_events"][asset].extra = extra
+            return [a.as_dict() for a in results]
 
         load(stage(land()))
 
@@ -116,15 +116,14 @@ def link_dag() -> DAG:
         **COMMON,
         default_args=DEFAULT_ARGS,
         tags=["linkage"],
-        doc_md="Links every current source record to a stable child id and publishes the index.",
+        doc_md=docs.LINK_DOC,
     )
     def link() -> None:
-        @task(
-            outlets=[Asset(name="index__children", uri="ehe-index://children")],
-            execution_timeout=timedelta(hours=2),
-        )
+        @task(outlets=[CHILDREN], execution_timeout=timedelta(hours=2), doc_md=docs.LINK_TASK_DOC)
         def link_children() -> dict[str, int]:
-            return asdict(run_step("(all)", None, _pipeline().link_children, "link_children"))
+            counts = asdict(run_step("(all)", None, _pipeline().link_children, "link_children"))
+            get_current_context()["outlet_events"][CHILDREN].extra = counts
+            return counts
 
         link_children()
 
@@ -133,22 +132,29 @@ def link_dag() -> DAG:
 
 
 def report_dag() -> DAG:
-    """The IG officers' validation report, rebuilt whenever any source's batches are in."""
+    """The IG officers' validation report, rebuilt once linkage has published the children."""
 
     @dag(
         dag_id="report__validation",
-        schedule=any_index_asset(all_sources()),
+        schedule=[CHILDREN],
         default_args=DEFAULT_ARGS,
         tags=["report"],
-        doc_md="The validation report (`ehe-gateway report validation`), after every load.",
+        doc_md=docs.REPORT_DOC,
         **COMMON,
     )
     def report() -> None:
-        @task
-        def build_report() -> str:
+        @task(doc_md=docs.REPORT_TASK_DOC)
+        def build_report() -> dict[str, str]:
+            from gateway.logs import configure_logging
+
+            configure_logging()  # before GX is imported: its registry chatter stays out
             from gateway.reports.validation_report import build_scheduled_report
 
-            return build_scheduled_report()
+            run_step("(all)", None, build_scheduled_report, "build_report")
+            links = report_links()
+            for name, path in links.items():
+                log.info("%s: %s", name, path)
+            return links
 
         build_report()
 

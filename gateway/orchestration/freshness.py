@@ -27,6 +27,11 @@ with `EHE_STALE_AFTER_HOURS_<SOURCE>`. Record counts, quarantine rates and durat
 on the gateway API's Prometheus endpoint, `GET /metrics`.
 """
 
+FRESH_TASK_DOC = """How long ago `{source}` last sent a good batch, against its threshold. Fails
+at once (no retries) when stale, raising `stale_source`. Runbook: open `ingest__{source}` (its last
+runs, its land task's log: the path or URL read), then `ehe-gateway accounting` and
+`ehe-gateway quarantine list --source {source} --status gated`."""
+
 
 def freshness_dag() -> Any:
     """One check per source the freshness monitor watches (the sources the demo runs)."""
@@ -44,7 +49,7 @@ def freshness_dag() -> Any:
     def monitor() -> None:
         for source in source_names():
 
-            @task(task_id=f"fresh__{source}")
+            @task(task_id=f"fresh__{source}", doc_md=FRESH_TASK_DOC.format(source=source))
             def fresh(source: str = source) -> dict[str, object]:
                 from gateway.monitoring.freshness import check_freshness
 

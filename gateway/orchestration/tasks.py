@@ -3,10 +3,12 @@
 Retriable failures (a source down, the index connection lost) are raised for Airflow to retry
 with backoff; fatal ones (configuration, a refusal of the index, a stale source, an unknown
 error) fail the task at once with ``AirflowFailException``. A gated batch is not a failure: it
-is held whole with its reasons and alerted once (``batch_gated``), and the run goes on.
-The failure callback says which source, batch and why, from ids
-and the gateway's own messages only: a driver's message can quote record contents, so any
-other exception is named by its type.
+is held whole with its reasons and alerted once (``batch_gated``), and the run goes on (the
+load task says ``HELD`` in one line: ``outcomes.load_outcome``). An expected failure (the
+gateway's own errors) is logged as its one-line reason, no frames; an unknown one as its frames
+only. The failure callback says which source, batch and why, from ids and the gateway's own
+messages only: a driver's message can quote record contents, so any other exception is named
+by its type.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from gateway.errors import GatewayError
 from gateway.settings import settings
 
 log = logging.getLogger(__name__)
@@ -54,10 +57,13 @@ def run_step(source: str, batch: str | None, step: Callable[[], Any], name: str 
         return result
     except Exception as exc:
         failure = classify(exc)
-        # Frames and code lines only: the message of an unknown error may hold record contents.
-        log.warning("step failed in:\n%s", "".join(traceback.format_tb(exc.__traceback__)))
+        reason = failure.describe(source, batch)
+        if isinstance(exc, GatewayError):  # expected: the gateway's own one-line reason
+            log.error("%s", reason)
+        else:  # frames and code lines only: an unknown error's message may hold record contents
+            log.warning("step failed in:\n%s", "".join(traceback.format_tb(exc.__traceback__)))
         kind = StepFailed if failure.retriable else StepFailedFatal
-        error = kind(failure.describe(source, batch), source=source, batch=batch)
+        error = kind(reason, source=source, batch=batch)
         error.alert_kind = failure.alert_kind
         raise error from None
 
