@@ -236,9 +236,12 @@ def test_similar_row_count_passes_and_is_recorded(
 
 @pytest.mark.airflow
 @pytest.mark.slow
-def test_gated_batch_alerts_once_and_does_not_fail_the_dag(inbox: Path, tmp_path: Path) -> None:
+def test_gated_batch_alerts_once_and_fails_the_run_after_publishing(
+    inbox: Path, tmp_path: Path
+) -> None:
     """Run by Airflow (dag.test()): the gated batch is held whole with one `batch_gated` alert
-    that says why; the load task, which also loads any other batch, does not fail."""
+    that says why; the load task, which also loads any other batch, succeeds and publishes the
+    Asset event, then the `held` task fails the run in one line, so it shows as failed."""
     header, rows = _register(inbox)
     for row in rows:
         row["Gender"] = ""
@@ -258,6 +261,7 @@ def test_gated_batch_alerts_once_and_does_not_fail_the_dag(inbox: Path, tmp_path
     )
     cli = str(Path(sys.executable).with_name("ehe-gateway"))
     subprocess.run([cli, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
+    outcomes = []
     for _ in range(2):  # the second run leaves the gated batch alone: no second alert
         run = subprocess.run(
             [cli, "run-dags", "--dag", f"ingest__{SOURCE}"],
@@ -267,7 +271,10 @@ def test_gated_batch_alerts_once_and_does_not_fail_the_dag(inbox: Path, tmp_path
             timeout=600,
             check=False,
         )
-        assert run.returncode == 0, run.stdout + run.stderr
+        outcomes.append(run)
+    first_run, second_run = outcomes
+    assert first_run.returncode == 1 and "failed" in first_run.stdout, first_run.stdout
+    assert second_run.returncode == 0, "a later run with nothing new is not held back"
     (alert,) = _alerts(tmp_path / "data")
     assert alert["kind"] == "batch_gated" and "sex_column_filled failed" in str(alert["reason"])
     assert _count(index, SourceRecord) == 0 and _count(index, HeldRecord) == 0
@@ -279,6 +286,9 @@ def test_gated_batch_alerts_once_and_does_not_fail_the_dag(inbox: Path, tmp_path
     assert held.startswith(f"HELD {SOURCE} batch {alert['batch']} (")
     assert "sex_column_filled failed" in held
     assert f"ehe-gateway quarantine release --batch {alert['batch']} --by YOUR_NAME" in held
+    logs = (tmp_path / "airflow" / "logs").glob(f"dag_id=ingest__{SOURCE}/*/task_id=held/*.log")
+    held_lines = [line for path in sorted(logs) for line in path.read_text().splitlines()]
+    assert any(f"HELD {SOURCE}: 1 batch(es) held whole" in line for line in held_lines)
     metadata = sqlite3.connect(tmp_path / "airflow" / "airflow.db")
     extras = [json.loads(e) for (e,) in metadata.execute("SELECT extra FROM asset_event")]
     first, again = extras  # the second run found nothing new to load

@@ -16,7 +16,7 @@ RULE_PREFIXES = ("n:", "u:", "l:", "m:")  # keys of the identifier rules (not Sp
 MAX_KEY = 300
 # Stored with the link mark: keys written under other rules cannot be looked up with these, so
 # a change here (or in ``spec.BLOCKING``) makes the next run a full one.
-KEYS_VERSION = "keys4"
+KEYS_VERSION = "keys5"
 
 
 def blocking_keys(candidate: LinkCandidate, person: PersonRow) -> set[str]:

@@ -402,10 +402,14 @@ DERIVED: dict[str, Callable[[Row], str | None]] = {
     "family_sound": lambda r: _sound(r.family_name) if r.family_name else None,
     "names_unordered": _names_unordered,
     "birth_date_unordered": lambda r: unordered_birth_date(r.birth_date),
-    "birth_month": lambda r: (
-        r.birth_date[5:7] if r.birth_date and len(r.birth_date) == 10 else None
-    ),
+    "birth_year": lambda r: _date_part(r.birth_date, 0, 4),
+    "birth_year_month": lambda r: _date_part(r.birth_date, 0, 7),
+    "birth_day_month": lambda r: _date_part(r.birth_date, 5, 10),
 }
+
+
+def _date_part(born: str | None, start: int, end: int) -> str | None:
+    return born[start:end] if born and len(born) == 10 else None
 
 
 @dataclass(frozen=True)
@@ -440,12 +444,15 @@ BLOCKING: tuple[BlockingRule, ...] = (
         ("birth_date_unordered", "canonical_initial", "family_initial"),
         "a typo in each name (never in the first letter) on records of a child that moved",
     ),
-    BlockingRule("nn", ("names_unordered",), "any birth-date error, or names swapped"),
+    # Names alone would make blocks of hundreds in a large population (every Amelia Carter):
+    # with the year, or with the day and month, any one error in the birth date still meets.
+    BlockingRule("ny", ("names_unordered", "birth_year"), "a day or month error, or names swapped"),
+    BlockingRule("nd", ("names_unordered", "birth_day_month"), "a year error, or names swapped"),
     BlockingRule("sp", ("family_sound", "postcode"), "a new forename, spelling or birth date"),
     BlockingRule(
         "fm",
-        ("family_name", "canonical_initial", "birth_month"),
-        "a year or day error away from home",
+        ("family_name", "canonical_initial", "birth_year_month"),
+        "a day error and a misspelt forename away from home",
     ),
 )
 BLOCKING_COLUMNS = tuple(dict.fromkeys(c for rule in BLOCKING for c in rule.columns))

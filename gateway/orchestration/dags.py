@@ -21,8 +21,8 @@ from connectors.registry import CONNECTORS, connector_class
 from gateway.orchestration import docs
 from gateway.orchestration.assets import CHILDREN, any_index_asset, index_asset
 from gateway.orchestration.deadlines import arrival_deadline
-from gateway.orchestration.outcomes import land_step, load_outcome, report_links
-from gateway.orchestration.tasks import on_failure, on_retry, per_batch, run_step
+from gateway.orchestration.outcomes import held_reason, land_step, load_outcome, report_links
+from gateway.orchestration.tasks import BatchesHeld, on_failure, on_retry, per_batch, run_step
 from gateway.settings import settings
 from gateway.sources import LINK_DAG_ID, ingest_dag_id
 
@@ -101,7 +101,15 @@ def ingest_dag(source: str) -> DAG:
             get_current_context()["outlet_events"][asset].extra = extra
             return [a.as_dict() for a in results]
 
-        load(stage(land()))
+        @task(retries=0, doc_md=docs.HELD_DOC)
+        def held(loaded: list[dict[str, object]]) -> None:
+            # After load, so the Asset event (the good batches) is already published: the run
+            # fails, and shows as failed, without holding back the rest of the feed.
+            reason = held_reason(source, loaded)
+            if reason:
+                raise BatchesHeld(reason)
+
+        held(load(stage(land())))
 
     built: DAG = ingest()
     return built

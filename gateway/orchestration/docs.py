@@ -98,6 +98,11 @@ LOAD_DOC = """Loads each staged batch into the index, or holds it whole when a g
 `HELD` line with the checks, counts and the release command; alert `batch_gated`). Publishes
 the source's Asset with per-batch counts (received, loaded, quarantined, rejected, gated)."""
 
+HELD_DOC = """Fails, in one line, when `load` held a batch whole (a gate failed): the run shows as
+failed in the UI while the batches that passed were loaded and published (the Asset event was
+sent by `load`). Not retried. Runbook: `ehe-gateway quarantine list --status gated`, mend the
+source or the configuration, then `ehe-gateway quarantine release --batch BATCH --by NAME`."""
+
 LINK_DOC = f"""### link__children
 
 Runs when any source's Asset `index__<source>` has a new event (the FHIR API's included):

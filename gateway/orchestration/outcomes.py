@@ -53,6 +53,19 @@ def load_outcome(source: str, results: list[Any]) -> dict[str, Any]:
     return {"source": source, **totals, "batches": batches}
 
 
+def held_reason(source: str, loaded: list[dict[str, Any]]) -> str | None:
+    """One line when a batch of this run was held whole (the ``held`` task fails with it)."""
+    gated = [b for b in loaded if b.get("gate_reasons")]
+    if not gated:
+        return None
+    batches = ", ".join(str(b["batch"]) for b in gated)
+    return (
+        f"HELD {source}: {len(gated)} batch(es) held whole by a gate ({batches}); the rest of "
+        f"the feed was loaded. Why and how to release: ehe-gateway quarantine list --status "
+        f"gated; {quarantine_command(str(gated[0]['batch']))}"
+    )
+
+
 def report_links() -> dict[str, str]:
     """The validation report and its Data Docs in the reports folder (``EHE_REPORTS_DIR``),
     as ``file://`` links; the Data Docs' page once a report has built it."""

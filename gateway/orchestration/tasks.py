@@ -4,7 +4,9 @@ Retriable failures (a source down, the index connection lost) are raised for Air
 with backoff; fatal ones (configuration, a refusal of the index, a stale source, an unknown
 error) fail the task at once with ``AirflowFailException``. A gated batch is not a failure: it
 is held whole with its reasons and alerted once (``batch_gated``), and the run goes on (the
-load task says ``HELD`` in one line: ``outcomes.load_outcome``). An expected failure (the
+load task says ``HELD`` in one line: ``outcomes.load_outcome``); after load has published the
+batches that passed, the ``held`` task fails the run in one line (``BatchesHeld``), so the run
+shows as failed without holding back the feed. An expected failure (the
 gateway's own errors) is logged as its one-line reason, no frames; an unknown one as its frames
 only. The failure callback says which source, batch and why, from ids and the gateway's own
 messages only: a driver's message can quote record contents, so any other exception is named
@@ -110,8 +112,16 @@ def _alert(context: dict[str, Any], kind: str) -> None:
     )
 
 
+class BatchesHeld(AirflowFailException):
+    """Batches of this run held whole by a gate: each already alerted once (``batch_gated``)."""
+
+    already_alerted = True
+
+
 def on_failure(context: dict[str, Any]) -> None:
     """Failure callback: alert with source, batch and reason (stale sources included)."""
+    if getattr(context.get("exception"), "already_alerted", False):
+        return
     _alert(context, getattr(context.get("exception"), "alert_kind", "task_failed"))
 
 
