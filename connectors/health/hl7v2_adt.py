@@ -33,9 +33,9 @@ from typing import Any
 
 from connectors.base import Extracted, FileDropConnector, Stream
 from connectors.health.hl7v2_accept import (
+    REPEATING_GROUP_EVENTS,
     SUPPORTED_VERSIONS,
     UTF16_BOMS,
-    REPEATING_GROUP_EVENTS,
     AdtEvent,
     EventClass,
     NotAccepted,
@@ -251,7 +251,7 @@ def count_messages(data: bytes) -> int:
     starts = [match.start(1) for match in _COUNTED_MSH.finditer(data)]
     before = data[: starts[0]] if starts else data
     count = 1 if before.strip(b"\r\n\x0b\x1c\xef\xbb\xbf ") else 0
-    for start, end in zip(starts, [*starts[1:], len(data)], strict=True):
+    for start, end in zip(starts, [*starts[1:], len(data)], strict=False):
         count += _groups_counted(data[start:end])
     return count
 

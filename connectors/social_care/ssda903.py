@@ -5,10 +5,14 @@ columns (``TABLES``, from the DfE specification as the published validators read
 header table describes the child (sex, birth date, UPN); the other tables (episodes, reviews,
 UASC, OC2, OC3, AD1, placed for adoption, previous permanence, missing, social worker episodes,
 DoLo) say what happened to a child already described there, so a row of theirs is not a child
-record on its own. Those files are landed and kept, recognised by their columns, logged as not
-read with the table's name and row count, and yield no records. A CSV matching no table is
-refused with that reason. The XML return holds each child whole (header and episodes), so from
-it the child's looked-after episodes come through too. Either way a record has the same shape.
+record on its own. Those files are landed and kept, recognised by their columns, counted as not
+read with the table's name and row count (``not_read``: the batch's accounting shows them as
+kept, not a child record), and yield no records. A CSV matching no table is refused with that
+reason, row by row. The XML return holds each child whole (header and episodes), so from it
+the child's looked-after episodes come through too. Either way a record has the same shape.
+
+Counted without the reader (the ``records_counted_match`` gate): a CSV's data lines, an XML
+return's CHILD tags.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Extracted, FileDropConnector, Stream
+from connectors.csv_rows import count_records as count_csv_rows
 from connectors.csv_rows import read_csv_rows
 from connectors.xml_stream import as_list_of_dicts, count_records, xml_records
 
@@ -81,8 +86,11 @@ class Ssda903Connector(FileDropConnector):
     )
 
     def count_records(self, path: Path) -> int | None:
-        # The XML return: one record a child. CSV tables: only the header table is read.
-        return count_records(path, "CHILD") if path.suffix.lower() == ".xml" else None
+        # The XML return: one record a child. A CSV table: its data lines (rows after the
+        # header), each a child record, a row kept not read, or a row refused.
+        if path.suffix.lower() == ".xml":
+            return count_records(path, "CHILD")
+        return count_csv_rows(path)
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         self.not_read = Counter()
@@ -113,8 +121,10 @@ def _header_rows(path: Path, not_read: Counter[str]) -> Iterator[Extracted]:
         yield from unreadable
         return
     table = table_of(set(first.record))
-    if table is None:
-        yield Extracted(f"{path.name} header", error="not an SSDA903 table (columns)")
+    if table is None:  # every row refused, so each is accounted for
+        for item in itertools.chain(unreadable, [first], rows):
+            raw = item.raw or json.dumps(item.record, default=str)
+            yield Extracted(item.position, error="not an SSDA903 table (columns)", raw=raw)
         return
     if table != CHILD_TABLE:
         count = len(unreadable) + 1 + sum(1 for _ in rows)
