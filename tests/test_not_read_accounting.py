@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from connectors.health.fhir_patients import FhirPatientConnector, count_resources
 from gateway.cli import app
+from gateway.monitoring.freshness import stale_after
 from gateway.pipeline import Accounting, accounting_rows, ingest
 from gateway.reports.run_summary import build_summary, render_text
 from gateway.reports.validation_data import build_report
@@ -137,3 +138,45 @@ def test_a_gated_batch_counts_its_records_as_gated_and_the_rest_as_not_read(
     assert held.status == "gated"
     assert (held.received, held.not_read, held.gated) == (2, 1, 1)
     assert _balanced(held)
+
+
+def test_ssda903_is_a_full_snapshot_compared_only_with_deliveries_of_children(
+    index_url: str, samples: Path, tmp_path: Path
+) -> None:
+    """The header table is the year's children to date (like the CIN census): a delivery far
+    smaller than the last is gated, and a later good one supersedes it. A table of the return
+    with no child record in it (OC2) is neither compared with nor a snapshot that supersedes."""
+    ssda903 = samples / "social-care" / "ssda903"
+    header, *rows = (ssda903 / "d2i_header.csv").read_text().splitlines(keepends=True)
+
+    def delivery(name: str, count: int) -> str:
+        path = tmp_path / name
+        path.write_text(header + "".join(rows[:count]))
+        return str(path)
+
+    (first,) = ingest(SSDA903, path=delivery("h60.csv", 60), index_url=index_url)
+    assert first.status == "loaded" and first.received == 60
+    (small,) = ingest(SSDA903, path=delivery("h10.csv", 10), index_url=index_url)
+    assert small.gate_reasons == (
+        "row_count_near_last_run failed (10 records, the last loaded batch had 60)",
+    )
+    # The OC2 table: a row per child, 2,675 of them, none a child record.
+    (oc2,) = ingest(SSDA903, path=str(ssda903 / "d2i_oc2.csv"), index_url=index_url)
+    assert (oc2.status, oc2.received, oc2.not_read, oc2.gate_reasons) == (
+        "loaded",
+        2675,
+        2675,
+        (),
+    )
+    statuses = {a.batch: a.status for a in accounting_rows(index_url)}
+    assert statuses[small.batch] == "gated"  # a table with no child supersedes nothing
+    (later,) = ingest(SSDA903, path=delivery("h55.csv", 55), index_url=index_url)
+    assert later.status == "loaded"  # compared with the 60, not with the 2,675 OC2 rows
+    statuses = {a.batch: a.status for a in accounting_rows(index_url)}
+    assert statuses[small.batch] == "superseded"
+
+
+def test_ssda903_is_stale_after_a_missed_week(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert stale_after(SSDA903) == timedelta(days=8)
+    monkeypatch.setenv("EHE_STALE_AFTER_HOURS_SOCIAL_CARE__SSDA903", "9000")  # annual only
+    assert stale_after(SSDA903) == timedelta(hours=9000)

@@ -75,9 +75,25 @@ SCHEMA = {
 
 
 class Ssda903Connector(FileDropConnector):
+    """How the return is run (see ``Connector``'s attributes):
+
+    - ``full_snapshot``: each delivery of the header table (or the XML return) is the whole
+      collection year's looked-after children to date, as the annual return to the DfE is and
+      as the weekly or monthly year-to-date extracts LAs run through the validators are; a
+      child absent from one is not a change. So, like the CIN census, a delivery far from the
+      last one in size is stopped by the row-count gate, and a later good one supersedes a
+      gated one. Only deliveries with child records are compared or supersede: the other
+      tables of the return, sent alongside, hold none (their rows are counted as not read).
+    - ``stale_after_hours``: a weekly extract, late by more than a day past a week (as the CIN
+      census). A deployment that receives only the annual return sets
+      ``EHE_STALE_AFTER_HOURS_SOCIAL_CARE__SSDA903`` (e.g. 9000, a year and a few weeks).
+    """
+
     source = "social_care__ssda903"
     agency = "social_care"
     schedule = "@weekly"
+    full_snapshot = True
+    stale_after_hours = 24.0 * 8
     inbox_folder = "social_care/ssda903"
     description = "SSDA903 looked-after children return (header table CSV, or the XML return)"
     patterns = ("*.csv", "*.xml", "*.XML")
