@@ -4,8 +4,9 @@ Each source's valid files (the synthetic inbox, and the published samples where 
 are damaged with seeded mutations: a flipped bit, a cut, an inserted quote or angle bracket, a
 line written twice. The reader must never raise, every item must be a record or an error, and
 the items read (with what the connector kept not read) must match the records counted without
-the parser: record tags, CSV data lines, JSON lines, Bundle entries, MSH and PID segments. A few mutated files then go through the real pipeline on
-SQLite: received = loaded + quarantined + rejected + not read + gated, and received = the count.
+the parser: record tags, CSV data lines, JSON lines, Bundle entries, MSH and PID segments.
+A few mutated files then go through the real pipeline on SQLite (and PostgreSQL): received =
+loaded + quarantined + rejected + not read + gated, and received = the count.
 """
 
 from __future__ import annotations

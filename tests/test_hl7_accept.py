@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hl7apy import SUPPORTED_LIBRARIES
+from sqlalchemy import select
 from test_mllp import listener
 
 from connectors.base import Extracted
@@ -23,7 +24,10 @@ from connectors.health.hl7v2_accept import (
 )
 from connectors.health.hl7v2_adt import Hl7AdtConnector
 from gateway.mllp.client import MllpClient, ack_fields
+from gateway.pipeline import ingest
 from gateway.pipeline.staging import StagedCounts, stage_items
+from gateway.store.engine import session_factory
+from gateway.store.tables import SourceRecord
 
 RECEIVED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -253,6 +257,23 @@ def test_each_patient_group_of_a_published_a40_is_one_merge(samples: Path) -> No
         ("ADT-A40-02.hl7 message 1 patient group 1", "12345", "56789"),
         ("ADT-A40-02.hl7 message 1 patient group 2", "145", "569"),
     ]
+
+
+def test_a_two_patient_a40_over_mllp_is_acked_once_and_loads_both(
+    tmp_path: Path, samples: Path, index_url: str
+) -> None:
+    data = (samples / "hl7v2" / "ms-fhir-converter" / "ADT-A40-02.hl7").read_bytes()
+    with listener(tmp_path / "mllp") as (port, _), MllpClient("127.0.0.1", port) as client:
+        assert ack_fields(client.send(data))[:2] == ("AA", "8919-40")
+    (batch,) = ingest(
+        "health__hl7v2_adt", path=str(tmp_path / "mllp" / "sealed"), index_url=index_url
+    )
+    assert (batch.received, batch.loaded, batch.quarantined, batch.rejected) == (2, 2, 0, 0)
+    with session_factory(index_url)() as session:
+        ids = session.scalars(
+            select(SourceRecord.record_id).where(SourceRecord.source == "health__hl7v2_adt")
+        ).all()
+    assert sorted(ids) == ["12345", "145"]
 
 
 def test_every_patient_group_is_accounted_for_taken_or_refused(tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ A merge or move whose message structure repeats the patient group (A39-A44, A47:
 the message's MSH and EVN: a group that lacks PID-3 or MRG-1 is a rejected item of its own,
 and a message refused whole is one rejected item per group, so every patient it names is
 accounted for. Such items carry ``patient_group`` (1, 2, ...), part of the stream's key.
+``count_messages`` counts the same items from MSH and PID segments without the reader, for
+the records-counted gate.
 
 Speed: hl7apy's ``parse_message`` builds the whole message tree (every segment, field,
 component and subcomponent as objects, ~100-200 messages a second here), and even its
