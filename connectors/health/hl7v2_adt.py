@@ -235,8 +235,11 @@ def read_fields(segments: list[str], encoding: Encoding | None = None) -> dict[s
 
 # -- counting record starts without the reader ----------------------------------------------
 
-# An MSH segment starts a message: at the file's start, a line's, or after an MLLP start block.
-_COUNTED_MSH = re.compile(rb"(?:^|[\r\n\x0b])(?:\xef\xbb\xbf)?(MSH)[^A-Za-z0-9\s]")
+# An MSH segment starts a message: at the file's start, a line's, or after an MLLP start block
+# (a byte order mark may come first). Found by its literal name, then its place checked: a
+# pattern that starts with an alternative is tried at every byte, ten times slower.
+_COUNTED_MSH = re.compile(rb"MSH[^A-Za-z0-9\s]")
+_UTF8_BOM = b"\xef\xbb\xbf"
 _COUNTED_LINE = re.compile(r"[^\r\n]+")
 
 
@@ -250,7 +253,7 @@ def count_messages(data: bytes) -> int:
             data = data.decode("utf-16").encode("utf-8")
         except UnicodeDecodeError:
             return 0
-    starts = [match.start(1) for match in _COUNTED_MSH.finditer(data)]
+    starts = [m.start() for m in _COUNTED_MSH.finditer(data) if _starts_a_line(data, m.start())]
     before = data[: starts[0]] if starts else data
     count = 1 if before.strip(b"\r\n\x0b\x1c\xef\xbb\xbf ") else 0
     for start, end in zip(starts, [*starts[1:], len(data)], strict=False):
@@ -258,14 +261,31 @@ def count_messages(data: bytes) -> int:
     return count
 
 
-def _groups_counted(message: bytes) -> int:
+def _starts_a_line(data: bytes, at: int) -> bool:
+    if data[at - 3 : at] == _UTF8_BOM:
+        at -= 3
+    return at == 0 or data[at - 1 : at] in (b"\r", b"\n", b"\x0b")
+
+
+def _text(message: bytes) -> str:
     try:
-        text = message.decode("utf-8-sig")
+        return message.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = message.decode("latin-1")
-    lines = [line.strip() for line in _COUNTED_LINE.findall(text)]
-    segments = [line for line in lines if line]
-    if trigger_of(segments) not in REPEATING_GROUP_EVENTS:
+        return message.decode("latin-1")
+
+
+def _groups_counted(message: bytes) -> int:
+    first_line = min(
+        (at for at in (message.find(b"\r"), message.find(b"\n")) if at >= 0), default=-1
+    )
+    head = _text(message[:first_line] if first_line >= 0 else message)
+    # MSH-9.2 from the first line; only where it is empty is the message read for EVN-1
+    trigger = trigger_of([head.strip()]) or trigger_of(_lines(_text(message)))
+    if trigger not in REPEATING_GROUP_EVENTS:
         return 1
-    pids = sum(1 for s in segments if s[:3] == "PID" and not s[3:4].isalnum())
+    pids = sum(1 for s in _lines(_text(message)) if s[:3] == "PID" and not s[3:4].isalnum())
     return max(pids, 1)
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in (s.strip() for s in _COUNTED_LINE.findall(text)) if line]
