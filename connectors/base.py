@@ -154,7 +154,8 @@ class Connector(ABC):
         self.config: SourceConfig = SourceConfig(config or {})
         # What the last file parsed held that is not a record of this stream (a FHIR
         # OperationOutcome, an SSDA903 episodes table), counted by kind: kept in the landed
-        # file, not read, never silently dropped. ``parse`` resets and fills it.
+        # file, not read, never silently dropped: staging counts it on the batch (received =
+        # loaded + quarantined + rejected + not read + gated). ``parse`` resets and fills it.
         self.not_read: Counter[str] = Counter()
         missing = [key for key in self.required_config if not self.config.get(key)]
         if missing:

@@ -45,6 +45,8 @@ def test_ingest_then_accounting_json(index_url: str, inbox: Path) -> None:
         "rejected",
         "gated",
         "pending",
+        "not_read",
+        "not_read_kinds",
         "gate_reasons",
     }
     row = rows[0]

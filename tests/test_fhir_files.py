@@ -27,7 +27,7 @@ from gateway.mapping.transforms import (
     fhir_nhs_verification,
     fhir_previous_names,
 )
-from gateway.pipeline.staging import stage_items
+from gateway.pipeline.staging import RECORD_COUNT_RULE, stage_items
 
 RECEIVED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 EXTRA = Path(__file__).parent / "samples_extra"
@@ -328,9 +328,11 @@ def test_mutated_published_files_never_crash_and_every_item_is_accounted(
         path.write_bytes(mutated)
         lines = list(stage_items("health__fhir_patient", path, "t", RECEIVED))
         for line in lines:
-            assert line["kind"] in ("record", "held", "validation"), number
+            assert line["kind"] in ("record", "held", "not_read", "validation"), number
             if line["kind"] == "held":
                 assert line["reasons"] and all(r["explain"] or r["rule"] for r in line["reasons"])
+        (counted,) = [e for e in lines[-1]["summary"] if e["rule"] == RECORD_COUNT_RULE]
+        assert counted["failed"] == 0, (number, counted["detail"])
 
 
 def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:

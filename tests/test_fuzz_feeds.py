@@ -3,9 +3,10 @@
 Each source's valid files (the synthetic inbox, and the published samples where there are any)
 are damaged with seeded mutations: a flipped bit, a cut, an inserted quote or angle bracket, a
 line written twice. The reader must never raise, every item must be a record or an error, and
-where the records can be counted without the parser (record tags, CSV rows, JSON lines) the
-items read must match that count. A few mutated files then go through the real pipeline on
-SQLite: received = loaded + quarantined + rejected + gated, and received = the count.
+the items read (with what the connector kept not read) must match the records counted without
+the parser: record tags, CSV data lines, JSON lines, Bundle entries, MSH and PID segments.
+A few mutated files then go through the real pipeline on SQLite (and PostgreSQL): received =
+loaded + quarantined + rejected + not read + gated, and received = the count.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ FILE_SOURCES = sorted(
     for name, cls in CONNECTORS.items()
     if issubclass(cls, FileDropConnector) and cls.inbox_folder is not None
 )
-SAMPLE_FILES = {
-    "social_care__cin_census": ("social-care/cin", "*.xml"),
-    "health__hl7v2_adt": ("hl7v2", "*/*.hl7"),
+SAMPLE_FILES = {  # source: (folder under the published samples, file patterns)
+    "social_care__cin_census": ("social-care/cin", ("*.xml",)),
+    "health__hl7v2_adt": ("hl7v2", ("*/*.hl7",)),
+    "health__fhir_patient": ("fhir", ("nhs-pds/*.json", "hl7-r4-examples/Bundle-*.json")),
+    # the small tables of the return: the header, a table of no child record, and OC3
+    "social_care__ssda903": ("social-care/ssda903", ("liiatools_*.csv", "d2i_oc3.csv")),
 }
 MUTATIONS_PER_FILE = 36
 Mutation = Callable[[bytes, random.Random], bytes]
@@ -68,10 +72,9 @@ MUTATIONS: list[Mutation] = [
 
 
 def _independent_count(connector: Connector, path: Path) -> int | None:
-    """The connector's own count without its parser, or, for JSON lines, the non-blank lines."""
+    """The connector's own count without its parser: every file source has one."""
     counted = connector.count_records(path)
-    if counted is None and path.suffix == ".ndjson":
-        return sum(1 for line in path.read_bytes().splitlines() if line.strip())
+    assert counted is not None, f"{connector.source} counts no records in {path.name}"
     return counted
 
 
@@ -81,9 +84,10 @@ def _valid_files(inbox: Path, samples: Path | None) -> Iterator[tuple[str, Path]
         for path in sorted(p for p in folder.iterdir() if p.is_file()):
             yield source, path
         if samples is not None and source in SAMPLE_FILES:
-            under, pattern = SAMPLE_FILES[source]
-            for path in sorted((samples / under).glob(pattern)):
-                yield source, path
+            under, patterns = SAMPLE_FILES[source]
+            for pattern in patterns:
+                for path in sorted((samples / under).glob(pattern)):
+                    yield source, path
 
 
 def _accounted(counted: int | None, received: int) -> bool:
@@ -119,7 +123,13 @@ def test_mutated_files_never_crash_and_every_record_is_counted(
 
 @pytest.mark.parametrize(
     "source",
-    ["education__ctf", "education__ehe_register", "social_care__cin_census"],
+    [
+        "education__ctf",
+        "education__ehe_register",
+        "social_care__cin_census",
+        "health__hl7v2_adt",
+        "health__fhir_patient",
+    ],
 )
 def test_mutated_batches_are_accounted_for_in_the_index(
     source: str, index_url: str, inbox: Path, tmp_path: Path
@@ -137,7 +147,7 @@ def test_mutated_batches_are_accounted_for_in_the_index(
         counted = CONNECTORS[source]({"path": str(drop)}).count_records(path)
         (batch,) = ingest(source, path=str(drop), index_url=index_url)
         assert batch.received == (
-            batch.loaded + batch.quarantined + batch.rejected + batch.gated
+            batch.loaded + batch.quarantined + batch.rejected + batch.not_read + batch.gated
         ), batch
         assert _accounted(counted, batch.received), (counted, batch)
     assert len(accounting_rows(index_url)) == 3

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hl7apy import SUPPORTED_LIBRARIES
+from sqlalchemy import select
 from test_mllp import listener
 
 from connectors.base import Extracted
@@ -23,7 +24,10 @@ from connectors.health.hl7v2_accept import (
 )
 from connectors.health.hl7v2_adt import Hl7AdtConnector
 from gateway.mllp.client import MllpClient, ack_fields
+from gateway.pipeline import ingest
 from gateway.pipeline.staging import StagedCounts, stage_items
+from gateway.store.engine import session_factory
+from gateway.store.tables import SourceRecord
 
 RECEIVED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -234,6 +238,86 @@ def test_only_a_merge_of_patient_identifiers_retires_the_record_in_mrg(tmp_path:
     ]
 
 
+def test_each_patient_group_of_a_published_a40_is_one_merge(samples: Path) -> None:
+    """ADT-A40-02 (Ntierprise, v2.8) merges two patients in one message: two PID/MRG groups.
+    Each group is an item of its own with the message's header, each retires its own MRG-1,
+    and the count from MSH and PID segments says two."""
+    path = samples / "hl7v2" / "ms-fhir-converter" / "ADT-A40-02.hl7"
+    connector = Hl7AdtConnector({"path": str(path)})
+    assert connector.count_records(path) == 2
+    lines = [
+        line
+        for line in stage_items("health__hl7v2_adt", path, "a40", RECEIVED)
+        if line["kind"] == "record"
+    ]
+    assert [
+        (line["item_key"], line["record"]["provenance"]["record_id"], line.get("retires"))
+        for line in lines
+    ] == [
+        ("ADT-A40-02.hl7 message 1 patient group 1", "12345", "56789"),
+        ("ADT-A40-02.hl7 message 1 patient group 2", "145", "569"),
+    ]
+
+
+def test_a_two_patient_a40_over_mllp_is_acked_once_and_loads_both(
+    tmp_path: Path, samples: Path, index_url: str
+) -> None:
+    data = (samples / "hl7v2" / "ms-fhir-converter" / "ADT-A40-02.hl7").read_bytes()
+    with listener(tmp_path / "mllp") as (port, _), MllpClient("127.0.0.1", port) as client:
+        assert ack_fields(client.send(data))[:2] == ("AA", "8919-40")
+    (batch,) = ingest(
+        "health__hl7v2_adt", path=str(tmp_path / "mllp" / "sealed"), index_url=index_url
+    )
+    assert (batch.received, batch.loaded, batch.quarantined, batch.rejected) == (2, 2, 0, 0)
+    with session_factory(index_url)() as session:
+        ids = session.scalars(
+            select(SourceRecord.record_id).where(SourceRecord.source == "health__hl7v2_adt")
+        ).all()
+    assert sorted(ids) == ["12345", "145"]
+
+
+def test_every_patient_group_is_accounted_for_taken_or_refused(tmp_path: Path) -> None:
+    """A group without MRG-1 is rejected on its own while the others load; a message refused
+    whole (here its version) is one rejected item per group; a link (A24, two PIDs) stays one
+    item. The count from MSH and PID segments agrees each time."""
+
+    def groups(*ids: str, mrg: bool = True) -> bytes:
+        return b"".join(
+            f"\rPID|{n}||{i}^^^RCB^PI||TESTFAMILY^AMY||20150304|F".encode()
+            + (f"\rMRG|OLD{i}^^^RCB^PI".encode() if mrg or n == 1 else b"")
+            for n, i in enumerate(ids, start=1)
+        )
+
+    cases = {
+        "partly.hl7": message("G-1", "A40", local_id="K1", mrg="OLD1^^^RCB^PI")
+        + groups("K2", "K3", mrg=False),
+        "version.hl7": message("G-2", "A47", version="2.2", local_id="K1", mrg="OLD1")
+        + groups("K2", "K3"),
+        "link.hl7": message("G-3", "A24", local_id="K1", other_pid="K2^^^RCB^PI"),
+    }
+    read = {}
+    for name, data in cases.items():
+        items = read_file(tmp_path, data, name)
+        assert Hl7AdtConnector({"path": str(tmp_path)}).count_records(tmp_path / name) == len(items)
+        read[name] = [(i.position.split("message 1")[1], i.error) for i in items]
+    missing = "patient group 3: A40 merge without MRG-1 (the prior patient identifiers)"
+    refused = "HL7 version not supported (2.3 to 2.8 are)"
+    kept = f"{refused} (the message is kept with version.hl7 message 1 patient group 1)"
+    assert read == {
+        "partly.hl7": [
+            (" patient group 1", None),
+            (" patient group 2", None),
+            (" patient group 3", missing),
+        ],
+        "version.hl7": [
+            (" patient group 1", refused),
+            (" patient group 2", kept),
+            (" patient group 3", kept),
+        ],
+        "link.hl7": [("", None)],
+    }
+
+
 # -- byte order marks ------------------------------------------------------------------------
 
 
@@ -262,14 +346,15 @@ def test_a_utf16_file_reads_as_its_utf8_twin(tmp_path: Path) -> None:
 
 # -- the published samples, pinned -----------------------------------------------------------
 
-SAMPLES = {  # file: (event class, staged outcome: "loaded" or the rule that holds it)
+# file: (event class, staged outcome: "loaded" or the rule that holds it; one per patient group)
+SAMPLES: dict[str, tuple[str, str | tuple[str, ...]]] = {
     "ms-fhir-converter/ADT-A01-01.hl7": ("contact", "birth_date_plausible"),
     "ms-fhir-converter/ADT-A04-01.hl7": ("contact", "birth_date_plausible"),
     "ms-fhir-converter/ADT-A08-01.hl7": ("update", "birth_date_plausible"),
     "ms-fhir-converter/ADT-A28-01.hl7": ("update", "birth_date_plausible"),
     "ms-fhir-converter/ADT-A31-01.hl7": ("update", "birth_date_plausible"),
     "ms-fhir-converter/ADT-A40-01.hl7": ("merge", "loaded"),
-    "ms-fhir-converter/ADT-A40-02.hl7": ("merge", "loaded"),
+    "ms-fhir-converter/ADT-A40-02.hl7": ("merge", ("loaded", "loaded")),  # two patient groups
     "ms-fhir-converter/ADT01-23.hl7": ("contact", "birth_date_plausible"),
     "ms-fhir-converter/ADT01-28.hl7": ("contact", "birth_date_plausible"),
     "ms-fhir-converter/ADT04-23.hl7": ("contact", "birth_date_plausible"),
@@ -294,13 +379,20 @@ def test_every_published_sample_is_read_and_staged_as_pinned(samples: Path) -> N
     )
     for name, (event_class, outcome) in SAMPLES.items():
         path = samples / "hl7v2" / name
-        (item,) = Hl7AdtConnector({"path": str(path)}).read(path)
-        assert item.record is not None and item.record["event_class"] == event_class, name
+        outcomes = outcome if isinstance(outcome, tuple) else (outcome,)
+        connector = Hl7AdtConnector({"path": str(path)})
+        items = list(connector.read(path))
+        assert len(items) == len(outcomes) == connector.count_records(path), name
+        for item in items:
+            assert item.record is not None and item.record["event_class"] == event_class, name
         counts = StagedCounts("pinned")
         lines = list(stage_items("health__hl7v2_adt", path, "pinned", RECEIVED, counts))
-        (line,) = [line for line in lines if line["kind"] in ("record", "held")]
-        got = "loaded" if line["kind"] == "record" else line["reasons"][0]["rule"]
-        assert (counts.received, got) == (1, outcome), name
+        got = tuple(
+            "loaded" if line["kind"] == "record" else line["reasons"][0]["rule"]
+            for line in lines
+            if line["kind"] in ("record", "held")
+        )
+        assert (counts.received, got) == (len(outcomes), outcomes), name
 
 
 def test_every_published_sample_is_acked_aa_by_a_listener_of_its_own(

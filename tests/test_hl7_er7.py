@@ -27,8 +27,11 @@ from hypothesis import strategies as st
 from connectors.health.hl7v2_adt import (
     NEEDED_FIELDS,
     SUPPORTED_VERSIONS,
+    count_messages,
     parse_adt,
+    patient_groups,
     read_fields,
+    read_message,
     segments_of,
 )
 from connectors.health.hl7v2_er7 import Encoding, read_field, unescape
@@ -200,6 +203,16 @@ def test_the_record_is_what_hl7apys_full_parse_gives(message: str) -> None:
     assert _as_hl7apy_reads(read_fields(segments_of(message))) == expected
     item = parse_adt(message.encode(), "feed.hl7 message 1")
     merge = expected["MSH-9"][0][1] == "A40"
+    groups = patient_groups(segments_of(message), "A40" if merge else "")
+    if len(groups) > 1:  # an A40 of several patients: one item each, read group by group
+        items = read_message(message.encode(), "feed.hl7 message 1")
+        assert len(items) == len(groups) == count_messages(message.encode())
+        for number, (group, each) in enumerate(zip(groups, items, strict=True), start=1):
+            assert each.position == f"feed.hl7 message 1 patient group {number}"
+            if each.record is not None:
+                assert each.record["PID-3"] == read_fields(group)["PID-3"]
+                assert each.record["patient_group"] == number
+        return
     if expected.get("PID-3") and expected.get("MSH-10") and (expected.get("MRG-1") or not merge):
         assert item.record is not None
         record = dict(item.record)

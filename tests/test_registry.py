@@ -46,7 +46,7 @@ def test_the_demo_runs_every_demo_source_then_links() -> None:
     assert sorted(d.removeprefix("ingest__") for d in dag_ids[:-1]) == source_names()
     assert not set(source_names()) & set(api_source_names())
     assert sorted(source_names() + api_source_names()) == sorted(CONNECTORS)
-    assert full_snapshot_sources() == ["social_care__cin_census"]
+    assert full_snapshot_sources() == ["social_care__cin_census", "social_care__ssda903"]
 
 
 def test_synth_writes_each_demo_source_into_the_folder_its_connector_reads(

@@ -179,12 +179,17 @@ def test_rows_before_the_first_readable_one_are_kept_and_the_table_still_judged(
     assert dict(connector.not_read) == {"dolo table rows": 2}
 
 
-def test_a_csv_that_is_no_ssda903_table_is_an_error(tmp_path: Path) -> None:
+def test_a_csv_that_is_no_ssda903_table_is_an_error_row_by_row(tmp_path: Path) -> None:
+    """Each row refused with the reason, so the rows counted in the file are all accounted."""
     path = tmp_path / "other.csv"
-    path.write_text("a,b\n1,2\n")
-    (item,) = CONNECTORS["social_care__ssda903"]({"path": str(path)}).read(path)
-    assert item.error == "not an SSDA903 table (columns)"
-    assert item.position == "other.csv header"
+    path.write_text("a,b\n1,2\n3,4\n")
+    connector = CONNECTORS["social_care__ssda903"]({"path": str(path)})
+    items = list(connector.read(path))
+    assert [(i.position, i.error) for i in items] == [
+        ("other.csv line 2", "not an SSDA903 table (columns)"),
+        ("other.csv line 3", "not an SSDA903 table (columns)"),
+    ]
+    assert connector.count_records(path) == 2
 
 
 def test_no_upn_reason_codes_are_no_upn() -> None:

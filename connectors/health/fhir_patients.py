@@ -8,6 +8,8 @@ stream: every other resource (an OperationOutcome, a RelatedPerson, an entry wit
 is counted by type as not read (``not_read``, and logged with the counts), never silently
 dropped. A Patient entry without an ``id`` takes it from its entry's ``fullUrl``. Any text in a
 Patient longer than MAX_FIELD characters holds the Patient with the path that is too long.
+What is not read reaches the batch's accounting as "kept, not a child record", by type; the
+resources are counted without this reader (``count_resources``) for the records-counted gate.
 
 Every resource is validated at the edge with ``fhir.resources.R4B`` (fhir.resources 8 has no R4
 package; R4B is R4-compatible for Patient); what passes is yielded as plain FHIR JSON. The JSON
@@ -71,6 +73,9 @@ class FhirPatientConnector(FileDropConnector):
     stream = Stream(
         "patients", primary_key=("id",), bookmark_field="meta.lastUpdated", schema=SCHEMA
     )
+
+    def count_records(self, path: Path) -> int | None:
+        return count_resources(path)
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         self.not_read = Counter()
@@ -155,6 +160,41 @@ class FhirPatientConnector(FileDropConnector):
                     self.not_read[kind] += 1
                     continue
             yield item
+
+
+def count_resources(path: Path) -> int:
+    """The resources a file holds, counted without the Patient reader or its models: the
+    non-blank lines of NDJSON (a ``.json`` file of one resource a line too); a Bundle's entries
+    (an entry holding a Bundle counts that Bundle's entries instead); one for a single resource
+    or anything else that parses as JSON. 0 for a file that is not JSON at all (the reader
+    refuses it as one item)."""
+    raw = path.read_bytes()
+    if path.suffix == ".ndjson":
+        return sum(1 for line in raw.split(b"\n") if line.strip())
+    raw = raw.removeprefix(BOM)
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            return sum(1 for line in raw.splitlines() if line.strip())
+        return 0
+    except (UnicodeDecodeError, RecursionError):
+        return 0
+    return _entries_counted(document)
+
+
+def _entries_counted(resource: Any) -> int:
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Bundle":
+        return 1
+    entries = resource.get("entry") or []
+    if not isinstance(entries, list):
+        return 1
+    return sum(
+        _entries_counted(entry["resource"])
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
+        else 1
+        for entry in entries
+    )
 
 
 def with_id_from_full_url(resource: dict[str, Any], full_url: Any) -> dict[str, Any]:

@@ -135,6 +135,10 @@ _NEEDS_TWO_PIDS = frozenset({EventClass.LINK, EventClass.UNLINK})
 # Merges after which the record named in MRG-1 is another record of the same patient, retired
 # into the PID's record. An account or visit merge (A35, A41, A42) leaves the patient as it was.
 RETIRING_EVENTS = frozenset({"A18", "A30", "A34", "A36", "A39", "A40", "A46", "A47"})
+# Triggers whose message repeats a patient group ({PID, [PD1], MRG, [PV1]}: HL7 v2.5 message
+# structures ADT_A39 for A39-A42, ADT_A43 for A43 and A47, ADT_A44 for A44): one message may
+# merge or move several patients' records, each group one patient, each read as one item.
+REPEATING_GROUP_EVENTS = frozenset({"A39", "A40", "A41", "A42", "A43", "A44", "A47"})
 
 _SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
 # MSH, a field separator that is punctuation, and the four encoding characters.
@@ -230,6 +234,22 @@ def accept(segments: list[str]) -> AdtEvent:
     return AdtEvent(trigger, event_class, version, control_id, encoding)
 
 
+def trigger_of(segments: list[str]) -> str:
+    """A message's trigger event (MSH-9.2, else EVN-1) read with the separators MSH-1 and
+    MSH-2 name, checked or not; "" if there is none. For a message ``accept`` refused, to
+    know how many patient groups it carries."""
+    if not segments or segments[0][:3] != "MSH" or len(segments[0]) < 5:
+        return ""
+    field, component = segments[0][3], segments[0][4]
+    msh = segments[0].split(field, 9)
+    message_type = msh[8].split(component) if len(msh) > 8 else []
+    if len(message_type) > 1 and message_type[1]:
+        return message_type[1]
+    evn = next((s for s in segments if s[:3] == "EVN" and s[3:4] in ("", field)), "")
+    values = evn.split(field, 2)
+    return values[1].split(component)[0] if len(values) > 1 else ""
+
+
 def msh_encoding(segment: str) -> Encoding:
     """The encoding characters an MSH segment declares; NotAccepted if it is not one."""
     return _msh_encoding(segment[:8])
@@ -243,6 +263,12 @@ def _msh_encoding(segment: str) -> Encoding:
         return Encoding.of(segment)
     except ValueError:
         raise NotAccepted("AR", "bad encoding characters in MSH-1 or MSH-2", DATA_TYPE) from None
+
+
+def check_patient_group(segments: list[str], event: AdtEvent) -> None:
+    """NotAccepted unless one patient group of an accepted message (its header segments and
+    the group's) has what its event needs: PID-3, and MRG-1 on a merge or move."""
+    _check_segments(segments, event.encoding, event.trigger_event, event.event_class)
 
 
 def _check_segments(

@@ -5,10 +5,14 @@ columns (``TABLES``, from the DfE specification as the published validators read
 header table describes the child (sex, birth date, UPN); the other tables (episodes, reviews,
 UASC, OC2, OC3, AD1, placed for adoption, previous permanence, missing, social worker episodes,
 DoLo) say what happened to a child already described there, so a row of theirs is not a child
-record on its own. Those files are landed and kept, recognised by their columns, logged as not
-read with the table's name and row count, and yield no records. A CSV matching no table is
-refused with that reason. The XML return holds each child whole (header and episodes), so from
-it the child's looked-after episodes come through too. Either way a record has the same shape.
+record on its own. Those files are landed and kept, recognised by their columns, counted as not
+read with the table's name and row count (``not_read``: the batch's accounting shows them as
+kept, not a child record), and yield no records. A CSV matching no table is refused with that
+reason, row by row. The XML return holds each child whole (header and episodes), so from it
+the child's looked-after episodes come through too. Either way a record has the same shape.
+
+Counted without the reader (the ``records_counted_match`` gate): a CSV's data lines, an XML
+return's CHILD tags.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Extracted, FileDropConnector, Stream
+from connectors.csv_rows import count_records as count_csv_rows
 from connectors.csv_rows import read_csv_rows
 from connectors.xml_stream import as_list_of_dicts, count_records, xml_records
 
@@ -70,9 +75,25 @@ SCHEMA = {
 
 
 class Ssda903Connector(FileDropConnector):
+    """How the return is run (see ``Connector``'s attributes):
+
+    - ``full_snapshot``: each delivery of the header table (or the XML return) is the whole
+      collection year's looked-after children to date, as the annual return to the DfE is and
+      as the weekly or monthly year-to-date extracts LAs run through the validators are; a
+      child absent from one is not a change. So, like the CIN census, a delivery far from the
+      last one in size is stopped by the row-count gate, and a later good one supersedes a
+      gated one. Only deliveries with child records are compared or supersede: the other
+      tables of the return, sent alongside, hold none (their rows are counted as not read).
+    - ``stale_after_hours``: a weekly extract, late by more than a day past a week (as the CIN
+      census). A deployment that receives only the annual return sets
+      ``EHE_STALE_AFTER_HOURS_SOCIAL_CARE__SSDA903`` (e.g. 9000, a year and a few weeks).
+    """
+
     source = "social_care__ssda903"
     agency = "social_care"
     schedule = "@weekly"
+    full_snapshot = True
+    stale_after_hours = 24.0 * 8
     inbox_folder = "social_care/ssda903"
     description = "SSDA903 looked-after children return (header table CSV, or the XML return)"
     patterns = ("*.csv", "*.xml", "*.XML")
@@ -81,8 +102,11 @@ class Ssda903Connector(FileDropConnector):
     )
 
     def count_records(self, path: Path) -> int | None:
-        # The XML return: one record a child. CSV tables: only the header table is read.
-        return count_records(path, "CHILD") if path.suffix.lower() == ".xml" else None
+        # The XML return: one record a child. A CSV table: its data lines (rows after the
+        # header), each a child record, a row kept not read, or a row refused.
+        if path.suffix.lower() == ".xml":
+            return count_records(path, "CHILD")
+        return count_csv_rows(path)
 
     def parse(self, path: Path) -> Iterator[Extracted]:
         self.not_read = Counter()
@@ -113,8 +137,10 @@ def _header_rows(path: Path, not_read: Counter[str]) -> Iterator[Extracted]:
         yield from unreadable
         return
     table = table_of(set(first.record))
-    if table is None:
-        yield Extracted(f"{path.name} header", error="not an SSDA903 table (columns)")
+    if table is None:  # every row refused, so each is accounted for
+        for item in itertools.chain(unreadable, [first], rows):
+            raw = item.raw or json.dumps(item.record, default=str)
+            yield Extracted(item.position, error="not an SSDA903 table (columns)", raw=raw)
         return
     if table != CHILD_TABLE:
         count = len(unreadable) + 1 + sum(1 for _ in rows)

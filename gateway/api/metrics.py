@@ -23,6 +23,11 @@ PER_SOURCE = (
     ("ehe_source_records_loaded", "Records loaded into the index", "loaded"),
     ("ehe_source_records_quarantined", "Records quarantined on receipt", "quarantined"),
     ("ehe_source_records_rejected", "Records rejected as unreadable", "rejected"),
+    (
+        "ehe_source_items_not_read",
+        "Items kept in good batches that are not records of the stream",
+        "not_read",
+    ),
     ("ehe_source_held_now", "Items still waiting in quarantine", "held_now"),
     ("ehe_source_quarantine_rate", "Share of received records quarantined", "quarantine_rate"),
     (

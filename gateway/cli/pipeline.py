@@ -91,9 +91,11 @@ def ingest(
 def print_accounting(results: list[Accounting]) -> None:
     """One line per batch; a gated batch's reasons on stderr, and exit code 3 if any."""
     for a in results:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in a.not_read_kinds)
         typer.echo(
             f"{a.batch}: received {a.received}, loaded {a.loaded}, "
             f"quarantined {a.quarantined}, rejected {a.rejected}, gated {a.gated}"
+            + (f", kept not a child record {a.not_read} ({kinds})" if a.not_read else "")
         )
     gated = [a for a in results if a.gate_reasons]
     for a in gated:
@@ -123,7 +125,8 @@ def link(
 @app.command()
 def accounting(as_json: Annotated[bool, typer.Option("--json", help="JSON list")] = False) -> None:
     """Per source and batch, in any state: received = loaded + quarantined + rejected + gated
-    (+ pending, for a batch not yet loaded)."""
+    (+ kept, not a child record: another table or resource type, by kind; + pending, for a
+    batch not yet loaded)."""
     from gateway.pipeline import accounting_rows
 
     rows = accounting_rows()
@@ -131,8 +134,11 @@ def accounting(as_json: Annotated[bool, typer.Option("--json", help="JSON list")
         typer.echo(json.dumps([a.as_dict() for a in rows], indent=2))
         return
     for a in rows:
-        counts = {k: v for k, v in a.as_dict().items() if k != "gate_reasons"}
+        words = ("gate_reasons", "not_read_kinds")
+        counts = {k: v for k, v in a.as_dict().items() if k not in words}
         line = " ".join(f"{k}={v}" for k, v in counts.items())
+        kinds = "; ".join(f"{kind} {n}" for kind, n in a.not_read_kinds)
+        line += f' not_read_kinds="{kinds}"' if kinds else ""
         typer.echo(line + (f" reasons={'; '.join(a.gate_reasons)}" if a.gate_reasons else ""))
 
 

@@ -27,6 +27,7 @@ class SourceMetrics:
     loaded: int
     quarantined: int
     rejected: int
+    not_read: int  # kept, not a record of the stream (another table or resource type)
     held_now: int  # items still in quarantine (not released or rejected since)
     last_good_age_seconds: float | None
     stale_after_seconds: float
@@ -35,7 +36,8 @@ class SourceMetrics:
 
     @property
     def quarantine_rate(self) -> float:
-        return self.quarantined / self.received if self.received else 0.0
+        records = self.received - self.not_read
+        return self.quarantined / records if records else 0.0
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class IndexMetrics:
     alerts: dict[str, int]
 
 
-def _totals(session: Session) -> dict[str, tuple[int, int, int, int, int]]:
+def _totals(session: Session) -> dict[str, tuple[int, int, int, int, int, int]]:
     rows = session.execute(
         select(
             Batch.source,
@@ -55,6 +57,7 @@ def _totals(session: Session) -> dict[str, tuple[int, int, int, int, int]]:
             func.sum(Batch.loaded),
             func.sum(Batch.quarantined),
             func.sum(Batch.rejected),
+            func.sum(Batch.not_read),
         )
         .where(Batch.status == "loaded")
         .group_by(Batch.source)
@@ -87,7 +90,9 @@ def index_metrics(session: Session, now: datetime | None = None) -> IndexMetrics
     totals, durations, held = _totals(session), _latest_durations(session), _held_now(session)
     sources = []
     for item in freshness(session, now or datetime.now(UTC)):
-        batches, received, loaded, quarantined, rejected = totals.get(item.source, (0,) * 5)
+        batches, received, loaded, quarantined, rejected, not_read = totals.get(
+            item.source, (0,) * 6
+        )
         sources.append(
             SourceMetrics(
                 source=item.source,
@@ -96,6 +101,7 @@ def index_metrics(session: Session, now: datetime | None = None) -> IndexMetrics
                 loaded=loaded,
                 quarantined=quarantined,
                 rejected=rejected,
+                not_read=not_read,
                 held_now=held.get(item.source, 0),
                 last_good_age_seconds=item.age_seconds,
                 stale_after_seconds=item.threshold_seconds,

@@ -14,7 +14,7 @@ later good snapshot supersedes it.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import CursorResult, Update, func, select, update
@@ -54,8 +54,10 @@ SIZE_GATES = (ROW_COUNT_RULE, RECORD_COUNT_RULE)
 class Accounting:
     """One batch and what became of its records.
 
-    received = loaded + quarantined + rejected + gated + pending: ``gated`` counts the records of
-    a batch held whole by a gate; ``pending`` those of a batch not yet loaded (landed, staged,
+    received = loaded + quarantined + rejected + not_read + gated + pending: ``not_read``
+    counts what the file held that is not a record of its stream (named by kind in
+    ``not_read_kinds``: kept in the landed file, not read); ``gated`` counts the records of a
+    batch held whole by a gate; ``pending`` those of a batch not yet loaded (landed, staged,
     or failed and waiting for the next run), zero once a batch is loaded or gated.
     """
 
@@ -68,10 +70,13 @@ class Accounting:
     rejected: int
     gated: int = 0
     pending: int = 0
+    not_read: int = 0
+    not_read_kinds: tuple[tuple[str, int], ...] = ()
     gate_reasons: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         row = asdict(self)
+        row["not_read_kinds"] = dict(self.not_read_kinds)
         row["gate_reasons"] = list(self.gate_reasons)
         return row
 
@@ -81,10 +86,22 @@ class StagedBatch:
     records: list[dict[str, Any]]
     held: list[dict[str, Any]]
     summary: list[dict[str, Any]]
+    not_read: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def items(self) -> int:
+        """Records of the stream received: read or held. What the gates judge."""
+        return len(self.records) + len(self.held)
 
     @property
     def received(self) -> int:
-        return len(self.records) + len(self.held)
+        return self.items + sum(self.not_read.values())
+
+    def count_on(self, batch: Batch) -> None:
+        """Write what the batch received, and what of it was not read, on its row."""
+        batch.received = self.received
+        batch.not_read = sum(self.not_read.values())
+        batch.not_read_kinds = dict(self.not_read) or None
 
 
 def max_held_share() -> float:
@@ -162,6 +179,8 @@ def _read(batch_id: str) -> StagedBatch:
             staged.records.append(line)
         elif line["kind"] == "held":
             staged.held.append(line)
+        elif line["kind"] == "not_read":
+            staged.not_read = line["kinds"]
         else:
             staged.summary = line["summary"]
     return staged
@@ -176,9 +195,9 @@ def _gate_check(
     on shares of its records (held share, a column empty in every record) do not stop it; the
     gates on its size (row count, records counted) still do.
     """
-    small = staged.received < config.gate_min_records()
+    small = staged.items < config.gate_min_records()
     summary = [_judged_by_record(e) if small else e for e in staged.summary]
-    row_count = _row_count_gate(session, batch, staged.received)
+    row_count = _row_count_gate(session, batch, staged.items)
     if row_count:
         summary.append(row_count)
     held_share = _held_share_gate(staged)
@@ -204,7 +223,7 @@ def _held_share_gate(staged: StagedBatch) -> dict[str, Any] | None:
 
     Batches smaller than ``config.gate_min_records()`` are judged record by record only.
     """
-    held, received = len(staged.held), staged.received
+    held, received = len(staged.held), staged.items
     if received < config.gate_min_records() or held <= received * max_held_share():
         return None
     return {
@@ -244,7 +263,7 @@ def _hold_whole(
         assert held is not None
         if held.status != GATED:  # another run loaded it meanwhile: what it loaded stays
             return replace(_accounting(held), gate_reasons=tuple(reasons))
-        held.received = staged.received
+        staged.count_on(held)
         held.loaded = held.quarantined = held.rejected = 0
         validated = sum(1 for h in staged.held if h["stage"] == "validation")
         _record_validation(
@@ -270,17 +289,21 @@ def is_full_snapshot(source: str) -> bool:
 
 
 def _row_count_gate(session: Session, batch: Batch, received: int) -> dict[str, Any] | None:
-    """Row count far from the last loaded batch of a full-snapshot source (its connector says
-    so; the thresholds are the suite's)."""
+    """Records far from the last loaded batch of a full-snapshot source that had records (its
+    connector says so; the thresholds are the suite's). Records only: what a file held that is
+    not a record of the stream (an SSDA903 table describing no child) is neither compared nor
+    a snapshot to compare with."""
     if not is_full_snapshot(batch.source):
         return None
     rule = suite_meta(CANONICAL_SUITE).get("row_count_gate") or {}
+    records = Batch.received - Batch.not_read
     previous = session.scalar(
-        select(Batch.received)
+        select(records)
         .where(
             Batch.source == batch.source,
             Batch.status == LOADED,
             Batch.batch_id != batch.batch_id,
+            records > 0,
         )
         .order_by(Batch.received_at.desc(), Batch.updated_at.desc())
         .limit(1)
@@ -363,7 +386,7 @@ def _load_staged_batch(batch: Batch, index_url: str | None, *, again: bool) -> A
         )
         target = session.get(Batch, batch.batch_id)
         assert target is not None
-        target.received = staged.received
+        staged.count_on(target)
         target.loaded = result.loaded
         target.quarantined, target.rejected = _held_counts(session, batch.batch_id)
         target.status = LOADED
@@ -396,8 +419,9 @@ def _updated(session: Session, statement: Update) -> int:
 
 def _supersede_older_snapshots(session: Session, loaded: Batch) -> None:
     """A good full snapshot replaces what any earlier gated snapshot of its source would have
-    said: those are marked superseded (still kept and counted as gated)."""
-    if not is_full_snapshot(loaded.source):
+    said: those are marked superseded (still kept and counted as gated). A batch with no record
+    of the stream in it (an SSDA903 table describing no child) is no snapshot of the source."""
+    if not is_full_snapshot(loaded.source) or loaded.records_received == 0:
         return
     superseded = _updated(
         session,
@@ -438,8 +462,6 @@ def _record_validation(
 
 
 def _accounting(batch: Batch) -> Accounting:
-    held_whole = batch.status in HELD_WHOLE
-    decided = batch.loaded + batch.quarantined + batch.rejected
     return Accounting(
         source=batch.source,
         batch=batch.batch_id,
@@ -448,8 +470,10 @@ def _accounting(batch: Batch) -> Accounting:
         loaded=batch.loaded,
         quarantined=batch.quarantined,
         rejected=batch.rejected,
-        gated=batch.received if held_whole else 0,
-        pending=0 if held_whole or batch.status == LOADED else max(batch.received - decided, 0),
+        gated=batch.gated,
+        pending=batch.pending,
+        not_read=batch.not_read,
+        not_read_kinds=tuple(sorted((batch.not_read_kinds or {}).items())),
     )
 
 

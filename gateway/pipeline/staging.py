@@ -1,8 +1,10 @@
 """Staging: parse a landed batch, map it, validate it, and write what will be loaded.
 
 Nothing reaches the index here. The staged file (JSON lines) holds every item of the batch:
-accepted canonical records (with their warnings) and held items (quarantined or rejected, each
-with its reasons and the raw or mapped content), so the load step can account for everything.
+accepted canonical records (with their warnings), held items (quarantined or rejected, each
+with its reasons and the raw or mapped content), and what the file held that is not a record
+of the stream (``not_read``, by kind: it stays in the landed file), so the load step can
+account for everything: received = records read + items held + not read.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import json
 import logging
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,7 @@ class StagedCounts:
     accepted: int = 0
     quarantined: int = 0
     rejected: int = 0
+    not_read: Counter[str] = field(default_factory=Counter)
 
 
 def staged_file(batch_id: str) -> Path:
@@ -93,15 +97,21 @@ def _stage_batch(batch_id: str, index_url: str | None) -> StagedCounts:
         session.execute(
             update(Batch)
             .where(Batch.batch_id == batch_id, Batch.status.notin_(SETTLED))
-            .values(status=STAGED, received=counts.received)
+            .values(
+                status=STAGED,
+                received=counts.received,
+                not_read=counts.not_read.total(),
+                not_read_kinds=dict(counts.not_read) or None,
+            )
         )
     log.info(
-        "batch %s staged: received %d, accepted %d, quarantined %d, rejected %d",
+        "batch %s staged: received %d, accepted %d, quarantined %d, rejected %d, not read %d",
         batch_id,
         counts.received,
         counts.accepted,
         counts.quarantined,
         counts.rejected,
+        counts.not_read.total(),
     )
     return counts
 
@@ -113,7 +123,8 @@ def stage_items(
     received_at: datetime,
     counts: StagedCounts | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every item of one file as a staging line: a record with its warnings, or a held item.
+    """Every item of one file as a staging line: a record with its warnings, or a held item;
+    then what the file held that is not a record of the stream, by kind (a ``not_read`` line).
 
     Pure: reads the file, touches no database. The last line is the validation summary.
     """
@@ -152,13 +163,15 @@ def stage_items(
             retiring[position] = mapped.retires
     outcome = validate_records([record for _position, record, _warnings in accepted])
     yield from _lines(accepted, outcome, held, counts, retiring)
+    # Items the connector kept in the file without reading (another resource type, a table of
+    # the return that describes no child) are received too, and accounted for by kind.
+    counts.not_read = Counter(connector.not_read)
+    counts.received += counts.not_read.total()
+    yield {"kind": "not_read", "kinds": dict(sorted(counts.not_read.items()))}
     summary = (raw.summary if raw else []) + outcome.summary
     counted = connector.count_records(path)
     if counted is not None:
-        # Items the connector kept in the file without reading (another resource type, a
-        # table of the return it does not read) are accounted for by it, by kind.
-        not_read = sum(connector.not_read.values())
-        summary.append(record_count_check(counted, counts.received + not_read))
+        summary.append(record_count_check(counted, counts.received))
     yield {"kind": "validation", "suite": outcome.suite, "summary": summary}
 
 

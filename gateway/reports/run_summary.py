@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.store.batch_status import HELD_WHOLE, LOADED
 from gateway.store.tables import Batch, Child, HeldRecord, Link, LinkReview, SourceRecord
 
 
@@ -22,11 +21,12 @@ class SourceLine:
     rejected: int = 0
     gated: int = 0
     pending: int = 0
+    not_read: int = 0
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
-        decided = self.loaded + self.quarantined + self.rejected + self.gated
+        decided = self.loaded + self.quarantined + self.rejected + self.not_read + self.gated
         return self.received == decided + self.pending
 
 
@@ -56,11 +56,9 @@ def build_summary(session: Session, top: int = 3) -> RunSummary:
         line.loaded += batch.loaded
         line.quarantined += batch.quarantined
         line.rejected += batch.rejected
-        if batch.status in HELD_WHOLE:
-            line.gated += batch.received
-        elif batch.status != LOADED:
-            decided = batch.loaded + batch.quarantined + batch.rejected
-            line.pending += max(batch.received - decided, 0)
+        line.not_read += batch.not_read
+        line.gated += batch.gated
+        line.pending += batch.pending
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for source, item_reasons in session.execute(select(HeldRecord.source, HeldRecord.reasons)):
         for reason in item_reasons[:1]:  # the first reason names why it was held
@@ -98,10 +96,13 @@ def build_summary(session: Session, top: int = 3) -> RunSummary:
 
 def render_text(summary: RunSummary) -> str:
     """Plain text, for terminals and logs alike (counts only, no personal data)."""
-    out = ["Per source: received = loaded + quarantined + rejected + gated (+ pending)", ""]
+    out = [
+        "Per source: received = loaded + quarantined + rejected + not read + gated (+ pending)",
+        "",
+    ]
     header = (
         f"{'source':28} {'batches':>7} {'received':>9} {'loaded':>8} {'quarantined':>11} "
-        f"{'rejected':>8} {'gated':>6}"
+        f"{'rejected':>8} {'not read':>8} {'gated':>6}"
     )
     out += [header, "-" * len(header)]
     for s in summary.sources:
@@ -109,7 +110,7 @@ def render_text(summary: RunSummary) -> str:
         waiting = f"  ({s.pending} pending)" if s.pending else ""
         out.append(
             f"{s.source:28} {s.batches:>7} {s.received:>9} {s.loaded:>8} {s.quarantined:>11} "
-            f"{s.rejected:>8} {s.gated:>6}{waiting}{flag}"
+            f"{s.rejected:>8} {s.not_read:>8} {s.gated:>6}{waiting}{flag}"
         )
         for label, count in s.top_reasons:
             out.append(f"{'':30}{count:>5} x {label}")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway import config
 from gateway.pipeline.staging import RECORD_COUNT_RULE
-from gateway.store.batch_status import HELD_WHOLE, LOADED
+from gateway.store.batch_status import HELD_WHOLE
 from gateway.store.tables import AuditEntry, Batch, HeldRecord, ValidationRun
 
 DECISIONS = ("quarantine_release", "quarantine_reject")
@@ -28,7 +28,8 @@ GATE_SHARE_RULE = "held_share_within_limit"
 @dataclass
 class RunLine:
     """One run of one source: the batch and what became of its records (a batch held whole by
-    a gate counts all it received as gated; one not yet loaded, as pending)."""
+    a gate counts all its records as gated; one not yet loaded, as pending; what the file held
+    that is not a record of the stream, by kind, as not read)."""
 
     batch_id: str
     received_at: datetime
@@ -41,6 +42,8 @@ class RunLine:
     warnings: int
     gated: int = 0
     pending: int = 0
+    not_read: int = 0
+    not_read_kinds: dict[str, int] = field(default_factory=dict)
     gates_failed: list[str] = field(default_factory=list)
 
     @property
@@ -158,10 +161,8 @@ def build_report(session: Session, now: datetime) -> ValidationReport:
 
 def _run_line(batch: Batch, run: ValidationRun | None, summary: list[dict[str, Any]]) -> RunLine:
     gates = [str(e["rule"]) for e in summary if e.get("gate") and e.get("failed")]
-    held_whole = batch.status in HELD_WHOLE
-    if held_whole and not gates:
+    if batch.status in HELD_WHOLE and not gates:
         gates = [GATE_SHARE_RULE]
-    decided = batch.loaded + batch.quarantined + batch.rejected
     return RunLine(
         batch_id=batch.batch_id,
         received_at=batch.received_at,
@@ -174,8 +175,10 @@ def _run_line(batch: Batch, run: ValidationRun | None, summary: list[dict[str, A
         warnings=sum(
             int(e["failed"]) for e in summary if e["severity"] != "critical" and not e.get("gate")
         ),
-        gated=batch.received if held_whole else 0,
-        pending=0 if held_whole or batch.status == LOADED else max(batch.received - decided, 0),
+        gated=batch.gated,
+        pending=batch.pending,
+        not_read=batch.not_read,
+        not_read_kinds=dict(sorted((batch.not_read_kinds or {}).items())),
         gates_failed=gates,
     )
 
