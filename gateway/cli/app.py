@@ -6,6 +6,7 @@ A command that fails prints one line and exits with a documented code (``gateway
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -32,6 +33,13 @@ class GatewayGroup(TyperGroup):
             raise typer.Exit(int(code)) from None
 
 
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
 app = typer.Typer(
     cls=GatewayGroup,
     help="EHE gateway: join what agencies know about children in elective home education.\n\n"
@@ -50,7 +58,9 @@ def command_group(name: str, help_text: str) -> typer.Typer:
 
 @app.callback()
 def main(
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO or WARNING")] = "INFO",
+    log_level: Annotated[
+        LogLevel, typer.Option(case_sensitive=False, help="The gateway's log level")
+    ] = LogLevel.INFO,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback of a failure, not one line")
     ] = False,
