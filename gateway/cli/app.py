@@ -6,6 +6,8 @@ A command that fails prints one line and exits with a documented code (``gateway
 
 from __future__ import annotations
 
+import os
+import sys
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -25,6 +27,11 @@ class GatewayGroup(TyperGroup):
             return super().invoke(ctx)
         except (TyperException, typer.Exit, typer.Abort):  # usage errors and chosen exits
             raise
+        except BrokenPipeError:
+            # The reader stopped reading (`| head`): not a failure of the command. Say nothing
+            # and exit as a Unix tool killed by SIGPIPE does (128 + 13).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
