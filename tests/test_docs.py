@@ -225,13 +225,16 @@ class Demo:
     env: dict[str, str]
     port: int
 
-    def run(self, *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(BIN / "ehe-gateway"), *args],
             cwd=self.work,
             env={**self.env, **(extra or {})},
             capture_output=True,
             text=True,
+            check=False,
             timeout=600,
         )
 
@@ -257,9 +260,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             (work / entry.name).symlink_to(entry)
     data.mkdir()
     (work / "data").symlink_to(data)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("EHE_", "AIRFLOW", "BENCH_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EHE_", "AIRFLOW", "BENCH_"))}
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         EHE_DATA_DIR=str(data),
@@ -287,6 +288,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             env=env,
             capture_output=True,
             text=True,
+            check=False,
             timeout=900,
         )
     )
@@ -340,11 +342,16 @@ def _prepare_airflow_metadata(demo: Demo) -> dict[str, str]:
     """Airflow's metadata database, as `ehe-gateway run-dags` in `make demo` leaves it."""
     _must(
         subprocess.run(
-            [str(BIN / "python"), "-c", "from gateway.airflow_runner import migrate_metadata as m; m()"],
+            [
+                str(BIN / "python"),
+                "-c",
+                "from gateway.airflow_runner import migrate_metadata as m; m()",
+            ],
             cwd=demo.work,
             env=demo.env,
             capture_output=True,
             text=True,
+            check=False,
             timeout=300,
         )
     )
@@ -373,6 +380,7 @@ def test_shell_block_runs(block: Block, demo: Demo) -> None:
         env={**demo.env, **extra},
         capture_output=True,
         text=True,
+        check=False,
         timeout=300,
     )
     expected = int(block.options.get("exit", "0"))
