@@ -210,6 +210,28 @@ def test_the_connections_table_covers_every_registered_source() -> None:
     assert not missing, f"no Connection example for {', '.join(missing)}"
 
 
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", path.read_text(encoding="utf-8"), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_links_between_the_docs_lead_somewhere() -> None:
+    broken = []
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            file, _, anchor = target.partition("#")
+            linked = (path.parent / file).resolve() if file else path
+            if not linked.exists():
+                broken.append(f"{path.name}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                broken.append(f"{path.name}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
+
+
 def test_a_block_not_tested_says_why() -> None:
     unexplained = [b.id for b in ALL_BLOCKS if b.skip is not None and len(b.skip) < 10]
     assert not unexplained, f"not-tested without a reason: {unexplained}"
