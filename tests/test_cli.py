@@ -130,3 +130,42 @@ def test_makefile_demo_calls_real_commands() -> None:
         head = command[:2] if command[0] in ("db", "linkage", "quarantine") else command[:1]
         result = runner.invoke(app, [*head, "--help"])
         assert result.exit_code == 0, f"make demo calls unknown command: {' '.join(head)}"
+
+
+def test_db_upgrade_says_whether_it_created_upgraded_or_did_nothing(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EHE_INDEX_URL", f"sqlite:///{tmp_path / 'new.sqlite'}")
+    status = runner.invoke(app, ["db", "status"])
+    assert status.exit_code == ExitCode.INDEX_NOT_UPGRADED
+    assert "has no schema" in status.output and "ehe-gateway db upgrade" in status.output
+    first = runner.invoke(app, ["db", "upgrade"])
+    assert first.exit_code == 0 and "index schema created at revision" in first.output
+    again = runner.invoke(app, ["db", "upgrade"])
+    assert again.exit_code == 0 and "nothing to do" in again.output
+    assert "up to date" in runner.invoke(app, ["db", "status"]).output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["quarantine", "list", "--status", "bogus"],
+        ["review", "list", "--status", "bogus"],
+        ["quarantine", "show", "1", "--by", "someone", "--role", "boss"],
+        ["--log-level", "loud", "sources"],
+    ],
+)
+def test_enumerated_options_refuse_other_values_and_list_the_allowed(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.USAGE
+    assert "is not one of" in result.output
+
+
+def test_freshness_names_each_source_fresh_or_stale(index_url: str, inbox: Path) -> None:
+    register = inbox / "education" / "ehe_register"
+    runner.invoke(app, ["ingest", "education__ehe_register", "--path", str(register)])
+    result = runner.invoke(app, ["freshness"])
+    assert result.exit_code == 0, result.output
+    states = {line.split()[0]: line.split()[1] for line in result.output.splitlines()}
+    assert states["education__ehe_register"] == "fresh"
+    assert states["education__ctf"] == "STALE" and set(states) == set(source_names())

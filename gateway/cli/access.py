@@ -11,7 +11,7 @@ from gateway.cli.app import app
 
 @app.command()
 def users() -> None:
-    """The demo users the local issuer signs tokens for: name, organisation, role."""
+    """The demo users the local issuer signs tokens for: name, role, organisation."""
     from gateway.access.roles import ROLES
     from gateway.access.users import load_demo_users
 

@@ -6,6 +6,9 @@ A command that fails prints one line and exits with a documented code (``gateway
 
 from __future__ import annotations
 
+import os
+import sys
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -24,12 +27,24 @@ class GatewayGroup(TyperGroup):
             return super().invoke(ctx)
         except (TyperException, typer.Exit, typer.Abort):  # usage errors and chosen exits
             raise
+        except BrokenPipeError:
+            # The reader stopped reading (`| head`): not a failure of the command. Say nothing
+            # and exit as a Unix tool killed by SIGPIPE does (128 + 13).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
             code, line = describe_failure(exc)
             typer.echo(f"error: {line}", err=True)
             raise typer.Exit(int(code)) from None
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
 
 
 app = typer.Typer(
@@ -50,7 +65,9 @@ def command_group(name: str, help_text: str) -> typer.Typer:
 
 @app.callback()
 def main(
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO or WARNING")] = "INFO",
+    log_level: Annotated[
+        LogLevel, typer.Option(case_sensitive=False, help="The gateway's log level")
+    ] = LogLevel.INFO,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback of a failure, not one line")
     ] = False,

@@ -25,7 +25,7 @@ from gateway.errors import (
 
 
 class ExitCode(IntEnum):
-    """The exit codes of ``ehe-gateway`` (listed in ``ehe-gateway --help`` and the README)."""
+    """The exit codes of ``ehe-gateway`` (in ``ehe-gateway --help`` and docs/data-engineers.md)."""
 
     OK = 0
     FAILED = 1  # unexpected error (run again with --debug); `summary` that does not add up

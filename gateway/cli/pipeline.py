@@ -39,10 +39,53 @@ def synth(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Create or upgrade the index schema (Alembic migrations) at EHE_INDEX_URL."""
-    from gateway.store.migrate import upgrade
+    from gateway.store.migrate import current_revision, upgrade
 
+    before = current_revision()
     upgrade(revision=revision)
-    typer.echo("index schema is up to date")
+    after = current_revision()
+    if before == after:
+        typer.echo(f"index schema already at revision {after}: nothing to do")
+    elif before is None:
+        typer.echo(f"index schema created at revision {after}")
+    else:
+        typer.echo(f"index schema upgraded from revision {before} to {after}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """The index schema's revision against the newest; exits 6 when it needs `db upgrade`."""
+    from gateway.store.migrate import current_revision, head_revision
+
+    current, head = current_revision(), head_revision()
+    if current == head:
+        typer.echo(f"index schema at revision {current}: up to date")
+        return
+    state = "has no schema" if current is None else f"is at revision {current}"
+    typer.echo(
+        f"error: the index {state}, newest is {head}: run `ehe-gateway db upgrade`", err=True
+    )
+    raise typer.Exit(int(ExitCode.INDEX_NOT_UPGRADED))
+
+
+@app.command()
+def freshness() -> None:
+    """Per source: when its last good batch was loaded, and whether it is past its threshold.
+
+    A source past its threshold is what the monitor__freshness DAG alerts `stale_source` about.
+    """
+    from gateway.monitoring.freshness import freshness as source_freshness
+    from gateway.store.engine import session_factory
+
+    with session_factory()() as session:
+        rows = source_freshness(session)
+    for row in rows:
+        last = (
+            "never" if row.last_good_at is None else row.last_good_at.isoformat(timespec="seconds")
+        )
+        state = "STALE" if row.stale else "fresh"
+        hours = row.threshold_seconds / 3600
+        typer.echo(f"{row.source:30} {state:5}  last good batch {last}  threshold {hours:g} h")
 
 
 @app.command()
@@ -160,7 +203,12 @@ def run_dags(
     dag: Annotated[list[str] | None, typer.Option(help="A DAG id; repeat for several")] = None,
     all_dags: Annotated[bool, typer.Option("--all", help="Every ingest DAG, then linkage")] = False,
 ) -> None:
-    """Run DAGs end to end in one Airflow process (dag.test(), SQLite metadata, no servers)."""
+    """Run DAGs end to end with dag.test() (SQLite metadata, no servers).
+
+    Ingest DAGs run side by side in EHE_DAG_WORKERS Airflow processes (default one per core, at
+    most two), each taking the next unclaimed DAG, largest source first; the linkage DAG runs
+    after they have all ended. EHE_RUN_DAGS_TIMEOUT_S bounds the whole run.
+    """
     from gateway.airflow_runner import ALL_DAGS, migrate_metadata, new_log_dir
     from gateway.airflow_runner import run_dags as run_in_airflow
     from gateway.progress import track

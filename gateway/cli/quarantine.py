@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
+from gateway.access.roles import ROLES
 from gateway.cli.app import command_group
 
 quarantine_app = command_group(
     "quarantine", "Records held back: list, show, release after a fix, reject."
 )
+
+
+class HeldStatus(StrEnum):
+    """What `quarantine list --status` accepts."""
+
+    QUARANTINED = "quarantined"
+    REJECTED = "rejected"
+    RELEASED = "released"
+    GATED = "gated"
+    SUPERSEDED = "superseded"
+    ALL = "all"
+
+
+# The roles of the access model, one choice each (`quarantine show --role`).
+Role = StrEnum("Role", {code: code for code in ROLES})  # type: ignore[misc]
 Reviewer = Annotated[str, typer.Option("--by", help="Who is acting (goes in the audit log)")]
 Organisation = Annotated[str, typer.Option(help="The reviewer's organisation")]
 
@@ -20,9 +37,11 @@ Organisation = Annotated[str, typer.Option(help="The reviewer's organisation")]
 def quarantine_list(
     source: Annotated[str | None, typer.Option(help="Only this source")] = None,
     status: Annotated[
-        str,
-        typer.Option(help="quarantined, rejected, released, gated, superseded or all"),
-    ] = "quarantined",
+        HeldStatus,
+        typer.Option(
+            help="Held records in this state; gated and superseded list batches held whole"
+        ),
+    ] = HeldStatus.QUARANTINED,
 ) -> None:
     """Held records with the check each failed first (no values: see `show`), and batches held
     whole by a gate (listed with `quarantined`, `gated`, `superseded` and `all`)."""
@@ -54,7 +73,7 @@ def quarantine_show(
     item_id: int,
     by: Reviewer,
     role: Annotated[
-        str, typer.Option(help="The viewer's role; only data_engineer and ig_officer see values")
+        Role, typer.Option(help="The viewer's role; only data_engineer and ig_officer see values")
     ],
     organisation: Organisation = "data engineering",
     content: Annotated[bool, typer.Option("--content", help="Also print the kept record")] = False,
@@ -66,14 +85,14 @@ def quarantine_show(
     from gateway.access.audit import Actor
     from gateway.quarantine import show_held
 
-    view = show_held(item_id, Actor(by, organisation, role))
+    view = show_held(item_id, Actor(by, organisation, role.value))
     item = view.item
     typer.echo(f"held record {item.id}: {item.source}, batch {item.batch_id}, {item.item_key}")
     typer.echo(f"stage {item.stage}, status {item.status}")
     for reason in item.reasons:
         typer.echo("  - " + json.dumps(reason, ensure_ascii=False))
     if not view.values_shown:
-        typer.echo(f"(failing values withheld: the role {role!r} may not see them)")
+        typer.echo(f"(failing values withheld: the role {role.value!r} may not see them)")
     elif content:
         typer.echo(view.payload)
 

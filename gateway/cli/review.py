@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -20,9 +21,18 @@ ROLE = "data_engineer"
 T = TypeVar("T")
 
 
+class ReviewStatus(StrEnum):
+    """What `review list --status` accepts."""
+
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    ALL = "all"
+
+
 @review_app.command("list")
 def review_list(
-    status: Annotated[str, typer.Option(help="open, accepted, rejected or all")] = "open",
+    status: Annotated[ReviewStatus, typer.Option(help="Reviews in this state")] = ReviewStatus.OPEN,
     limit: int = 50,
 ) -> None:
     """Possible matches, children known to social care or EHE first (no values: see `show`)."""

@@ -23,6 +23,25 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+def current_revision(url: str | None = None) -> str | None:
+    """The index's schema revision, None when it has no schema yet."""
+    from alembic.runtime.migration import MigrationContext
+
+    from gateway.store.engine import engine_for
+
+    with engine_for(url or config.index_url()).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest revision the migrations define."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None, "no migrations"
+    return head
+
+
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
