@@ -42,6 +42,8 @@ ACTIONS = {
     "quarantine_show": "Looked at a held record",
     "quarantine_release": "Released a held batch",
     "quarantine_reject": "Rejected a held record",
+    "sign_in": "Signed in",
+    "sign_out": "Signed out",
 }
 OUTCOMES = {
     "disclosed": "Shown",
@@ -63,6 +65,9 @@ OUTCOMES = {
     "reprocessed": "Reprocessed",
     "rejected": "Rejected",
     "ok": "Done",
+    "signed_in": "Signed in",
+    "signed_out": "Signed out (session revoked)",
+    "refused_sign_in": "Refused: the identity provider's claims name no role or organisation here",
 }
 
 

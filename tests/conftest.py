@@ -34,6 +34,13 @@ def _fixed_day() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _demo_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests sign in as the demo users (the app serves them on loopback); the sign-in tests
+    of the real flow turn demo mode off (tests/test_oidc_sign_in.py)."""
+    monkeypatch.setenv("EHE_DEMO_MODE", "true")
+
+
 def _pg_available() -> bool:
     try:
         with psycopg.connect(PG_ADMIN, connect_timeout=3):
