@@ -60,7 +60,7 @@ class Provider:
     claims: ClaimMapping = field(default_factory=ClaimMapping)
     _metadata: dict[str, Any] | None = field(default=None, repr=False)
     _keys: KeySet | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def from_env(cls) -> Provider | None:

@@ -67,9 +67,8 @@ def _audit(request: Request, event: AuditEvent) -> None:
         db.commit()
 
 
-def _signed_in(request: Request, actor: Actor, how: str) -> Response:
+def _signed_in(request: Request, actor: Actor, how: str, response: Response) -> Response:
     _audit(request, AuditEvent(actor, action="sign_in", outcome="signed_in", reason=how))
-    response = RedirectResponse("/", status_code=303)
     sign_in(request, response, actor)
     return response
 
@@ -91,7 +90,9 @@ def sign_in_submit(request: Request, user: Annotated[str, Form()] = "") -> Respo
     if chosen is None:
         return _sign_in_page(request, {"user": "Choose who you are signing in as"}, 400)
     actor = Actor(chosen.name, chosen.organisation, chosen.role)
-    return _signed_in(request, actor, SIGNED_IN_AS_DEMO_USER)
+    return _signed_in(
+        request, actor, SIGNED_IN_AS_DEMO_USER, RedirectResponse("/", status_code=303)
+    )
 
 
 def _redirect_uri(request: Request, provider: oidc.Provider) -> str:
@@ -146,7 +147,9 @@ def oidc_callback(request: Request) -> Response:
         )
         log.warning("sign-in refused: %s", exc)
         return _refused(request, str(exc))
-    response = _signed_in(request, actor, SIGNED_IN_AT_PROVIDER)
+    # A page of this site moves on to "/": a redirect would be part of the provider's
+    # cross-site navigation, which leaves the SameSite=Strict session cookie behind.
+    response = _signed_in(request, actor, SIGNED_IN_AT_PROVIDER, page(request, "signed_in.html"))
     response.delete_cookie(oidc.PENDING_COOKIE, path="/auth")
     return response
 

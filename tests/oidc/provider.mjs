@@ -10,10 +10,10 @@ const issuer = `http://127.0.0.1:${port}`;
 
 // Who may sign in, and the claims the gateway maps to its role and organisation.
 const USERS = {
-  'erin.ehe': { organisation: 'nyorks-la-education', groups: ['ehe-officers'] },
-  'iris.ig': { organisation: 'nyorks-la-ig', groups: ['information-governance'] },
+  'erin.ehe': { organisation: 'nyorks', groups: ['ehe-officers'] },
+  'iris.ig': { organisation: 'nyorks', groups: ['information-governance', 'staff'] },
   'olly.outsider': { organisation: 'elsewhere', groups: ['ehe-officers'] },
-  'nora.norole': { organisation: 'nyorks-la-education', groups: ['canteen'] },
+  'nora.norole': { organisation: 'nyorks', groups: ['canteen'] },
 };
 
 const provider = new Provider(issuer, {
