@@ -79,6 +79,7 @@ def test_sign_out_revokes_the_session_for_every_worker_and_both_are_audited(
         entries = [
             (e.action, e.outcome, e.actor, e.reason)
             for e in db.query(AuditEntry).order_by(AuditEntry.seq)
+            if e.action in {"sign_in", "sign_out"}  # the caseloads shown are audited too
         ]
         assert db.query(RevokedSession).count() == 1
     assert entries == [
