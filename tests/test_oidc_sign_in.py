@@ -25,29 +25,18 @@ from oidc_support import (
     log_in_at_provider,
     oidc_provider,
 )
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import select
 from web_support import served
 
 from gateway.access.sessions import ClaimMapping, Revocations
 from gateway.access.tokens import TOKEN_COOKIE, InvalidTokenError, LocalIssuer, verifier_from_env
 from gateway.api.app import create_app
-from gateway.reports.pdf import CHROMIUM, CHROMIUM_ARGS
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry
 from gateway.web import oidc
 
 Site = tuple[str, ProviderUnderTest]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium not installed at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -227,7 +227,10 @@ class TokenVerifier:
     def verify(self, token: str) -> VerifiedToken:
         """Check the token (signature, claims, lifetime, not signed out) or refuse it."""
         found = self._verified.get(_token_key(token))
-        verified = found[0] if found and found[0].ends_at > time.time() else None
+        now = time.time()
+        verified = found[0] if found and found[0].ends_at > now else None
+        if verified is not None and found is not None and now - found[1] < RECHECK_SECONDS:
+            return verified  # checked, and found not signed out, seconds ago
         if verified is None:
             verified = self._check(token)
         if self.revocations is not None and self.revocations.is_revoked(verified.session_key):
