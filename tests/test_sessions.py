@@ -21,7 +21,7 @@ from web_support import served
 
 from gateway.access import tokens
 from gateway.access.audit import Actor
-from gateway.access.sessions import Revocations, revoke
+from gateway.access.sessions import ClaimMapping, Revocations, revoke
 from gateway.access.tokens import (
     TOKEN_COOKIE,
     InvalidTokenError,
@@ -33,6 +33,7 @@ from gateway.access.users import load_demo_users
 from gateway.api.app import create_app
 from gateway.cli import app as cli
 from gateway.cli.serve import is_loopback
+from gateway.errors import FatalConfigError
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry, RevokedSession
 
@@ -181,3 +182,11 @@ def test_revoked_rows_expire_with_the_sessions(index_url: str) -> None:
         assert row is not None and row.reason == "sign_out"
         expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
         assert expires - datetime.now(UTC) < timedelta(seconds=61)
+
+
+def test_a_role_map_naming_an_unknown_role_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EHE_OIDC_ROLE_MAP", '{"EHE.Officer": "wizard"}')
+    with pytest.raises(FatalConfigError, match="EHE_OIDC_ROLE_MAP"):
+        ClaimMapping.from_env()

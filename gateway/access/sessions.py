@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.access.audit import Actor
 from gateway.access.roles import ROLES
-from gateway.errors import GatewayError
+from gateway.errors import FatalConfigError, GatewayError
 from gateway.settings import settings
 from gateway.store.tables import RevokedSession
 
@@ -52,7 +52,9 @@ class ClaimMapping:
     def from_env(cls) -> ClaimMapping:
         unknown = sorted(set(settings().oidc_role_map.values()) - set(ROLES))
         if unknown:
-            raise ClaimsRefusedError(f"EHE_OIDC_ROLE_MAP names unknown roles: {unknown}")
+            raise FatalConfigError(
+                f"invalid setting: EHE_OIDC_ROLE_MAP names unknown roles {unknown}"
+            )
         return cls(
             user_claim=settings().oidc_user_claim,
             role_claim=settings().oidc_role_claim,
