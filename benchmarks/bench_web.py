@@ -78,7 +78,8 @@ def main() -> None:
             took = time.perf_counter() - started
         print(f"  worklist (core): {len(entries)} children on the caseload in {took:.2f} s")
 
-        with served(create_app()) as base, httpx.Client(base_url=base, timeout=120) as client:
+        app = create_app(demo_mode=True)  # signs in as a demo user, on loopback
+        with served(app) as base, httpx.Client(base_url=base, timeout=120) as client:
             client.post("/sign-in", data={"user": "erin.ehe"})
             started = time.perf_counter()
             assert client.get("/worklist").status_code == 200

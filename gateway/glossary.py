@@ -48,6 +48,8 @@ ACTIONS = {
     "quarantine_show": "Looked at a held record",
     "quarantine_release": "Released a held batch",
     "quarantine_reject": "Rejected a held record",
+    "sign_in": "Signed in",
+    "sign_out": "Signed out",
 }
 OUTCOMES = {
     "disclosed": "Shown",
@@ -71,6 +73,9 @@ OUTCOMES = {
     "ok": "Done",
     "awaiting_second": "Awaiting a second reviewer",
     "confirmed": "Confirmed by a second reviewer",
+    "signed_in": "Signed in",
+    "signed_out": "Signed out (session revoked)",
+    "refused_sign_in": "Refused: the identity provider's claims name no role or organisation here",
 }
 
 

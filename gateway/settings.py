@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.errors import FatalConfigError
@@ -118,6 +118,59 @@ class Settings(BaseSettings):
     oidc_jwks_url: str | None = _setting(
         None,
         "Identity provider's JWKS URL; unset, the gateway is its own local issuer (demo).",
+    )
+    oidc_client_id: str | None = _setting(
+        None,
+        "The gateway's client id at the identity provider (web sign-in by OpenID Connect "
+        "authorisation code with PKCE; EHE_OIDC_ISSUER names the provider).",
+        "unset (no OpenID Connect sign-in)",
+    )
+    oidc_client_secret: SecretStr | None = _setting(
+        None, "The gateway's client secret at the identity provider (never logged).", "unset"
+    )
+    oidc_scopes: str = _setting("openid profile", "Scopes the web sign-in asks for.")
+    oidc_redirect_url: str | None = _setting(
+        None,
+        "The sign-in callback URL registered at the identity provider (https://host/auth/"
+        "callback); set it behind a proxy.",
+        "derived from the request",
+    )
+    oidc_user_claim: str = _setting(
+        "preferred_username",
+        "Claim naming the person in the audit log (falls back to sub when absent).",
+    )
+    oidc_role_claim: str = _setting(
+        "role",
+        "Claim holding the person's role: a dotted path reaches a nested claim "
+        "(realm_access.roles in Keycloak); a list must map to exactly one gateway role.",
+    )
+    oidc_role_map: dict[str, str] = _setting(
+        {},
+        'JSON map of the role claim\'s values to gateway roles ({"EHE.Officer": '
+        '"ehe_officer"}); values not in it are refused. Empty: the claim holds role codes.',
+        "empty (role codes as they are)",
+    )
+    oidc_organisation_claim: str = _setting(
+        "organisation", "Claim holding the person's organisation (dotted path allowed)."
+    )
+    oidc_organisation_map: dict[str, str] = _setting(
+        {},
+        "JSON map of the organisation claim's values (a group, a tenant id) to the "
+        "organisation names agreements use; values not in it are refused. Empty: as they are.",
+        "empty (names as they are)",
+    )
+    demo_mode: bool = _setting(
+        False,
+        "Passwordless sign-in as a demo user (access/demo_users.yaml), non-Secure cookies; "
+        "`ehe-gateway serve` refuses it on an address other than loopback.",
+    )
+    session_max_minutes: int = _setting(
+        480,
+        "Longest a token or web session is accepted, whatever its exp says: a token whose "
+        "lifetime (exp - iat) or age since sign-in is longer is refused.",
+    )
+    session_idle_minutes: int = _setting(
+        30, "A web session with no page shown for this long has ended (sign in again)."
     )
     break_glass_minutes: int = _setting(
         60, "How long a break-glass override stays open for its child and purpose."

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from gateway import clock
+from gateway.reports.pdf import CHROMIUM, CHROMIUM_ARGS
 from gateway.store.engine import dispose_engine
 from gateway.store.migrate import upgrade
 
@@ -34,6 +36,13 @@ def _fixed_day() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _demo_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests sign in as the demo users (the app serves them on loopback); the sign-in tests
+    of the real flow turn demo mode off (tests/test_oidc_sign_in.py)."""
+    monkeypatch.setenv("EHE_DEMO_MODE", "true")
+
+
 def _pg_available() -> bool:
     try:
         with psycopg.connect(PG_ADMIN, connect_timeout=3):
@@ -53,6 +62,17 @@ def require_postgres() -> None:
             f"PostgreSQL is not reachable at {PG_ADMIN}; under CI=true these tests must run"
         )
     pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, driven by Playwright (the web pages' and sign-in's browser tests)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"chromium not installed at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture

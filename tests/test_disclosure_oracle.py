@@ -292,6 +292,7 @@ def test_every_refusal_is_audited(client: httpx.Client, index: str) -> None:
         ("consent_given", "not_found"),
         ("break_glass", "not_found"),
         ("break_glass_reviews", "disclosed"),
+        ("sign_in", "signed_in"),
         ("break_glass", "refused"),
     ]
 

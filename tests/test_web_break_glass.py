@@ -66,6 +66,7 @@ def test_a_social_worker_refused_by_the_agreement_can_break_the_glass(
     assert "Shown under a break-glass override" in shown.text
     entries = [(e.action, e.outcome) for e in _audit(index_url)]
     assert entries == [
+        ("sign_in", "signed_in"),
         ("lookup", "refused"),
         ("break_glass", "refused"),
         ("break_glass", "recorded"),

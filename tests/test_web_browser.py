@@ -26,12 +26,11 @@ from index_builder import (
     add_twin_pair,
     record,
 )
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from web_support import nhs_number_known_to_social_care, populate, served
 
 from gateway.api.app import create_app
-from gateway.reports.pdf import CHROMIUM, CHROMIUM_ARGS
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry, Link, LinkReview
 
@@ -58,16 +57,6 @@ ACCESSIBILITY_PROBLEMS = """() => {
   }, 0);
   return problems;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium not installed at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -416,6 +405,7 @@ def test_a_data_engineer_accepts_a_possible_match(
         joined = session.get(Link, ("health__fhir_patient", "p2"))
         assert joined is not None and (joined.child_id, joined.origin) == ("C-P1", "MANUAL")
     assert [e.action for e in _audit(index_url)] == [
+        "sign_in",
         "linkage.review.list",
         "linkage.review.show",
         "linkage.review.show",

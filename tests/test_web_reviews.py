@@ -61,6 +61,7 @@ def test_a_data_engineer_sees_the_pair_side_by_side_with_its_waterfall(
     assert f'action="/reviews/{review_id}/accept"' in page.text
     assert f'formaction="/reviews/{review_id}/reject"' in page.text
     assert _actions(index_url) == [
+        ("sign_in", "dev.data"),
         ("linkage.review.list", "dev.data"),
         ("linkage.review.show", "dev.data"),
     ]

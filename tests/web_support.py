@@ -43,9 +43,9 @@ def nhs_number_known_to_social_care(index_url: str) -> str:
 
 
 @contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` on an ephemeral loopback port; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+def served(app: FastAPI, port: int = 0) -> Iterator[str]:
+    """Serve ``app`` on a loopback port (ephemeral unless given); yield its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

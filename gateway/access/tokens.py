@@ -1,9 +1,12 @@
-"""OIDC bearer tokens: verified properly (signature, expiry, issuer, audience, RS256 only).
+"""OIDC bearer tokens: verified properly (signature, expiry, issuer, audience, RS256 only),
+within a maximum lifetime, and refused once their session has been signed out.
 
 Production points ``EHE_OIDC_ISSUER``, ``EHE_OIDC_AUDIENCE`` and ``EHE_OIDC_JWKS_URL`` at the
-organisation's identity provider. With no JWKS URL, the gateway is its own local issuer for the
-demo and tests: an RSA key made on first use under the data folder (never committed), its
-public half served as JWKS by the API, and tokens for the demo users in ``access/``.
+organisation's identity provider; its tokens' claims are mapped to a role and organisation by
+``gateway.access.sessions.ClaimMapping``. The gateway is also its own local issuer: an RSA key
+made on first use under the data folder (never committed), its public half served as JWKS by
+the API. It signs the web sessions (after sign-in at the provider, or as a demo user in demo
+mode) and the demo users' tokens (``ehe-gateway token``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,14 @@ from jwt.algorithms import RSAAlgorithm
 
 from gateway import config
 from gateway.access.audit import Actor
-from gateway.access.roles import ROLES
+from gateway.access.sessions import (
+    RECHECK_SECONDS,
+    ClaimMapping,
+    ClaimsRefusedError,
+    Revocations,
+    check_lifetime,
+    session_key,
+)
 from gateway.access.users import DemoUser
 from gateway.errors import GatewayError
 from gateway.settings import DEFAULT_AUDIENCE, LOCAL_ISSUER, settings
@@ -43,10 +53,16 @@ class InvalidTokenError(GatewayError):
 
 @dataclass(frozen=True)
 class TokenSettings:
+    """Whose tokens are accepted: the identity provider's (issuer, audience, JWKS URL), and
+    for how long at most; the local issuer's (the web sessions and the demo) always."""
+
     issuer: str = LOCAL_ISSUER
     audience: str = DEFAULT_AUDIENCE
     jwks_url: str | None = None
     leeway_seconds: int = 30
+    max_lifetime_seconds: int = 8 * 60 * 60
+    idle_seconds: int = 30 * 60
+    claims: ClaimMapping = field(default_factory=ClaimMapping)
 
     @classmethod
     def from_env(cls) -> TokenSettings:
@@ -54,7 +70,22 @@ class TokenSettings:
             issuer=settings().oidc_issuer,
             audience=settings().oidc_audience,
             jwks_url=settings().oidc_jwks_url,
+            max_lifetime_seconds=settings().session_max_minutes * 60,
+            idle_seconds=settings().session_idle_minutes * 60,
+            claims=ClaimMapping.from_env(),
         )
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A token whose signature and claims were checked: who, which session, until when."""
+
+    actor: Actor
+    session_key: str
+    ends_at: float  # its expiry, or the maximum lifetime since sign-in if sooner
+    local: bool  # signed by this gateway (a web session, the demo), not the provider
+    sid: str | None = None
+    auth_time: float | None = None
 
 
 def local_key_path() -> Path:
@@ -87,16 +118,28 @@ class LocalIssuer:
         return {"keys": [jwk]}
 
     def issue(self, user: DemoUser, lifetime_seconds: int = 3600) -> str:
+        """A bearer token for a demo user (``ehe-gateway token``, tests)."""
+        actor = Actor(user.name, user.organisation, user.role)
+        return self._sign(actor, int(time.time()), lifetime_seconds, {"name": user.display_name})
+
+    def issue_session(self, actor: Actor, sid: str, auth_time: float) -> str:
+        """A web session's token: it ends after the idle time (each page shown renews it) or
+        the maximum lifetime since sign-in (``auth_time``), the sooner."""
         now = int(time.time())
+        ends = min(now + self.settings.idle_seconds, auth_time + self.settings.max_lifetime_seconds)
+        extra = {"sid": sid, "auth_time": int(auth_time)}
+        return self._sign(actor, now, max(0, int(ends) - now), extra)
+
+    def _sign(self, actor: Actor, now: int, lifetime: int, extra: dict[str, Any]) -> str:
         claims = {
-            "iss": self.settings.issuer,
+            "iss": LOCAL_ISSUER,
             "aud": self.settings.audience,
-            "sub": user.name,
-            "name": user.display_name,
-            "organisation": user.organisation,
-            "role": user.role,
+            "sub": actor.user,
+            "organisation": actor.organisation,
+            "role": actor.role,
             "iat": now,
-            "exp": now + lifetime_seconds,
+            "exp": now + lifetime,
+            **extra,
         }
         return jwt.encode(claims, self.private_key, ALGORITHM, headers={"kid": self.key_id})
 
@@ -128,54 +171,91 @@ def _load_or_make_key(path: Path) -> rsa.RSAPrivateKey:
 class TokenVerifier:
     """Turns a bearer token into the actor it names, or refuses it with the reason.
 
-    A token whose signature and claims have been checked is remembered (by its SHA-256, not
-    the token itself) until it expires, so a client sending the same token on every request
-    costs one signature check, not one a request. Refusals are never remembered.
+    Tokens of the identity provider (``settings.issuer``, keys from its JWKS) and of the local
+    issuer (this gateway's web sessions and the demo) are accepted, each checked against its
+    own issuer's key. A token whose signature and claims have been checked is remembered (by
+    its SHA-256, not the token itself) until its session ends; whether it has been signed out
+    is asked again (one primary-key read) when the last answer is ``RECHECK_SECONDS`` old.
+    Refusals are never remembered.
     """
 
-    def __init__(self, settings: TokenSettings, local: LocalIssuer | None = None) -> None:
+    def __init__(
+        self,
+        settings: TokenSettings,
+        local: LocalIssuer | None = None,
+        revocations: Revocations | None = None,
+    ) -> None:
         self.settings = settings
         self.local = local
+        self.revocations = revocations
         self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
-        # SHA-256 of the token -> (actor, expiry). A plain dict: a lookup on every request
-        # must cost next to nothing; it is emptied of expired tokens when it grows too big.
-        self._verified: dict[bytes, tuple[Actor, float]] = {}
+        # SHA-256 of the token -> (what it holds, when revocation was last asked). A plain
+        # dict: a lookup on every request must cost next to nothing; it is emptied of ended
+        # tokens when it grows too big.
+        self._verified: dict[bytes, tuple[VerifiedToken, float]] = {}
         self._verified_lock = threading.Lock()
 
     def remembered(self, token: str) -> Actor | None:
-        """The actor of a token verified before and not yet expired, else None (no I/O)."""
+        """The actor of a token verified, and found not signed out, in the last few seconds
+        and whose session has not ended, else None (no I/O)."""
         found = self._verified.get(_token_key(token))
-        if found is None or found[1] <= time.time():
+        if found is None:
             return None
-        return found[0]
+        now = time.time()
+        verified, checked = found
+        if verified.ends_at <= now or now - checked >= RECHECK_SECONDS:
+            return None
+        return verified.actor
 
-    def _remember(self, token: str, actor: Actor, expires: float) -> None:
+    def forget(self, token: str) -> None:
+        """Drop a token from memory (its session was just signed out in this worker)."""
         with self._verified_lock:
-            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
-                now = time.time()
-                kept = {k: v for k, v in self._verified.items() if v[1] > now}
-                self._verified = kept if len(kept) < VERIFIED_TOKENS_KEPT // 2 else {}
-            self._verified[_token_key(token)] = (actor, expires)
+            self._verified.pop(_token_key(token), None)
 
-    def _key_for(self, token: str) -> Any:
-        if self._jwks is not None:
-            return self._jwks.get_signing_key_from_jwt(token).key
-        if self.local is None:
-            raise InvalidTokenError("no JWKS configured to check token signatures")
-        return self.local.private_key.public_key()
+    def _remember(self, token: str, verified: VerifiedToken) -> None:
+        with self._verified_lock:
+            now = time.time()
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                kept = {k: v for k, v in self._verified.items() if v[0].ends_at > now}
+                self._verified = kept if len(kept) < VERIFIED_TOKENS_KEPT // 2 else {}
+            self._verified[_token_key(token)] = (verified, now)
 
     def actor(self, token: str) -> Actor:
         """Verify the token (or find it verified already) and name its actor."""
-        known = self.remembered(token)
-        if known is not None:
-            return known
+        return self.verify(token).actor
+
+    def verify(self, token: str) -> VerifiedToken:
+        """Check the token (signature, claims, lifetime, not signed out) or refuse it."""
+        found = self._verified.get(_token_key(token))
+        now = time.time()
+        verified = found[0] if found and found[0].ends_at > now else None
+        if verified is not None and found is not None and now - found[1] < RECHECK_SECONDS:
+            return verified  # checked, and found not signed out, seconds ago
+        if verified is None:
+            verified = self._check(token)
+        if self.revocations is not None and self.revocations.is_revoked(verified.session_key):
+            raise InvalidTokenError("the session has been signed out; sign in again")
+        self._remember(token, verified)
+        return verified
+
+    def _check(self, token: str) -> VerifiedToken:
+        try:
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError as exc:
+            raise InvalidTokenError(f"the token is not valid: {type(exc).__name__}") from None
+        if self._jwks is not None and issuer == self.settings.issuer:
+            local, mapping = False, self.settings.claims
+        elif self.local is not None and issuer == LOCAL_ISSUER:
+            local, mapping = True, ClaimMapping()
+        else:
+            raise InvalidTokenError("the token is not valid: InvalidIssuerError")
         try:
             claims = jwt.decode(
                 token,
-                self._key_for(token),
+                self._local_key() if local else self._provider_key(token),
                 algorithms=[ALGORITHM],
                 audience=self.settings.audience,
-                issuer=self.settings.issuer,
+                issuer=issuer,
                 leeway=self.settings.leeway_seconds,
                 options={"require": REQUIRED_CLAIMS},
             )
@@ -183,24 +263,42 @@ class TokenVerifier:
             raise InvalidTokenError("the token has expired") from None
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(f"the token is not valid: {type(exc).__name__}") from None
-        actor = _actor_from(claims)
-        self._remember(token, actor, float(claims["exp"]))  # until expiry, without the leeway
-        return actor
+        try:
+            ends_at = check_lifetime(
+                claims,
+                time.time(),
+                self.settings.max_lifetime_seconds,
+                self.settings.leeway_seconds,
+            )
+            actor = mapping.actor(claims)
+        except ClaimsRefusedError as exc:
+            raise InvalidTokenError(str(exc)) from None
+        auth_time = claims.get("auth_time")
+        return VerifiedToken(
+            actor,
+            session_key(str(issuer), claims, token),
+            ends_at,
+            local,
+            sid=str(claims["sid"]) if claims.get("sid") else None,
+            auth_time=float(auth_time) if isinstance(auth_time, int | float) else None,
+        )
+
+    def _local_key(self) -> Any:
+        if self.local is None:
+            raise InvalidTokenError("no JWKS configured to check token signatures")
+        return self.local.private_key.public_key()
+
+    def _provider_key(self, token: str) -> Any:
+        if self._jwks is None:
+            raise InvalidTokenError("no JWKS configured to check token signatures")
+        return self._jwks.get_signing_key_from_jwt(token).key
 
 
 def _token_key(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def _actor_from(claims: dict[str, Any]) -> Actor:
-    organisation, role = claims.get("organisation"), claims.get("role")
-    if not isinstance(organisation, str) or not organisation:
-        raise InvalidTokenError("the token names no organisation")
-    if role not in ROLES:
-        raise InvalidTokenError(f"the token's role is not one of: {', '.join(ROLES)}")
-    return Actor(str(claims["sub"])[:120], organisation[:120], str(role))
-
-
-def verifier_from_env() -> TokenVerifier:
+def verifier_from_env(revocations: Revocations | None = None) -> TokenVerifier:
+    """The provider's tokens (if configured) and the local issuer's (web sessions, demo)."""
     settings = TokenSettings.from_env()
-    return TokenVerifier(settings, None if settings.jwks_url else LocalIssuer(settings))
+    return TokenVerifier(settings, LocalIssuer(settings), revocations)

@@ -25,13 +25,16 @@ from starlette.exceptions import HTTPException
 from gateway.access.agreements import Agreement, load_agreements
 from gateway.access.audit import AuditUnavailableError
 from gateway.access.rate_limit import RateLimitedError, RateLimiter, RateLimitUnavailableError
+from gateway.access.sessions import Revocations
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
 from gateway.api import audit, children, lookup, policy, reviews
 from gateway.api.hardening import Hardening
 from gateway.api.metrics import metrics_router
 from gateway.policy.async_lookup import AsyncLookups
+from gateway.settings import settings
 from gateway.store.engine import pool_size, session_factory
 from gateway.web import install_web
+from gateway.web.oidc import Provider
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,13 @@ def create_app(
     verifier: TokenVerifier | None = None,
     agreements: list[Agreement] | None = None,
     rate_limiter: RateLimiter | None = None,
+    *,
+    demo_mode: bool | None = None,
+    oidc_provider: Provider | None = None,
 ) -> FastAPI:
+    """The app. ``demo_mode`` (default ``EHE_DEMO_MODE``) allows the passwordless demo
+    sign-in and non-Secure cookies; ``oidc_provider`` (default from the OIDC settings) is the
+    identity provider of the web sign-in."""
     app = FastAPI(
         title="EHE gateway lookup API",
         version="1",
@@ -58,6 +67,10 @@ def create_app(
         else None
     )
     app.state.token_verifier = verifier or verifier_from_env()
+    if app.state.token_verifier.revocations is None:  # sign-out is shared by every worker
+        app.state.token_verifier.revocations = Revocations(app.state.sessions)
+    app.state.demo_mode = settings().demo_mode if demo_mode is None else demo_mode
+    app.state.oidc_provider = oidc_provider or Provider.from_env()
     app.state.agreements = load_agreements() if agreements is None else agreements
     app.state.rate_limiter = rate_limiter or RateLimiter.from_env()
     app.include_router(lookup.router)

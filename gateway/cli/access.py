@@ -31,6 +31,9 @@ def token(
     settings = TokenSettings.from_env()
     if settings.jwks_url:
         raise typer.BadParameter("EHE_OIDC_JWKS_URL is set: tokens come from that issuer")
+    if minutes * 60 > settings.max_lifetime_seconds:
+        most = settings.max_lifetime_seconds // 60
+        raise typer.BadParameter(f"at most {most} minutes (EHE_SESSION_MAX_MINUTES)")
     known = load_demo_users()
     if user not in known:
         raise typer.BadParameter(f"no demo user {user!r}; known: {', '.join(known)}")

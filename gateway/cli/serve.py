@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 import typer
 
 from gateway.cli.app import app
+from gateway.errors import FatalConfigError
 from gateway.settings import settings
 
 
@@ -16,6 +18,16 @@ def default_workers() -> int:
     if given:
         return max(1, given)
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1) or the name localhost."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command()
@@ -31,6 +43,8 @@ def serve(
 ) -> None:
     """Serve the lookup API (and its OpenAPI description at /api/v1/docs).
 
+    Refused (exit 4) in demo mode (EHE_DEMO_MODE) on an address other than loopback.
+
     uvicorn with uvloop and httptools (compiled), one process per core by default: each
     process runs the whole app, with its own database pools and token cache.
     """
@@ -38,6 +52,12 @@ def serve(
 
     from gateway.access.rate_limit import STORAGE_ENV
 
+    if settings().demo_mode and not is_loopback(host):
+        raise FatalConfigError(
+            "demo mode (EHE_DEMO_MODE) signs anyone in without a password: serve it on a "
+            "loopback address only (--host 127.0.0.1), or unset it and configure "
+            "EHE_OIDC_ISSUER and EHE_OIDC_CLIENT_ID"
+        )
     count = workers or default_workers()
     if count > 1 and (settings().rate_limit_storage or "memory://").startswith("memory://"):
         typer.echo(

@@ -22,7 +22,7 @@ from gateway.access.audit import Actor
 from gateway.access.rate_limit import check_rate
 from gateway.access.roles import IG_ROLES, REVIEW_QUEUE_ROLES, ROLES
 from gateway.glossary import long_date, words
-from gateway.web.session import actor_of, csrf_matches, csrf_of
+from gateway.web.session import actor_of, csrf_matches, csrf_of, renew
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -110,4 +110,6 @@ def page(
     actor = actor_of(request)
     values = {"actor": actor, "csrf": csrf_of(request), "can": pages_for(request, actor)}
     values.update(context or {})
-    return templates.TemplateResponse(request, template, values, status_code=status_code)
+    response = templates.TemplateResponse(request, template, values, status_code=status_code)
+    renew(request, response)  # a page shown slides the session's idle time on
+    return response

@@ -11,6 +11,7 @@ from gateway.store.tables.link_events import LinkEvent
 from gateway.store.tables.link_keys import LinkKey, LinkMark
 from gateway.store.tables.quarantine import HeldRecord
 from gateway.store.tables.reviews import LinkReview
+from gateway.store.tables.sessions import RevokedSession
 from gateway.store.tables.source_records import SourceRecord
 from gateway.store.tables.validation_runs import ValidationRun
 
@@ -30,6 +31,7 @@ __all__ = [
     "LinkKey",
     "LinkMark",
     "LinkReview",
+    "RevokedSession",
     "SourceBookmark",
     "SourceRecord",
     "ValidationRun",

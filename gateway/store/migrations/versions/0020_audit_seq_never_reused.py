@@ -8,7 +8,7 @@ kept; copying the rows in sets ``sqlite_sequence`` to the highest. PostgreSQL ne
 ``seq`` is a ``SERIAL`` whose sequence never goes back (``tests/test_audit_seq.py``).
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-05 01:30:00
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
