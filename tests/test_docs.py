@@ -317,7 +317,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     server = subprocess.Popen(
         [str(BIN / "ehe-gateway"), "serve", "--port", str(d.port), "--workers", "1"],
         cwd=work,
-        env=env,
+        env={**env, "EHE_DEMO_MODE": "true"},  # as the quick start starts it
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
