@@ -8,6 +8,7 @@ happened rather than decide what may be shown.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -16,8 +17,18 @@ _fixed: list[date] = []  # a stack: the innermost fixed day wins
 
 
 def today() -> date:
-    """The fixed day if one is set (tests, replays), else today's date in UTC."""
-    return _fixed[-1] if _fixed else datetime.now(UTC).date()
+    """The fixed day if one is set (tests, replays; or ``EHE_TODAY`` for a whole process),
+    else today's date in UTC."""
+    if _fixed:
+        return _fixed[-1]
+    return _configured_day() or datetime.now(UTC).date()
+
+
+@functools.cache  # read once a process: asked on every lookup
+def _configured_day() -> date | None:
+    from gateway.settings import settings
+
+    return settings().today
 
 
 @contextmanager

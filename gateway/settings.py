@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,13 @@ class Settings(BaseSettings):
     )
     run_dags_timeout_s: int = _setting(
         3600, "Time limit of a whole `ehe-gateway run-dags`, in seconds."
+    )
+    today: date | None = _setting(
+        None,
+        "Act as if it were this day (YYYY-MM-DD) in every decision that depends on the date "
+        "(agreements in force, who counts as unseen), for a whole process: replays, and tests "
+        "that start the gateway as a subprocess. Audit times stay on the real clock.",
+        "unset (the real date)",
     )
     step_timings: Path | None = _setting(
         None,

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import TEST_DAY
 
 from connectors.registry import CONNECTORS
 
@@ -286,6 +287,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         EHE_DATA_DIR=str(data),
+        EHE_TODAY=TEST_DAY.isoformat(),  # the blocks' answers must not change with the calendar
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         GX_ANALYTICS_ENABLED="False",
     )

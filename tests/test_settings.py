@@ -4,7 +4,9 @@ through ``gateway.settings`` only."""
 from __future__ import annotations
 
 import ast
+import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,21 @@ def test_settings_command_hides_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "hunter2" not in result.output
     assert re.search(r"EHE_INDEX_URL\s+\(set\)", result.output)
     assert re.search(r"EHE_BREAK_GLASS_MINUTES\s+45", result.output)
+
+
+def test_ehe_today_fixes_the_day_for_a_whole_process() -> None:
+    """A gateway started as a subprocess (the doc test's server) acts on the day it is given."""
+    import subprocess
+    import sys
+
+    script = "from gateway import clock; print(clock.today().isoformat())"
+    env = {**os.environ, "EHE_TODAY": "2026-11-29"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "2026-11-29"
+    env.pop("EHE_TODAY")
+    real = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert real.stdout.strip() == datetime.now(UTC).date().isoformat(), "unset: the real day"
