@@ -228,7 +228,8 @@ class Settings(BaseSettings):
     arrival_deadline_hours: float = _setting(
         2.0,
         "Hours after an ingest DAG run's scheduled time by which it should have loaded its "
-        "batches; a run later than this raises a `late_arrival` alert (Airflow deadline alert).",
+        "batches; a run later than this raises a `late_arrival` alert (Airflow deadline alert). "
+        "0: no deadline (Airflow 3.3.2's `airflow dags test` fails a DAG that has one).",
     )
     run_dags_timeout_s: int = _setting(
         3600, "Time limit of a whole `ehe-gateway run-dags`, in seconds."
