@@ -110,7 +110,8 @@ def add_population(session: Session) -> None:
                 HEALTH,
                 "a3",
                 _who("Amelia", "Hart", "2015-03-07"),
-                health={"gp_practice_ods": "B82001", "last_contact_date": "2024-01-01"},
+                health={"gp_practice_ods": "B82001"},
+                contacts=[{"kind": "attended appointment", "on": "2024-01-01"}],
             ),
         ],
     )
@@ -123,7 +124,8 @@ def add_population(session: Session) -> None:
                 HEALTH,
                 "b2",
                 _who("Amelie", "Hart", "2015-03-07"),
-                health={"gp_practice_ods": "B82001", "last_contact_date": "2026-11-01"},
+                health={"gp_practice_ods": "B82001"},
+                contacts=[{"kind": "attended appointment", "on": "2026-11-01"}],
             ),
         ],
     )

@@ -104,7 +104,8 @@ def test_published_pds_patients_keep_nhs_number_gp_and_restriction(
     assert plain.identity.nhs_number == "9000000009"
     assert plain.identity.nhs_number_verification == "01"
     assert plain.health is not None and plain.health.gp_practice_ods == "Y12345"
-    assert plain.health.last_contact_kind == "demographic update"
+    # No Encounter, no contact: meta.lastUpdated (an update, an export) is never one.
+    assert plain.contacts == [] and plain.health.last_contact_date is None
     assert restricted.identity.restricted is True and plain.identity.restricted is False
 
 
@@ -284,8 +285,7 @@ def test_ingest_into_the_index_then_nothing_new(
         rows = {r.record_id: r for r in session.scalars(select(SourceRecord))}
         bookmark = read_bookmark(session, SOURCE)
     seen = rows[patients[0]["id"]].payload
-    assert seen["health"]["last_contact_kind"] == "encounter (AMB)"
-    assert seen["health"]["last_contact_date"] == "2026-10-02"
+    assert seen["contacts"] == [{"kind": "finished encounter", "on": "2026-10-02"}]
     assert seen["health"]["gp_practice_ods"]
     assert seen["identity"]["nhs_number_verification"] == "01"
     assert rows[patients[5]["id"]].restricted is True

@@ -19,7 +19,8 @@ NO_GP = "no registered GP known"
 OPEN_NO_PLAN = "open to social care now (a referral or assessment, no plan)"
 
 
-def _record(agency: str, **facts: Any) -> CanonicalRecord:
+def _record(agency: str, *, seen: list[str] = (), **facts: Any) -> CanonicalRecord:
+    """A record of ``agency`` with these facts, showing a contact on each day in ``seen``."""
     return CanonicalRecord.model_validate(
         {
             "provenance": {
@@ -31,6 +32,7 @@ def _record(agency: str, **facts: Any) -> CanonicalRecord:
             "agency": agency,
             "identity": {},
             agency: facts,
+            "contacts": [{"kind": "a contact", "on": day} for day in seen],
         }
     )
 
@@ -57,10 +59,12 @@ def test_removed_from_roll_while_known_to_social_care_and_not_seen() -> None:
         enrolments=[
             {"entry_date": "2020-09-01", "leaving_date": "2026-03-01", "leaving_reason": "EHE"}
         ],
+        seen=["2026-03-01"],
     )
     social = _record(
         "social_care",
         child_in_need=[{"start_date": "2025-06-01", "end_date": "2026-04-01"}],
+        seen=["2026-04-01"],
     )
     entry = _entry([school, social])
     assert entry is not None and entry.removed_to_home_education
@@ -89,6 +93,7 @@ def test_a_destination_of_home_education_counts_as_removed_to_it() -> None:
         enrolments=[
             {"entry_date": "2020-09-01", "leaving_date": "2026-10-01", "destination": "EHE"}
         ],
+        seen=["2026-10-01"],
     )
     entry = _entry([school])
     assert entry is not None and entry.removed_to_home_education and not entry.unseen
@@ -109,7 +114,7 @@ def test_protection_plan_open_case_and_missing_education_are_concerns() -> None:
 
 def test_recent_health_contact_clears_not_seen_and_a_school_leaver_is_not_ehe() -> None:
     register = _record("education", ehe=[{"registered_on": "2026-09-01"}])
-    health = _record("health", gp_practice_ods="B82099", last_contact_date="2026-10-01")
+    health = _record("health", gp_practice_ods="B82099", seen=["2026-10-01"])
     assert _reasons([register, health]) == []
     assert _reasons([register, health], months=1) == ["no agency has seen the child"]
     moved = _record(

@@ -36,8 +36,9 @@ from connectors.health.fhir_patients import validate_patient
 from gateway.errors import FatalConfigError
 
 CONTACT_KEY = "ehe_last_encounter"
-# Encounters that show a child was actually seen (not planned, cancelled or entered in error).
-CONTACT_STATUSES = frozenset({"arrived", "triaged", "in-progress", "onleave", "finished"})
+# Encounters that show a child was seen: finished, with a period (not planned, cancelled,
+# entered in error, nor one still under way whose end is not known).
+CONTACT_STATUSES = frozenset({"finished"})
 SCHEMA = {
     "type": "object",
     "required": ["resourceType", "id"],

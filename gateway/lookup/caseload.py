@@ -17,6 +17,7 @@ from datetime import date
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from gateway.lookup.contacts import last_contact, unseen_since
 from gateway.lookup.summary import summarise
 from gateway.model import CanonicalRecord, Episode
 from gateway.model.summary import SECTIONS, ChildSummary
@@ -76,6 +77,7 @@ class CaseloadEntry(BaseModel):
     last_health_contact: date | None = None
     last_seen_by_any_agency: date | None = None
     last_seen_by: str | None = None  # the agency that recorded that contact
+    last_seen_kind: str | None = None  # what the contact was (a visit, an attended appointment)
     unseen: bool | None = None  # None: the clause shares no agency's contact dates
     removed_while_known_to_social_care: bool | None = None
     known_to: list[str] = []
@@ -86,7 +88,7 @@ class CaseloadEntry(BaseModel):
 CONTACT_FIELDS = {
     "health": "health.last_contact_date",
     "education": "education.left_roll_on",
-    "social_care": "social_care.latest_referral_on",
+    "social_care": "social_care.last_contact_on",
 }
 REMOVAL_FIELDS = ("education.left_roll_on", "education.leaving_reason")
 
@@ -156,29 +158,6 @@ def _episodes(records: list[CanonicalRecord]) -> list[Episode]:
     return every
 
 
-def _last_seen(
-    records: list[CanonicalRecord], agencies: frozenset[str]
-) -> tuple[date | None, str | None]:
-    """The latest contact any of ``agencies`` recorded with the child, and which agency."""
-    seen: list[tuple[date, str]] = []
-    for record in records:
-        if "health" in agencies and record.health is not None and record.health.last_contact_date:
-            seen.append((record.health.last_contact_date, "health"))
-        if "education" in agencies and record.education is not None:
-            for e in record.education.enrolments:
-                seen += [(d, "education") for d in (e.entry_date, e.leaving_date) if d]
-        if "social_care" in agencies:
-            seen += [
-                (d, "social_care")
-                for e in _episodes([record])
-                for d in (e.start_date, e.end_date)
-                if d
-            ]
-    if not seen:
-        return None, None
-    return max(seen)
-
-
 def _known_to_social_care_by(summary: ChildSummary, records: list[CanonicalRecord]) -> bool:
     """Known to social care on or before the day the child left the roll (or open now)."""
     left_on = summary.education.left_roll_on
@@ -224,12 +203,9 @@ def caseload_entry(
         and "social_care" in contact_agencies
         and _known_to_social_care_by(full, visible)
     )
-    last_seen, seen_by = _last_seen(visible, contact_agencies)
-    unseen = (
-        (last_seen is None or last_seen < months_before(today, unseen_months))
-        if contact_agencies
-        else None
-    )
+    seen = last_contact(visible, contact_agencies)
+    last_seen = seen.on if seen else None
+    unseen = unseen_since(seen, months_before(today, unseen_months)) if contact_agencies else None
     concern, reasons = _concern(
         summary,
         removed_while_known=removed_while_known,
@@ -253,7 +229,8 @@ def caseload_entry(
         gp_practice_ods=summary.health.gp_practice_ods,
         last_health_contact=summary.health.last_contact_date,
         last_seen_by_any_agency=last_seen,
-        last_seen_by=seen_by,
+        last_seen_by=seen.agency if seen else None,
+        last_seen_kind=seen.kind if seen else None,
         unseen=unseen,
         removed_while_known_to_social_care=removed_while_known,
         known_to=summary.known_to,

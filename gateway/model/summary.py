@@ -25,7 +25,9 @@ class EducationSummary(BaseModel):
 class HealthSummary(BaseModel):
     known: bool = False
     gp_practice_ods: str | None = None
+    # The latest real health contact (an attendance, an admission, a finished encounter).
     last_contact_date: date | None = None
+    last_contact_kind: str | None = None
 
 
 class SocialCareSummary(BaseModel):
@@ -37,6 +39,9 @@ class SocialCareSummary(BaseModel):
     child_in_need: str = "never"
     child_protection_plan: str = "never"
     looked_after: str = "never"
+    # The latest real social care contact (a visit, an assessment, a plan review).
+    last_contact_on: date | None = None
+    last_contact_kind: str | None = None
 
 
 class ChildSummary(BaseModel):
