@@ -16,6 +16,7 @@ from gateway.model.summary import (
     ChildSummary,
     EducationSummary,
     HealthSummary,
+    HeldRecordNotice,
     SocialCareSummary,
 )
 
@@ -30,12 +31,17 @@ class ChildRef(Protocol):
     def restricted(self) -> bool: ...
 
 
-def summarise(child: ChildRef, records: list[CanonicalRecord]) -> ChildSummary:
+def summarise(
+    child: ChildRef, records: list[CanonicalRecord], held: list[HeldRecordNotice] | None = None
+) -> ChildSummary:
+    """The summary of these records (those of the agencies a clause covers), with the notices
+    of held records (``held``: already limited to the same agencies)."""
     agencies = sorted({r.agency for r in records})
     return ChildSummary(
         child_id=child.child_id,
         restricted=child.restricted,
         known_to=agencies,
+        held_records=held or [],
         education=_education(records),
         health=_health(records),
         social_care=_social_care(records),
