@@ -95,6 +95,7 @@ def add_population(session: Session) -> None:
                 "a1",
                 _who("Amelia", "Hart", "2015-03-07"),
                 education=_ehe("2026-01-12", "2026-01-10"),
+                contacts=[{"kind": "last day on roll", "on": "2026-01-10"}],
             ),
             record(
                 CARE,
@@ -150,6 +151,7 @@ def add_population(session: Session) -> None:
                 "d1",
                 _who("Ruby", "Lane", "2014-02-02"),
                 education=_ehe(None, "2026-06-01"),
+                contacts=[{"kind": "last day on roll", "on": "2026-06-01"}],
             ),
         ],
     )

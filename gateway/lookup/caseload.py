@@ -324,7 +324,8 @@ def _unseen_words(code: str, seen: SeenContact | None, months: int) -> tuple[str
     if seen is None:
         since = "no contact on record"
     else:
-        since = f"last {seen.kind} ({words(seen.agency).lower()}) on {long_date(seen.on)}"
+        agency = words(seen.agency).lower()
+        since = f"last contact: {seen.kind}, {agency}, {long_date(seen.on)}"
     return code, CASELOAD_REASONS[code].format(months=months, since=since)
 
 

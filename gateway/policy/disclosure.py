@@ -32,9 +32,11 @@ from gateway.store.tables import BreakGlass
 LOCATION_FIELDS = frozenset(
     {"education.last_school", "health.gp_practice_ods", "social_care.lead_team"}
 )
-# That the child exists, which agencies know them, and which hold a record about them back
-# (agency and date only): shown to anyone a clause covers, for the agencies it covers.
-EXISTENCE_FIELDS = frozenset({"child_id", "restricted", "known_to", "held_records"})
+EXISTENCE_FIELDS = frozenset({"child_id", "restricted", "known_to"})
+# That an agency holds a record about the child back (agency and date, never content): shown
+# to anyone a clause covers, for the agencies it covers; not for a restricted child, whose
+# answer is existence and whom to contact only.
+NOTICE_FIELDS = frozenset({"held_records"})
 ALL_AGENCIES = frozenset({"education", "health", "social_care"})
 
 
@@ -181,7 +183,8 @@ def lookup_event(
 
 
 def _allowed(decision: SharingDecision, override: BreakGlass | None, restricted: bool) -> set[str]:
-    allowed = set(EXISTENCE_FIELDS) | (decision.fields if override is None else _every_field())
+    allowed = set(EXISTENCE_FIELDS | NOTICE_FIELDS)
+    allowed |= decision.fields if override is None else _every_field()
     if restricted:
         allowed -= LOCATION_FIELDS
         if override is None:
