@@ -106,11 +106,12 @@ def _judge(url: str, ground_truth: Path, contact_truth: Path, children: int, bui
     for months in (3, 6):
         missed += _unseen_figures(open_rows, truth_of, last, split, months)
     known = [e for e in open_rows if truth_of.get(e.child_id, set()) & social]
-    shown = [e for e in known if e.social_care not in (None, "never") or e.held_records]
+    held = [e for e in known if any(n.agency == "social_care" for n in e.held_records)]
+    shown = [e for e in known if e.social_care not in (None, "never") or e in held]
     missed += len(shown) < len(known)
     print(
         f"known to social care: {len(shown)} of {len(known)} shown as known or held "
-        f"({len(shown) / max(len(known), 1):.1%})"
+        f"({len(shown) / max(len(known), 1):.1%}; {len(held)} with a social care record held)"
     )
     must = [
         e

@@ -71,15 +71,21 @@ def held_site(index_url: str, data_dir: Path) -> Iterator[str]:
         yield base
 
 
+def _officer(browser: Browser, site: str, shots: Path) -> Visit:  # noqa: F811
+    """An EHE officer signed in, on a desktop-sized page that runs no JavaScript."""
+    visit = Visit(browser.new_page(viewport=DESKTOP, java_script_enabled=False), shots)
+    visit.sign_in(site, "Erin Ellis")
+    return visit
+
+
 def test_the_caseload_in_bands_with_reasons_filters_and_pages(
     browser: Browser,  # noqa: F811
     populated_site: str,
     index_url: str,
     tmp_path: Path,
 ) -> None:
-    visit = Visit(browser.new_page(viewport=DESKTOP, java_script_enabled=False), tmp_path)
+    visit = _officer(browser, populated_site, tmp_path)
     page = visit.page
-    visit.sign_in(populated_site, "Erin Ellis")
     page.get_by_role("link", name="EHE caseload").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("EHE caseload")
     rows = page.locator("tbody tr")
@@ -126,9 +132,8 @@ def test_the_summary_leads_with_plan_open_case_last_seen_and_held_records(
     index_url: str,
     tmp_path: Path,
 ) -> None:
-    visit = Visit(browser.new_page(viewport=DESKTOP, java_script_enabled=False), tmp_path)
+    visit = _officer(browser, held_site, tmp_path)
     page = visit.page
-    visit.sign_in(held_site, "Erin Ellis")
     visit.look_up("C-A", "EHE suitability enquiry / children missing education")
     first = page.locator("#what-matters li")
     expect(first.first).to_contain_text("On a child protection plan now")
@@ -157,9 +162,8 @@ def test_no_match_names_the_sources_searched_and_offers_the_name_search(
     index_url: str,
     tmp_path: Path,
 ) -> None:
-    visit = Visit(browser.new_page(viewport=DESKTOP, java_script_enabled=False), tmp_path)
+    visit = _officer(browser, populated_site, tmp_path)
     page = visit.page
-    visit.sign_in(populated_site, "Erin Ellis")
     visit.look_up(HELD_NHS, "EHE suitability enquiry / children missing education")
     expect(page).to_have_title("No child in the index has this NHS number" + SUFFIX)
     sources = page.locator("#sources-searched tbody tr")
