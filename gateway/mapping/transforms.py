@@ -530,10 +530,13 @@ def hl7_contacts(message: Any) -> list[dict[str, Any]]:
 
 @transform("fhir_encounter_contacts")
 def fhir_encounter_contacts(encounter: Any) -> list[dict[str, Any]]:
-    """The latest finished Encounter the FHIR API connector folded in (``ehe_last_encounter``)."""
-    if not encounter or encounter.get("status") != "finished":
+    """The latest finished Encounter or fulfilled Appointment the FHIR API connector folded in
+    (``ehe_last_encounter``)."""
+    status = (encounter or {}).get("status")
+    kinds = {"finished": "finished encounter", "fulfilled": "attended appointment"}
+    if status not in kinds:
         return []
-    return _contacts("finished encounter", [parse_date(encounter.get("date"))])
+    return _contacts(kinds[status], [parse_date(encounter.get("date"))])
 
 
 # Case-management involvements that are contacts, and their kind in words.
