@@ -1,8 +1,9 @@
 """FHIR R4 REST API: Patients, and the Encounters and Appointments that show when a child was
 last seen (a finished Encounter, a fulfilled Appointment).
 
-``extract`` searches Patient, Encounter and Appointment by ``_lastUpdated`` from the bookmark on, pages
-through the searchset Bundles, fetches the Patient of any Encounter whose Patient did not change,
+``extract`` searches Patient, Encounter and Appointment by ``_lastUpdated`` from the bookmark on,
+pages through the searchset Bundles, fetches the Patient of any Encounter (or Appointment) whose
+Patient did not change,
 and writes everything it read as one NDJSON file for landing. The bookmark it returns is the
 latest ``meta.lastUpdated`` it saw and the versions it read at that instant
 (``{"at": ..., "seen": ["Patient/p1/_history/2", ...]}``). The search is inclusive (``ge``), so
