@@ -296,7 +296,9 @@ def _held_records(session: Session, values: set[str]) -> list[tuple[CanonicalRec
     if len(values) <= SEARCH_HELD_BY_TEXT:
         if not values:
             return []
-        query = query.where(or_(*(HeldRecord.payload.contains(v) for v in sorted(values))))
+        query = query.where(
+            or_(*(HeldRecord.payload.contains(v, autoescape=True) for v in sorted(values)))
+        )
     found = []
     for payload, created_at in session.execute(query):
         try:
@@ -310,20 +312,27 @@ def held_notices(
     session: Session, children: dict[str, list[CanonicalRecord]]
 ) -> dict[str, list[HeldNotice]]:
     """For each child (by id, with its current records), the records about it held back:
-    a quarantined record sharing one of its identifiers (and not a record it already has),
-    and an open review pair one side of which is its record."""
+    a quarantined record sharing one of its identifiers (not a record it already has, nor one
+    whose birth date is none of the child's: a sibling's number copied in), and an open review
+    pair one side of which is its record."""
     owners: dict[tuple[str, str], set[str]] = {}
     own_records: dict[tuple[str, str], str] = {}
+    births: dict[str, set[date]] = {}
     for child_id, records in children.items():
         for record in records:
             own_records[(record.provenance.source, record.provenance.record_id)] = child_id
+            if record.identity.birth_date:
+                births.setdefault(child_id, set()).add(record.identity.birth_date)
             for key in _identifier_keys(record):
                 owners.setdefault(key, set()).add(child_id)
     notices: dict[str, set[HeldNotice]] = {}
     for held, since in _held_records(session, {value for _, value in owners}):
         mine = (held.provenance.source, held.provenance.record_id)
+        born = held.identity.birth_date
         for child_id in set().union(*(owners.get(k, set()) for k in _identifier_keys(held))):
-            if own_records.get(mine) != child_id:
+            # A sibling's number copied into the held record: its birth date says so.
+            other_child = born is not None and child_id in births and born not in births[child_id]
+            if own_records.get(mine) != child_id and not other_child:
                 notice = HeldNotice(held.agency, held.provenance.source, since, "held")
                 notices.setdefault(child_id, set()).add(notice)
     for child_id, source, since in _open_reviews(session, own_records):

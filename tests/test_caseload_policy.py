@@ -74,6 +74,28 @@ def test_held_records_and_review_pairs_are_notices_without_content(index_url: st
     assert others == {}, "another child's held record is not this child's"
 
 
+def test_a_held_record_with_another_birth_date_is_not_this_childs(index_url: str) -> None:
+    """A sibling's NHS number copied into a held record: the birth date tells them apart."""
+    with session_factory(index_url).begin() as session:
+        _add_held_child(session)
+        sibling = record(CARE, "P-sib", {"nhs_number": NHS, "birth_date": "2011-01-09"})
+        session.add(
+            HeldRecord(
+                batch_id="b-held",
+                source=CARE,
+                item_key="P-sib",
+                stage="validation",
+                status="quarantined",
+                reasons=[],
+                payload=json.dumps(sibling),
+            )
+        )
+    with session_factory(index_url)() as session:
+        child = child_with_records(session, "C-H")
+    assert child is not None
+    assert [n.why for n in child.held].count("held") == 1
+
+
 def test_one_view_is_one_audited_request_naming_the_children_on_the_page(
     index_url: str,
 ) -> None:
