@@ -54,7 +54,7 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
     writers.write_fhir_ndjson(
         folders["health__fhir_patient"] / "Patient.ndjson", by_source["health__fhir_patient"]
     )
-    writers.write_adt(
+    messages = writers.write_adt(
         folders["health__hl7v2_adt"] / "adt_feed.hl7",
         by_source["health__hl7v2_adt"],
         histories,
@@ -80,7 +80,9 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
     truth = out / "ground_truth.csv"
     with truth.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["source", "record_id", "child", "family", "twin", "defect"])
+        # items: how many items the source's file holds for the record (an ADT patient's
+        # messages, each a version of the record; one for every other source).
+        writer.writerow(["source", "record_id", "child", "family", "twin", "defect", "items"])
         for source, records in by_source.items():
             for r in records:
                 writer.writerow(
@@ -91,6 +93,7 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
                         r.child.family_key,
                         int(r.child.twin),
                         r.defect or "",
+                        messages.get(r.record_id, 0) if source == "health__hl7v2_adt" else 1,
                     ]
                 )
     contact_truth = _write_contact_truth(

@@ -240,17 +240,20 @@ def _pv1(event: str, stamp: str) -> str:
     return "PV1|1|O"
 
 
-def write_adt(path: Path, records: list[Recorded], histories: Histories) -> None:
+def write_adt(path: Path, records: list[Recorded], histories: Histories) -> dict[str, int]:
     """Each patient's messages in the order they were sent: registration, bookings,
     attendances, admissions and discharges, updates. A record with a defect is one
-    truncated message."""
+    truncated message. Returns how many messages each record id has."""
     number = 0
+    sent: dict[str, int] = {}
     with path.open("w", encoding="utf-8", newline="") as handle:
         for r in records:
             events = [e for e in histories.get(r.child.key, []) if e.agency == "health"]
             for event in events if r.defect is None else events[:1]:
                 number += 1
+                sent[r.record_id] = sent.get(r.record_id, 0) + 1
                 handle.write(adt_message(r, number, event.code, event.on) + "\r\n")
+    return sent
 
 
 def write_case_db(path: Path, records: list[Recorded], histories: Histories) -> None:
