@@ -225,8 +225,12 @@ def caseload_entry(
     if not social_shared:
         social = NOT_SHARED
     contact_agencies = frozenset(a for a, f in CONTACT_FIELDS.items() if facts.allows(f))
+    # Derived from the dates social care's episodes began: shown only where those are shared.
     removed_while_known = bool(
-        removed and social_shared and _known_to_social_care_by(full, visible)
+        removed
+        and social_shared
+        and facts.allows("social_care.latest_referral_on")
+        and _known_to_social_care_by(full, visible)
     )
     seen = last_contact(visible, contact_agencies)
     act_now_months = settings().caseload_act_now_unseen_months
