@@ -24,6 +24,20 @@ TODAY = date(2026, 11, 29)
 NHS = "9434765919"
 
 
+def _held(canonical: dict, since: datetime) -> HeldRecord:  # type: ignore[type-arg]
+    """A canonical record quarantined by validation on ``since``."""
+    return HeldRecord(
+        batch_id="b-held",
+        source=CARE,
+        item_key=canonical["provenance"]["record_id"],
+        stage="validation",
+        status="quarantined",
+        reasons=[],
+        payload=json.dumps(canonical),
+        created_at=since,
+    )
+
+
 def _add_held_child(session) -> None:  # type: ignore[no-untyped-def]
     """C-H on the EHE register; social care's record of him held (no birth date) since
     3 October 2026; and an open review pair between his register record and a health record."""
@@ -33,18 +47,7 @@ def _add_held_child(session) -> None:  # type: ignore[no-untyped-def]
     )
     add_child(session, "C-H", [register])
     held = record(CARE, "P-held", {"family_name": "Hood", "nhs_number": NHS})
-    session.add(
-        HeldRecord(
-            batch_id="b-held",
-            source=CARE,
-            item_key="P-held",
-            stage="validation",
-            status="quarantined",
-            reasons=[],
-            payload=json.dumps(held),
-            created_at=datetime(2026, 10, 3, 7, 0, tzinfo=UTC),
-        )
-    )
+    session.add(_held(held, datetime(2026, 10, 3, 7, 0, tzinfo=UTC)))
     session.add(
         LinkReview(
             left_source=EHE,
@@ -79,17 +82,7 @@ def test_a_held_record_with_another_birth_date_is_not_this_childs(index_url: str
     with session_factory(index_url).begin() as session:
         _add_held_child(session)
         sibling = record(CARE, "P-sib", {"nhs_number": NHS, "birth_date": "2011-01-09"})
-        session.add(
-            HeldRecord(
-                batch_id="b-held",
-                source=CARE,
-                item_key="P-sib",
-                stage="validation",
-                status="quarantined",
-                reasons=[],
-                payload=json.dumps(sibling),
-            )
-        )
+        session.add(_held(sibling, datetime(2026, 10, 4, 7, 0, tzinfo=UTC)))
     with session_factory(index_url)() as session:
         child = child_with_records(session, "C-H")
     assert child is not None
