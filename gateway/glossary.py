@@ -78,6 +78,27 @@ OUTCOMES = {
     "refused_sign_in": "Refused: the identity provider's claims name no role or organisation here",
 }
 
+# Each caseload concern in plain words (``gateway.lookup.caseload``; weights in settings).
+CASELOAD_REASONS = {
+    "plan_now": "On a {plan} now",
+    "looked_after_now": "Looked after by the council now",
+    "removed_while_open": "Removed from a school roll while social care had the case open",
+    "removed_while_known": "Removed from a school roll after social care had known the child",
+    "unseen_no_gp": "No agency has seen the child for over {months} months ({since}), "
+    "and no GP registration is known",
+    "unseen": "No agency has seen the child for over {months} months ({since})",
+    "held_record": "A {agency} record about this child is held for a data-quality check "
+    "since {since}",
+    "review_pair": "A {agency} record that may be this child's is waiting for a person to "
+    "check, since {since}",
+    "open_no_plan": "Social care has the case open now (a referral or assessment, no plan)",
+    "missing_education": "On the children missing education list",
+    "plan_before": "Had a child protection plan before",
+    "looked_after_before": "Was looked after before",
+    "cin_before": "Was a child in need before",
+    "no_gp": "No GP registration known",
+}
+
 
 def _tables() -> dict[str, str]:
     table: dict[str, str] = {}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -29,14 +30,17 @@ from sqlalchemy import (
     bindparam,
     cast,
     exists,
+    or_,
     select,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.orm import Session
 
+from gateway.identifiers import is_valid_nhs_number, is_valid_upn
 from gateway.model import CanonicalRecord
-from gateway.store.tables import Child, Link, SourceRecord
+from gateway.store.tables import Child, HeldRecord, Link, LinkReview, SourceRecord
 
 CHUNK = 500
 
@@ -113,13 +117,26 @@ def resolve_child(session: Session, child_id: str) -> Child | None:
 
 
 @dataclass(frozen=True)
+class HeldNotice:
+    """A record about a child that the index holds back, without its content: which agency
+    and source, since when, and why ("held": quarantined for a data-quality check; "review":
+    a possible match waiting for a person)."""
+
+    agency: str
+    source: str
+    since: date
+    why: str
+
+
+@dataclass(frozen=True)
 class FoundChild:
-    """A child (the survivor, if it was merged), its stored restricted verdict, and the current
-    versions of its records linked as a MATCH, read at once."""
+    """A child (the survivor, if it was merged), its stored restricted verdict, the current
+    versions of its records linked as a MATCH, and the records about it held back."""
 
     child_id: str
     restricted: bool
     records: list[CanonicalRecord]
+    held: tuple[HeldNotice, ...] = ()
 
     @property
     def known_to(self) -> list[str]:
@@ -171,7 +188,8 @@ def child_with_records(session: Session, child_id: str) -> FoundChild | None:
             wanted = merged_into
             continue
         records = [CanonicalRecord.model_validate_json(r[3]) for r in rows if r[3] is not None]
-        return FoundChild(found, bool(restricted), records)
+        held = held_notices(session, {found: records}).get(found, [])
+        return FoundChild(found, bool(restricted), records, tuple(held))
 
 
 def educated_children(session: Session) -> list[FoundChild]:
@@ -194,7 +212,11 @@ def educated_children(session: Session) -> list[FoundChild]:
         _, records = found.setdefault(child_id, (bool(restricted), []))
         if payload is not None:
             records.append(CanonicalRecord.model_validate_json(payload))
-    return [FoundChild(c, restricted, records) for c, (restricted, records) in found.items()]
+    held = held_notices(session, {c: records for c, (_, records) in found.items()})
+    return [
+        FoundChild(c, restricted, records, tuple(held.get(c, ())))
+        for c, (restricted, records) in found.items()
+    ]
 
 
 def find_child_id(
@@ -245,3 +267,102 @@ def record_restricted(session: Session, source: str, record_id: str) -> bool:
     )
     labels = [*session.scalars(own), *session.scalars(linked)]
     return any(bool(label) for label in labels)
+
+
+# --- Records held back: quarantined records carrying a child's identifiers, open review pairs --
+
+# A held record's identifiers are read from its payload when it is a canonical record (held by
+# validation); a record held before it could be mapped carries no identifiers this can trust.
+SEARCH_HELD_BY_TEXT = 50  # up to this many identifier values: ask the database for candidates
+
+
+def _identifier_keys(record: CanonicalRecord) -> set[tuple[str, str]]:
+    """The identifiers that say a record is a child's: valid NHS number, valid UPN, local ids."""
+    identity = record.identity
+    keys = {(f"local:{name}", value) for name, value in identity.local_ids.items() if value}
+    if identity.nhs_number and is_valid_nhs_number(identity.nhs_number):
+        keys.add(("nhs", identity.nhs_number))
+    if identity.upn and is_valid_upn(identity.upn):
+        keys.add(("upn", identity.upn))
+    return keys
+
+
+def _held_records(session: Session, values: set[str]) -> list[tuple[CanonicalRecord, date]]:
+    """Quarantined records that are canonical records (with the day each was held), narrowed
+    to those whose text carries one of ``values`` when there are few."""
+    query = select(HeldRecord.payload, HeldRecord.created_at).where(
+        HeldRecord.status == "quarantined", HeldRecord.stage == "validation"
+    )
+    if len(values) <= SEARCH_HELD_BY_TEXT:
+        if not values:
+            return []
+        query = query.where(
+            or_(*(HeldRecord.payload.contains(v, autoescape=True) for v in sorted(values)))
+        )
+    found = []
+    for payload, created_at in session.execute(query):
+        try:
+            found.append((CanonicalRecord.model_validate_json(payload), created_at.date()))
+        except ValueError:
+            continue
+    return found
+
+
+def held_notices(
+    session: Session, children: dict[str, list[CanonicalRecord]]
+) -> dict[str, list[HeldNotice]]:
+    """For each child (by id, with its current records), the records about it held back:
+    a quarantined record sharing one of its identifiers (not a record it already has, nor one
+    whose birth date is none of the child's: a sibling's number copied in), and an open review
+    pair one side of which is its record."""
+    owners: dict[tuple[str, str], set[str]] = {}
+    own_records: dict[tuple[str, str], str] = {}
+    births: dict[str, set[date]] = {}
+    for child_id, records in children.items():
+        for record in records:
+            own_records[(record.provenance.source, record.provenance.record_id)] = child_id
+            if record.identity.birth_date:
+                births.setdefault(child_id, set()).add(record.identity.birth_date)
+            for key in _identifier_keys(record):
+                owners.setdefault(key, set()).add(child_id)
+    notices: dict[str, set[HeldNotice]] = {}
+    for held, since in _held_records(session, {value for _, value in owners}):
+        mine = (held.provenance.source, held.provenance.record_id)
+        born = held.identity.birth_date
+        for child_id in set().union(*(owners.get(k, set()) for k in _identifier_keys(held))):
+            # A sibling's number copied into the held record: its birth date says so.
+            other_child = born is not None and child_id in births and born not in births[child_id]
+            if own_records.get(mine) != child_id and not other_child:
+                notice = HeldNotice(held.agency, held.provenance.source, since, "held")
+                notices.setdefault(child_id, set()).add(notice)
+    for child_id, source, since in _open_reviews(session, own_records):
+        notice = HeldNotice(source.split("__", 1)[0], source, since, "review")
+        notices.setdefault(child_id, set()).add(notice)
+    return {c: sorted(n, key=lambda n: (n.since, n.agency)) for c, n in notices.items()}
+
+
+def _open_reviews(
+    session: Session, own_records: dict[tuple[str, str], str]
+) -> list[tuple[str, str, date]]:
+    """(child, the other record's source, since) for each open review pair touching a child's
+    record (the other record is the one that may be the child's)."""
+    if not own_records:
+        return []
+    query = select(LinkReview).where(LinkReview.status == "open")
+    if len(own_records) <= CHUNK:
+        keys = sorted(own_records)
+        query = query.where(
+            or_(
+                tuple_(LinkReview.left_source, LinkReview.left_record_id).in_(keys),
+                tuple_(LinkReview.right_source, LinkReview.right_record_id).in_(keys),
+            )
+        )
+    found = []
+    for review in session.scalars(query):
+        left = (review.left_source, review.left_record_id)
+        right = (review.right_source, review.right_record_id)
+        for mine, other in ((left, right), (right, left)):
+            child_id = own_records.get(mine)
+            if child_id is not None and own_records.get(other) != child_id:
+                found.append((child_id, other[0], review.created_at.date()))
+    return found

@@ -35,6 +35,33 @@ DEFAULT_AUDIENCE = "ehe-gateway"
 # The MLLP listener's limits when neither its caller nor the environment sets them.
 MLLP_IDLE_TIMEOUT_S = 600.0
 MLLP_MAX_CONNECTIONS = 32
+# How much each caseload concern weighs (``gateway.lookup.caseload``), and why. A child's score
+# is the sum of its concerns' weights; the bands are cut at ``caseload_act_now_score`` and
+# ``caseload_check_score``. The concerns marked "act now" put a child in that band whatever the
+# score (``caseload.ACT_NOW``).
+CASELOAD_WEIGHTS = {
+    # act now: a plan says a child is at risk or in need now; an officer must know first.
+    "plan_now": 8,
+    "looked_after_now": 8,
+    # act now: taken off roll while social care had the case open (a known safeguarding risk).
+    "removed_while_open": 8,
+    # act now: no agency has seen the child for the act-now window and no GP is known.
+    "unseen_no_gp": 8,
+    # check: known to social care before leaving roll, the case now closed.
+    "removed_while_known": 4,
+    # check: nobody has seen the child for the page's window (GP known).
+    "unseen": 4,
+    # check: what an agency knows is held back (held record, possible match waiting).
+    "held_record": 3,
+    "review_pair": 2,
+    "open_no_plan": 3,
+    "missing_education": 3,
+    # routine: history and gaps that matter only beside something else.
+    "plan_before": 2,
+    "looked_after_before": 1,
+    "cin_before": 1,
+    "no_gp": 1,
+}
 
 
 def _setting(default: Any, description: str, shown: str | None = None) -> Any:
@@ -210,6 +237,27 @@ class Settings(BaseSettings):
         MLLP_MAX_CONNECTIONS,
         "Connections the MLLP listener serves at once; one more is closed when accepted.",
     )
+    # The EHE caseload
+    caseload_weights: dict[str, int] = _setting(
+        CASELOAD_WEIGHTS,
+        "Weight of each caseload concern (JSON object; a missing key keeps its default). Plans "
+        "now, looked after now, removed from roll while open to social care, and unseen with "
+        "no GP weigh 8: each alone means act now. Removed while known before and unseen weigh "
+        "4, held records, open cases without a plan and missing education 3, a possible match "
+        "waiting 2: together they call for a check. Past involvement and no GP weigh 1 or 2: "
+        "routine unless something else is wrong.",
+        "see gateway/settings.py CASELOAD_WEIGHTS",
+    )
+    caseload_act_now_score: int = _setting(
+        8, "A caseload score at or above this puts the child in the band 'act now'."
+    )
+    caseload_check_score: int = _setting(
+        3, "A caseload score at or above this (below act now) puts the child in the band 'check'."
+    )
+    caseload_act_now_unseen_months: int = _setting(
+        6, "Months unseen by any agency that, with no GP known, put a child in 'act now'."
+    )
+    caseload_page_size: int = _setting(25, "Children on one page of the caseload.")
     # Orchestration
     dag_retries: int = _setting(
         3, "Retries of a DAG task after a retriable failure (`ehe-gateway run-dags` sets 0)."

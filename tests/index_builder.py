@@ -95,6 +95,7 @@ def add_population(session: Session) -> None:
                 "a1",
                 _who("Amelia", "Hart", "2015-03-07"),
                 education=_ehe("2026-01-12", "2026-01-10"),
+                contacts=[{"kind": "last day on roll", "on": "2026-01-10"}],
             ),
             record(
                 CARE,
@@ -110,7 +111,8 @@ def add_population(session: Session) -> None:
                 HEALTH,
                 "a3",
                 _who("Amelia", "Hart", "2015-03-07"),
-                health={"gp_practice_ods": "B82001", "last_contact_date": "2024-01-01"},
+                health={"gp_practice_ods": "B82001"},
+                contacts=[{"kind": "attended appointment", "on": "2024-01-01"}],
             ),
         ],
     )
@@ -123,7 +125,8 @@ def add_population(session: Session) -> None:
                 HEALTH,
                 "b2",
                 _who("Amelie", "Hart", "2015-03-07"),
-                health={"gp_practice_ods": "B82001", "last_contact_date": "2026-11-01"},
+                health={"gp_practice_ods": "B82001"},
+                contacts=[{"kind": "attended appointment", "on": "2026-11-01"}],
             ),
         ],
     )
@@ -148,6 +151,7 @@ def add_population(session: Session) -> None:
                 "d1",
                 _who("Ruby", "Lane", "2014-02-02"),
                 education=_ehe(None, "2026-06-01"),
+                contacts=[{"kind": "last day on roll", "on": "2026-06-01"}],
             ),
         ],
     )

@@ -40,9 +40,19 @@ def test_caseload_puts_the_most_concerning_first_and_says_why(population: str) -
     first = worklist[0]
     assert first.removed_while_known_to_social_care and first.unseen
     assert first.social_care == "now" and first.child_protection_plan == "current"
-    assert first.reasons[0] == "removed from roll while known to social care"
-    assert any(r.startswith("no agency has seen the child since 2026-01-10") for r in first.reasons)
-    assert worklist[1].reasons == ["no registered GP known"] and not worklist[1].unseen
+    assert first.band == "act now" and first.reasons[0] == "On a child protection plan now"
+    assert "removed_while_open" in first.reason_codes
+    assert (
+        "No agency has seen the child for over 6 months (last contact: last day on roll, "
+        "education, 10 January 2026)"
+    ) in first.reasons
+    assert (first.last_seen_by_any_agency, first.last_seen_kind, first.last_seen_by) == (
+        date(2026, 1, 10),
+        "last day on roll",
+        "education",
+    )
+    assert worklist[1].reasons == ["No GP registration known"] and not worklist[1].unseen
+    assert worklist[1].band == "routine"
     assert worklist[2].concern == 0 and worklist[2].gp_practice_ods == "B82001"
     with session_factory(population)() as session:
         shorter = ehe_caseload(session, today=date(2026, 11, 29), unseen_months=3)

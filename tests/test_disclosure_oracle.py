@@ -50,7 +50,8 @@ def index(index_url: str, data_dir: Path) -> str:
             HEALTH,
             "x3",
             _who(POSTCODE),
-            health={"gp_practice_ods": "B82099", "last_contact_date": "2026-10-20"},
+            health={"gp_practice_ods": "B82099"},
+            contacts=[{"kind": "attended appointment", "on": "2026-10-20"}],
         )
         health["identity"]["restricted"] = True  # the only label: on the health record
         add_child(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.fhir_server import FakeFhirServer, Fault, encounters_for
+from fakes.fhir_server import FakeFhirServer, Fault, appointment_for, encounters_for
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -104,7 +104,8 @@ def test_published_pds_patients_keep_nhs_number_gp_and_restriction(
     assert plain.identity.nhs_number == "9000000009"
     assert plain.identity.nhs_number_verification == "01"
     assert plain.health is not None and plain.health.gp_practice_ods == "Y12345"
-    assert plain.health.last_contact_kind == "demographic update"
+    # No Encounter, no contact: meta.lastUpdated (an update, an export) is never one.
+    assert plain.contacts == [] and plain.health.last_contact_date is None
     assert restricted.identity.restricted is True and plain.identity.restricted is False
 
 
@@ -169,7 +170,37 @@ def test_encounters_give_the_last_contact_and_fetch_unchanged_patients(
         "encounters": 3,
     }
     (orphan,) = [i for i in items if i.record is None]
-    assert orphan.error == "Encounter for a Patient not in this batch" and orphan.raw
+    assert orphan.error == "Encounter or Appointment for a Patient not in this batch"
+    assert orphan.raw
+
+
+def test_a_fulfilled_appointment_is_a_contact_a_missed_one_is_not(
+    server: FakeFhirServer, patients: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    connector = FhirRestConnector(server.config())
+    first, _ = _read(connector, tmp_path)
+    attended, missed = patients[40]["id"], patients[41]["id"]
+    server.put(
+        [
+            *encounters_for(attended, 1, first_day=5),
+            appointment_for(attended, 12),
+            appointment_for(missed, 20, status="noshow"),
+            appointment_for(missed, 21, status="booked"),
+        ]
+    )
+    _, items = _read(connector, tmp_path, first.bookmark)
+    spec = mapping_for(SOURCE)
+    mapped = {
+        i.record["id"]: apply_mapping(spec, i.record, batch_id="b", received_at=RECEIVED).record
+        for i in items
+        if i.record is not None
+    }
+    seen, not_seen = mapped[attended], mapped[missed]
+    assert seen is not None and not_seen is not None
+    assert [(c.kind, c.on.isoformat()) for c in seen.contacts] == [
+        ("attended appointment", "2026-11-12")
+    ]
+    assert not_seen.contacts == []
 
 
 def test_expired_token_is_renewed_before_use(tmp_path: Path) -> None:
@@ -284,8 +315,7 @@ def test_ingest_into_the_index_then_nothing_new(
         rows = {r.record_id: r for r in session.scalars(select(SourceRecord))}
         bookmark = read_bookmark(session, SOURCE)
     seen = rows[patients[0]["id"]].payload
-    assert seen["health"]["last_contact_kind"] == "encounter (AMB)"
-    assert seen["health"]["last_contact_date"] == "2026-10-02"
+    assert seen["contacts"] == [{"kind": "finished encounter", "on": "2026-10-02"}]
     assert seen["health"]["gp_practice_ods"]
     assert seen["identity"]["nhs_number_verification"] == "01"
     assert rows[patients[5]["id"]].restricted is True

@@ -178,8 +178,8 @@ def test_ehe_officer_finds_a_child_and_sees_the_caseload(
     rows = page.locator("tbody tr")
     on_caseload = rows.count()
     assert on_caseload > 5
-    first_concerns = rows.first.locator("td").last
-    expect(first_concerns).to_contain_text("removed from roll")
+    first_band = rows.first.locator("td").first
+    expect(first_band).to_contain_text("Act now")
     visit.check("worklist")
 
     rows.first.get_by_role("button", name="Look up").click()

@@ -290,7 +290,7 @@ def test_the_worklist_is_the_apis_caseload_and_one_audit_entry_names_each_child_
     api = client.get("/api/v1/caseload", headers=bearer("erin.ehe")).json()
     # The restricted child (C-R) comes last: its facts may not order the list.
     assert shown == [e["child_id"] for e in api] == ["C-A", "C-D", "C-B", "C-R"]
-    assert "removed from roll while known to social care" in page.text
+    assert "Removed from a school roll while social care had the case open" in page.text
     views = [e for e in _audit(index_url) if e.action == "caseload"]
     assert len(views) == 2  # the page, then the API: one entry a view
     for view in views:

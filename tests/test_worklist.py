@@ -8,18 +8,25 @@ from typing import Any
 
 from web_support import populate
 
-from gateway.lookup.caseload import CaseloadEntry, caseload_entry, ehe_caseload, months_before
+from gateway.lookup.caseload import (
+    BANDS,
+    CaseloadEntry,
+    caseload_entry,
+    ehe_caseload,
+    months_before,
+)
 from gateway.model import CanonicalRecord
+from gateway.read_model import FoundChild
 from gateway.store.engine import session_factory
-from gateway.store.tables import Child
 
 TODAY = date(2026, 11, 29)
-REMOVED_WHILE_KNOWN = "removed from roll while known to social care"
-NO_GP = "no registered GP known"
-OPEN_NO_PLAN = "open to social care now (a referral or assessment, no plan)"
+REMOVED_WHILE_KNOWN = "removed_while_known"
+NO_GP = "no_gp"
+OPEN_NO_PLAN = "open_no_plan"
 
 
-def _record(agency: str, **facts: Any) -> CanonicalRecord:
+def _record(agency: str, *, seen: list[str] = (), **facts: Any) -> CanonicalRecord:
+    """A record of ``agency`` with these facts, showing a contact on each day in ``seen``."""
     return CanonicalRecord.model_validate(
         {
             "provenance": {
@@ -31,19 +38,22 @@ def _record(agency: str, **facts: Any) -> CanonicalRecord:
             "agency": agency,
             "identity": {},
             agency: facts,
+            "contacts": [{"kind": "a contact", "on": day} for day in seen],
         }
     )
 
 
 def _entry(records: list[CanonicalRecord], months: int = 6) -> CaseloadEntry | None:
-    child = Child(child_id="C-1", restricted=False)
+    child = FoundChild("C-1", False, records)
     return caseload_entry(child, records, today=TODAY, unseen_months=months)
 
 
 def _reasons(records: list[CanonicalRecord], months: int = 6) -> list[str]:
+    """The entry's concerns, as codes (``settings().caseload_weights``), weightiest first."""
     entry = _entry(records, months)
     assert entry is not None, "the child should be on the caseload"
-    return [r.split(":")[0].split(" since")[0] for r in entry.reasons]
+    assert len(entry.reasons) == len(entry.reason_codes)
+    return entry.reason_codes
 
 
 def test_months_before_clamps_to_the_end_of_a_short_month() -> None:
@@ -57,21 +67,25 @@ def test_removed_from_roll_while_known_to_social_care_and_not_seen() -> None:
         enrolments=[
             {"entry_date": "2020-09-01", "leaving_date": "2026-03-01", "leaving_reason": "EHE"}
         ],
+        seen=["2026-03-01"],
     )
     social = _record(
         "social_care",
         child_in_need=[{"start_date": "2025-06-01", "end_date": "2026-04-01"}],
+        seen=["2026-04-01"],
     )
     entry = _entry([school, social])
     assert entry is not None and entry.removed_to_home_education
     assert entry.removed_while_known_to_social_care and entry.unseen
     assert (entry.last_seen_by_any_agency, entry.last_seen_by) == (date(2026, 4, 1), "social_care")
+    # Unseen for six months and no GP known: act now, whatever else.
     assert _reasons([school, social]) == [
+        "unseen_no_gp",
         REMOVED_WHILE_KNOWN,
-        "no agency has seen the child",
-        "child in need before",
-        NO_GP,
+        "cin_before",
     ]
+    assert entry.band == "act now" and entry.last_seen_kind == "a contact"
+    assert entry.reasons[0].startswith("No agency has seen the child for over 6 months")
     # Known to social care only after leaving the roll: not "removed while known".
     later = _record(
         "social_care", referrals=[{"start_date": "2026-05-01", "end_date": "2026-06-01"}]
@@ -80,7 +94,7 @@ def test_removed_from_roll_while_known_to_social_care_and_not_seen() -> None:
     # ... unless the case is open now.
     open_now = _record("social_care", referrals=[{"start_date": "2026-05-01"}])
     reasons = _reasons([school, open_now])
-    assert reasons[0] == REMOVED_WHILE_KNOWN and OPEN_NO_PLAN in reasons
+    assert "removed_while_open" in reasons and OPEN_NO_PLAN in reasons
 
 
 def test_a_destination_of_home_education_counts_as_removed_to_it() -> None:
@@ -89,6 +103,7 @@ def test_a_destination_of_home_education_counts_as_removed_to_it() -> None:
         enrolments=[
             {"entry_date": "2020-09-01", "leaving_date": "2026-10-01", "destination": "EHE"}
         ],
+        seen=["2026-10-01"],
     )
     entry = _entry([school])
     assert entry is not None and entry.removed_to_home_education and not entry.unseen
@@ -102,16 +117,17 @@ def test_protection_plan_open_case_and_missing_education_are_concerns() -> None:
     )
     plan = _record("social_care", child_protection_plans=[{"start_date": "2026-10-01"}])
     reasons = _reasons([register, plan])
-    assert reasons[0] == "child protection plan now"
-    assert "on the children-missing-education list" in reasons
+    assert reasons[0] == "plan_now"
+    assert "missing_education" in reasons
     assert OPEN_NO_PLAN not in reasons  # the plan says it already
 
 
 def test_recent_health_contact_clears_not_seen_and_a_school_leaver_is_not_ehe() -> None:
     register = _record("education", ehe=[{"registered_on": "2026-09-01"}])
-    health = _record("health", gp_practice_ods="B82099", last_contact_date="2026-10-01")
+    health = _record("health", gp_practice_ods="B82099", seen=["2026-10-01"])
     assert _reasons([register, health]) == []
-    assert _reasons([register, health], months=1) == ["no agency has seen the child"]
+    assert _entry([register, health]).band == "routine"  # type: ignore[union-attr]
+    assert _reasons([register, health], months=1) == ["unseen"]
     moved = _record(
         "education", enrolments=[{"leaving_date": "2026-03-01", "leaving_reason": "MOVED"}]
     )
@@ -131,13 +147,24 @@ def test_caseload_over_the_synthetic_index_most_concerning_first(
         assert len(entries) > 10
         # Restricted children come after the rest (their facts may not order the list).
         assert [e.restricted for e in entries] == sorted(e.restricted for e in entries)
-        scores = [e.concern for e in entries if not e.restricted]
-        assert scores == sorted(scores, reverse=True)
+        # Bands in order (act now, check, routine); within a band, the highest score first.
+        open_rows = [e for e in entries if not e.restricted]
+        assert [BANDS.index(e.band) for e in open_rows] == sorted(
+            BANDS.index(e.band) for e in open_rows
+        )
+        for band in BANDS:
+            scores = [e.concern for e in open_rows if e.band == band]
+            assert scores == sorted(scores, reverse=True)
         assert all(e.ehe_status == "registered" or e.removed_to_home_education for e in entries)
         assert entries[0].reasons and all(e.reasons for e in entries if e.concern)
-        flagged = {r for e in entries for r in e.reasons}
-        assert REMOVED_WHILE_KNOWN in flagged
-        assert any(r.startswith("no agency has seen the child") for r in flagged)
+        assert all(e.initials and e.birth_date for e in open_rows), "named as far as allowed"
+        flagged = {r for e in entries for r in e.reason_codes}
+        assert {"removed_while_open", "removed_while_known"} & flagged
+        assert {"unseen", "unseen_no_gp"} & flagged
+        # Every child on a plan now, or unseen for six months with no GP, is in "act now".
+        for e in open_rows:
+            if e.on_a_plan or (e.unseen_act_now_window and e.gp_practice_ods is None):
+                assert e.band == "act now", e.reason_codes
         # A longer "not seen" window flags fewer children, never more.
         lenient = ehe_caseload(session, today=TODAY, unseen_months=24)
     assert sum(e.unseen for e in lenient) < sum(e.unseen for e in entries)

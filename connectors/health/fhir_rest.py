@@ -1,7 +1,9 @@
-"""FHIR R4 REST API: Patients, and the Encounters that show when a child was last seen.
+"""FHIR R4 REST API: Patients, and the Encounters and Appointments that show when a child was
+last seen (a finished Encounter, a fulfilled Appointment).
 
-``extract`` searches Patient and Encounter by ``_lastUpdated`` from the bookmark on, pages
-through the searchset Bundles, fetches the Patient of any Encounter whose Patient did not change,
+``extract`` searches Patient, Encounter and Appointment by ``_lastUpdated`` from the bookmark on,
+pages through the searchset Bundles, fetches the Patient of any Encounter (or Appointment) whose
+Patient did not change,
 and writes everything it read as one NDJSON file for landing. The bookmark it returns is the
 latest ``meta.lastUpdated`` it saw and the versions it read at that instant
 (``{"at": ..., "seen": ["Patient/p1/_history/2", ...]}``). The search is inclusive (``ge``), so
@@ -36,8 +38,11 @@ from connectors.health.fhir_patients import validate_patient
 from gateway.errors import FatalConfigError
 
 CONTACT_KEY = "ehe_last_encounter"
-# Encounters that show a child was actually seen (not planned, cancelled or entered in error).
-CONTACT_STATUSES = frozenset({"arrived", "triaged", "in-progress", "onleave", "finished"})
+# Encounters and Appointments that show a child was seen: a finished Encounter (with its
+# period) or a fulfilled Appointment; never one planned, booked, cancelled, missed (noshow),
+# entered in error, nor one still under way whose end is not known.
+CONTACT_STATUSES = frozenset({"finished", "fulfilled"})
+CONTACT_RESOURCES = ("Encounter", "Appointment")
 SCHEMA = {
     "type": "object",
     "required": ["resourceType", "id"],
@@ -106,6 +111,7 @@ class FhirRestConnector(Connector):
                 for n, r in enumerate(unseen(client.search("Patient", params)))
             }
             encounters = list(unseen(client.search("Encounter", params)))
+            encounters += unseen(client.search("Appointment", params))
             for patient_id in sorted(_subjects(encounters) - patients.keys()):
                 found = client.read("Patient", patient_id)
                 if found is not None:
@@ -136,7 +142,9 @@ class FhirRestConnector(Connector):
         for position, (line, subject) in encounters.items():
             if subject not in seen:
                 yield Extracted(
-                    position, error="Encounter for a Patient not in this batch", raw=line
+                    position,
+                    error="Encounter or Appointment for a Patient not in this batch",
+                    raw=line,
                 )
 
     def _client(self) -> FhirClient:
@@ -163,18 +171,20 @@ def _encounters(
     contacts: dict[str, dict[str, Any]] = {}
     valid: dict[str, tuple[str, str]] = {}
     invalid: dict[str, str] = {}
-    from fhir.resources.R4B.encounter import Encounter  # on first use, not when listed
+    from fhir.resources.R4B.appointment import Appointment  # on first use, not when listed
+    from fhir.resources.R4B.encounter import Encounter
 
     for position, line in _lines(path):
-        if _resource_type(line) != "Encounter":
+        kind = _resource_type(line)
+        if kind not in CONTACT_RESOURCES:
             continue
         try:
-            Encounter.model_validate_json(line)
+            (Encounter if kind == "Encounter" else Appointment).model_validate_json(line)
         except ValidationError as exc:
-            invalid[position] = _fhir_error("Encounter", exc)
+            invalid[position] = _fhir_error(str(kind), exc)
             continue
         encounter = json.loads(line)
-        subject = _patient_id((encounter.get("subject") or {}).get("reference"))
+        subject = _subject(encounter)
         valid[position] = (line, subject or "")
         if subject:
             _fold_contact(contacts, subject, encounter)
@@ -214,9 +224,17 @@ def _patient_id(reference: Any) -> str | None:
     return tail.split("/", 1)[0] or None
 
 
+def _subject(resource: dict[str, Any]) -> str | None:
+    """The Patient an Encounter is about (``subject``), or who attended an Appointment (the
+    participant whose actor is a Patient)."""
+    if resource.get("resourceType") == "Appointment":
+        actors = (p.get("actor") or {} for p in resource.get("participant") or [])
+        return next((i for i in (_patient_id(a.get("reference")) for a in actors) if i), None)
+    return _patient_id((resource.get("subject") or {}).get("reference"))
+
+
 def _subjects(encounters: list[dict[str, Any]]) -> set[str]:
-    found = (_patient_id((e.get("subject") or {}).get("reference")) for e in encounters)
-    return {patient_id for patient_id in found if patient_id}
+    return {patient_id for patient_id in map(_subject, encounters) if patient_id}
 
 
 def _fold_contact(
@@ -225,7 +243,7 @@ def _fold_contact(
     """Keep the latest real contact of a Patient: the date, the class and how many there were."""
     if encounter.get("status") not in CONTACT_STATUSES:
         return
-    period = encounter.get("period") or {}
+    period = encounter.get("period") or encounter  # an Appointment has start and end itself
     when = period.get("end") or period.get("start")
     if not when:
         return

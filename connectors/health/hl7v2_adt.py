@@ -76,10 +76,11 @@ SCHEMA = {
 # The fields the index needs, by segment; the first occurrence of a segment wins.
 NEEDED_FIELDS: dict[str, tuple[int, ...]] = {
     "MSH": (7, 9, 10, 12),
-    "EVN": (1, 2),
+    "EVN": (1, 2, 6),  # 6: when the event occurred (a contact's day, where it is one)
     "PID": (3, 5, 7, 8, 11, 13),  # 13: checked for form only (the index keeps no phones)
     "PD1": (3,),
     "MRG": (1,),
+    "PV1": (44, 45),  # admit and discharge date/time (a contact's day)
 }
 MLLP_START, MLLP_END = b"\x0b", b"\x1c\r"
 # A message starts at MSH and its field separator (``|`` nearly always; any other punctuation

@@ -34,6 +34,7 @@ def synth(
     for source, count in result.records.items():
         typer.echo(f"  {source:28} {count:>7} records")
     typer.echo(f"  ground truth: {result.ground_truth}")
+    typer.echo(f"  last real contact of each child: {result.contact_truth}")
 
 
 @db_app.command("upgrade")

@@ -1,12 +1,14 @@
 """The EHE caseload: every child home educated or removed from roll to home education, with
-who else knows them, sorted so the most concerning come first, each with the reasons why.
+who else knows them, in bands an officer can act on, each with its reasons in plain words.
 
-A plain function over the index (``ehe_caseload``); the API and the web pages render it.
-The concerns, weightiest first: removed from roll while known to social care (an episode that
-began on or before the leaving day, or a case open now); a child protection plan, looked
-after or child in need (now or before); no agency has seen the child for ``unseen_months``
-calendar months; open to social care now without a plan (a referral or assessment); on the
-children-missing-education list; no registered GP known.
+A plain function over the read model (``ehe_caseload``); the policy point
+(``gateway.policy.listings.audited_caseload``) filters, pages and audits it, and the API and
+the web pages render it. Each concern has a code, a weight (``settings().caseload_weights``,
+documented there) and plain words (``gateway.glossary.CASELOAD_REASONS``). Bands: "act now"
+(a plan or looked after now, removed from roll while open to social care, unseen for
+``caseload_act_now_unseen_months`` with no GP; or a score at or above the act-now score),
+"check" (a score at or above the check score), "routine". "Unseen" is measured from real
+contacts only (``gateway.lookup.contacts``), and names the kind and the agency of the last.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from datetime import date
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from gateway.glossary import CASELOAD_REASONS, long_date, words
+from gateway.lookup.contacts import SeenContact, last_contact, unseen_since
 from gateway.lookup.summary import summarise
 from gateway.model import CanonicalRecord, Episode
-from gateway.model.summary import SECTIONS, ChildSummary
+from gateway.model.summary import SECTIONS, ChildSummary, HeldRecordNotice, SocialCareSummary
 from gateway.read_model import FoundChild, educated_children
+from gateway.settings import CASELOAD_WEIGHTS, settings
 
 NOT_SHARED = "not shared"
 
@@ -52,6 +57,9 @@ def withhold(summary: ChildSummary, shared: SharedFacts) -> ChildSummary:
 
 
 EHE_LEAVING_REASONS = ("EHE", "ELECTIVE HOME EDUCATION", "HOME EDUCATION")
+BANDS = ("act now", "check", "routine")
+# Concerns that put a child in "act now" whatever the score.
+ACT_NOW = frozenset({"plan_now", "looked_after_now", "removed_while_open", "unseen_no_gp"})
 
 
 class CaseloadEntry(BaseModel):
@@ -61,8 +69,12 @@ class CaseloadEntry(BaseModel):
     child_id: str
     restricted: bool
     notice: str | None = None
+    band: str | None = None  # "act now", "check" or "routine"
     concern: int | None = None
-    reasons: list[str] = []
+    reasons: list[str] = []  # plain words, weightiest first
+    reason_codes: list[str] = []  # the same, as codes (``settings().caseload_weights``)
+    initials: str | None = None  # from the LA's own education records
+    birth_date: date | None = None
     ehe_status: str | None = None
     ehe_registered_on: date | None = None
     left_roll_on: date | None = None
@@ -76,9 +88,17 @@ class CaseloadEntry(BaseModel):
     last_health_contact: date | None = None
     last_seen_by_any_agency: date | None = None
     last_seen_by: str | None = None  # the agency that recorded that contact
+    last_seen_kind: str | None = None  # what the contact was (a visit, an attended appointment)
     unseen: bool | None = None  # None: the clause shares no agency's contact dates
+    unseen_act_now_window: bool | None = None  # unseen for the act-now window
     removed_while_known_to_social_care: bool | None = None
+    held_records: list[HeldRecordNotice] = []
     known_to: list[str] = []
+    gp_shared: bool = False  # whether the clause shares the GP practice (so "no GP" is known)
+
+    @property
+    def on_a_plan(self) -> bool:
+        return "current" in (self.child_protection_plan, self.child_in_need, self.looked_after)
 
 
 # A caseload fact derived from the summary may be shown only where the clause shares every
@@ -86,7 +106,7 @@ class CaseloadEntry(BaseModel):
 CONTACT_FIELDS = {
     "health": "health.last_contact_date",
     "education": "education.left_roll_on",
-    "social_care": "social_care.latest_referral_on",
+    "social_care": "social_care.last_contact_on",
 }
 REMOVAL_FIELDS = ("education.left_roll_on", "education.leaving_reason")
 
@@ -99,27 +119,32 @@ def ehe_caseload(
     limit: int | None = None,
     shared: SharedFacts | None = None,
 ) -> list[CaseloadEntry]:
-    """The worklist: most concerning first (then longest unseen), each with why; restricted
-    children after the rest (their facts may not order the list).
+    """The worklist: act now first, then check, then routine; within a band the highest score
+    (then the longest unseen) first; restricted children after the rest (their facts may not
+    order the list).
 
     ``shared`` (from the agreement clause) limits the agencies and summary fields the list is
     built from: a fact withheld, or derived from one withheld, is shown as "not shared" and
-    never feeds the score or the reasons."""
+    never feeds the score, the band or the reasons."""
     facts = shared or SharedFacts()
     entries = [
         caseload_entry(child, child.records, today=today, unseen_months=unseen_months, shared=facts)
         for child in educated_children(session)
     ]
     worklist = [e for e in entries if e is not None]
-    worklist.sort(
-        key=lambda e: (
-            e.restricted,
-            -(e.concern or 0),
-            e.last_seen_by_any_agency or date.min,
-            e.child_id,
-        )
-    )
+    worklist.sort(key=_order)
     return worklist[:limit] if limit else worklist
+
+
+def _order(entry: CaseloadEntry) -> tuple[object, ...]:
+    band = BANDS.index(entry.band) if entry.band in BANDS else len(BANDS)
+    return (
+        entry.restricted,
+        band,
+        -(entry.concern or 0),
+        entry.last_seen_by_any_agency or date.min,
+        entry.child_id,
+    )
 
 
 def months_before(day: date, months: int) -> date:
@@ -156,29 +181,6 @@ def _episodes(records: list[CanonicalRecord]) -> list[Episode]:
     return every
 
 
-def _last_seen(
-    records: list[CanonicalRecord], agencies: frozenset[str]
-) -> tuple[date | None, str | None]:
-    """The latest contact any of ``agencies`` recorded with the child, and which agency."""
-    seen: list[tuple[date, str]] = []
-    for record in records:
-        if "health" in agencies and record.health is not None and record.health.last_contact_date:
-            seen.append((record.health.last_contact_date, "health"))
-        if "education" in agencies and record.education is not None:
-            for e in record.education.enrolments:
-                seen += [(d, "education") for d in (e.entry_date, e.leaving_date) if d]
-        if "social_care" in agencies:
-            seen += [
-                (d, "social_care")
-                for e in _episodes([record])
-                for d in (e.start_date, e.end_date)
-                if d
-            ]
-    if not seen:
-        return None, None
-    return max(seen)
-
-
 def _known_to_social_care_by(summary: ChildSummary, records: list[CanonicalRecord]) -> bool:
     """Known to social care on or before the day the child left the roll (or open now)."""
     left_on = summary.education.left_roll_on
@@ -204,7 +206,12 @@ def caseload_entry(
     a withheld one, never feeds the score or the reasons."""
     facts = shared or SharedFacts()
     visible = [r for r in records if facts.sources is None or r.agency in facts.sources]
-    full = summarise(child, visible)
+    held = [
+        HeldRecordNotice(agency=n.agency, since=n.since, why=n.why)
+        for n in child.held
+        if facts.sources is None or n.agency in facts.sources
+    ]
+    full = summarise(child, visible, held)
     removed = all(facts.allows(f) for f in REMOVAL_FIELDS) and _removed_to_home_education(
         full, visible
     )
@@ -218,29 +225,47 @@ def caseload_entry(
     if not social_shared:
         social = NOT_SHARED
     contact_agencies = frozenset(a for a, f in CONTACT_FIELDS.items() if facts.allows(f))
+    # Derived from the dates social care's episodes began: shown only where those are shared.
     removed_while_known = bool(
         removed
         and social_shared
-        and "social_care" in contact_agencies
+        and facts.allows("social_care.latest_referral_on")
         and _known_to_social_care_by(full, visible)
     )
-    last_seen, seen_by = _last_seen(visible, contact_agencies)
-    unseen = (
-        (last_seen is None or last_seen < months_before(today, unseen_months))
+    seen = last_contact(visible, contact_agencies)
+    act_now_months = settings().caseload_act_now_unseen_months
+    unseen, unseen_long = (
+        (
+            unseen_since(seen, months_before(today, unseen_months)),
+            unseen_since(seen, months_before(today, act_now_months)),
+        )
         if contact_agencies
-        else None
+        else (None, None)
     )
-    concern, reasons = _concern(
+    gp_shared = facts.allows("health.gp_practice_ods")
+    found = _concerns(
         summary,
+        removed_while_open=removed_while_known and social == "now",
         removed_while_known=removed_while_known,
-        unseen_since=(last_seen, unseen_months) if unseen else None,
-        gp_shared=facts.allows("health.gp_practice_ods"),
+        unseen=(seen, unseen_months) if unseen else None,
+        unseen_no_gp=(seen, act_now_months)
+        if unseen_long and gp_shared and not summary.health.gp_practice_ods
+        else None,
+        no_gp=gp_shared and not summary.health.gp_practice_ods,
+    )
+    concern, band = _score(found)
+    initials, born = (
+        _named(visible) if facts.sources is None or "education" in facts.sources else (None, None)
     )
     return CaseloadEntry(
         child_id=child.child_id,
         restricted=child.restricted,
+        band=band,
         concern=concern,
-        reasons=reasons,
+        reasons=[words_ for _, words_ in found],
+        reason_codes=[code for code, _ in found],
+        initials=initials,
+        birth_date=born,
         ehe_status=summary.education.ehe_status,
         ehe_registered_on=summary.education.ehe_registered_on,
         left_roll_on=summary.education.left_roll_on,
@@ -252,52 +277,115 @@ def caseload_entry(
         lead_team=care.lead_team,
         gp_practice_ods=summary.health.gp_practice_ods,
         last_health_contact=summary.health.last_contact_date,
-        last_seen_by_any_agency=last_seen,
-        last_seen_by=seen_by,
+        last_seen_by_any_agency=seen.on if seen else None,
+        last_seen_by=seen.agency if seen else None,
+        last_seen_kind=seen.kind if seen else None,
         unseen=unseen,
+        unseen_act_now_window=unseen_long,
         removed_while_known_to_social_care=removed_while_known,
+        held_records=held,
         known_to=summary.known_to,
+        gp_shared=gp_shared,
     )
 
 
-_EPISODE_WEIGHTS = {
-    "child_protection_plan": (4, 2, "child protection plan"),
-    "looked_after": (3, 1, "looked after"),
-    "child_in_need": (3, 1, "child in need"),
-}
+def _named(records: list[CanonicalRecord]) -> tuple[str | None, date | None]:
+    """The child's initials and birth date as the LA's own education records give them (the
+    most common, where records disagree)."""
+    names: dict[str, int] = {}
+    births: dict[date, int] = {}
+    for record in records:
+        if record.agency != "education":
+            continue
+        identity = record.identity
+        letters = "".join(
+            part[0].upper() for part in (identity.given_name, identity.family_name) if part
+        )
+        if letters:
+            names[letters] = names.get(letters, 0) + 1
+        if identity.birth_date:
+            births[identity.birth_date] = births.get(identity.birth_date, 0) + 1
+    initials = max(sorted(names), key=lambda k: names[k]) if names else None
+    born = max(sorted(births), key=lambda k: births[k]) if births else None
+    return initials, born
 
 
-def _concern(
+def weights() -> dict[str, int]:
+    """Each concern's weight: the settings', with the default for any they leave out."""
+    return {**CASELOAD_WEIGHTS, **settings().caseload_weights}
+
+
+def _score(found: list[tuple[str, str]]) -> tuple[int, str]:
+    """The score (the sum of the concerns' weights) and the band."""
+    weight = weights()
+    score = sum(weight.get(code, 0) for code, _ in found)
+    if ACT_NOW & {code for code, _ in found} or score >= settings().caseload_act_now_score:
+        return score, "act now"
+    return score, "check" if score >= settings().caseload_check_score else "routine"
+
+
+def _unseen_words(code: str, seen: SeenContact | None, months: int) -> tuple[str, str]:
+    if seen is None:
+        since = "no contact on record"
+    else:
+        agency = words(seen.agency).lower()
+        since = f"last contact: {seen.kind}, {agency}, {long_date(seen.on)}"
+    return code, CASELOAD_REASONS[code].format(months=months, since=since)
+
+
+def _concerns(
     summary: ChildSummary,
     *,
+    removed_while_open: bool,
     removed_while_known: bool,
-    unseen_since: tuple[date | None, int] | None,
-    gp_shared: bool,
-) -> tuple[int, list[str]]:
-    """A score and the reasons for it, most weighty first."""
-    found: list[tuple[int, str]] = []
-    if removed_while_known:
-        found.append((4, "removed from roll while known to social care"))
-    if unseen_since is not None:
-        last_seen, unseen_months = unseen_since
-        since = f"since {last_seen}" if last_seen else "ever (no contact on record)"
-        found.append((3, f"no agency has seen the child {since}: over {unseen_months} months"))
-    for name, (now, before, label) in _EPISODE_WEIGHTS.items():
-        state = getattr(summary.social_care, name)
-        if state == "current":
-            found.append((now, f"{label} now"))
-        elif state == "past":
-            found.append((before, f"{label} before"))
-    care = summary.social_care
-    if care.open_now and "current" not in (
-        care.child_protection_plan,
-        care.looked_after,
-        care.child_in_need,
-    ):
-        found.append((2, "open to social care now (a referral or assessment, no plan)"))
+    unseen: tuple[SeenContact | None, int] | None,
+    unseen_no_gp: tuple[SeenContact | None, int] | None,
+    no_gp: bool,
+) -> list[tuple[str, str]]:
+    """The child's concerns as (code, plain words), weightiest first."""
+    found = _care_now(summary.social_care)
+    if removed_while_open:
+        found.append(("removed_while_open", CASELOAD_REASONS["removed_while_open"]))
+    elif removed_while_known:
+        found.append(("removed_while_known", CASELOAD_REASONS["removed_while_known"]))
+    if unseen_no_gp is not None:
+        found.append(_unseen_words("unseen_no_gp", *unseen_no_gp))
+    elif unseen is not None:
+        found.append(_unseen_words("unseen", *unseen))
+    for notice in summary.held_records:
+        code = "held_record" if notice.why == "held" else "review_pair"
+        agency, since = words(notice.agency).lower(), long_date(notice.since)
+        found.append((code, CASELOAD_REASONS[code].format(agency=agency, since=since)))
     if summary.education.missing_education:
-        found.append((2, "on the children-missing-education list"))
-    if gp_shared and not summary.health.gp_practice_ods:
-        found.append((1, "no registered GP known"))
-    found.sort(key=lambda item: -item[0])
-    return sum(weight for weight, _ in found), [reason for _, reason in found]
+        found.append(("missing_education", CASELOAD_REASONS["missing_education"]))
+    found += _care_before(summary.social_care)
+    if no_gp and unseen_no_gp is None:
+        found.append(("no_gp", CASELOAD_REASONS["no_gp"]))
+    weight = weights()
+    return sorted(found, key=lambda item: -weight.get(item[0], 0))
+
+
+def _care_now(care: SocialCareSummary) -> list[tuple[str, str]]:
+    """Plans, looked after, or a case open without a plan, now."""
+    found: list[tuple[str, str]] = []
+    if care.child_protection_plan == "current":
+        found.append(
+            ("plan_now", CASELOAD_REASONS["plan_now"].format(plan="child protection plan"))
+        )
+    elif care.child_in_need == "current":
+        found.append(("plan_now", CASELOAD_REASONS["plan_now"].format(plan="child in need plan")))
+    if care.looked_after == "current":
+        found.append(("looked_after_now", CASELOAD_REASONS["looked_after_now"]))
+    if care.open_now and not found:
+        found.append(("open_no_plan", CASELOAD_REASONS["open_no_plan"]))
+    return found
+
+
+def _care_before(care: SocialCareSummary) -> list[tuple[str, str]]:
+    """Plans and care that have ended."""
+    states = (
+        ("plan_before", care.child_protection_plan),
+        ("looked_after_before", care.looked_after),
+        ("cin_before", care.child_in_need),
+    )
+    return [(code, CASELOAD_REASONS[code]) for code, state in states if state == "past"]

@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Protocol
 
+from gateway.lookup.contacts import last_contact
 from gateway.model import CanonicalRecord, Episode
 from gateway.model.summary import (
     ChildSummary,
     EducationSummary,
     HealthSummary,
+    HeldRecordNotice,
     SocialCareSummary,
 )
 
@@ -29,12 +31,17 @@ class ChildRef(Protocol):
     def restricted(self) -> bool: ...
 
 
-def summarise(child: ChildRef, records: list[CanonicalRecord]) -> ChildSummary:
+def summarise(
+    child: ChildRef, records: list[CanonicalRecord], held: list[HeldRecordNotice] | None = None
+) -> ChildSummary:
+    """The summary of these records (those of the agencies a clause covers), with the notices
+    of held records (``held``: already limited to the same agencies)."""
     agencies = sorted({r.agency for r in records})
     return ChildSummary(
         child_id=child.child_id,
         restricted=child.restricted,
         known_to=agencies,
+        held_records=held or [],
         education=_education(records),
         health=_health(records),
         social_care=_social_care(records),
@@ -67,14 +74,15 @@ def _education(records: list[CanonicalRecord]) -> EducationSummary:
 
 
 def _health(records: list[CanonicalRecord]) -> HealthSummary:
-    facts = [r.health for r in records if r.health is not None]
+    facts = [r for r in records if r.health is not None]
     summary = HealthSummary(known=bool(facts))
-    dated = sorted(
-        (f for f in facts if f.last_contact_date), key=lambda f: f.last_contact_date or date.min
-    )
-    if dated:
-        summary.last_contact_date = dated[-1].last_contact_date
-    practices = [f.gp_practice_ods for f in (dated or facts) if f.gp_practice_ods]
+    seen = last_contact(facts, ["health"])
+    if seen is not None:
+        summary.last_contact_date, summary.last_contact_kind = seen.on, seen.kind
+    # The practice of the record with the latest contact wins (else of the last record).
+    by_contact = sorted(facts, key=lambda r: max((c.on for c in r.contacts), default=date.min))
+    practices = [r.health.gp_practice_ods for r in by_contact if r.health]
+    practices = [p for p in practices if p]
     summary.gp_practice_ods = practices[-1] if practices else None
     return summary
 
@@ -103,4 +111,7 @@ def _social_care(records: list[CanonicalRecord]) -> SocialCareSummary:
     summary.open_now = any(_state(v) == "current" for v in every.values())
     teams = [f.lead_team for f in facts if f.lead_team]
     summary.lead_team = teams[0] if teams else None
+    seen = last_contact(records, ["social_care"])
+    if seen is not None:
+        summary.last_contact_on, summary.last_contact_kind = seen.on, seen.kind
     return summary

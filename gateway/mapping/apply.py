@@ -130,7 +130,7 @@ def apply_mapping(
         return Mapped(None, problems=["record_id: missing"])
     record_id = str(record_id)
     document: dict[str, Any] = {"agency": spec.agency, spec.agency: {}, "identity": {}}
-    for target, rule in spec.fields.items():
+    for target, rule in spec.field_rules():
         try:
             _put(document, target, evaluate(rule, data, as_of))
         except TRANSFORM_ERRORS as exc:

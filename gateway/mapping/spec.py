@@ -66,6 +66,14 @@ class MappingSpec(BaseModel):
     retires: FieldRule | None = None
     fields: dict[str, FieldRule] = Field(default_factory=dict)
     lists: dict[str, ListRule] = Field(default_factory=dict)
+    # Which of the source's fields are real contacts with the child (``gateway.model.contact``):
+    # a rule giving a list of {kind, on}. A source without one records no contacts.
+    contacts: FieldRule | None = None
+
+    def field_rules(self) -> list[tuple[str, FieldRule]]:
+        """Every canonical field rule by its target, the contacts rule included."""
+        rules = list(self.fields.items())
+        return [*rules, ("contacts", self.contacts)] if self.contacts is not None else rules
 
 
 def load_mapping_file(path: Path) -> MappingSpec:
@@ -103,8 +111,8 @@ def check_targets(spec: MappingSpec) -> list[str]:
     rules: list[tuple[str, FieldRule]] = [("record_id", spec.record_id)]
     if spec.retires is not None:
         rules.append(("retires", spec.retires))
-    for target, rule in spec.fields.items():
-        rules.append((f"fields.{target}", rule))
+    for target, rule in spec.field_rules():
+        rules.append((target if target == "contacts" else f"fields.{target}", rule))
         if _field_type(target) is None:
             problems.append(f"fields.{target}: no such canonical field")
     for target, list_rule in spec.lists.items():

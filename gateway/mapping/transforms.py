@@ -281,22 +281,6 @@ def fhir_restricted(meta: Any) -> bool:
     return any(label.get("code") in RESTRICTED_CODES for label in labels)
 
 
-@transform("fhir_contact_date")
-def fhir_contact_date(record: Any) -> date | None:
-    """The date of the latest Encounter (``ehe_last_encounter``), else of the record's update."""
-    contact = record.get("ehe_last_encounter") or {}
-    return parse_date(contact.get("date") or (record.get("meta") or {}).get("lastUpdated"))
-
-
-@transform("fhir_contact_kind")
-def fhir_contact_kind(record: Any) -> str:
-    """What the contact date records: an encounter (with its class code) or a demographic update."""
-    contact = record.get("ehe_last_encounter")
-    if not contact:
-        return "demographic update"
-    return f"encounter ({contact['class']})" if contact.get("class") else "encounter"
-
-
 @transform("fhir_date")
 def fhir_date(value: Any) -> date | None:
     return parse_date(value)
@@ -511,3 +495,93 @@ def looked_after_periods(episodes: Any, date_formats: list[str]) -> list[dict[st
         else:
             periods.append({"start_date": start, "end_date": end})
     return periods
+
+
+# --- Contacts (gateway.model.contact): real events with the child, never administrative times --
+
+# ADT trigger events that are a contact with the child, and where each says the day: the
+# admit (PV1-44) or discharge (PV1-45) time, else when the event occurred (EVN-6), else when
+# it was recorded (EVN-2). A05 (pre-admit: a booking), A08/A28/A31 (updates) and merges are
+# never contacts.
+HL7_CONTACTS = {
+    "A01": ("hospital admission", ("PV1-44", "EVN-6", "EVN-2")),
+    "A03": ("hospital discharge", ("PV1-45", "EVN-6", "EVN-2")),
+    "A04": ("attended appointment", ("EVN-6", "EVN-2")),
+}
+
+
+def _contacts(kind: str, days: Any) -> list[dict[str, Any]]:
+    return [{"kind": kind, "on": day} for day in sorted(set(days)) if day is not None]
+
+
+@transform("hl7_contacts")
+def hl7_contacts(message: Any) -> list[dict[str, Any]]:
+    """The contact an ADT message records (A01, A03, A04), or none."""
+    trigger = hl7_component(message.get("MSH-9"), 2)
+    if trigger not in HL7_CONTACTS:
+        return []
+    kind, fields = HL7_CONTACTS[trigger]
+    for name in fields:
+        day = hl7_date(message.get(name))
+        if day is not None:
+            return _contacts(kind, [day])
+    return []
+
+
+@transform("fhir_encounter_contacts")
+def fhir_encounter_contacts(encounter: Any) -> list[dict[str, Any]]:
+    """The latest finished Encounter or fulfilled Appointment the FHIR API connector folded in
+    (``ehe_last_encounter``)."""
+    status = (encounter or {}).get("status")
+    kinds = {"finished": "finished encounter", "fulfilled": "attended appointment"}
+    if status not in kinds:
+        return []
+    return _contacts(kinds[status], [parse_date(encounter.get("date"))])
+
+
+# Case-management involvements that are contacts, and their kind in words.
+CASE_CONTACTS = {
+    "visit": "social work visit",
+    "home_visit": "home visit",
+    "assessment": "assessment",
+    "review": "plan review",
+}
+
+
+@transform("case_contacts")
+def case_contacts(involvements: Any) -> list[dict[str, Any]]:
+    """Visits, assessments and plan reviews in the case-management extract (their start date is
+    the day they happened); every other involvement is an episode, not a contact."""
+    found: list[dict[str, Any]] = []
+    for kind, words in CASE_CONTACTS.items():
+        days = [parse_date(i.get("start_date")) for i in as_list(involvements)]
+        kinds = [i.get("kind") for i in as_list(involvements)]
+        found += _contacts(words, [d for d, k in zip(days, kinds, strict=True) if k == kind])
+    return found
+
+
+@transform("cin_contacts")
+def cin_contacts(details: Any) -> list[dict[str, Any]]:
+    """Assessments (their actual start) and child protection plan reviews in CIN ``CINdetails``."""
+    assessed: list[date | None] = []
+    reviewed: list[date | None] = []
+    for detail in as_list(details):
+        for assessment in as_list(detail.get("Assessments")):
+            assessed.append(parse_date(assessment.get("AssessmentActualStartDate")))
+        for plan in as_list(detail.get("ChildProtectionPlans")):
+            for review in as_list(plan.get("Reviews")):
+                reviewed += [parse_date(d) for d in as_list(review.get("CPPreviewDate"))]
+    return _contacts("assessment", assessed) + _contacts("plan review", reviewed)
+
+
+@transform("dated_contact")
+def dated_contact(value: Any, kind: str, date_formats: list[str] | None = None) -> list[Any]:
+    """A contact of ``kind`` on the day in ``value`` (a removal date: the last day on roll)."""
+    return _contacts(kind, [parse_date(value, date_formats or ISO_FORMATS)])
+
+
+@transform("ctf_contacts")
+def ctf_contacts(schools: Any) -> list[dict[str, Any]]:
+    """The last day on roll of each school in a CTF's school history (``LeavingDate``)."""
+    days = [parse_date(school.get("LeavingDate")) for school in as_list(schools)]
+    return _contacts("last day on roll", days)

@@ -1,5 +1,6 @@
 """The canonical model: what every source is mapped into (pydantic)."""
 
+from gateway.model.contact import Contact
 from gateway.model.education import (
     EducationFacts,
     EheRegistration,
@@ -17,6 +18,7 @@ __all__ = [
     "Agency",
     "CanonicalRecord",
     "ChildIdentity",
+    "Contact",
     "EducationFacts",
     "EheRegistration",
     "Episode",

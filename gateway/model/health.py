@@ -13,5 +13,7 @@ class HealthFacts(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     gp_practice_ods: str | None = None
+    # Kept so records stored before contacts were modelled still read; no mapping writes them
+    # and nothing reads them: a contact is a ``Contact`` on the record (``record.contacts``).
     last_contact_date: date | None = None
     last_contact_kind: str | None = None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.model.contact import Contact
 from gateway.model.education import EducationFacts
 from gateway.model.health import HealthFacts
 from gateway.model.identity import ChildIdentity
@@ -13,6 +14,10 @@ from gateway.model.provenance import Provenance
 from gateway.model.social_care import SocialCareFacts
 
 Agency = Literal["education", "health", "social_care"]
+
+
+def _no_contacts(value: list[Contact]) -> bool:
+    return not value
 
 
 class CanonicalRecord(BaseModel):
@@ -26,3 +31,7 @@ class CanonicalRecord(BaseModel):
     education: EducationFacts | None = None
     health: HealthFacts | None = None
     social_care: SocialCareFacts | None = None
+    # Real contacts with the child this record shows (``gateway.model.contact``); left out of
+    # the record's JSON when there are none, so records of sources without contacts keep
+    # their content (and hash).
+    contacts: list[Contact] = Field(default_factory=list, exclude_if=_no_contacts)

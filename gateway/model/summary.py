@@ -25,7 +25,9 @@ class EducationSummary(BaseModel):
 class HealthSummary(BaseModel):
     known: bool = False
     gp_practice_ods: str | None = None
+    # The latest real health contact (an attendance, an admission, a finished encounter).
     last_contact_date: date | None = None
+    last_contact_kind: str | None = None
 
 
 class SocialCareSummary(BaseModel):
@@ -37,12 +39,28 @@ class SocialCareSummary(BaseModel):
     child_in_need: str = "never"
     child_protection_plan: str = "never"
     looked_after: str = "never"
+    # The latest real social care contact (a visit, an assessment, a plan review).
+    last_contact_on: date | None = None
+    last_contact_kind: str | None = None
+
+
+class HeldRecordNotice(BaseModel):
+    """That an agency's record about the child is waiting, and since when: never its content.
+
+    ``why``: "held" (held for a data-quality check: quarantined by validation) or "review"
+    (a possible match for this child waiting for a person to decide)."""
+
+    agency: str
+    since: date
+    why: str
 
 
 class ChildSummary(BaseModel):
     child_id: str
     restricted: bool
     known_to: list[str]
+    # Records about the child the index holds back (of the agencies the clause covers).
+    held_records: list[HeldRecordNotice] = []
     education: EducationSummary
     health: HealthSummary
     social_care: SocialCareSummary
@@ -50,7 +68,7 @@ class ChildSummary(BaseModel):
     @classmethod
     def field_names(cls) -> list[str]:
         """Every field an answer can disclose, as dotted names (``health.gp_practice_ods``)."""
-        fields = ["child_id", "restricted", "known_to"]
+        fields = ["child_id", "restricted", "known_to", "held_records"]
         for part, section in SECTIONS.items():
             fields += [f"{part}.{name}" for name in section.model_fields]
         return fields
@@ -64,6 +82,7 @@ class ChildSummary(BaseModel):
             "child_id": self.child_id,
             "restricted": self.restricted,
             "known_to": self.known_to,
+            "held_records": [n.model_dump(mode="json") for n in self.held_records],
         }
         for part in SECTIONS:
             section = getattr(self, part).model_dump(mode="json")

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from connectors.registry import connector_class
 from gateway import config
 from gateway.errors import FatalConfigError
+from gateway.mapping.spec import mapping_for
 from gateway.monitoring.alerts import Alert, raise_alert
 from gateway.pipeline.gc_pause import cycle_collection_paused
 from gateway.pipeline.staging import (
@@ -357,7 +358,12 @@ def _load_staged_batch(batch: Batch, index_url: str | None, *, again: bool) -> A
             if not (line["item_key"] in decided and decided[line["item_key"]].status == "rejected")
         ]
         result = load_records(
-            session, batch.source, agency, batch.batch_id, [r["record"] for r in records]
+            session,
+            batch.source,
+            agency,
+            batch.batch_id,
+            [r["record"] for r in records],
+            keeps_contacts=mapping_for(batch.source).contacts is not None,
         )
         apply_merges(session, batch.source, records)
         # A new version may carry (or drop) a restricted label: its child's verdict follows.

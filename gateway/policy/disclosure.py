@@ -24,7 +24,7 @@ from gateway.access.purposes import Purpose
 from gateway.errors import RequestRefusedError
 from gateway.lookup.summary import ChildRef, summarise
 from gateway.model import CanonicalRecord
-from gateway.model.summary import ChildSummary
+from gateway.model.summary import ChildSummary, HeldRecordNotice
 from gateway.read_model import FoundChild
 from gateway.store.tables import BreakGlass
 
@@ -33,6 +33,10 @@ LOCATION_FIELDS = frozenset(
     {"education.last_school", "health.gp_practice_ods", "social_care.lead_team"}
 )
 EXISTENCE_FIELDS = frozenset({"child_id", "restricted", "known_to"})
+# That an agency holds a record about the child back (agency and date, never content): shown
+# to anyone a clause covers, for the agencies it covers; not for a restricted child, whose
+# answer is existence and whom to contact only.
+NOTICE_FIELDS = frozenset({"held_records"})
 ALL_AGENCIES = frozenset({"education", "health", "social_care"})
 
 
@@ -117,7 +121,8 @@ def minimised(
     that must be written in the same transaction before it leaves. No I/O."""
     sources = decision.sources if override is None else ALL_AGENCIES
     restricted = child.restricted  # the read model's verdict: the most restrictive label wins
-    summary = summarise(child, [r for r in every_record if r.agency in sources])
+    held = held_in(child, sources)
+    summary = summarise(child, [r for r in every_record if r.agency in sources], held)
     event = lookup_event(
         actor, purpose, child.child_id, decision=decision, restricted=restricted, override=override
     )
@@ -135,6 +140,17 @@ def minimised(
         notice=restricted_notice(decision) if restricted and override is None else None,
     )
     return disclosure, event
+
+
+def held_in(child: ChildRef, sources: frozenset[str]) -> list[HeldRecordNotice]:
+    """The notices of records held back about the child, of the agencies ``sources`` covers
+    (a child read without them, such as by the one-statement lookup, has none)."""
+    notices = getattr(child, "held", ())
+    return [
+        HeldRecordNotice(agency=n.agency, since=n.since, why=n.why)
+        for n in notices
+        if n.agency in sources
+    ]
 
 
 def lookup_event(
@@ -167,7 +183,8 @@ def lookup_event(
 
 
 def _allowed(decision: SharingDecision, override: BreakGlass | None, restricted: bool) -> set[str]:
-    allowed = set(EXISTENCE_FIELDS) | (decision.fields if override is None else _every_field())
+    allowed = set(EXISTENCE_FIELDS | NOTICE_FIELDS)
+    allowed |= decision.fields if override is None else _every_field()
     if restricted:
         allowed -= LOCATION_FIELDS
         if override is None:

@@ -7,7 +7,8 @@ and append the audit entry in the caller's transaction; the caller commits befor
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from gateway.access.agreements import Agreement, SharingDecision, decide
 from gateway.access.audit import SHOWN_CANDIDATE, SHOWN_CHILD, Actor, AuditEvent, append
 from gateway.access.consent import children_with_consent
 from gateway.access.purposes import Purpose
-from gateway.lookup.caseload import CaseloadEntry, SharedFacts, ehe_caseload
+from gateway.lookup.caseload import BANDS, CaseloadEntry, SharedFacts, ehe_caseload
 from gateway.lookup.search import Candidate, Demographics, search_children
 from gateway.policy.disclosure import Refusal, restricted_notice
 
@@ -81,6 +82,48 @@ def audited_search(
     return candidates
 
 
+@dataclass(frozen=True)
+class CaseloadFilter:
+    """What an officer narrows the caseload to (all unset: every child). A restricted child's
+    row carries no facts, so it is listed only when no filter is set: a filter on its facts
+    would tell by leaving it in or out."""
+
+    band: str | None = None  # "act now", "check" or "routine"
+    agency: str | None = None  # known to this agency
+    unseen: bool = False  # unseen for the page's window
+    plan: bool = False  # a child protection or child in need plan, or looked after, now
+    no_gp: bool = False  # no registered GP known
+    held: bool = False  # a record about the child held back
+
+    @property
+    def active(self) -> bool:
+        return any((self.band, self.agency, self.unseen, self.plan, self.no_gp, self.held))
+
+    def keeps(self, entry: CaseloadEntry) -> bool:
+        if entry.restricted:
+            return not self.active
+        return (
+            (self.band is None or entry.band == self.band)
+            and (self.agency is None or self.agency in entry.known_to)
+            and (not self.unseen or bool(entry.unseen))
+            and (not self.plan or entry.on_a_plan)
+            and (not self.no_gp or (entry.gp_practice_ods is None and entry.gp_shared))
+            and (not self.held or bool(entry.held_records))
+        )
+
+
+@dataclass(frozen=True)
+class CaseloadPage:
+    """One page of the caseload: its rows, how many children match, and how many are in each
+    band of the whole caseload (counts only)."""
+
+    entries: list[CaseloadEntry]
+    matching: int
+    page: int
+    pages: int
+    bands: dict[str, int] = field(default_factory=dict)
+
+
 def audited_caseload(
     session: Session,
     actor: Actor,
@@ -91,18 +134,55 @@ def audited_caseload(
     limit: int | None = None,
     today: date | None = None,
 ) -> list[CaseloadEntry]:
-    """The EHE worklist as the asker's clause shares it; audited either way."""
+    """The EHE worklist as the asker's clause shares it (up to ``limit`` rows); audited either
+    way."""
+    shown = audited_caseload_page(
+        session,
+        actor,
+        purpose,
+        agreements=agreements,
+        unseen_months=unseen_months,
+        page_size=limit,
+        today=today,
+    )
+    return shown.entries
+
+
+def audited_caseload_page(
+    session: Session,
+    actor: Actor,
+    purpose: Purpose,
+    *,
+    agreements: list[Agreement],
+    unseen_months: int = 6,
+    filters: CaseloadFilter | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+    today: date | None = None,
+) -> CaseloadPage:
+    """One page of the EHE worklist as the asker's clause shares it, filtered; one audit entry
+    naming the children on the page (a refusal is audited too)."""
     day = today or clock.today()
     decision = allowed_or_refused(
         session, actor, purpose, action="caseload", agreements=agreements, today=day
     )
     shared = SharedFacts(sources=decision.sources, fields=decision.fields)
     consented = _consented(session, purpose)
-    entries = [
-        _existence_only(e, decision) if e.restricted else e
+    every = [
+        e
         for e in ehe_caseload(session, today=day, unseen_months=unseen_months, shared=shared)
         if consented is None or e.child_id in consented
-    ][:limit]
+    ]
+    chosen = filters or CaseloadFilter()
+    matching = [e for e in every if chosen.keeps(e)]
+    size = max(page_size or len(matching) or 1, 1)
+    pages = max(-(-len(matching) // size), 1)
+    number = min(max(page, 1), pages)
+    entries = [
+        _existence_only(e, decision) if e.restricted else e
+        for e in matching[(number - 1) * size : number * size]
+    ]
+    bands = {band: sum(1 for e in every if e.band == band) for band in BANDS}
     append(
         session,
         AuditEvent(
@@ -121,7 +201,7 @@ def audited_caseload(
             reason=f"{len(entries)} children listed",
         ),
     )
-    return entries
+    return CaseloadPage(entries, len(matching), number, pages, bands)
 
 
 def _consented(session: Session, purpose: Purpose) -> set[str] | None:
@@ -135,3 +215,25 @@ def _existence_only(entry: CaseloadEntry, decision: SharingDecision) -> Caseload
     return CaseloadEntry(
         child_id=entry.child_id, restricted=True, notice=restricted_notice(decision)
     )
+
+
+@dataclass(frozen=True)
+class SearchedSource:
+    """A source an identifier lookup searched: its name in words, its agency, when its last
+    good batch was loaded, and whether that is older than the source's threshold."""
+
+    source: str
+    agency: str
+    last_loaded_at: datetime | None
+    stale: bool
+
+
+def searched_sources(session: Session) -> list[SearchedSource]:
+    """What a "no match" answer must say: every source the index holds, and how fresh each is
+    (a child not found may be in a source that has not sent lately)."""
+    from gateway.monitoring.freshness import freshness  # the connector registry's thresholds
+
+    return [
+        SearchedSource(f.source, f.source.split("__", 1)[0], f.last_good_at, f.stale)
+        for f in freshness(session)
+    ]

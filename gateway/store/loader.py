@@ -75,15 +75,29 @@ def _current_versions(
 
 
 def load_records(
-    session: Session, source: str, agency: str, batch_id: str, records: Sequence[dict[str, Any]]
+    session: Session,
+    source: str,
+    agency: str,
+    batch_id: str,
+    records: Sequence[dict[str, Any]],
+    *,
+    keeps_contacts: bool = False,
 ) -> LoadResult:
     """Add the batch's canonical records (JSON form, in file order) as source-record versions.
 
     On PostgreSQL the new versions are written with COPY, and lookups and flag updates take
     one statement each; on SQLite, chunked executemany. One transaction either way (the
     caller's), and nothing is committed per row.
+
+    ``keeps_contacts`` (a source whose mapping declares contacts): a contact is an event that
+    happened, so a new version keeps the contacts of the version it replaces as well as its
+    own (an ADT update after an attendance does not undo the attendance). Every reader then
+    finds a record's contacts in its current version.
     """
-    current = _current_versions(session, source, [r["provenance"]["record_id"] for r in records])
+    record_ids = [r["provenance"]["record_id"] for r in records]
+    current = _current_versions(session, source, record_ids)
+    if keeps_contacts:
+        records = _with_earlier_contacts(records, _current_contacts(session, source, record_ids))
     superseded: set[tuple[str, int]] = set()
     rows = _new_versions(
         records, current, superseded, source=source, agency=agency, batch_id=batch_id
@@ -94,6 +108,44 @@ def load_records(
     # the server takes them in while the next are hashed.
     _flag_superseded(session, source, superseded)
     return LoadResult(loaded=len(records), new_versions=written)
+
+
+def _current_contacts(
+    session: Session, source: str, record_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The contacts each record's current version holds (records with none are left out)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    unique = sorted(set(record_ids))
+    contacts = SourceRecord.payload["contacts"]
+    for start in range(0, len(unique), CHUNK):
+        rows = session.execute(
+            select(SourceRecord.record_id, contacts).where(
+                SourceRecord.source == source,
+                SourceRecord.is_current.is_(True),
+                SourceRecord.record_id.in_(unique[start : start + CHUNK]),
+            )
+        )
+        found.update({record_id: held for record_id, held in rows if held})
+    return found
+
+
+def _with_earlier_contacts(
+    records: Sequence[dict[str, Any]], earlier: dict[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Each record with the contacts of the versions before it (in the index, or earlier in
+    the batch) added to its own, once each, in date order."""
+    result = []
+    for record in records:
+        record_id = record["provenance"]["record_id"]
+        kept = {(str(c["on"]), c["kind"]) for c in earlier.get(record_id, [])}
+        kept |= {(str(c["on"]), c["kind"]) for c in record.get("contacts") or []}
+        if kept:
+            contacts = [{"kind": kind, "on": on} for on, kind in sorted(kept)]
+            earlier[record_id] = contacts
+            result.append({**record, "contacts": contacts})
+        else:
+            result.append(record)
+    return result
 
 
 def _new_versions(

@@ -11,6 +11,7 @@ from typing import Any
 from connectors.registry import CONNECTORS
 from connectors.social_care.case_db import INBOX_DATABASE
 from gateway.synth import writers
+from gateway.synth.contacts import Event, census_events, history, last_contact
 from gateway.synth.population import (
     Child,
     Noise,
@@ -26,6 +27,7 @@ class SynthResult:
     children: int
     records: dict[str, int]
     ground_truth: Path
+    contact_truth: Path
 
 
 def generate(children: int, seed: int, out: Path) -> SynthResult:
@@ -41,6 +43,7 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     by_source = _records(rng, population)
+    histories = {child.key: history(child, seed) for child in population}
     writers.write_ctf(
         folders["education__ctf"] / "ctf_815_removed_from_roll.xml", by_source["education__ctf"]
     )
@@ -51,15 +54,20 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
     writers.write_fhir_ndjson(
         folders["health__fhir_patient"] / "Patient.ndjson", by_source["health__fhir_patient"]
     )
-    writers.write_adt(
-        folders["health__hl7v2_adt"] / "adt_feed.hl7", by_source["health__hl7v2_adt"], rng
+    messages = writers.write_adt(
+        folders["health__hl7v2_adt"] / "adt_feed.hl7",
+        by_source["health__hl7v2_adt"],
+        histories,
     )
     writers.write_case_db(
-        folders["social_care__case_db"] / INBOX_DATABASE, by_source["social_care__case_db"]
+        folders["social_care__case_db"] / INBOX_DATABASE,
+        by_source["social_care__case_db"],
+        histories,
     )
     writers.write_cin_census(
         folders["social_care__cin_census"] / "cin_census_2026.xml",
         by_source["social_care__cin_census"],
+        histories,
     )
     writers.write_ssda903(
         folders["social_care__ssda903"] / "ssda903_return_2026.xml",
@@ -72,7 +80,9 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
     truth = out / "ground_truth.csv"
     with truth.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["source", "record_id", "child", "family", "twin", "defect"])
+        # items: how many items the source's file holds for the record (an ADT patient's
+        # messages, each a version of the record; one for every other source).
+        writer.writerow(["source", "record_id", "child", "family", "twin", "defect", "items"])
         for source, records in by_source.items():
             for r in records:
                 writer.writerow(
@@ -83,9 +93,81 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
                         r.child.family_key,
                         int(r.child.twin),
                         r.defect or "",
+                        messages.get(r.record_id, 0) if source == "health__hl7v2_adt" else 1,
                     ]
                 )
-    return SynthResult(len(population), {s: len(r) for s, r in by_source.items()}, truth)
+    contact_truth = _write_contact_truth(
+        out / "contact_truth.csv", population, by_source, histories
+    )
+    return SynthResult(
+        len(population), {s: len(r) for s, r in by_source.items()}, truth, contact_truth
+    )
+
+
+# Where each agency's contacts are written (and so where the gateway can read them).
+CONTACT_SOURCES = {
+    "health": ("health__hl7v2_adt",),
+    "social_care": ("social_care__case_db", "social_care__cin_census"),
+    "education": ("education__ctf", "education__removal_from_roll"),
+}
+
+
+def readable_events(
+    child: Child, events: list[Event], readable: dict[str, set[str]]
+) -> list[Event]:
+    """The child's events the gateway can read: those written in a record of the child that
+    has no defect (``readable``: the children with such a record, by source; a record with a
+    defect is held, and shows nothing)."""
+    found: list[Event] = []
+    for agency, sources in CONTACT_SOURCES.items():
+        for source in sources:
+            if child.key not in readable[source]:
+                continue
+            own = [e for e in events if e.agency == agency]
+            found += census_events(own) if source == "social_care__cin_census" else own
+    return sorted(set(found))
+
+
+def _write_contact_truth(
+    path: Path,
+    population: list[Child],
+    by_source: dict[str, list[Recorded]],
+    histories: dict[str, list[Event]],
+) -> Path:
+    """Each child's last real contact (day, kind, agency) as the readable records show it,
+    with how many contacts and how many events that were not contacts (missed appointments,
+    visits with no one in, record updates) the child's records hold."""
+    kept = {
+        source: {r.child.key for r in by_source[source] if r.defect is None}
+        for sources in CONTACT_SOURCES.values()
+        for source in sources
+    }
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "child",
+                "last_contact_on",
+                "last_contact_kind",
+                "last_contact_agency",
+                "contacts",
+                "not_contacts",
+            ]
+        )
+        for child in population:
+            events = readable_events(child, histories[child.key], kept)
+            last = last_contact(events)
+            writer.writerow(
+                [
+                    child.key,
+                    last.on.isoformat() if last else "",
+                    last.kind if last else "",
+                    last.agency if last else "",
+                    sum(e.contact for e in events),
+                    sum(not e.contact for e in events),
+                ]
+            )
+    return path
 
 
 def _keyed_by_upn(records: list[Recorded]) -> list[Recorded]:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-import random
 import sqlite3
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element, ElementTree, SubElement, indent
 
+from gateway.synth.contacts import Event, census_events, left_roll_on
 from gateway.synth.population import LA_CODE, REFERENCE_DATE, Recorded
+
+# Each child's events (``gateway.synth.contacts.history``), by child key.
+Histories = dict[str, list[Event]]
 
 SEX_CTF = {"female": "F", "male": "M"}
 SEX_CIN = {"female": "2", "male": "1"}
@@ -65,7 +68,7 @@ def write_ctf(path: Path, records: list[Recorded]) -> None:
         _sub(school, "LEA", LA_CODE)
         _sub(school, "Estab", r.child.school[0])
         _sub(school, "SchoolName", r.child.school[1])
-        left = REFERENCE_DATE - timedelta(days=30 + int(r.record_id[-3:]) % 200)
+        left = left_roll_on(r.child)
         # Reception at four, but never after leaving (the suite holds left-before-joined).
         entry = min(
             r.child.birth_date.replace(year=r.child.birth_date.year + 4, month=9, day=1), left
@@ -205,11 +208,10 @@ def write_fhir_ndjson(path: Path, records: list[Recorded]) -> None:
             handle.write(json.dumps(fhir_patient(r), separators=(",", ":")) + "\n")
 
 
-def adt_message(r: Recorded, number: int, event: str) -> str:
-    """An NHS ITK-style HL7 v2.4 ADT message."""
-    stamp = (datetime.combine(REFERENCE_DATE, time(8)) - timedelta(hours=number)).strftime(
-        "%Y%m%d%H%M"
-    )
+def adt_message(r: Recorded, number: int, event: str, on: date | None = None) -> str:
+    """An NHS ITK-style HL7 v2.4 ADT message (sent on the day ``on``, if given)."""
+    sent = datetime.combine(on, time(10)) if on else datetime.combine(REFERENCE_DATE, time(8))
+    stamp = (sent - timedelta(hours=0 if on else number)).strftime("%Y%m%d%H%M")
     pid3 = f"{r.record_id}^^^RCB^PI"
     if r.nhs_number:
         pid3 += f"~{r.nhs_number}^^^NHS^NH"
@@ -222,21 +224,39 @@ def adt_message(r: Recorded, number: int, event: str) -> str:
         f"EVN|{event}|{stamp}",
         f"PID|1||{pid3}||{r.family_name}^{r.given_name}||{birth}|{sex}|||{address}",
         f"PD1|||^^{r.child.gp_practice}",
-        f"PV1|1|O|||||||||||||||||||||||||||||||||||||||||{stamp}",
+        _pv1(event, stamp),
     ]
     if r.defect == "truncated_message":
         return segments[0][:30]
     return "\r".join(segments)
 
 
-def write_adt(path: Path, records: list[Recorded], rng: random.Random) -> None:
+def _pv1(event: str, stamp: str) -> str:
+    """The visit: outpatient, or inpatient with the admit (PV1-44) or discharge (PV1-45) time."""
+    if event == "A01":
+        return "PV1|1|I" + "|" * 42 + stamp
+    if event == "A03":
+        return "PV1|1|I" + "|" * 43 + stamp
+    return "PV1|1|O"
+
+
+def write_adt(path: Path, records: list[Recorded], histories: Histories) -> dict[str, int]:
+    """Each patient's messages in the order they were sent: registration, bookings,
+    attendances, admissions and discharges, updates. A record with a defect is one
+    truncated message. Returns how many messages each record id has."""
+    number = 0
+    sent: dict[str, int] = {}
     with path.open("w", encoding="utf-8", newline="") as handle:
-        for number, r in enumerate(records, start=1):
-            event = rng.choice(("A04", "A08", "A28", "A01"))
-            handle.write(adt_message(r, number, event) + "\r\n")
+        for r in records:
+            events = [e for e in histories.get(r.child.key, []) if e.agency == "health"]
+            for event in events if r.defect is None else events[:1]:
+                number += 1
+                sent[r.record_id] = sent.get(r.record_id, 0) + 1
+                handle.write(adt_message(r, number, event.code, event.on) + "\r\n")
+    return sent
 
 
-def write_case_db(path: Path, records: list[Recorded]) -> None:
+def write_case_db(path: Path, records: list[Recorded], histories: Histories) -> None:
     """A small case-management database (SQLite) in the shape the SQL connector reads."""
     path.unlink(missing_ok=True)
     db = sqlite3.connect(path)
@@ -280,11 +300,20 @@ def write_case_db(path: Path, records: list[Recorded]) -> None:
                 " VALUES (?,?,?,?,?,?)",
                 (r.record_id, kind, _iso(start), _iso(end) or None, team, stamp),
             )
+        lead = r.child.episodes[-1][3] if r.child.episodes else None
+        for event in histories.get(r.child.key, []):
+            if event.agency != "social_care":
+                continue
+            db.execute(
+                "INSERT INTO involvement (person_id, kind, start_date, end_date, team, updated_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (r.record_id, event.code, _iso(event.on), _iso(event.on), lead, stamp),
+            )
     db.commit()
     db.close()
 
 
-def write_cin_census(path: Path, records: list[Recorded]) -> None:
+def write_cin_census(path: Path, records: list[Recorded], histories: Histories) -> None:
     """The DfE Children in Need census return (no names: the census carries none)."""
     root = Element("Message")
     header = SubElement(root, "Header")
@@ -303,25 +332,36 @@ def write_cin_census(path: Path, records: list[Recorded]) -> None:
         _sub(ids, "UPN", r.upn)
         _sub(ids, "PersonBirthDate", "" if r.defect == "missing_birth_date" else _iso(r.birth_date))
         _sub(ids, "GenderCurrent", SEX_CIN.get(r.sex or "", "0"))
-        details = SubElement(child, "CINdetails")
-        for kind, start, end, _team in r.child.episodes:
-            if kind == "referral":
-                _sub(details, "CINreferralDate", _iso(start))
-                _sub(details, "ReferralSource", "1A")
-                if end:
-                    _sub(details, "CINclosureDate", _iso(end))
-            elif kind == "cin":
-                plan = SubElement(details, "CINPlanDates")
-                _sub(plan, "CINPlanStartDate", _iso(start))
-                if end:
-                    _sub(plan, "CINPlanEndDate", _iso(end))
-            elif kind == "cpp":
-                plan = SubElement(details, "ChildProtectionPlans")
-                _sub(plan, "CPPstartDate", _iso(start))
-                if end:
-                    _sub(plan, "CPPendDate", _iso(end))
+        _cin_details(
+            SubElement(child, "CINdetails"), r, census_events(histories.get(r.child.key, []))
+        )
     indent(root)
     ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _cin_details(details: Element, r: Recorded, contacts: list[Event]) -> None:
+    """A child's referral, assessments, plans and plan reviews in the census."""
+    for kind, start, end, _team in r.child.episodes:
+        if kind == "referral":
+            _sub(details, "CINreferralDate", _iso(start))
+            _sub(details, "ReferralSource", "1A")
+            if end:
+                _sub(details, "CINclosureDate", _iso(end))
+            for event in (e for e in contacts if e.code == "assessment"):
+                assessment = SubElement(details, "Assessments")
+                _sub(assessment, "AssessmentActualStartDate", _iso(event.on))
+        elif kind == "cin":
+            plan = SubElement(details, "CINPlanDates")
+            _sub(plan, "CINPlanStartDate", _iso(start))
+            if end:
+                _sub(plan, "CINPlanEndDate", _iso(end))
+        elif kind == "cpp":
+            plan = SubElement(details, "ChildProtectionPlans")
+            _sub(plan, "CPPstartDate", _iso(start))
+            if end:
+                _sub(plan, "CPPendDate", _iso(end))
+            for event in (e for e in contacts if e.code == "review"):
+                _sub(SubElement(plan, "Reviews"), "CPPreviewDate", _iso(event.on))
 
 
 def _dmy(value: date | None) -> str:
@@ -377,7 +417,7 @@ def write_removals_from_roll(path: Path, records: list[Recorded]) -> None:
         writer.writerow(REMOVAL_COLUMNS)
         for r in records:
             estab, school_name = r.child.school
-            removed = REFERENCE_DATE - timedelta(days=30 + int(r.record_id[-3:]) % 200)
+            removed = left_roll_on(r.child)
             ground = "EHE" if r.child.ehe else "CME" if r.child.cme else "MOVED"
             writer.writerow(
                 [

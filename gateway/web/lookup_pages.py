@@ -25,10 +25,12 @@ from gateway.access.break_glass import (
 from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purpose_for
 from gateway.identifiers import classify_identifier
 from gateway.policy.disclosure import Refusal, disclose, record_refusal
+from gateway.policy.listings import searched_sources
 from gateway.read_model import FoundChild, child_with_records, find_child_id
 from gateway.web.consent_form import consent_offer, withdraw_offer
+from gateway.settings import settings
 from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
-from gateway.web.summary_view import summary_sections
+from gateway.web.summary_view import headlines, summary_sections
 
 router = APIRouter()
 Who = Annotated[Actor, Depends(signed_in)]
@@ -141,8 +143,17 @@ def summary_submit(
     child = child_with_records(db, child_id) if child_id else None
     if child is None:
         record_refusal(db, who, action="lookup", outcome="not_found", purpose=stated)
-        return _refused(request, "No child in the index matches", "Check what you typed.", 404)
+        db.commit()
+        return _no_match(request, db, kind)
     return _summary_page(request, who, db, child, stated=stated, identifier=identifier)
+
+
+def _no_match(request: Request, db: Session, kind: str) -> Response:
+    """No child has this identifier: say which sources were searched and how fresh each is,
+    and offer the name and date-of-birth search (the number on file may be mistyped or
+    missing)."""
+    context = {"kind": kind, "sources": searched_sources(db), "people": {}}
+    return page(request, "no_match.html", context, status_code=404)
 
 
 def _summary_page(
@@ -174,6 +185,7 @@ def _summary_page(
         "purpose": stated,
         "sections": summary_sections(answer),
         "withdraw": withdraw_offer(agreements_of(request), who, stated, identifier=identifier),
+        "headlines": headlines(answer, clock.today(), settings().caseload_act_now_unseen_months),
     }
     return page(request, "summary.html", shown)
 

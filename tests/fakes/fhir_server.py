@@ -127,6 +127,20 @@ class FakeFhirServer:
             thread.join(5)
 
 
+def appointment_for(patient_id: str, day: int, status: str = "fulfilled") -> dict[str, Any]:
+    """One outpatient Appointment of a Patient on a day in November 2026."""
+    return {
+        "resourceType": "Appointment",
+        "id": f"appt-{patient_id}-{day}-{status}",
+        "status": status,
+        "start": f"2026-11-{day:02d}T10:00:00Z",
+        "end": f"2026-11-{day:02d}T10:30:00Z",
+        "participant": [
+            {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"},
+        ],
+    }
+
+
 def encounters_for(patient_id: str, count: int, first_day: int = 1) -> list[dict[str, Any]]:
     """``count`` finished ambulatory Encounters of one Patient, a day apart in October 2026."""
     return [
@@ -187,9 +201,9 @@ class _FhirHandler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         if parts == ["metadata"]:
             self._send(200, _capabilities())
-        elif len(parts) == 1 and parts[0] in ("Patient", "Encounter"):
+        elif len(parts) == 1 and parts[0] in ("Patient", "Encounter", "Appointment"):
             self._send(200, self._search(parts[0], query))
-        elif len(parts) == 2 and parts[0] in ("Patient", "Encounter"):
+        elif len(parts) == 2 and parts[0] in ("Patient", "Encounter", "Appointment"):
             found = self.state.resources.get((parts[0], parts[1]))
             if found is None:
                 self._send(404, _outcome("not-found", "no such resource"))
@@ -377,7 +391,7 @@ def _capabilities() -> dict[str, Any]:
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchParam": search,
                     }
-                    for kind in ("Patient", "Encounter")
+                    for kind in ("Patient", "Encounter", "Appointment")
                 ],
             }
         ],
