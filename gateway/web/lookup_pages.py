@@ -27,8 +27,8 @@ from gateway.identifiers import classify_identifier
 from gateway.policy.disclosure import Refusal, disclose, record_refusal
 from gateway.policy.listings import searched_sources
 from gateway.read_model import FoundChild, child_with_records, find_child_id
-from gateway.web.consent_form import consent_offer, withdraw_offer
 from gateway.settings import settings
+from gateway.web.consent_form import consent_offer, withdraw_offer
 from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
 from gateway.web.summary_view import headlines, summary_sections
 
