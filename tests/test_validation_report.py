@@ -128,7 +128,8 @@ def _assert_pdf_and_data_docs(files) -> None:  # type: ignore[no-untyped-def]
     assert data.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 2
     assert files.data_docs is not None and files.data_docs.exists()
-    link = files.data_docs.relative_to(files.html.parent).as_posix()
+    link = files.data_docs.resolve().as_uri()  # absolute: a copied report still finds it
+    assert link.startswith("file:///")
     assert f'href="{link}"' in files.html.read_text(encoding="utf-8")
     pages = list(files.data_docs.parent.rglob("validations/**/*.html"))
     assert pages, "a Data Docs page per recorded run"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -11,10 +10,12 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, sta
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from gateway import clock
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.audit_search import AuditFilter, distinct_values, search_audit
 from gateway.access.roles import IG_ROLES, SUBJECT_ACCESS_ROLES
 from gateway.reports.subject_access import UnknownChildError, audited_subject_access
+from gateway.web.date_input import read_period, typed_period
 from gateway.web.render import check_csrf, database, page, require_role, signed_in
 
 router = APIRouter()
@@ -23,11 +24,7 @@ Db = Annotated[Session, Depends(database)]
 PAGE_SIZE = 100
 
 
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
+FILTERS = ("child", "user", "organisation", "action", "purpose", "outcome")
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -36,36 +33,42 @@ def audit_explorer(
     *,
     who: Who,
     db: Db,
-    start: Annotated[str | None, Query(alias="from")] = None,
-    end: Annotated[str | None, Query(alias="to")] = None,
-    user: str | None = None,
-    organisation: str | None = None,
-    outcome: str | None = None,
-    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
 ) -> Response:
+    """The audit log, newest first, filtered by period, child, person, action, purpose and
+    outcome (the choices in words), a page at a time both ways."""
     require_role(who, IG_ROLES)
-    errors = {
-        name: "Enter a date like 2026-11-29"
-        for name, text in (("from", start), ("to", end))
-        if text and _day(text) is None
-    }
+    params = request.query_params
+    typed = typed_period(params)
+    first, last, errors = read_period(typed, clock.today())
+    chosen = {name: (params.get(name) or "").strip()[:80] for name in FILTERS}
     wanted = AuditFilter(
-        _day(start), _day(end), user or None, organisation or None, outcome or None
+        first,
+        last,
+        chosen["user"] or None,
+        chosen["organisation"] or None,
+        chosen["outcome"] or None,
+        chosen["child"] or None,
+        chosen["action"] or None,
+        chosen["purpose"] or None,
     )
     choices = distinct_values(db)
     total, entries = search_audit(db, wanted, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE)
     append(db, AuditEvent(actor=who, action="audit_query", outcome="viewed"))
     db.commit()
+    pages = max(1, -(-total // PAGE_SIZE))
+    kept = [(k, v) for k, v in params.multi_items() if k != "page" and v]
     context = {
         "entries": entries,
         "total": total,
-        "wanted": wanted,
-        "raw": {"from": start or "", "to": end or ""},
+        "typed": typed,
+        "chosen": chosen,
         "choices": choices,
         "errors": errors,
         "page_number": page_number,
-        "pages": max(1, -(-total // PAGE_SIZE)),
-        "next_query": urlencode({**request.query_params, "page": page_number + 1}),
+        "pages": pages,
+        "previous_query": urlencode([*kept, ("page", page_number - 1)]),
+        "next_query": urlencode([*kept, ("page", page_number + 1)]),
     }
     return page(request, "audit.html", context, status_code=400 if errors else 200)
 

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import clock
@@ -22,10 +23,18 @@ from gateway.access.audit import Actor
 from gateway.access.rate_limit import check_rate
 from gateway.access.roles import IG_ROLES, REVIEW_QUEUE_ROLES, ROLES
 from gateway.glossary import long_date, words
+from gateway.reports.sharing_render import TEMPLATES
 from gateway.web.session import actor_of, csrf_matches, csrf_of
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=HERE / "templates")
+# The web pages' own templates, then the reports' (the sharing report's body is one template,
+# shown inside the service and written as a standalone file).
+templates = Jinja2Templates(
+    env=Environment(
+        loader=ChoiceLoader([FileSystemLoader(HERE / "templates"), FileSystemLoader(TEMPLATES)]),
+        autoescape=True,
+    )
+)
 templates.env.globals["role_titles"] = ROLES
 templates.env.filters["words"] = words
 templates.env.filters["long_date"] = long_date
