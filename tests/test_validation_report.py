@@ -7,6 +7,7 @@ import csv
 import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from gateway.access.audit import Actor
@@ -149,3 +150,20 @@ def test_cli_writes_the_report(index_url: str, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = (out / "validation.html").read_text(encoding="utf-8")
     assert "Validation report" in html and "No held record has been released" in html
+
+
+def test_without_chromium_the_command_says_plainly_no_pdf_was_made(
+    index_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import gateway.reports.pdf
+    from gateway.cli import app
+
+    monkeypatch.setattr(gateway.reports.pdf, "CHROMIUM", str(tmp_path / "no-chromium"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["report", "validation", "--out", str(out), "--no-data-docs"])
+    assert result.exit_code == 0, result.output
+    assert "PDF: not made, because chromium is not installed" in result.output
+    assert "apt-get install chromium" in result.output
+    assert not (out / "validation.pdf").exists() and (out / "validation.html").exists()

@@ -22,6 +22,15 @@ def chromium_available() -> bool:
     return Path(CHROMIUM).exists()
 
 
+def no_pdf_note() -> str:
+    """One plain line for a person whose report was made without its PDF, and how to fix it."""
+    return (
+        f"PDF: not made, because chromium is not installed at {CHROMIUM}. "
+        "The HTML report is complete; print it from a browser, or install chromium "
+        "(Debian or Ubuntu: sudo apt-get install chromium fonts-liberation) and run this again."
+    )
+
+
 # Chromium fills these on every page: the running title and generation time at the top, the
 # page number at the bottom (``title``, ``pageNumber`` and ``totalPages`` are its own classes).
 HEADER = (
