@@ -14,7 +14,11 @@ from gateway import clock
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.audit_search import AuditFilter, distinct_values, search_audit
 from gateway.access.roles import IG_ROLES, SUBJECT_ACCESS_ROLES
+from gateway.identifiers import classify_identifier
+from gateway.read_model import find_child_id
+from gateway.reports.pdf import chromium_available
 from gateway.reports.subject_access import UnknownChildError, audited_subject_access
+from gateway.reports.subject_access_render import render_html, render_pdf
 from gateway.web.date_input import read_period, typed_period
 from gateway.web.render import check_csrf, database, page, require_role, signed_in
 
@@ -76,7 +80,10 @@ def audit_explorer(
 @router.get("/subject-access", response_class=HTMLResponse)
 def subject_access_form(request: Request, who: Who) -> Response:
     require_role(who, SUBJECT_ACCESS_ROLES)
-    return page(request, "subject_access.html")
+    return page(request, "subject_access.html", {"typed": {"format": "html"}})
+
+
+FORMATS = ("html", "pdf", "json")
 
 
 @router.post("/subject-access")
@@ -85,25 +92,47 @@ def subject_access_export(
     *,
     who: Who,
     db: Db,
-    child_id: Annotated[str, Form()] = "",
+    identifier: Annotated[str, Form(max_length=40)] = "",
+    export_format: Annotated[str, Form(alias="format", max_length=10)] = "html",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    """The export as a JSON download (POSTed: the child id stays out of URLs and logs)."""
+    """The export as a readable document (HTML or PDF) or JSON, found by the NHS number, UPN or
+    child id the request gives (POSTed: identifiers stay out of URLs and logs)."""
     check_csrf(request, csrf)
-    if not child_id.strip():
-        errors = {"child_id": "Enter the child id from the index"}
-        return page(request, "subject_access.html", {"errors": errors}, status_code=400)
+    require_role(who, SUBJECT_ACCESS_ROLES)
+    typed = {"identifier": identifier, "format": export_format}
     try:
-        export = audited_subject_access(db, who, child_id.strip())
+        kind, value = classify_identifier(identifier)
+    except ValueError as exc:
+        return _subject_access_form(request, typed, {"identifier": str(exc)}, 400)
+    if export_format not in FORMATS:
+        errors = {"format": "Choose how you want the export: web page, PDF or JSON"}
+        return _subject_access_form(request, typed, errors, 400)
+    if export_format == "pdf" and not chromium_available():
+        errors = {"format": "A PDF cannot be made here (no chromium): choose the web page"}
+        return _subject_access_form(request, typed, errors, 503)
+    child_id = find_child_id(db, **{kind: value})
+    try:
+        export = audited_subject_access(db, who, child_id or "")
     except PermissionError:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Your role cannot use this page") from None
     except UnknownChildError:
-        errors = {"child_id": "No child in the index has that id"}
-        return page(request, "subject_access.html", {"errors": errors}, status_code=404)
-    body = json.dumps(export, indent=2, ensure_ascii=False)
-    disposition = f'attachment; filename="subject-access-{export["child_id"]}.json"'
-    return Response(
-        body,
-        media_type="application/json",
-        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
-    )
+        errors = {"identifier": "No child in the index has that NHS number, UPN or child id"}
+        return _subject_access_form(request, typed, errors, 404)
+    name = f"subject-access-{export['child_id']}"
+    if export_format == "json":
+        body: str | bytes = json.dumps(export, indent=2, ensure_ascii=False)
+        media, name = "application/json", name + ".json"
+    elif export_format == "pdf":
+        body, media, name = render_pdf(export), "application/pdf", name + ".pdf"
+    else:
+        body, media, name = render_html(export), "text/html", name + ".html"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return Response(body, media_type=media, headers=headers)
+
+
+def _subject_access_form(
+    request: Request, typed: dict[str, str], errors: dict[str, str], status_code: int
+) -> Response:
+    context = {"typed": typed, "errors": errors}
+    return page(request, "subject_access.html", context, status_code=status_code)
