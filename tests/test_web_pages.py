@@ -365,7 +365,7 @@ def test_audit_explorer_filters_by_child_action_and_purpose_in_words(
     assert ">EHE suitability enquiry / children missing education</option>" in page.text
     wanted = {"child": "C-B", "action": "lookup", "purpose": "ehe_enquiry"}
     found = client.get("/audit", params=wanted)
-    assert "1 entries match" in found.text and 'value="C-B"' in found.text
+    assert "1 entry matches" in found.text and 'value="C-B"' in found.text
     dates = {"from-day": "31", "from-month": "2", "from-year": "2026", "to-day": "3"}
     bad = client.get("/audit", params=dates)
     assert bad.status_code == 400

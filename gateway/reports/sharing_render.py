@@ -67,6 +67,11 @@ def _finish(axes: Any, counts_on: str = "x") -> None:
 
     axis = axes.xaxis if counts_on == "x" else axes.yaxis
     axis.set_major_locator(MaxNLocator(integer=True))
+    # Counts start at 0, and an empty period still has a readable 0..1 scale.
+    if counts_on == "x":
+        axes.set_xlim(left=0, right=max(axes.get_xlim()[1], 1))
+    else:
+        axes.set_ylim(bottom=0, top=max(axes.get_ylim()[1], 1))
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=12)
     axes.tick_params(labelsize=12)  # readable once the chart is scaled to a page or a phone
 
@@ -95,6 +100,8 @@ def bar_chart(title: str, table: dict[str, Counter[str]]) -> str:
 
 def day_chart(report: SharingReport) -> str:
     """Requests on every day of the period, disclosed and refused, as an inline SVG string."""
+    from matplotlib.dates import DateFormatter
+
     days = [report.start + timedelta(days=n) for n in range((report.end - report.start).days + 1)]
     disclosed = [report.per_day.get(d, Counter())["disclosed"] for d in days]
     refused = [report.per_day.get(d, Counter())["refused"] for d in days]
@@ -106,6 +113,7 @@ def day_chart(report: SharingReport) -> str:
     axes.set_title(title, loc="left", fontsize=14, fontweight="bold")
     axes.spines[["top", "right"]].set_visible(False)
     _finish(axes, counts_on="y")
+    axes.xaxis.set_major_formatter(DateFormatter("%-d %b"))  # 29 Nov, as the pages write dates
     figure.autofmt_xdate()
     busiest = max(range(len(days)), key=lambda n: disclosed[n] + refused[n]) if days else 0
     description = (
