@@ -2,7 +2,9 @@
 
 Clicks through sign-in, search, purpose choice (with the error when none is chosen), the
 child's summary and the EHE caseload worklist, on SQLite and PostgreSQL; checks every page for
-basic accessibility (a title, labelled inputs, one h1 and no skipped heading levels) and that
+basic accessibility (a title, labelled inputs, one h1 and no skipped heading levels), runs
+axe-core on it at 1,280 and 375 px (``axe_check``: no serious or critical violation, no
+content outside a landmark), and that
 identifiers never appear in a URL; screenshots go to the test's tmp dir (and to
 ``EHE_WEB_SHOTS`` when set, for looking at them).
 """
@@ -113,9 +115,11 @@ class Visit:
         self.page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
         width = self.page.evaluate("document.documentElement.scrollWidth")
         self.page.screenshot(path=self.shots / f"{name}-phone.png", full_page=True)
+        phone_problems = axe_problems(self.page)  # axe again, at the phone's width
         if desktop:
             self.page.set_viewport_size(desktop)
         assert width <= PHONE_WIDTH, f"{name} is {width} px wide on a {PHONE_WIDTH} px phone"
+        assert phone_problems == [], f"{name} on a phone"
         wanted = os.environ.get("EHE_WEB_SHOTS")
         if wanted:
             Path(wanted).mkdir(parents=True, exist_ok=True)
