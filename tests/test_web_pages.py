@@ -426,6 +426,7 @@ def test_a_refusal_offers_the_purposes_the_role_may_use_and_consent_last_break_g
     token = _sign_in(client, "erin.ehe")
     refused = _summary(client, token, "C-B", "voluntary_support")
     assert refused.status_code == 403 and "What you can do next" in refused.text
+    assert "voluntary_support" not in refused.text.split("<main")[1].split("<form")[0]  # words
     assert "Record the family's consent" in refused.text
     assert "Break the glass" not in refused.text  # not for a refusal for want of consent
     offered = re.findall(r'name="purpose" type="radio" value="([a-z_]+)"', refused.text)

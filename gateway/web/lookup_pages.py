@@ -26,7 +26,15 @@ from gateway.identifiers import classify_identifier
 from gateway.policy.disclosure import Refusal, disclose, record_refusal
 from gateway.policy.next_steps import next_steps
 from gateway.read_model import FoundChild, child_with_records, find_child_id
-from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
+from gateway.web.render import (
+    agreements_of,
+    check_csrf,
+    database,
+    may_look_up,
+    page,
+    plain_reason,
+    signed_in,
+)
 from gateway.web.summary_view import summary_sections
 
 router = APIRouter()
@@ -112,7 +120,7 @@ def _refused_lookup(
         }
     shown = {"steps": steps, "identifier": identifier, "purpose": purpose}
     title = "You cannot see this child's record"
-    return _refused(request, title, reason, status_code, offer, shown)
+    return _refused(request, title, plain_reason(reason), status_code, offer, shown)
 
 
 @router.post("/summary", response_class=HTMLResponse)

@@ -7,6 +7,7 @@ Who may look a child up, and see the EHE caseload, is the data-sharing agreement
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,20 @@ templates.env.globals["role_titles"] = ROLES
 templates.env.filters["words"] = words
 templates.env.filters["long_date"] = long_date
 CASELOAD_PURPOSE = "ehe_enquiry"
+
+
+CODED = re.compile(r"\b(role|purpose) ([a-z][a-z_]*[a-z])\b")
+
+
+def plain_reason(reason: str) -> str:
+    """A policy reason for a person to read: "role social_worker ... purpose ehe_enquiry" as
+    "the role Social worker ... EHE suitability enquiry / children missing education"."""
+    return CODED.sub(
+        lambda m: (
+            f"the role {words(m[2])}" if m[1] == "role" else f"{m[1]} \u201c{words(m[2])}\u201d"
+        ),
+        reason,
+    )
 
 
 class SignInNeeded(Exception):
