@@ -359,20 +359,7 @@ def test_one_policy_withheld_fields_restricted_record_consent_and_break_glass(
     visit.check("refused-no-consent")
     outcomes = [(e.child_id, e.outcome) for e in _audit(index_url) if e.action == "lookup"]
     assert outcomes == [("C-A", "disclosed"), ("C-R", "restricted"), ("C-B", "no_consent")]
-    page.get_by_role("button", name="Record the family's consent").click()
-    expect(page.locator("#typed-identifier, dd").first).to_have_text("C-B")
-    visit.check("consent")
-    page.get_by_role("button", name="Record consent").click()
-    expect(page.locator(".govuk-error-summary")).to_contain_text("Confirm that the family")
-    visit.check("consent-error")
-    page.get_by_label("The family has given consent for this purpose").check()
-    page.get_by_role("button", name="Record consent").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("consent")
-    visit.check("consent-recorded")
-    page.get_by_role("button", name="Look the child up again").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Who else knows this child")
-    done = [(e.action, e.child_id, e.outcome) for e in _audit(index_url)][-2:]
-    assert done == [("consent_given", "C-B", "recorded"), ("lookup", "C-B", "disclosed")]
+    expect(page.locator("main")).to_contain_text("Ask the family for their consent")
 
     page.get_by_role("link", name="EHE caseload").first.click()
     expect(page.locator("tbody tr").first).to_contain_text("C-A")

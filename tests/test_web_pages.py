@@ -420,31 +420,34 @@ def test_a_bad_query_gets_a_page_and_the_api_keeps_its_422(client: httpx.Client)
     assert api.status_code == 422 and api.headers["content-type"] == "application/json"
 
 
-def test_a_refusal_offers_the_purposes_the_role_may_use_and_consent_last_break_glass(
+def test_a_refusal_for_want_of_consent_offers_consent_and_the_purposes_the_role_may_use(
     client: httpx.Client, index_url: str
 ) -> None:
     token = _sign_in(client, "erin.ehe")
     refused = _summary(client, token, "C-B", "voluntary_support")
     assert refused.status_code == 403 and "What you can do next" in refused.text
     assert "voluntary_support" not in refused.text.split("<main")[1].split("<form")[0]  # words
-    assert "Record the family's consent" in refused.text
+    assert "Ask the family for their consent" in refused.text
     assert "Break the glass" not in refused.text  # not for a refusal for want of consent
     offered = re.findall(r'name="purpose" type="radio" value="([a-z_]+)"', refused.text)
     assert offered and "voluntary_support" not in offered and "ehe_enquiry" in offered
-    form = {"identifier": "C-B", "purpose": "voluntary_support", "csrf": token}
-    asked = client.post("/consent", data=form)
-    assert asked.status_code == 200 and "C-B" in asked.text
-    unconfirmed = client.post("/consent/record", data=form)
-    assert unconfirmed.status_code == 400 and "Confirm that the family" in unconfirmed.text
-    recorded = client.post("/consent/record", data={**form, "confirmed": "yes"})
-    assert recorded.status_code == 200 and "govuk-notification-banner--success" in recorded.text
-    assert _summary(client, token, "C-B", "voluntary_support").status_code == 200
-    done = [(e.action, e.outcome) for e in _audit(index_url)][-3:]
-    assert done == [
-        ("lookup", "no_consent"),
-        ("consent_given", "recorded"),
-        ("lookup", "disclosed"),
-    ]
+    other = _summary(client, token, "C-B", "ehe_enquiry")  # the purpose offered: one click on
+    assert other.status_code == 200
+    done = [(e.action, e.outcome) for e in _audit(index_url)][-2:]
+    assert done == [("lookup", "no_consent"), ("lookup", "disclosed")]
+
+
+def test_break_glass_is_offered_last_after_the_purposes_the_role_may_use(
+    client: httpx.Client,
+) -> None:
+    token = _sign_in(client, "sam.social")
+    refused = _summary(client, token, "C-A", "ehe_enquiry")
+    assert refused.status_code == 403
+    text = refused.text
+    assert text.index("What you can do next") < text.index("Break the glass")
+    assert 'value="child_protection"' in text  # a purpose the social worker's clause covers
+    offered = re.findall(r'name="purpose" type="radio" value="([a-z_]+)"', text)
+    assert "ehe_enquiry" not in offered  # never the purpose just refused
 
 
 def test_the_sharing_report_is_a_page_of_the_service_with_csv_and_html_downloads(

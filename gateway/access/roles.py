@@ -23,7 +23,3 @@ REVIEW_QUEUE_ROLES: frozenset[str] = frozenset(
 # parts children: identity resolution is the data engineers' job (administrators stand in).
 # The other queue roles see the ranked list only (source, record ids, weights; no values).
 REVIEW_DECISION_ROLES: frozenset[str] = frozenset({"data_engineer", "admin"})
-# Recording (or withdrawing) a family's consent: the people who talk to families.
-CONSENT_ROLES: frozenset[str] = frozenset(
-    {"ehe_officer", "social_worker", "health_practitioner", "admin"}
-)

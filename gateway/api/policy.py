@@ -21,13 +21,14 @@ from gateway.access.break_glass import (
 )
 from gateway.access.consent import NoSuchConsentError, record_consent, withdraw_consent
 from gateway.access.purposes import UnknownPurposeError
-from gateway.access.roles import CONSENT_ROLES
 from gateway.api.deps import COMMON_RESPONSES, database, rate_limited, require_role
 from gateway.read_model import resolve_child
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
-ConsentRecorder = Annotated[Actor, Depends(require_role(*sorted(CONSENT_ROLES)))]
+ConsentRecorder = Annotated[
+    Actor, Depends(require_role("ehe_officer", "social_worker", "health_practitioner", "admin"))
+]
 IgOfficer = Annotated[Actor, Depends(require_role("ig_officer"))]
 Db = Annotated[Session, Depends(database)]
 

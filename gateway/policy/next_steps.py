@@ -2,8 +2,8 @@
 
 A refusal page offers, in this order: the purposes the person's role may use under an agreement
 in force (each a lookup they may make now), asking the family for consent where the purpose
-needs it (with the page that records it, for roles that record consent), and break-glass last,
-only where an agreement names the role for it. Nothing here reads a child's records.
+needs it, and break-glass last, only where an agreement names the role for it. Nothing here
+reads a child's records.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from datetime import date
 from gateway.access.agreements import Agreement, decide, may_break_glass
 from gateway.access.audit import Actor
 from gateway.access.purposes import PURPOSES, Purpose
-from gateway.access.roles import CONSENT_ROLES
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,6 @@ class NextSteps:
 
     purposes: list[Purpose]
     ask_consent: bool
-    may_record_consent: bool
     break_glass: bool
 
 
@@ -37,11 +35,9 @@ def next_steps(
 ) -> NextSteps:
     """What to offer after ``refused`` was refused with ``outcome`` (an audit outcome code)."""
     others = [p for p in purposes_allowed(agreements, actor, today) if p.code != refused.code]
-    no_consent = outcome == "no_consent"
     return NextSteps(
         purposes=others,
-        ask_consent=no_consent,
-        may_record_consent=no_consent and actor.role in CONSENT_ROLES,
+        ask_consent=outcome == "no_consent",
         break_glass=outcome == "refused"
         and may_break_glass(agreements, actor, refused.code, today),
     )

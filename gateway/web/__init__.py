@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
 from gateway.web import (
-    consent_pages,
     ig_pages,
     lookup_pages,
     officer_pages,
@@ -46,7 +45,6 @@ def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
     pages = (
         sign_in_pages,
         lookup_pages,
-        consent_pages,
         people_search_pages,
         officer_pages,
         review_pages,
