@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pdf_text import pdf_text
 from sqlalchemy import select
 
 from gateway.access.audit import Actor
@@ -128,6 +129,10 @@ def _assert_pdf_and_data_docs(files) -> None:  # type: ignore[no-untyped-def]
     data = files.pdf.read_bytes()
     assert data.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 2
+    text = pdf_text(data).replace(" ", "")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert f"Page1of{pages}" in text and f"Page{pages}of{pages}" in text  # every page numbered
+    assert text.count("Validationreport:everyrunupto") == pages  # the running title
     assert files.data_docs is not None and files.data_docs.exists()
     link = files.data_docs.resolve().as_uri()  # absolute: a copied report still finds it
     assert link.startswith("file:///")
