@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -153,3 +154,23 @@ def test_cli_writes_html_csv_and_pdf(index_url: str, tmp_path: Path) -> None:
         app, ["report", "sharing", "--from", today, "--to", "2000-01-01", "--out", str(out)]
     )
     assert backwards.exit_code != 0 and "before --from" in backwards.output
+
+
+def test_every_pdf_page_has_the_running_title_time_made_and_page_number(tmp_path: Path) -> None:
+    from pdf_text import pdf_text
+
+    from gateway.reports.pdf import chromium_available
+    from gateway.reports.sharing import SharingReport
+    from gateway.reports.sharing_render import write_report
+
+    if not chromium_available():
+        pytest.skip("chromium is not installed")
+    report = SharingReport(datetime(2026, 11, 1).date(), datetime(2026, 11, 29).date())
+    written = write_report(report, tmp_path)
+    text = pdf_text((tmp_path / "sharing.pdf").read_bytes()).replace(" ", "")
+    pages = int(re.findall(r"Page1of(\d+)", text)[0])
+    assert pages >= 2 and f"Page{pages}of{pages}" in text
+    title = "Datasharingreport,1November2026to29November2026"
+    assert text.count(title) == pages  # the running title, once a page
+    assert text.count("Generated") == pages and "UTC" in text
+    assert len(written) == 3

@@ -161,11 +161,41 @@ def test_cli_and_ig_page_export_as_json(
         token = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert token
         empty = client.post("/subject-access", data={"csrf": token.group(1)})
-        assert empty.status_code == 400 and "Enter the child id" in empty.text
-        response = client.post(
-            "/subject-access", data={"child_id": child_id, "csrf": token.group(1)}
+        assert empty.status_code == 400 and "Enter an NHS number, a UPN or a child id" in (
+            empty.text
         )
+        unknown = client.post(
+            "/subject-access", data={"identifier": "C-nobody", "csrf": token.group(1)}
+        )
+        assert unknown.status_code == 404 and "No child in the index has that" in unknown.text
+        asked = {"identifier": child_id, "csrf": token.group(1)}
+        response = client.post("/subject-access", data={**asked, "format": "json"})
+        readable = client.post("/subject-access", data={**asked, "format": "html"})
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith("attachment;")
     assert response.json()["child_id"] == child_id
     assert child_id not in str(response.url)
+    # The readable document: the notice first, then every section with a plain heading.
+    assert readable.headers["content-type"].startswith("text/html")
+    assert f"Subject access export: child {child_id}" in readable.text
+    assert "Review and redact" in readable.text
+    assert "Every version of every linked record" in readable.text
+    assert readable.text.count("<h2>") == 7
+
+
+def test_the_readable_export_prints_to_a_pdf(tmp_path: Path) -> None:
+    from gateway.reports.pdf import chromium_available
+    from gateway.reports.subject_access_render import render_pdf
+
+    if not chromium_available():
+        pytest.skip("chromium is not installed")
+    export = {
+        "notice": "Personal data.",
+        "generated_at": "2026-11-29T10:05:00+00:00",
+        "requested_child_id": "C-1",
+        "child_id": "C-1",
+        "children": [{"child_id": "C-1", "merged_into": None}],
+        "source_records": [{"source": "health__fhir_patient", "content": {"a": [1, 2]}}],
+    }
+    pdf = render_pdf(export)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1000

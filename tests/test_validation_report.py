@@ -7,6 +7,8 @@ import csv
 import re
 from pathlib import Path
 
+import pytest
+from pdf_text import pdf_text
 from sqlalchemy import select
 
 from gateway.access.audit import Actor
@@ -127,8 +129,13 @@ def _assert_pdf_and_data_docs(files) -> None:  # type: ignore[no-untyped-def]
     data = files.pdf.read_bytes()
     assert data.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 2
+    text = pdf_text(data).replace(" ", "")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert f"Page1of{pages}" in text and f"Page{pages}of{pages}" in text  # every page numbered
+    assert text.count("Validationreport:everyrunupto") == pages  # the running title
     assert files.data_docs is not None and files.data_docs.exists()
-    link = files.data_docs.relative_to(files.html.parent).as_posix()
+    link = files.data_docs.resolve().as_uri()  # absolute: a copied report still finds it
+    assert link.startswith("file:///")
     assert f'href="{link}"' in files.html.read_text(encoding="utf-8")
     pages = list(files.data_docs.parent.rglob("validations/**/*.html"))
     assert pages, "a Data Docs page per recorded run"
@@ -148,3 +155,20 @@ def test_cli_writes_the_report(index_url: str, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = (out / "validation.html").read_text(encoding="utf-8")
     assert "Validation report" in html and "No held record has been released" in html
+
+
+def test_without_chromium_the_command_says_plainly_no_pdf_was_made(
+    index_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import gateway.reports.pdf
+    from gateway.cli import app
+
+    monkeypatch.setattr(gateway.reports.pdf, "CHROMIUM", str(tmp_path / "no-chromium"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["report", "validation", "--out", str(out), "--no-data-docs"])
+    assert result.exit_code == 0, result.output
+    assert "PDF: not made, because chromium is not installed" in result.output
+    assert "apt-get install chromium" in result.output
+    assert not (out / "validation.pdf").exists() and (out / "validation.html").exists()

@@ -2,7 +2,9 @@
 
 Clicks through sign-in, search, purpose choice (with the error when none is chosen), the
 child's summary and the EHE caseload worklist, on SQLite and PostgreSQL; checks every page for
-basic accessibility (a title, labelled inputs, one h1 and no skipped heading levels) and that
+basic accessibility (a title, labelled inputs, one h1 and no skipped heading levels), runs
+axe-core on it at 1,280 and 375 px (``axe_check``: no serious or critical violation, no
+content outside a landmark), and that
 identifiers never appear in a URL; screenshots go to the test's tmp dir (and to
 ``EHE_WEB_SHOTS`` when set, for looking at them).
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_server import bearer
+from axe_check import axe_available, axe_problems, in_ci
 from index_builder import (
     EHE,
     add_child,
@@ -26,11 +29,12 @@ from index_builder import (
     add_twin_pair,
     record,
 )
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 from web_support import nhs_number_known_to_social_care, populate, served
 
 from gateway.api.app import create_app
+from gateway.reports.pdf import CHROMIUM, CHROMIUM_ARGS
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry, Link, LinkReview
 
@@ -57,6 +61,21 @@ ACCESSIBILITY_PROBLEMS = """() => {
   }, 0);
   return problems;
 }"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"chromium not installed at {CHROMIUM}")
+    if not axe_available():
+        message = "axe-core is not installed: run `npm ci` in tests/axe"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture
@@ -95,6 +114,7 @@ class Visit:
 
     def check(self, name: str) -> None:
         assert self.page.evaluate(ACCESSIBILITY_PROBLEMS) == [], name
+        assert axe_problems(self.page) == [], name
         path = self.shots / f"{name}.png"
         self.page.screenshot(path=path, full_page=True)
         # The same page on a phone: it reflows, nothing scrolls sideways.
@@ -102,9 +122,11 @@ class Visit:
         self.page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
         width = self.page.evaluate("document.documentElement.scrollWidth")
         self.page.screenshot(path=self.shots / f"{name}-phone.png", full_page=True)
+        phone_problems = axe_problems(self.page)  # axe again, at the phone's width
         if desktop:
             self.page.set_viewport_size(desktop)
         assert width <= PHONE_WIDTH, f"{name} is {width} px wide on a {PHONE_WIDTH} px phone"
+        assert phone_problems == [], f"{name} on a phone"
         wanted = os.environ.get("EHE_WEB_SHOTS")
         if wanted:
             Path(wanted).mkdir(parents=True, exist_ok=True)
@@ -152,6 +174,8 @@ def test_ehe_officer_finds_a_child_and_sees_the_caseload(
     page.get_by_label("Find a child").fill(nhs)
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Why do you need to know?")
+    expect(page.locator("#typed-identifier")).to_have_text(nhs)  # what was typed, shown back
+    expect(page.get_by_role("link", name="Back")).to_have_attribute("href", "/search")
     visit.check("purpose")
     page.get_by_role("button", name="Show what is known").click()
     summary_box = page.locator(".govuk-error-summary")
@@ -205,9 +229,13 @@ def test_ehe_officer_searches_by_name_and_date_of_birth(
     page = visit.page
     visit.sign_in(hand_made_site, "Erin Ellis")
     page.get_by_role("link", name="Find a child").first.click()
+    page.get_by_role("link", name="Search by name and date of birth").click()
+    expect(page.locator('[aria-current="page"]')).to_have_text("Find a child")
+    expect(page.locator("form")).to_have_count(2)  # the search, and signing out
+    visit.check("people-search")
     page.get_by_label("Last name").fill("Hart")
     page.get_by_role("button", name="Search", exact=True).click()
-    expect(page).to_have_title("Error: Find a child" + SUFFIX)
+    expect(page).to_have_title("Error: Search by name and date of birth" + SUFFIX)
     errors = page.locator(".govuk-error-summary")
     expect(errors).to_contain_text("Enter the child's date of birth")
     expect(errors).to_contain_text("Choose why you need to know")
@@ -264,21 +292,48 @@ def test_roles_see_only_their_pages_and_ig_explores_the_audit(
     expect(table_rows.first).to_contain_text("hana.health")
     expect(table_rows.first).to_contain_text("caseload")
     visit.check("audit")
-    page.get_by_label("From (YYYY-MM-DD)").fill("29/11/2026")
+    page.get_by_label("Action").select_option(label="Viewed the EHE caseload")
+    page.get_by_label("Child id").fill("C-NOBODY")
     page.get_by_role("button", name="Filter").click()
-    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter a date like")
+    expect(page.locator("tbody tr")).to_have_count(0)
+    expect(page.get_by_label("Child id")).to_have_value("C-NOBODY")  # the filter is kept
+    page.get_by_label("Child id").fill("")
+    page.get_by_label("Day (from)").fill("31")  # GOV.UK date boxes; each bad date its message
+    page.get_by_label("Month (from)").fill("2")
+    page.get_by_label("Year (from)").fill("2026")
+    page.get_by_label("Day (to)").fill("3")
+    page.get_by_label("Year (to)").fill("2026")
+    page.get_by_role("button", name="Filter").click()
+    problems = page.locator(".govuk-error-summary")
+    expect(problems).to_contain_text("The start date must be a real date")
+    expect(problems).to_contain_text("The end date must include a month")
+    expect(page.get_by_label("Day (from)")).to_have_value("31")  # what was typed, kept
+    visit.check("audit-date-errors")
 
     page.get_by_role("link", name="Break-glass").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Break-glass uses")
-    expect(page.locator("tbody")).to_contain_text("No break-glass uses recorded")
+    expect(page.locator("main")).to_contain_text("No break-glass uses recorded")
     visit.check("break-glass")
     page.get_by_role("link", name="Sharing report").first.click()
     visit.check("sharing-form")
     page.get_by_role("button", name="Show the report").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Data sharing report")
+    expect(page.locator("header nav")).to_contain_text("Audit log")  # inside the service
+    expect(page.locator('[aria-current="page"]')).to_have_text("Sharing report")
     expect(page.locator(".figures")).to_contain_text("refused or not shared")
-    assert page.locator("svg").count() == 4
+    charts = page.locator(".chart svg")
+    expect(charts).to_have_count(4)
+    for n in range(4):  # each chart has an accessible name
+        expect(charts.nth(n)).to_have_attribute("role", "img")
+        assert charts.nth(n).locator("title").text_content()
     visit.check("sharing-report")
+    csv_link = page.get_by_role("link", name=re.compile("Spreadsheet"))
+    answer = page.request.get(site + str(csv_link.get_attribute("href")))
+    assert answer.ok and answer.text().startswith("child_id,organisation,role")
+    pdf_link = page.get_by_role("link", name=re.compile("PDF"))
+    answer = page.request.get(site + str(pdf_link.get_attribute("href")))
+    assert answer.ok and answer.body().startswith(b"%PDF")
+    assert "attachment" in answer.headers["content-disposition"]
 
 
 @pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
@@ -307,9 +362,11 @@ def test_one_policy_withheld_fields_restricted_record_consent_and_break_glass(
     visit.look_up("C-B", "Voluntary support offer to an EHE family")
     expect(page.get_by_role("heading", level=1)).to_have_text("You cannot see this child's record")
     expect(page.locator("main")).to_contain_text("needs the family's consent")
+    expect(page.locator("main")).to_contain_text("What you can do next")
     visit.check("refused-no-consent")
     outcomes = [(e.child_id, e.outcome) for e in _audit(index_url) if e.action == "lookup"]
     assert outcomes == [("C-A", "disclosed"), ("C-R", "restricted"), ("C-B", "no_consent")]
+    expect(page.locator("main")).to_contain_text("Ask the family for their consent")
 
     page.get_by_role("link", name="EHE caseload").first.click()
     expect(page.locator("tbody tr").first).to_contain_text("C-A")
@@ -322,13 +379,22 @@ def test_one_policy_withheld_fields_restricted_record_consent_and_break_glass(
         assert api.post("/api/v1/break-glass", json=body, headers=bearer("sam.social")).is_success
     visit.sign_in(site, "Iris Ingram")
     page.get_by_role("link", name="Break-glass").first.click()
-    row = page.locator("tbody tr").first
+    row = page.locator("section.gateway-card").first
     expect(row).to_contain_text("sam.social")
-    expect(row).to_contain_text("open")
+    expect(row).to_contain_text("Waiting for review")
+    expect(row).to_contain_text("Lookups made under this override: 0")
     visit.check("break-glass-open")
-    row.get_by_label("What the review found").fill("Justified: strategy discussion held")
-    row.get_by_role("button", name="Close review").click()
-    expect(page.locator("tbody tr").first).to_contain_text("closed")
+    row.get_by_role("button", name="Close the review").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Say what the review found")
+    page.locator("section.gateway-card").first.get_by_label(
+        re.compile("What the review of override")
+    ).fill("Justified: strategy discussion held")
+    page.locator("section.gateway-card").first.get_by_role(
+        "button", name="Close the review"
+    ).click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("is closed")
+    expect(page.locator("section.gateway-card").first).to_contain_text("Reviewed by iris")
+    visit.check("break-glass-closed")
 
 
 def test_an_ehe_officer_records_consent_from_a_refused_lookup_then_its_withdrawal(
@@ -518,11 +584,17 @@ def test_a_social_worker_breaks_the_glass_from_a_refused_lookup(
     visit.sign_in(hand_made_site, "Sam Shaw")
     visit.look_up("C-A", "EHE suitability enquiry / children missing education")
     expect(page.get_by_role("heading", level=1)).to_have_text("You cannot see this child's record")
-    expect(page.get_by_role("heading", level=2)).to_have_text("Break the glass")
+    expect(page.get_by_role("heading", level=2, name="Break the glass")).to_be_visible()
     visit.check("break-glass-offer")
+    expect(page.locator("main")).to_contain_text("What you can do next")
+    first_reason = page.locator("main p.govuk-body").first.text_content()
     page.get_by_label("Why you need to see this child's record now").fill("urgent")
     page.get_by_role("button", name="Break the glass and show the record").click()
     expect(page.locator(".govuk-error-summary")).to_contain_text("at least 20 characters")
+    # The same page and words as before, with what was typed kept to be lengthened.
+    expect(page.get_by_role("heading", level=1)).to_have_text("You cannot see this child's record")
+    expect(page.locator("main p.govuk-body").first).to_have_text(str(first_reason))
+    expect(page.get_by_label("Why you need to see this child's record now")).to_have_value("urgent")
     visit.check("break-glass-offer-error")
     page.get_by_label("Why you need to see this child's record now").fill(
         "Child seen with injuries at a home visit; school place unknown"

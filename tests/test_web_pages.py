@@ -18,10 +18,12 @@ from index_builder import EHE, add_child, add_population, record
 from sqlalchemy import func, select
 from web_support import served
 
+from gateway import clock
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.tokens import LocalIssuer, TokenSettings
 from gateway.access.users import load_demo_users
 from gateway.api.app import create_app
+from gateway.glossary import long_date
 from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry, LinkReview
 from gateway.web.session import COOKIE
@@ -177,7 +179,9 @@ def test_search_by_name_and_birth_date_ranks_children_and_says_why(
     client: httpx.Client, index_url: str
 ) -> None:
     token = _sign_in(client, "erin.ehe")
-    assert 'action="/search/people"' in client.get("/search").text
+    finding = client.get("/search").text  # one form per page: the name search is its own
+    assert 'href="/search/people"' in finding and 'action="/search/people"' not in finding
+    assert 'action="/search/people"' in client.get("/search/people").text
     found = _people(
         client,
         token,
@@ -354,6 +358,30 @@ def test_audit_explorer_pages_through_entries_and_keeps_the_filter(
     assert link
     second = client.get(link.group(1).replace("&amp;", "&"))
     assert "Page 2 of 2" in second.text
+    back = re.search(r'href="(/audit\?[^"]*page=1[^"]*)"[^>]*>Previous page', second.text)
+    assert back, "paging goes both ways"
+    assert "Page 1 of 2" in client.get(back.group(1).replace("&amp;", "&")).text
+
+
+def test_audit_explorer_filters_by_child_action_and_purpose_in_words(
+    client: httpx.Client, index_url: str
+) -> None:
+    token = _sign_in(client, "erin.ehe")
+    _summary(client, token, "C-A", "ehe_enquiry")
+    _summary(client, token, "C-B", "ehe_enquiry")
+    client.post("/sign-out", data={"csrf": token})
+    client.post("/sign-in", data={"user": "iris.ig"})
+    page = client.get("/audit")
+    assert '<option value="lookup" >Looked up a child</option>' in page.text
+    assert ">EHE suitability enquiry / children missing education</option>" in page.text
+    wanted = {"child": "C-B", "action": "lookup", "purpose": "ehe_enquiry"}
+    found = client.get("/audit", params=wanted)
+    assert "1 entry matches" in found.text and 'value="C-B"' in found.text
+    dates = {"from-day": "31", "from-month": "2", "from-year": "2026", "to-day": "3"}
+    bad = client.get("/audit", params=dates)
+    assert bad.status_code == 400
+    assert "The start date must be a real date" in bad.text
+    assert "The end date must include a month and a year" in bad.text
 
 
 def test_break_glass_page_is_the_access_policys_list_and_closes_reviews(
@@ -376,7 +404,9 @@ def test_break_glass_page_is_the_access_policys_list_and_closes_reviews(
     token = _sign_in(client, "iris.ig")
     page = client.get("/break-glass")
     assert reason in page.text and "1 of 1 overrides wait for an IG review" in page.text
-    assert re.search(r"<td[^>]*>1</td>\s*<td[^>]*>\s*<strong[^>]*>open</strong>", page.text)
+    assert "Waiting for review" in page.text
+    assert "Lookups made under this override: 1" in page.text  # each lookup listed under it
+    assert re.search(r"<li>.*shown under break-glass to sam\.social, \d+ fields shown", page.text)
     empty = client.post(f"/break-glass/{override}/close", data={"note": " ", "csrf": token})
     assert empty.status_code == 400 and "a note is required" in empty.text
     closed = client.post(
@@ -384,6 +414,10 @@ def test_break_glass_page_is_the_access_policys_list_and_closes_reviews(
         data={"note": "Justified: s.47 strategy meeting held", "csrf": token},
     )
     assert closed.status_code == 303
+    assert (
+        f"The review of override {override} is closed"
+        in client.get(closed.headers["location"]).text
+    )
     reviews = client.get("/api/v1/break-glass/reviews?state=closed", headers=bearer("iris.ig"))
     assert [(r["id"], r["reviewed_by"]) for r in reviews.json()] == [(override, "iris.ig")]
     assert "0 of 1 overrides wait" in client.get("/break-glass").text
@@ -395,3 +429,61 @@ def test_a_bad_query_gets_a_page_and_the_api_keeps_its_422(client: httpx.Client)
     assert page.status_code == 400 and "Check what you entered" in page.text
     api = client.post("/api/v1/lookup", json={"purpose": 5}, headers=bearer("erin.ehe"))
     assert api.status_code == 422 and api.headers["content-type"] == "application/json"
+
+
+def test_a_refusal_for_want_of_consent_offers_consent_and_the_purposes_the_role_may_use(
+    client: httpx.Client, index_url: str
+) -> None:
+    token = _sign_in(client, "erin.ehe")
+    refused = _summary(client, token, "C-B", "voluntary_support")
+    assert refused.status_code == 403 and "What you can do next" in refused.text
+    assert "voluntary_support" not in refused.text.split("<main")[1].split("<form")[0]  # words
+    assert "Ask the family for their consent" in refused.text
+    assert "Break the glass" not in refused.text  # not for a refusal for want of consent
+    offered = re.findall(r'name="purpose" type="radio" value="([a-z_]+)"', refused.text)
+    assert offered and "voluntary_support" not in offered and "ehe_enquiry" in offered
+    other = _summary(client, token, "C-B", "ehe_enquiry")  # the purpose offered: one click on
+    assert other.status_code == 200
+    done = [(e.action, e.outcome) for e in _audit(index_url)][-2:]
+    assert done == [("lookup", "no_consent"), ("lookup", "disclosed")]
+
+
+def test_break_glass_is_offered_last_after_the_purposes_the_role_may_use(
+    client: httpx.Client,
+) -> None:
+    token = _sign_in(client, "sam.social")
+    refused = _summary(client, token, "C-A", "ehe_enquiry")
+    assert refused.status_code == 403
+    text = refused.text
+    assert text.index("What you can do next") < text.index("Break the glass")
+    assert 'value="child_protection"' in text  # a purpose the social worker's clause covers
+    offered = re.findall(r'name="purpose" type="radio" value="([a-z_]+)"', text)
+    assert "ehe_enquiry" not in offered  # never the purpose just refused
+
+
+def test_the_sharing_report_is_a_page_of_the_service_with_csv_and_html_downloads(
+    client: httpx.Client, index_url: str
+) -> None:
+    client.post("/sign-in", data={"user": "iris.ig"})
+    form = client.get("/reports/sharing")
+    assert form.status_code == 200 and 'name="from-day"' in form.text
+    missing = client.get("/reports/sharing", params={"from-day": "1"})
+    assert missing.status_code == 400 and "The start date must include a month and a year" in (
+        missing.text
+    )
+    assert "Enter the end date" in missing.text
+    today = clock.today()
+    start = today.replace(day=1)
+    period = {"from-day": "1", "from-month": str(today.month), "from-year": str(today.year)}
+    period |= {"to-day": str(today.day), "to-month": str(today.month), "to-year": str(today.year)}
+    shown = client.get("/reports/sharing", params=period)
+    assert shown.status_code == 200 and "Audit log</a>" in shown.text  # the service's header
+    assert f"{long_date(start)} to {long_date(today)}" in shown.text
+    assert shown.text.count('role="img"') == 4 and "<title id=" in shown.text
+    csv = client.get("/reports/sharing/csv", params=period)
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.startswith("child_id,organisation,role,times")
+    html = client.get("/reports/sharing/html", params=period)
+    assert "attachment" in html.headers["content-disposition"] and "<!DOCTYPE html>" in html.text
+    exported = [e.outcome for e in _audit(index_url) if e.action == "report_sharing"]
+    assert exported == ["viewed", "exported", "exported"]

@@ -1,4 +1,5 @@
-"""Reading the audit log for IG officers: filter by date, user, organisation and outcome."""
+"""Reading the audit log for IG officers: filter by date, user, organisation, child, action,
+purpose and outcome."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class AuditFilter:
     organisation: str | None = None
     outcome: str | None = None
     child_id: str | None = None
+    action: str | None = None
+    purpose: str | None = None
 
 
 def day_start(day: date) -> datetime:
@@ -38,6 +41,10 @@ def _where(query: Select, wanted: AuditFilter) -> Select:
         query = query.where(AuditEntry.outcome == wanted.outcome)
     if wanted.child_id:
         query = query.where(AuditEntry.child_id == wanted.child_id)
+    if wanted.action:
+        query = query.where(AuditEntry.action == wanted.action)
+    if wanted.purpose:
+        query = query.where(AuditEntry.purpose == wanted.purpose)
     return query
 
 
@@ -51,14 +58,17 @@ def search_audit(
 
 
 def distinct_values(session: Session) -> dict[str, list[str]]:
-    """The users, organisations and outcomes the log holds (for the filter's choices)."""
+    """The users, organisations, actions, purposes and outcomes the log holds (for the
+    filter's choices; none empty)."""
     columns = {
         "user": AuditEntry.actor,
         "organisation": AuditEntry.organisation,
+        "action": AuditEntry.action,
+        "purpose": AuditEntry.purpose,
         "outcome": AuditEntry.outcome,
     }
     return {
-        name: list(session.scalars(select(column).distinct().order_by(column)))
+        name: [v for v in session.scalars(select(column).distinct().order_by(column)) if v]
         for name, column in columns.items()
     }
 

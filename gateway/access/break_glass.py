@@ -198,9 +198,30 @@ def close_review(session: Session, override_id: int, reviewer: Actor, note: str)
     return override
 
 
+def clause_of(override_id: int) -> str:
+    """How the audit names an override as the basis of a lookup made under it."""
+    return f"break-glass:{override_id}"
+
+
+def lookups_under(session: Session, override_ids: list[int]) -> dict[int, list[AuditEntry]]:
+    """The audited lookups made under each override, in chain order (who, when, which fields)."""
+    clauses = {clause_of(i): i for i in override_ids}
+    found: dict[int, list[AuditEntry]] = {i: [] for i in override_ids}
+    if not clauses:
+        return found
+    rows = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.agreement_clause.in_(clauses), AuditEntry.action == "lookup")
+        .order_by(AuditEntry.seq)
+    )
+    for entry in rows:
+        found[clauses[str(entry.agreement_clause)]].append(entry)
+    return found
+
+
 def uses_of(session: Session, override_ids: list[int]) -> dict[int, int]:
     """How many audited lookups each override was used for (by its clause in the audit)."""
-    clauses = {f"break-glass:{i}": i for i in override_ids}
+    clauses = {clause_of(i): i for i in override_ids}
     if not clauses:
         return {}
     rows = session.execute(

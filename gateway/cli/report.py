@@ -19,11 +19,14 @@ def report_validation(
     data_docs: Annotated[bool, typer.Option(help="Also build GX Data Docs for the runs")] = True,
 ) -> None:
     """What was checked, what failed and what became of it, per source and run (HTML, PDF)."""
+    from gateway.reports.pdf import no_pdf_note
     from gateway.reports.validation_report import build_validation_report
 
     files = build_validation_report(out, pdf=pdf, data_docs=data_docs)
     typer.echo(f"HTML: {files.html}")
     if files.pdf:
-        typer.echo(f"PDF: {files.pdf}")
+        typer.echo(f"PDF: made, {files.pdf}")
+    elif pdf:
+        typer.echo(no_pdf_note())
     if files.data_docs:
         typer.echo(f"Data Docs: {files.data_docs}")

@@ -28,6 +28,7 @@ def report_sharing(
     pdf: Annotated[bool, typer.Option(help="Also print the PDF with chromium")] = True,
 ) -> None:
     """Lookups by organisation, role, purpose and basis; refusals; break-glass; who saw whom."""
+    from gateway.reports.pdf import chromium_available, no_pdf_note
     from gateway.reports.sharing import build_sharing_report
     from gateway.reports.sharing_render import write_report
     from gateway.store.engine import session_factory
@@ -36,8 +37,11 @@ def report_sharing(
         raise typer.BadParameter("--to is before --from")
     with session_factory()() as session:
         report = build_sharing_report(session, start.date(), end.date())
-    for path in write_report(report, out, pdf=pdf):
+    printable = pdf and chromium_available()
+    for path in write_report(report, out, pdf=printable):
         typer.echo(f"wrote {path}")
+    if pdf and not printable:
+        typer.echo(no_pdf_note())
     typer.echo(
         f"{report.requests} requests, {report.disclosed} disclosed, {report.refused} refused, "
         f"{len(report.break_glass)} break-glass uses, {len(report.children)} children disclosed"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gateway import clock
 from gateway.access.agreements import Agreement, SharingDecision, decide
 from gateway.access.audit import Actor, AuditEvent, append
-from gateway.access.break_glass import active_override
+from gateway.access.break_glass import active_override, clause_of
 from gateway.access.consent import has_consent
 from gateway.access.purposes import Purpose
 from gateway.errors import RequestRefusedError
@@ -176,9 +176,7 @@ def lookup_event(
         child_id=child_id,
         fields_disclosed=sorted(f for f in fields if f in allowed),
         fields_refused=sorted(f for f in fields if f not in allowed),
-        agreement_clause=(
-            decision.clause_ref if override is None else f"break-glass:{override.id}"
-        ),
+        agreement_clause=(decision.clause_ref if override is None else clause_of(override.id)),
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from gateway.glossary import words
+from gateway.glossary import long_date, words
 from gateway.pipeline.loading import max_held_share
 from gateway.reports.pdf import CHROMIUM, chromium_available, print_pdf
 from gateway.reports.validation_charts import outcome_by_source, runs_trend
@@ -45,7 +45,7 @@ def build_validation_report(
     now: datetime | None = None,
 ) -> ReportFiles:
     """Write ``validation.html`` (and ``validation.pdf``, ``data_docs/``) into ``out``."""
-    out = out.resolve()  # Data Docs come back absolute; the page links to them relatively
+    out = out.resolve()  # the page links to Data Docs by absolute file URI: copies keep it
     out.mkdir(parents=True, exist_ok=True)
     with session_factory(index_url)() as session:
         report = build_report(session, now or datetime.now(UTC))
@@ -55,13 +55,19 @@ def build_validation_report(
 
         docs = build_data_docs(out / "data_docs", index_url=index_url)
     html = out / "validation.html"
-    link = docs.relative_to(out).as_posix() if docs else None
+    link = docs.resolve().as_uri() if docs else None
     html.write_text(render_html(report, link), encoding="utf-8")
     if pdf and not chromium_available():
         log.warning("no Chromium at %s: the report is written without its PDF", CHROMIUM)
         pdf = False
     pdf_file = (
-        print_pdf(html, out / "validation.pdf", margin_mm=(14, 14, 12, 12), scale=0.8)
+        print_pdf(
+            html,
+            out / "validation.pdf",
+            margin_mm=(18, 18, 12, 12),
+            scale=0.8,
+            title=f"Validation report: every run up to {long_date(report.generated_at)} UTC",
+        )
         if pdf
         else None
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -11,10 +10,16 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, sta
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from gateway import clock
 from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.audit_search import AuditFilter, distinct_values, search_audit
 from gateway.access.roles import IG_ROLES, SUBJECT_ACCESS_ROLES
+from gateway.identifiers import classify_identifier
+from gateway.read_model import find_child_id
+from gateway.reports.pdf import chromium_available
 from gateway.reports.subject_access import UnknownChildError, audited_subject_access
+from gateway.reports.subject_access_render import render_html, render_pdf
+from gateway.web.date_input import read_period, typed_period
 from gateway.web.render import check_csrf, database, page, require_role, signed_in
 
 router = APIRouter()
@@ -23,11 +28,7 @@ Db = Annotated[Session, Depends(database)]
 PAGE_SIZE = 100
 
 
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
+FILTERS = ("child", "user", "organisation", "action", "purpose", "outcome")
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -36,36 +37,42 @@ def audit_explorer(
     *,
     who: Who,
     db: Db,
-    start: Annotated[str | None, Query(alias="from")] = None,
-    end: Annotated[str | None, Query(alias="to")] = None,
-    user: str | None = None,
-    organisation: str | None = None,
-    outcome: str | None = None,
-    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
 ) -> Response:
+    """The audit log, newest first, filtered by period, child, person, action, purpose and
+    outcome (the choices in words), a page at a time both ways."""
     require_role(who, IG_ROLES)
-    errors = {
-        name: "Enter a date like 2026-11-29"
-        for name, text in (("from", start), ("to", end))
-        if text and _day(text) is None
-    }
+    params = request.query_params
+    typed = typed_period(params)
+    first, last, errors = read_period(typed, clock.today())
+    chosen = {name: (params.get(name) or "").strip()[:80] for name in FILTERS}
     wanted = AuditFilter(
-        _day(start), _day(end), user or None, organisation or None, outcome or None
+        first,
+        last,
+        chosen["user"] or None,
+        chosen["organisation"] or None,
+        chosen["outcome"] or None,
+        chosen["child"] or None,
+        chosen["action"] or None,
+        chosen["purpose"] or None,
     )
     choices = distinct_values(db)
     total, entries = search_audit(db, wanted, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE)
     append(db, AuditEvent(actor=who, action="audit_query", outcome="viewed"))
     db.commit()
+    pages = max(1, -(-total // PAGE_SIZE))
+    kept = [(k, v) for k, v in params.multi_items() if k != "page" and v]
     context = {
         "entries": entries,
         "total": total,
-        "wanted": wanted,
-        "raw": {"from": start or "", "to": end or ""},
+        "typed": typed,
+        "chosen": chosen,
         "choices": choices,
         "errors": errors,
         "page_number": page_number,
-        "pages": max(1, -(-total // PAGE_SIZE)),
-        "next_query": urlencode({**request.query_params, "page": page_number + 1}),
+        "pages": pages,
+        "previous_query": urlencode([*kept, ("page", page_number - 1)]),
+        "next_query": urlencode([*kept, ("page", page_number + 1)]),
     }
     return page(request, "audit.html", context, status_code=400 if errors else 200)
 
@@ -73,7 +80,10 @@ def audit_explorer(
 @router.get("/subject-access", response_class=HTMLResponse)
 def subject_access_form(request: Request, who: Who) -> Response:
     require_role(who, SUBJECT_ACCESS_ROLES)
-    return page(request, "subject_access.html")
+    return page(request, "subject_access.html", {"typed": {"format": "html"}})
+
+
+FORMATS = ("html", "pdf", "json")
 
 
 @router.post("/subject-access")
@@ -82,25 +92,47 @@ def subject_access_export(
     *,
     who: Who,
     db: Db,
-    child_id: Annotated[str, Form()] = "",
+    identifier: Annotated[str, Form(max_length=40)] = "",
+    export_format: Annotated[str, Form(alias="format", max_length=10)] = "html",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    """The export as a JSON download (POSTed: the child id stays out of URLs and logs)."""
+    """The export as a readable document (HTML or PDF) or JSON, found by the NHS number, UPN or
+    child id the request gives (POSTed: identifiers stay out of URLs and logs)."""
     check_csrf(request, csrf)
-    if not child_id.strip():
-        errors = {"child_id": "Enter the child id from the index"}
-        return page(request, "subject_access.html", {"errors": errors}, status_code=400)
+    require_role(who, SUBJECT_ACCESS_ROLES)
+    typed = {"identifier": identifier, "format": export_format}
     try:
-        export = audited_subject_access(db, who, child_id.strip())
+        kind, value = classify_identifier(identifier)
+    except ValueError as exc:
+        return _subject_access_form(request, typed, {"identifier": str(exc)}, 400)
+    if export_format not in FORMATS:
+        errors = {"format": "Choose how you want the export: web page, PDF or JSON"}
+        return _subject_access_form(request, typed, errors, 400)
+    if export_format == "pdf" and not chromium_available():
+        errors = {"format": "A PDF cannot be made here (no chromium): choose the web page"}
+        return _subject_access_form(request, typed, errors, 503)
+    child_id = find_child_id(db, **{kind: value})
+    try:
+        export = audited_subject_access(db, who, child_id or "")
     except PermissionError:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Your role cannot use this page") from None
     except UnknownChildError:
-        errors = {"child_id": "No child in the index has that id"}
-        return page(request, "subject_access.html", {"errors": errors}, status_code=404)
-    body = json.dumps(export, indent=2, ensure_ascii=False)
-    disposition = f'attachment; filename="subject-access-{export["child_id"]}.json"'
-    return Response(
-        body,
-        media_type="application/json",
-        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
-    )
+        errors = {"identifier": "No child in the index has that NHS number, UPN or child id"}
+        return _subject_access_form(request, typed, errors, 404)
+    name = f"subject-access-{export['child_id']}"
+    if export_format == "json":
+        body: str | bytes = json.dumps(export, indent=2, ensure_ascii=False)
+        media, name = "application/json", name + ".json"
+    elif export_format == "pdf":
+        body, media, name = render_pdf(export), "application/pdf", name + ".pdf"
+    else:
+        body, media, name = render_html(export), "text/html", name + ".html"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return Response(body, media_type=media, headers=headers)
+
+
+def _subject_access_form(
+    request: Request, typed: dict[str, str], errors: dict[str, str], status_code: int
+) -> Response:
+    context = {"typed": typed, "errors": errors}
+    return page(request, "subject_access.html", context, status_code=status_code)

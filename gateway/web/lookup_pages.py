@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from gateway import clock
-from gateway.access.agreements import may_break_glass
+from gateway.access.agreements import decide, may_break_glass
 from gateway.access.audit import Actor
 from gateway.access.break_glass import (
     BreakGlassRefusedError,
@@ -26,10 +26,19 @@ from gateway.access.purposes import PURPOSES, Purpose, UnknownPurposeError, purp
 from gateway.identifiers import classify_identifier
 from gateway.policy.disclosure import Refusal, disclose, record_refusal
 from gateway.policy.listings import searched_sources
+from gateway.policy.next_steps import next_steps
 from gateway.read_model import FoundChild, child_with_records, find_child_id
 from gateway.settings import settings
 from gateway.web.consent_form import consent_offer, withdraw_offer
-from gateway.web.render import agreements_of, check_csrf, database, may_look_up, page, signed_in
+from gateway.web.render import (
+    agreements_of,
+    check_csrf,
+    database,
+    may_look_up,
+    page,
+    plain_reason,
+    signed_in,
+)
 from gateway.web.summary_view import headlines, summary_sections
 
 router = APIRouter()
@@ -69,12 +78,13 @@ def search_submit(
     return page(request, "purpose.html", {"identifier": identifier, "purposes": PURPOSES.values()})
 
 
-def _refused(
+def _refused(  # noqa: PLR0917 (the page's parts, each named where it is called)
     request: Request,
     title: str,
     reason: str,
     code: int,
     break_glass: dict[str, object] | None = None,
+    next_steps: dict[str, object] | None = None,
     *,
     consent: dict[str, object] | None = None,
 ) -> Response:
@@ -84,6 +94,7 @@ def _refused(
         "audited": True,
         "break_glass": break_glass,
         "consent": consent,
+        "next": next_steps,
     }
     for offer in (break_glass, consent):
         if offer and offer.get("errors"):
@@ -91,26 +102,38 @@ def _refused(
     return page(request, "refused.html", context, status_code=code)
 
 
-def _break_glass_offer(
+def _refused_lookup(
     request: Request,
     who: Actor,
-    outcome: str,
     *,
+    outcome: str,
+    reason: str,
     identifier: str,
     purpose: Purpose,
-    errors: dict[str, str] | None,
-) -> dict[str, object] | None:
-    """The break-glass form for a lookup the agreement refused, if an agreement lets the role
-    break the glass for this purpose."""
-    allowed = may_break_glass(agreements_of(request), who, purpose.code, clock.today())
-    if outcome != "refused" or not allowed:
-        return None
-    return {
-        "identifier": identifier,
-        "purpose": purpose.code,
-        "minutes": break_glass_minutes(),
-        "errors": errors or {},
-    }
+    status_code: int = 403,
+    typed_reason: str = "",
+    errors: dict[str, str] | None = None,
+) -> Response:
+    """The refusal page with what the person may do next (the policy point's ``next_steps``):
+    another purpose their role may use, the family's consent, and break-glass last."""
+    steps = next_steps(agreements_of(request), who, purpose, outcome, clock.today())
+    offer = None
+    if steps.break_glass:
+        offer = {
+            "identifier": identifier,
+            "purpose": purpose.code,
+            "minutes": break_glass_minutes(),
+            "errors": errors or {},
+            "typed": typed_reason,
+        }
+    shown = {"steps": steps, "identifier": identifier, "purpose": purpose}
+    consent = consent_offer(
+        agreements_of(request), who, outcome, identifier=identifier, purpose=purpose
+    )
+    title = "You cannot see this child's record"
+    return _refused(
+        request, title, plain_reason(reason), status_code, offer, shown, consent=consent
+    )
 
 
 @router.post("/summary", response_class=HTMLResponse)
@@ -171,14 +194,14 @@ def _summary_page(
         answer = disclose(db, who, stated, child, agreements=agreements_of(request))
     except Refusal as refusal:
         db.commit()
-        offer = _break_glass_offer(
-            request, who, refusal.outcome, identifier=identifier, purpose=stated, errors=None
+        return _refused_lookup(
+            request,
+            who,
+            outcome=refusal.outcome,
+            reason=refusal.reason,
+            identifier=identifier,
+            purpose=stated,
         )
-        consent = consent_offer(
-            agreements_of(request), who, refusal.outcome, identifier=identifier, purpose=stated
-        )
-        title = "You cannot see this child's record"
-        return _refused(request, title, refusal.reason, 403, offer, consent=consent)
     db.commit()  # the page is shown only once its audit entry is durable
     shown: dict[str, object] = {
         "answer": answer,
@@ -258,11 +281,17 @@ def break_glass_submit(
             db, who, child.child_id, stated.code, reason, agreements=agreements_of(request)
         )
     except BreakGlassRefusedError as exc:
-        errors = {"reason": exc.reason[:1].upper() + exc.reason[1:]}
-        offer = _break_glass_offer(
-            request, who, "refused", identifier=identifier, purpose=stated, errors=errors
+        # The same page as the refusal it came from, with the reason as typed and what to fix.
+        return _refused_lookup(
+            request,
+            who,
+            outcome="refused",
+            reason=decide(agreements_of(request), who, stated.code, clock.today()).reason,
+            identifier=identifier,
+            purpose=stated,
+            status_code=400,
+            typed_reason=reason,
+            errors={"reason": exc.reason[:1].upper() + exc.reason[1:]},
         )
-        title = "You cannot see this child's record"
-        return _refused(request, title, "no data-sharing agreement covers this lookup", 400, offer)
     db.commit()  # the override is on the IG review list before anything is shown
     return _summary_page(request, who, db, child, stated=stated, identifier=identifier)

@@ -17,17 +17,25 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from gateway import clock
 from gateway.access.audit import Actor
 from gateway.access.purposes import PURPOSES, UnknownPurposeError, purpose_for
 from gateway.lookup.search import Demographics
 from gateway.policy.disclosure import Refusal, record_refusal
 from gateway.policy.listings import audited_search
+from gateway.web.date_input import TypedDate, read_date
 from gateway.web.lookup_pages import may_look_up_or_403
 from gateway.web.render import agreements_of, check_csrf, database, page, signed_in
 
 router = APIRouter()
 Who = Annotated[Actor, Depends(signed_in)]
 Text = Annotated[str, Form(max_length=80)]
+
+
+@router.get("/search/people", response_class=HTMLResponse)
+def people_search_form(request: Request, who: Who) -> Response:
+    may_look_up_or_403(request, who)
+    return _form(request, {}, {}, status_code=200)
 
 
 @router.post("/search/people", response_class=HTMLResponse)
@@ -82,9 +90,9 @@ def _demographics(typed: dict[str, str], errors: dict[str, str]) -> Demographics
     """The search's demographics, or None with a message per field that is wrong."""
     if not typed["family_name"].strip():
         errors["family_name"] = "Enter the child's last name"
-    born = _birth_date(typed["day"], typed["month"], typed["year"])
-    if born is None:
-        errors["birth_date"] = "Enter the child's date of birth as a real date, like 27 3 2015"
+    born, problem = _birth_date(typed["day"], typed["month"], typed["year"])
+    if problem:
+        errors["birth_date"] = problem
     if errors:
         return None
     try:
@@ -99,16 +107,21 @@ def _demographics(typed: dict[str, str], errors: dict[str, str]) -> Demographics
         return None
 
 
-def _birth_date(day: str, month: str, year: str) -> date | None:
-    try:
-        born = date(int(year), int(month), int(day))
-    except ValueError:
-        return None
-    return born if date(1990, 1, 1) <= born <= date.today() else None
+def _birth_date(day: str, month: str, year: str) -> tuple[date | None, str | None]:
+    """The date typed in the three boxes, or what is wrong with it (GOV.UK's messages)."""
+    born, problem = read_date(
+        "Date of birth",
+        TypedDate(day, month, year),
+        earliest=date(1990, 1, 1),
+        latest=clock.today(),
+    )
+    if born is None and problem is None:
+        return None, "Enter the child's date of birth"
+    return born, problem
 
 
 def _form(
     request: Request, typed: dict[str, str], errors: dict[str, str], status_code: int
 ) -> Response:
     context: dict[str, Any] = {"people": typed, "errors": errors, "purposes": PURPOSES.values()}
-    return page(request, "search.html", context, status_code=status_code)
+    return page(request, "search_people.html", context, status_code=status_code)

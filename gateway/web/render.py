@@ -7,6 +7,7 @@ Who may look a child up, and see the EHE caseload, is the data-sharing agreement
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import clock
@@ -22,14 +24,36 @@ from gateway.access.audit import Actor
 from gateway.access.rate_limit import check_rate
 from gateway.access.roles import IG_ROLES, REVIEW_QUEUE_ROLES, ROLES
 from gateway.glossary import long_date, words
+from gateway.reports.sharing_render import TEMPLATES
 from gateway.web.session import actor_of, csrf_matches, csrf_of, renew
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=HERE / "templates")
+# The web pages' own templates, then the reports' (the sharing report's body is one template,
+# shown inside the service and written as a standalone file).
+templates = Jinja2Templates(
+    env=Environment(
+        loader=ChoiceLoader([FileSystemLoader(HERE / "templates"), FileSystemLoader(TEMPLATES)]),
+        autoescape=True,
+    )
+)
 templates.env.globals["role_titles"] = ROLES
 templates.env.filters["words"] = words
 templates.env.filters["long_date"] = long_date
 CASELOAD_PURPOSE = "ehe_enquiry"
+
+
+CODED = re.compile(r"\b(role|purpose) ([a-z][a-z_]*[a-z])\b")
+
+
+def plain_reason(reason: str) -> str:
+    """A policy reason for a person to read: "role social_worker ... purpose ehe_enquiry" as
+    "the role Social worker ... EHE suitability enquiry / children missing education"."""
+    return CODED.sub(
+        lambda m: (
+            f"the role {words(m[2])}" if m[1] == "role" else f"{m[1]} \u201c{words(m[2])}\u201d"
+        ),
+        reason,
+    )
 
 
 class SignInNeeded(Exception):
