@@ -172,3 +172,36 @@ import_string({app!r})
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_file_is_valid_against_the_compose_specification() -> None:
+    """``docker compose config`` in CI without Docker: check-jsonschema's bundled copy of the
+    Compose Specification schema (offline)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
+        + [str(ROOT / "docker-compose.yml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_keycloak_is_healthy_before_those_who_sign_in_at_it_start() -> None:
+    keycloak = SERVICES["keycloak"]
+    assert keycloak["image"].startswith("quay.io/keycloak/keycloak:")
+    assert "--import-realm" in keycloak["command"]
+    check = keycloak["healthcheck"]["test"]
+    assert check[0] == "CMD-SHELL" and "/health/ready" in check[1]
+    assert keycloak["environment"]["KC_HEALTH_ENABLED"] == "true"
+    assert keycloak["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("gateway-api", "airflow-api-server"):
+        assert SERVICES[name]["depends_on"]["keycloak"]["condition"] == "service_healthy"
+    [realm] = [v for v in keycloak["volumes"] if "/opt/keycloak/data/import/" in v]
+    assert (ROOT / realm.split(":")[0]).is_file() and realm.endswith(".json:ro")
+    database = keycloak["environment"]["KC_DB_URL"].rsplit("/", 1)[1]
+    assert f"CREATE DATABASE {database} " in (ROOT / "deploy" / "postgres-init.sh").read_text()
+    for service in SERVICES.values():
+        if "build" in service:
+            assert (ROOT / service["build"] / "Dockerfile").is_file()
