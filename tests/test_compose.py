@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,11 +19,12 @@ from gateway.cli import app as cli_app
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-ONE_SHOT = {"airflow-init"}
+ONE_SHOT = {"airflow-init", "airflow-keycloak-init"}
 EXPECTED = {
     "postgres",
     "redis",
     "airflow-init",
+    "airflow-keycloak-init",
     "airflow-api-server",
     "airflow-scheduler",
     "airflow-dag-processor",
@@ -153,6 +155,7 @@ def test_airflow_commands_exist() -> None:
     commands = [c[1:] for c in _commands("airflow")]
     for name in ("scheduler", "dag-processor", "triggerer", "api-server"):
         assert [name] in commands
+    assert any(c[:2] == ["keycloak-auth-manager", "create-all"] for c in commands)
     ping = SERVICES["airflow-worker"]["healthcheck"]["test"]
     app = ping[ping.index("--app") + 1]
     script = f"""
@@ -164,12 +167,15 @@ for argv in json.loads(sys.argv[1]):
     parser.parse_args(argv)
 import_string({app!r})
 """
+    # the auth manager the compose file names adds its commands (keycloak-auth-manager ...)
+    manager = SERVICES["airflow-api-server"]["environment"]["AIRFLOW__CORE__AUTH_MANAGER"]
     done = subprocess.run(
         [sys.executable, "-c", script, json.dumps(commands)],
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
+        env={**os.environ, "AIRFLOW__CORE__AUTH_MANAGER": manager},
     )
     assert done.returncode == 0, done.stderr[-3000:]
 

@@ -148,3 +148,27 @@ def test_issuer_urls_and_secrets_agree_between_keycloak_the_gateway_and_airflow(
         assert re.search(rf"^{placeholder.group(1)}=", example, re.MULTILINE)
     assert _client("ehe-gateway")["secret"] == "${EHE_OIDC_CLIENT_SECRET}"
     assert airflow["secret"] == "${AIRFLOW__KEYCLOAK_AUTH_MANAGER__CLIENT_SECRET}"
+
+
+@pytest.mark.airflow
+def test_airflow_roles_exist_for_the_auth_manager_and_only_engineers_and_admins_hold_them() -> None:
+    """``airflow keycloak-auth-manager create-all`` (compose: airflow-keycloak-init) attaches
+    its policies to these roles and fails when one is missing."""
+    from airflow.providers.keycloak.auth_manager.cli.commands import (
+        SUPER_ADMIN_ROLE_NAME,
+        TEAM_ROLE_NAMES,
+    )
+
+    client_id = AIRFLOW_ENV["AIRFLOW__KEYCLOAK_AUTH_MANAGER__CLIENT_ID"]
+    roles = {r["name"] for r in REALM["roles"]["client"][client_id]}
+    assert roles == {*TEAM_ROLE_NAMES, SUPER_ADMIN_ROLE_NAME}
+    held = {
+        u["username"]: u["clientRoles"][client_id]
+        for u in REALM["users"]
+        if client_id in u.get("clientRoles", {})
+    }
+    by_role = {u["name"]: u["role"] for u in DEMO_USERS}
+    assert {by_role[name]: granted for name, granted in held.items()} == {
+        "data_engineer": ["Op"],
+        "admin": ["Admin"],
+    }
