@@ -156,6 +156,13 @@ class Settings(BaseSettings):
     oidc_client_secret: SecretStr | None = _setting(
         None, "The gateway's client secret at the identity provider (never logged).", "unset"
     )
+    oidc_discovery_url: str | None = _setting(
+        None,
+        "Where the gateway reads the provider's discovery document when the issuer's URL is "
+        "not reachable from it (a container network: http://keycloak:8080/realms/ehe/.well-"
+        "known/openid-configuration); the document must still name EHE_OIDC_ISSUER.",
+        "<EHE_OIDC_ISSUER>/.well-known/openid-configuration",
+    )
     oidc_scopes: str = _setting("openid profile", "Scopes the web sign-in asks for.")
     oidc_redirect_url: str | None = _setting(
         None,

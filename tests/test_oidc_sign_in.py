@@ -202,3 +202,28 @@ def test_roles_and_organisations_map_from_nested_and_listed_claims() -> None:
         "ehe_officer",
         "North Yorkshire Council",
     )
+
+
+def test_discovery_read_by_another_name_must_still_name_the_issuer(tmp_path: Path) -> None:
+    """EHE_OIDC_DISCOVERY_URL (docker-compose.yml: the gateway reaches Keycloak as
+    ``keycloak:8080``, browsers as ``localhost:8180``): the code flow works through it, and a
+    discovery document naming another issuer is refused."""
+    redirect = f"http://127.0.0.1:{free_port()}/auth/callback"
+    with oidc_provider(redirect) as test_provider:
+        port = urlsplit(test_provider.issuer).port
+        by_another_name = f"http://localhost:{port}/.well-known/openid-configuration"
+        provider = oidc.Provider(
+            test_provider.issuer, CLIENT_ID, CLIENT_SECRET, discovery_url=by_another_name
+        )
+        assert provider.metadata()["issuer"] == test_provider.issuer
+        issuer = LocalIssuer(key_path=tmp_path / "key.pem")
+        id_token, nonce = _real_id_token(provider, issuer, redirect)
+        assert oidc.verify_id_token(provider, id_token, nonce)["sub"] == "erin.ehe"
+        elsewhere = oidc.Provider(
+            "http://localhost:8180/realms/ehe",
+            CLIENT_ID,
+            CLIENT_SECRET,
+            discovery_url=by_another_name,
+        )
+        with pytest.raises(oidc.SignInRefusedError, match="names another issuer"):
+            elsewhere.metadata()

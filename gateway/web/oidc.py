@@ -57,6 +57,7 @@ class Provider:
     client_secret: str = field(repr=False)
     scopes: str = "openid profile"
     redirect_url: str | None = None
+    discovery_url: str | None = None
     claims: ClaimMapping = field(default_factory=ClaimMapping)
     _metadata: dict[str, Any] | None = field(default=None, repr=False)
     _keys: KeySet | None = field(default=None, repr=False)
@@ -74,14 +75,21 @@ class Provider:
             client_secret=secret.get_secret_value() if secret else "",
             scopes=settings().oidc_scopes,
             redirect_url=settings().oidc_redirect_url,
+            discovery_url=settings().oidc_discovery_url,
             claims=ClaimMapping.from_env(),
         )
 
     def metadata(self) -> dict[str, Any]:
-        """The provider's discovery document (fetched once), checked to name this issuer."""
+        """The provider's discovery document (fetched once), checked to name this issuer.
+
+        It is read from ``discovery_url`` when set: in a container network the gateway reaches
+        the provider by another name than browsers do (Keycloak's backchannel), yet the issuer
+        it names must still be this one."""
         with self._lock:
             if self._metadata is None:
-                url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+                url = self.discovery_url or (
+                    self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+                )
                 found = _get_json(url)
                 if found.get("issuer") != self.issuer:
                     raise SignInRefusedError("the provider's discovery names another issuer")
