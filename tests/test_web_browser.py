@@ -259,7 +259,7 @@ def test_ehe_officer_searches_by_name_and_date_of_birth(
 
     rows.first.get_by_role("button", name="Show what is known").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Who else knows this child")
-    expect(page.get_by_text("Harrogate Safeguarding")).to_be_visible()
+    expect(page.get_by_text("Harrogate Safeguarding", exact=True)).to_be_visible()
     assert not [url for url in visit.urls if "Hart" in url or "2015" in url]
     done = [(e.action, e.outcome) for e in _audit(index_url)]
     assert done[-3:] == [
