@@ -36,6 +36,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union,
     union_all,
     update,
 )
@@ -354,11 +355,12 @@ def open_reviews_of_found(found: Any) -> Any:
     records = select(found.c.source, found.c.record_id).where(
         found.c.merged_into.is_(None), found.c.payload.isnot(None)
     )
-    return _open_reviews_query().where(
-        or_(
-            tuple_(review.left_source, review.left_record_id).in_(records),
-            tuple_(review.right_source, review.right_record_id).in_(records),
-        )
+    # One side, then the other: each an indexed lookup (an OR of the two reads every open pair).
+    return union(
+        _open_reviews_query().where(tuple_(review.left_source, review.left_record_id).in_(records)),
+        _open_reviews_query().where(
+            tuple_(review.right_source, review.right_record_id).in_(records)
+        ),
     )
 
 

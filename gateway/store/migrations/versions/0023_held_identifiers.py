@@ -1,4 +1,5 @@
-"""quarantine_identifier: the identifiers of records held by validation, indexed by (kind, value)
+"""quarantine_identifier: the identifiers of records held by validation, indexed by (kind, value);
+link_review indexed by its right-hand record
 
 Backfilled here from the records already held (their payloads parsed with the same function
 the loader uses when it holds a record), so the read model's indexed lookup finds them from the
@@ -39,6 +40,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("held_id", "kind", "value", name=op.f("pk_quarantine_identifier")),
     )
     op.create_index("ix_quarantine_identifier_key", "quarantine_identifier", ["kind", "value"])
+    # The review pairs touching a record from its right side, indexed as the left side is.
+    op.create_index("ix_link_review_right", "link_review", ["right_source", "right_record_id"])
     held = sa.table(
         "quarantine", sa.column("id"), sa.column("stage"), sa.column("payload", sa.Text())
     )
@@ -54,5 +57,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_link_review_right", table_name="link_review")
     op.drop_index("ix_quarantine_identifier_key", table_name="quarantine_identifier")
     op.drop_table("quarantine_identifier")
