@@ -18,9 +18,9 @@ and so is any faster path that needs the verdict inside a statement of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -30,17 +30,21 @@ from sqlalchemy import (
     bindparam,
     cast,
     exists,
+    func,
+    literal,
     or_,
     select,
     true,
     tuple_,
+    union,
+    union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from gateway.identifiers import is_valid_nhs_number, is_valid_upn
 from gateway.model import CanonicalRecord
-from gateway.store.tables import Child, HeldRecord, Link, LinkReview, SourceRecord
+from gateway.store.tables import Child, HeldIdentifier, HeldRecord, Link, LinkReview, SourceRecord
 
 CHUNK = 500
 
@@ -152,6 +156,8 @@ def _records_of_children() -> Any:
             child.restricted,
             child.merged_into,
             cast(record.payload, Text).label("payload"),
+            record.source,
+            record.record_id,
         )
         .select_from(Child.__table__)
         .outerjoin(Link.__table__, and_(link.child_id == child.child_id, link.state == "MATCH"))
@@ -182,7 +188,7 @@ def child_with_records(session: Session, child_id: str) -> FoundChild | None:
         rows = connection.execute(CHILD_WITH_RECORDS, {"child_id": wanted}).all()
         if not rows:
             return None
-        found, restricted, merged_into, _ = rows[0]
+        found, restricted, merged_into = rows[0][:3]
         if merged_into and found not in seen:
             seen.add(found)
             wanted = merged_into
@@ -208,7 +214,7 @@ def educated_children(session: Session) -> list[FoundChild]:
         Child.__table__.c.child_id.in_(educated), Child.__table__.c.merged_into.is_(None)
     )
     found: dict[str, tuple[bool, list[CanonicalRecord]]] = {}
-    for child_id, restricted, _merged, payload in session.connection().execute(query):
+    for child_id, restricted, _merged, payload, *_ in session.connection().execute(query):
         _, records = found.setdefault(child_id, (bool(restricted), []))
         if payload is not None:
             records.append(CanonicalRecord.model_validate_json(payload))
@@ -272,49 +278,160 @@ def record_restricted(session: Session, source: str, record_id: str) -> bool:
 # --- Records held back: quarantined records carrying a child's identifiers, open review pairs --
 
 # A held record's identifiers are read from its payload when it is a canonical record (held by
-# validation); a record held before it could be mapped carries no identifiers this can trust.
-SEARCH_HELD_BY_TEXT = 50  # up to this many identifier values: ask the database for candidates
+# validation) and indexed when it is held (``quarantine_identifier``); a record held before it
+# could be mapped carries no identifiers this can trust. Both ways of reading a child find the
+# candidates with the constructs below and decide with ``notices_of``.
+SEARCH_HELD_BY_KEYS = 2000  # up to this many identifier keys: an indexed lookup of each
+
+
+@dataclass(frozen=True)
+class OpenReview:
+    """An open review pair: its two records (source, record id) and the day it was opened."""
+
+    left: tuple[str, str]
+    right: tuple[str, str]
+    since: date
 
 
 def _identifier_keys(record: CanonicalRecord) -> set[tuple[str, str]]:
     """The identifiers that say a record is a child's: valid NHS number, valid UPN, local ids."""
-    identity = record.identity
-    keys = {(f"local:{name}", value) for name, value in identity.local_ids.items() if value}
-    if identity.nhs_number and is_valid_nhs_number(identity.nhs_number):
-        keys.add(("nhs", identity.nhs_number))
-    if identity.upn and is_valid_upn(identity.upn):
-        keys.add(("upn", identity.upn))
-    return keys
+    return record.identity.identifier_keys()
 
 
-def _held_records(session: Session, values: set[str]) -> list[tuple[CanonicalRecord, date]]:
-    """Quarantined records that are canonical records (with the day each was held), narrowed
-    to those whose text carries one of ``values`` when there are few."""
-    query = select(HeldRecord.payload, HeldRecord.created_at).where(
-        HeldRecord.status == "quarantined", HeldRecord.stage == "validation"
+def _held_candidates() -> Any:
+    """Records quarantined by validation (payload as text, the time each was held)."""
+    held = HeldRecord.__table__.c
+    return select(held.payload, held.created_at.label("since")).where(
+        held.status == "quarantined", held.stage == "validation"
     )
-    if len(values) <= SEARCH_HELD_BY_TEXT:
-        if not values:
-            return []
-        query = query.where(
-            or_(*(HeldRecord.payload.contains(v, autoescape=True) for v in sorted(values)))
+
+
+def _held_with_keys(keys: Any) -> Any:
+    """The quarantined records with one of ``keys`` (rows of kind and value), by the index."""
+    index = HeldIdentifier.__table__.c
+    return _held_candidates().where(
+        HeldRecord.__table__.c.id.in_(
+            select(index.held_id).where(tuple_(index.kind, index.value).in_(keys))
         )
-    found = []
-    for payload, created_at in session.execute(query):
-        try:
-            found.append((CanonicalRecord.model_validate_json(payload), created_at.date()))
-        except ValueError:
-            continue
-    return found
+    )
+
+
+def _open_reviews_query() -> Any:
+    review = LinkReview.__table__.c
+    return select(
+        review.left_source,
+        review.left_record_id,
+        review.right_source,
+        review.right_record_id,
+        review.created_at.label("since"),
+    ).where(review.status == "open")
+
+
+def held_of_found(found: Any) -> Any:
+    """For the one-statement read (PostgreSQL): the quarantined records sharing an identifier
+    key with the records of the unmerged child in ``found`` (rows shaped as
+    ``CHILD_WITH_RECORDS``'s). A key is looked up by the raw value the record carries; the index
+    holds valid keys only, so equal values are the same valid key ``_identifier_keys`` gives,
+    and ``notices_of`` decides as for any other candidate."""
+    mine = found.c.merged_into.is_(None) & found.c.payload.isnot(None)
+    identity = cast(found.c.payload, JSONB)["identity"]
+    each_local_id = func.jsonb_each_text(identity["local_ids"]).table_valued("key", "value")
+    local_ids = each_local_id.render_derived(name="local_ids").lateral()
+    keys = union_all(
+        select(literal("nhs"), identity["nhs_number"].astext).where(mine),
+        select(literal("upn"), identity["upn"].astext).where(mine),
+        select(literal("local:").concat(local_ids.c.key), local_ids.c.value)
+        .select_from(found)
+        .join(local_ids, true())
+        .where(mine),
+    )
+    return _held_with_keys(keys)
+
+
+def open_reviews_of_found(found: Any) -> Any:
+    """For the one-statement read: the open review pairs one side of which is a record of the
+    unmerged child in ``found`` (rows shaped as ``CHILD_WITH_RECORDS``'s)."""
+    review = LinkReview.__table__.c
+    records = select(found.c.source, found.c.record_id).where(
+        found.c.merged_into.is_(None), found.c.payload.isnot(None)
+    )
+    # One side, then the other: each an indexed lookup (an OR of the two reads every open pair).
+    return union(
+        _open_reviews_query().where(tuple_(review.left_source, review.left_record_id).in_(records)),
+        _open_reviews_query().where(
+            tuple_(review.right_source, review.right_record_id).in_(records)
+        ),
+    )
+
+
+def held_day(since: datetime) -> date:
+    """The day a record was held or a review opened (UTC, whichever way it was read)."""
+    return (since.astimezone(UTC) if since.tzinfo else since).date()
+
+
+def held_record(payload: str, since: datetime) -> tuple[CanonicalRecord, date] | None:
+    """A held candidate as ``notices_of`` takes it; None if it is not a canonical record."""
+    try:
+        return CanonicalRecord.model_validate_json(payload), held_day(since)
+    except ValueError:
+        return None
+
+
+def _held_records(
+    session: Session, keys: set[tuple[str, str]]
+) -> list[tuple[CanonicalRecord, date]]:
+    """Quarantined records that are canonical records (with the day each was held) carrying
+    one of ``keys``, by the identifier index when there are not too many keys."""
+    if not keys:
+        return []
+    if len(keys) <= SEARCH_HELD_BY_KEYS:
+        query = _held_with_keys(sorted(keys))
+    else:  # a whole caseload: every record held by validation (a few), filtered in Python
+        query = _held_candidates()
+    found = (held_record(payload, since) for payload, since in session.execute(query))
+    return [f for f in found if f is not None]
+
+
+def _open_reviews(session: Session, records: set[tuple[str, str]]) -> list[OpenReview]:
+    """The open review pairs touching one of ``records`` (all open pairs when there are many)."""
+    if not records:
+        return []
+    query = _open_reviews_query()
+    if len(records) <= CHUNK:
+        review, keys = LinkReview.__table__.c, sorted(records)
+        query = query.where(
+            or_(
+                tuple_(review.left_source, review.left_record_id).in_(keys),
+                tuple_(review.right_source, review.right_record_id).in_(keys),
+            )
+        )
+    return [
+        OpenReview((ls, lr), (rs, rr), held_day(at))
+        for ls, lr, rs, rr, at in session.execute(query)
+    ]
 
 
 def held_notices(
     session: Session, children: dict[str, list[CanonicalRecord]]
 ) -> dict[str, list[HeldNotice]]:
-    """For each child (by id, with its current records), the records about it held back:
-    a quarantined record sharing one of its identifiers (not a record it already has, nor one
-    whose birth date is none of the child's: a sibling's number copied in), and an open review
-    pair one side of which is its record."""
+    """For each child (by id, with its current records), the records about it held back
+    (``notices_of``), read with one indexed query of the held records and one of the open
+    review pairs."""
+    keys = {k for records in children.values() for r in records for k in _identifier_keys(r)}
+    own = {(r.provenance.source, r.provenance.record_id) for rs in children.values() for r in rs}
+    return notices_of(children, _held_records(session, keys), _open_reviews(session, own))
+
+
+def notices_of(
+    children: dict[str, list[CanonicalRecord]],
+    held: Iterable[tuple[CanonicalRecord, date]],
+    reviews: Iterable[OpenReview],
+) -> dict[str, list[HeldNotice]]:
+    """The rule, for each child (by id, with its current records): the records about it held
+    back are a quarantined record sharing one of its identifiers (not a record it already has,
+    nor one whose birth date is none of the child's: a sibling's number copied in), and an open
+    review pair one side of which is its record (the other side not). ``held`` and ``reviews``
+    may hold more candidates than concern these children: only these rules choose."""
     owners: dict[tuple[str, str], set[str]] = {}
     own_records: dict[tuple[str, str], str] = {}
     births: dict[str, set[date]] = {}
@@ -326,43 +443,30 @@ def held_notices(
             for key in _identifier_keys(record):
                 owners.setdefault(key, set()).add(child_id)
     notices: dict[str, set[HeldNotice]] = {}
-    for held, since in _held_records(session, {value for _, value in owners}):
-        mine = (held.provenance.source, held.provenance.record_id)
-        born = held.identity.birth_date
-        for child_id in set().union(*(owners.get(k, set()) for k in _identifier_keys(held))):
+    for record, since in held:
+        mine = (record.provenance.source, record.provenance.record_id)
+        born = record.identity.birth_date
+        for child_id in set().union(*(owners.get(k, set()) for k in _identifier_keys(record))):
             # A sibling's number copied into the held record: its birth date says so.
             other_child = born is not None and child_id in births and born not in births[child_id]
             if own_records.get(mine) != child_id and not other_child:
-                notice = HeldNotice(held.agency, held.provenance.source, since, "held")
+                notice = HeldNotice(record.agency, record.provenance.source, since, "held")
                 notices.setdefault(child_id, set()).add(notice)
-    for child_id, source, since in _open_reviews(session, own_records):
-        notice = HeldNotice(source.split("__", 1)[0], source, since, "review")
+    for child_id, notice in _review_notices(own_records, reviews):
         notices.setdefault(child_id, set()).add(notice)
     return {c: sorted(n, key=lambda n: (n.since, n.agency)) for c, n in notices.items()}
 
 
-def _open_reviews(
-    session: Session, own_records: dict[tuple[str, str], str]
-) -> list[tuple[str, str, date]]:
-    """(child, the other record's source, since) for each open review pair touching a child's
-    record (the other record is the one that may be the child's)."""
-    if not own_records:
-        return []
-    query = select(LinkReview).where(LinkReview.status == "open")
-    if len(own_records) <= CHUNK:
-        keys = sorted(own_records)
-        query = query.where(
-            or_(
-                tuple_(LinkReview.left_source, LinkReview.left_record_id).in_(keys),
-                tuple_(LinkReview.right_source, LinkReview.right_record_id).in_(keys),
-            )
-        )
-    found = []
-    for review in session.scalars(query):
-        left = (review.left_source, review.left_record_id)
-        right = (review.right_source, review.right_record_id)
-        for mine, other in ((left, right), (right, left)):
+def _review_notices(
+    own_records: dict[tuple[str, str], str], reviews: Iterable[OpenReview]
+) -> Iterator[tuple[str, HeldNotice]]:
+    """(child, notice) for each open review pair touching a child's record: the other record
+    is the one that may be the child's."""
+    for review in reviews:
+        for mine, other in ((review.left, review.right), (review.right, review.left)):
             child_id = own_records.get(mine)
             if child_id is not None and own_records.get(other) != child_id:
-                found.append((child_id, other[0], review.created_at.date()))
-    return found
+                yield (
+                    child_id,
+                    HeldNotice(other[0].split("__", 1)[0], other[0], review.since, "review"),
+                )

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.identifiers import is_valid_nhs_number, is_valid_upn
+
 Sex = Literal["female", "male", "unknown"]
 
 
@@ -62,3 +64,13 @@ class ChildIdentity(BaseModel):
         """The postcode of the latest address still held, if any."""
         held = [a for a in self.addresses if a.to_date is None and a.postcode]
         return held[-1].postcode if held else None
+
+    def identifier_keys(self) -> set[tuple[str, str]]:
+        """The identifiers that say a record is a child's, as (kind, value): a valid NHS
+        number ("nhs"), a valid UPN ("upn"), each local id ("local:<name>")."""
+        keys = {(f"local:{name}", value) for name, value in self.local_ids.items() if value}
+        if self.nhs_number and is_valid_nhs_number(self.nhs_number):
+            keys.add(("nhs", self.nhs_number))
+        if self.upn and is_valid_upn(self.upn):
+            keys.add(("upn", self.upn))
+        return keys

@@ -24,6 +24,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.dialects import postgresql
@@ -40,9 +41,32 @@ from gateway.access.audit import (
 from gateway.access.purposes import Purpose
 from gateway.model import CanonicalRecord
 from gateway.policy.disclosure import Disclosure, lookup_event, minimised
-from gateway.read_model import CHILD_WITH_RECORDS, FoundChild
+from gateway.read_model import (
+    CHILD_WITH_RECORDS,
+    FoundChild,
+    OpenReview,
+    held_day,
+    held_of_found,
+    held_record,
+    notices_of,
+    open_reviews_of_found,
+)
 
-_CHILD_ROWS = CHILD_WITH_RECORDS.compile(dialect=postgresql.psycopg.dialect())
+_DIALECT = postgresql.psycopg.dialect()
+_CHILD_ROWS = CHILD_WITH_RECORDS.compile(dialect=_DIALECT)
+# The statement's name for the child's rows, with the read model's columns.
+_FOUND = sa.table(
+    "found", *(sa.column(c.name, c.type) for c in CHILD_WITH_RECORDS.selected_columns)
+)
+
+
+def _compiled(query: Any) -> str:
+    """A read model query over ``found`` as SQL text (its constants inline)."""
+    return str(query.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+
+
+_HELD_ROWS = _compiled(held_of_found(_FOUND))
+_REVIEW_ROWS = _compiled(open_reviews_of_found(_FOUND))
 _VARIANT_COLUMNS = ("body", "fields_disclosed", "fields_refused", "outcome")
 
 
@@ -59,22 +83,36 @@ def _by_verdict(name: str) -> str:
 
 
 def _read_and_append(lock: Lock) -> str:
-    """The child's restricted verdict and the new entry's ``seq`` (one row), then one row per
-    record (its payload as JSON text); no rows if no unmerged child has the id.
+    """The child's restricted verdict and the new entry's ``seq`` (one row, no marker), then one
+    row per record (marker 'record': its payload as JSON text), per held record carrying one of
+    its identifiers (marker 'held': payload and the time it was held) and per open review pair
+    touching its records (marker 'review': the pair's records and the time it was opened); no
+    rows if no unmerged child has the id. (The first row's NULLs are typed: PostgreSQL types a
+    column of a UNION from its first two branches.)
 
     Built from the read model's query of a child (``read_model.CHILD_WITH_RECORDS``, compiled
-    for PostgreSQL) and the audit log's append (``audit.append_ctes``): no SQL of its own but
-    the glue."""
+    for PostgreSQL), its queries of what is held back about a child found by it
+    (``read_model.held_of_found``, ``open_reviews_of_found``) and the audit log's append
+    (``audit.append_ctes``): no SQL of its own but the glue."""
     appended = append_ctes(lock, _placeholder, value=_by_verdict, after="verdict")
     return f"""
     WITH found AS ({_CHILD_ROWS}),
     verdict AS (
         SELECT restricted FROM found WHERE merged_into IS NULL LIMIT 1
     ),
+    held AS ({_HELD_ROWS}),
+    reviews AS ({_REVIEW_ROWS}),
     {appended}
-    SELECT verdict.restricted, (SELECT seq FROM entry), NULL FROM verdict
+    SELECT verdict.restricted, (SELECT seq FROM entry), NULL::text, NULL::text,
+        NULL::timestamptz, NULL::text, NULL::text, NULL::text, NULL::text FROM verdict
     UNION ALL
-    SELECT NULL, NULL, payload FROM found WHERE merged_into IS NULL AND payload IS NOT NULL
+    SELECT NULL, NULL, 'record', payload, NULL, NULL, NULL, NULL, NULL
+    FROM found WHERE merged_into IS NULL AND payload IS NOT NULL
+    UNION ALL
+    SELECT NULL, NULL, 'held', payload, since, NULL, NULL, NULL, NULL FROM held
+    UNION ALL
+    SELECT NULL, NULL, 'review', NULL, since,
+        left_source, left_record_id, right_source, right_record_id FROM reviews
     """  # noqa: S608 (the text put in is built from constants only)
 
 
@@ -141,9 +179,15 @@ class AsyncLookups:
                 "the audit chain has no head row (run `ehe-gateway db upgrade`)"
             )
         restricted = next(bool(r[0]) for r in rows if r[2] is None)
-        records = [CanonicalRecord.model_validate_json(r[2]) for r in rows if r[2] is not None]
+        records = [CanonicalRecord.model_validate_json(r[3]) for r in rows if r[2] == "record"]
+        held = (held_record(r[3], r[4]) for r in rows if r[2] == "held")
+        reviews = [
+            OpenReview((r[5], r[6]), (r[7], r[8]), held_day(r[4])) for r in rows if r[2] == "review"
+        ]
+        # What is held back about the child, decided as the read model decides it.
+        notices = notices_of({child_id: records}, [h for h in held if h], reviews)
         # The read model's stored verdict, the one the entry written was chosen by.
-        child = FoundChild(child_id, restricted, records)
+        child = FoundChild(child_id, restricted, records, tuple(notices.get(child_id, ())))
         disclosure, _ = minimised(actor, purpose, child, records, decision=decision)
         return disclosure
 

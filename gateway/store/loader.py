@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from gateway.identifiers import is_valid_nhs_number, is_valid_upn
 from gateway.store import pg_bulk
-from gateway.store.tables import HeldRecord, SourceRecord
+from gateway.store.tables import HeldIdentifier, HeldRecord, SourceRecord
+from gateway.store.tables.quarantine import held_identifier_rows
 
 CHUNK = 500
 
@@ -295,5 +296,16 @@ def hold_items(
         }
         for i in items
     ]
+    by_key = {row["item_key"]: row for row in rows}
+    keys = []
     for start in range(0, len(rows), CHUNK):
-        session.execute(insert(HeldRecord), rows[start : start + CHUNK])
+        held = session.execute(
+            insert(HeldRecord).returning(HeldRecord.id, HeldRecord.item_key),
+            rows[start : start + CHUNK],
+        )
+        for held_id, item_key in held:
+            row = by_key[item_key]
+            keys.extend(held_identifier_rows(held_id, row["stage"], row["payload"]))
+    # The identifiers of records held by validation: the read model finds them by these.
+    for start in range(0, len(keys), CHUNK):
+        session.execute(insert(HeldIdentifier), keys[start : start + CHUNK])

@@ -9,7 +9,7 @@ from gateway.store.tables.children import LINK_ORIGINS, LINK_STATES, Child, Link
 from gateway.store.tables.consents import Consent
 from gateway.store.tables.link_events import LinkEvent
 from gateway.store.tables.link_keys import LinkKey, LinkMark
-from gateway.store.tables.quarantine import HeldRecord
+from gateway.store.tables.quarantine import HeldIdentifier, HeldRecord
 from gateway.store.tables.reviews import LinkReview
 from gateway.store.tables.sessions import RevokedSession
 from gateway.store.tables.source_records import SourceRecord
@@ -25,6 +25,7 @@ __all__ = [
     "BreakGlass",
     "Child",
     "Consent",
+    "HeldIdentifier",
     "HeldRecord",
     "Link",
     "LinkEvent",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.tables.base import Base, utcnow
@@ -23,6 +23,9 @@ class LinkReview(Base):
             name="uq_link_review_pair",
         ),
         CheckConstraint(f"status IN {REVIEW_STATUSES}", name="status"),
+        # The pairs touching a record from either side (a child's notices): the unique
+        # constraint serves the left side, this the right.
+        Index("ix_link_review_right", "right_source", "right_record_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
