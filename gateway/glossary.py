@@ -29,6 +29,7 @@ ACTIONS = {
     "break_glass_review": "Closed a break-glass review",
     "break_glass_reviews": "Listed break-glass overrides",
     "consent_given": "Recorded consent",
+    "consent_list": "Listed a child's consents",
     "consent_withdrawn": "Recorded consent withdrawn",
     "subject_access": "Exported a subject access request",
     "audit_query": "Searched the audit log",

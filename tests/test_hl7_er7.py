@@ -217,6 +217,7 @@ def test_the_record_is_what_hl7apys_full_parse_gives(message: str) -> None:
         assert item.record is not None
         record = dict(item.record)
         assert record.pop("event_class") == ("merge" if merge else "update")
+        assert record.pop("patient_group") == 1, "one patient group: every key part present"
         if not merge:  # MRG-1 is kept only where a merge retires the record it names
             expected.pop("MRG-1", None)
         assert _as_hl7apy_reads(record) == expected

@@ -82,3 +82,15 @@ def test_every_message_of_a_broken_file_is_an_item_with_its_position(
     assert items[0].record is not None
     for item in items:
         assert (item.record is None) != (item.error is None)
+
+
+def test_a_control_character_as_a_delimiter_is_refused_and_answered_with_bars() -> None:
+    """Found by the property above: NUL as MSH-1 was accepted and echoed into the ACK."""
+    data = b"MSH\x00\x01\x02\x03\x04\x00\x00\x00\x00\x0020261205032231\x00\x00ADT\x01A01"
+    try:
+        header = read_header(data)
+    except Refusal as refusal:
+        ack = acknowledgement(refusal.header, refusal.code, refusal.reason)
+    else:
+        raise AssertionError(f"accepted with separator {header.separator!r}")
+    assert ack.startswith(b"MSH|") and b"\rMSA|AR|" in ack

@@ -94,8 +94,12 @@ def test_blocking_keys_follow_the_rules_and_the_splink_blocking() -> None:
         "df:2011-02-03|green",
         "dg:2011-02-03|catherine",
         "di:2011-02-03|c|g",
-        "nn:catherine|green",
-    }, "day and month swapped, nickname: the same date, forename, initials and names keys"
+        "ny:catherine|green|2011",
+    }, "day and month swapped, nickname: the same date, forename, initials, names and year"
+    a_year_out = PersonRow(("s", "4"), "catherine", "green", "2012-02-03", None, None, None, None)
+    assert blocking_keys(LinkCandidate("s", "4", None, None), a_year_out) & keys == {
+        "nd:catherine|green|02-03",
+    }, "a year written wrong: the names with the day and month"
     bare = PersonRow(("s", "2"), None, None, None, None, None, None, None)
     assert blocking_keys(LinkCandidate("s", "2", None, None), bare) == {"m:s|2"}
 

@@ -83,8 +83,8 @@ def test_blocking_recall_counts_true_pairs_compared_and_comparisons() -> None:
 
     people = [
         row("a1", "olivia", "hart", "2014-03-07"),
-        row("a2", "hart", "olivia", "2019-11-30"),  # names swapped, another date: still met
-        row("a3", "olivia", "stone", "2001-01-01"),  # shares no key with a1 or a2
+        row("a2", "hart", "olivia", "2014-11-30"),  # names swapped, another day: still met
+        row("a3", "olivia", "stone", "2001-03-07"),  # shares no key with a1 or a2
         row("b1", "amelia", "hart", "2014-03-07"),  # another child, same date and surname
     ]
     labels = {("s", "a1"): "A", ("s", "a2"): "A", ("s", "a3"): "A", ("s", "b1"): "B"}

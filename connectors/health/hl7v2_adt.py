@@ -146,7 +146,7 @@ def read_message(chunk: bytes, position: str) -> list[Extracted]:
         return _refused(chunk, position, refusal)
     groups = patient_groups(segments, event.trigger_event)
     if len(groups) == 1:
-        return [_item(segments, event, position)]
+        return [_item(segments, event, position, 1)]  # group 1: every key part present
     items = []
     for number, group in enumerate(groups, start=1):
         where = f"{position} patient group {number}"
@@ -170,13 +170,12 @@ def patient_groups(segments: list[str], trigger: str) -> list[list[str]]:
     return [header + segments[start:end] for start, end in zip(starts, ends, strict=True)]
 
 
-def _item(segments: list[str], event: AdtEvent, position: str, group: int = 0) -> Extracted:
+def _item(segments: list[str], event: AdtEvent, position: str, group: int) -> Extracted:
     record = read_fields(segments, event.encoding)
     if not event.retires_a_record:
         record.pop("MRG-1", None)  # an account, visit or move: no record of this patient retires
     record["event_class"] = event.event_class.value
-    if group:
-        record["patient_group"] = group
+    record["patient_group"] = group
     return Extracted(position, record=record)
 
 

@@ -54,6 +54,8 @@ class Encoding:
         separator, chars = msh[3], msh[4:8]
         if len(set(chars + separator)) != 5 or chars.isalnum():
             raise ValueError("bad encoding characters in MSH-2")
+        if not all(c.isprintable() and not c.isspace() for c in separator + chars):
+            raise ValueError("a control character or space as a delimiter")  # unusable in an ACK
         return _encoding(separator, chars)
 
     def hl7apy_chars(self) -> dict[str, str]:
