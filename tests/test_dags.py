@@ -172,7 +172,7 @@ print(json.dumps(out))
         assert info["tags"], dag_id
     for source, cls in CONNECTORS.items():
         ingest = dags[ingest_dag_id(source)]
-        assert ingest["tasks"] == ["land", "stage", "load"]
+        assert ingest["tasks"] == ["land", "stage", "load", "held"]
         assert ingest["pools"] == [cls.pool]
         assert ingest["schedule"] == cls.schedule
         assert cls.agency in ingest["tags"]

@@ -55,7 +55,11 @@ def test_the_listener_reads_a_header_or_refuses_with_a_reason(data: bytes) -> No
         ack = acknowledgement(refusal.header, refusal.code, refusal.reason)
     else:
         ack = acknowledgement(header, "AA")
-    assert ack.startswith(b"MSH|") and b"\rMSA|" in ack
+    # The ACK answers in the sender's delimiters (HL7 allows others than `|`), never in
+    # unprintable ones; with no usable MSH, in the standard ones.
+    separator = ack[3:4]
+    assert ack.startswith(b"MSH") and separator.decode().isprintable() and not separator.isspace()
+    assert b"\rMSA" + separator in ack
 
 
 @settings(

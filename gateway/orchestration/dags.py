@@ -101,7 +101,7 @@ def ingest_dag(source: str) -> DAG:
             get_current_context()["outlet_events"][asset].extra = extra
             return [a.as_dict() for a in results]
 
-        @task(retries=0, doc_md=docs.HELD_DOC)
+        @task(pool=pool, retries=0, doc_md=docs.HELD_DOC)
         def held(loaded: list[dict[str, object]]) -> None:
             # After load, so the Asset event (the good batches) is already published: the run
             # fails, and shows as failed, without holding back the rest of the feed.
