@@ -36,10 +36,11 @@ def _gates(source: str) -> str:
         f"- **held share**: more than {settings().max_held_share:.0%} of a batch's records held "
         f"by the suite (`held_share_within_limit`; batches under {settings().gate_min_records} "
         "records are judged record by record).\n\n"
-        "A gate holds **a batch, not the feed**: the other batches load, the run succeeds, the "
-        "load task's log says `HELD` in one line (batch, the checks and their counts, the "
-        "release command), the alert `batch_gated` is raised once and the Asset event's "
-        "`extra` counts it under `gated`."
+        "A gate holds **a batch, not the feed**: the other batches load and are published, "
+        "the load task's log says `HELD` in one line (batch, the checks and their counts, the "
+        "release command), the alert `batch_gated` is raised once, the Asset event's `extra` "
+        "counts it under `gated`, and the `held` task then fails the run in one line so it "
+        "shows as failed."
     )
 
 
