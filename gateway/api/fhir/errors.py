@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -73,7 +73,7 @@ async def _run(handler: Callable[..., Any], request: Request, exc: Exception) ->
     return answer
 
 
-def _kept(headers: dict[str, str] | None) -> dict[str, str] | None:
+def _kept(headers: Mapping[str, str] | None) -> dict[str, str] | None:
     if not headers:
         return None
     return {k: v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
