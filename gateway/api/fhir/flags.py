@@ -224,7 +224,7 @@ def answer_notes(answer: Disclosure) -> list[str]:
     hidden = not_shared(answer)
     if hidden:
         notes.append(
-            "not shared with this role for this purpose (no Flag says nothing): "
+            "not shared with this role for this purpose, so their absence means nothing: "
             + ", ".join(hidden)
         )
     if answer.restricted and answer.notice:
