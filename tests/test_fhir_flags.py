@@ -4,6 +4,7 @@ scopes. Every answer is parsed back with fhir.resources (R4B)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -343,3 +344,39 @@ def test_tokens_carry_their_scopes(tmp_path: Path) -> None:
     assert scopes_of({"scp": ["system/Flag.read", 3]}) == {"system/Flag.read"}
     assert scopes_of({"scope": ""}) == frozenset()
     assert scopes_of({"scp": {"not": "a list"}}) == frozenset()
+
+
+def test_the_access_log_never_holds_the_searched_nhs_number(index_url: str, data_dir: Path) -> None:
+    """``serve --access-log`` logs each request's path: a FHIR search's query string is cut."""
+    import threading
+    import time
+
+    import uvicorn
+    from api_server import free_port
+
+    lines: list[str] = []
+
+    class Kept(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    app = create_app(index_url)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, access_log=True, log_level="info"))
+    handler = Kept()
+    logging.getLogger("uvicorn.access").addHandler(handler)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            assert search(client, PLAN).status_code == 200
+            assert client.get("/api/v1/purposes?x=1").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        logging.getLogger("uvicorn.access").removeHandler(handler)
+    assert any("/fhir/r4/Flag?(query not logged)" in line for line in lines), lines
+    assert any("/api/v1/purposes?x=1" in line for line in lines), lines  # others as before
+    assert not any(PLAN in line for line in lines)
