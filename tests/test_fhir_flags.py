@@ -14,6 +14,7 @@ import pytest
 from api_server import bearer, serving
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.codesystem import CodeSystem
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from index_builder import CARE, EHE, add_child, record
 from sqlalchemy import select
@@ -163,10 +164,27 @@ def test_metadata_is_an_r4_capability_statement(api: httpx.Client) -> None:
     assert services == {"SMART-on-FHIR", "OAuth"}
     assert "X-Purpose-Of-Use" in rest.security.description
     assert "user/Flag.rs" in rest.security.description
-    (flag,) = rest.resource
-    assert flag.type == "Flag"
+    flag, codes = rest.resource
+    assert (flag.type, codes.type) == ("Flag", "CodeSystem")
     assert [i.code for i in flag.interaction] == ["search-type"]
     assert [(p.name, p.type) for p in flag.searchParam] == [("patient.identifier", "token")]
+
+
+def test_our_flag_codes_are_published_as_a_code_system(api: httpx.Client) -> None:
+    answer = api.get("/fhir/r4/CodeSystem/ehe-flag")
+    assert answer.status_code == 200 and answer.headers["content-type"] == FHIR_JSON
+    codes = CodeSystem.model_validate(answer.json())
+    assert codes.url == "urn:ehe-gateway:fhir:CodeSystem:ehe-flag" and codes.content == "complete"
+    assert {c.code for c in codes.concept} == {
+        "ehe",
+        "missing-education",
+        "social-care-known",
+        "social-care-open",
+        "child-in-need",
+        "child-protection-plan",
+        "looked-after",
+        "restricted",
+    }
 
 
 def test_each_role_sees_what_its_clause_shares(api: httpx.Client, index_url: str) -> None:

@@ -1,7 +1,9 @@
 """Flags for health systems: a read-only FHIR R4 endpoint at ``/fhir/r4`` (in the spirit of
 CP-IS), answering under the same policy point and audit as the lookup API.
 
-- ``routes``: ``GET /fhir/r4/metadata``, ``GET /fhir/r4/Flag``, ``POST /fhir/r4/Flag/_search``;
+- ``routes``: ``GET /fhir/r4/metadata``, ``GET /fhir/r4/Flag``, ``POST /fhir/r4/Flag/_search``,
+  ``GET /fhir/r4/CodeSystem/ehe-flag``;
+- ``codes``: our Flag codes as a CodeSystem;
 - ``flags``: a lookup's answer as Flags in a searchset Bundle (``fhir.resources.R4B``);
 - ``capability``: the CapabilityStatement and the SMART style scopes a token needs;
 - ``errors``: every error under ``/fhir/`` as an OperationOutcome;

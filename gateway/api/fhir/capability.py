@@ -110,7 +110,16 @@ def capability_statement(base_url: str) -> CapabilityStatement:
                                 "documentation": IDENTIFIER_DOC,
                             }
                         ],
-                    }
+                    },
+                    {
+                        "type": "CodeSystem",
+                        "interaction": [
+                            {
+                                "code": "read",
+                                "documentation": "CodeSystem/ehe-flag only: our Flag codes",
+                            }
+                        ],
+                    },
                 ],
             }
         ],

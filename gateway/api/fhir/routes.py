@@ -1,4 +1,5 @@
-"""``/fhir/r4``: the CapabilityStatement and the Flag search, over the lookup route's answer.
+"""``/fhir/r4``: the CapabilityStatement, our Flag codes and the Flag search, over the lookup
+route's answer.
 
 A Flag search is a lookup: the same request (purpose, NHS number) goes to the lookup route's
 own code (``gateway.api.lookup.answer_lookup``), so the policy point decides it, the audit log
@@ -30,6 +31,7 @@ from gateway.api.fhir.capability import (
     capability_statement,
     grants_flag_search,
 )
+from gateway.api.fhir.codes import CODE_SYSTEM_ID, flag_code_system
 from gateway.api.fhir.flags import (
     FHIR_JSON,
     NHS_NUMBER_SYSTEM,
@@ -59,6 +61,12 @@ def metadata(request: Request) -> Response:
     """The CapabilityStatement (no token needed: it says nothing about any child)."""
     base = str(request.base_url).rstrip("/") + BASE
     return _fhir(capability_statement(base).model_dump_json())
+
+
+@router.get(f"/CodeSystem/{CODE_SYSTEM_ID}")
+def flag_codes() -> Response:
+    """Our Flag codes (no token needed: they say nothing about any child)."""
+    return _fhir(flag_code_system().model_dump_json())
 
 
 @router.get("/Flag")
