@@ -65,6 +65,7 @@ OUTCOMES = {
     "not_found": "Refused: not found",
     "bad_identifier": "Refused: identifier fails its check",
     "bad_request": "Refused: request incomplete",
+    "insufficient_scope": "Refused: the token grants no scope for this",
     "recorded": "Recorded",
     "viewed": "Viewed",
     "values_shown": "Values shown",
