@@ -17,7 +17,7 @@ import functools
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from gateway.identifiers import (
     normalise_postcode,
 )
 from gateway.linkage.clustering import LinkCandidate
-from gateway.linkage.probabilistic import FIELDS, PersonRow, train_model
+from gateway.linkage.probabilistic import FIELDS, LOWER, PersonRow, train_model
 from gateway.linkage.publish import child_id_for
 from gateway.linkage.resolution import resolve
 from gateway.linkage.spec import blocking_keys_of
@@ -60,16 +60,26 @@ class Quality:
     f1: float
     children_in_false_merges: int
     children_split: int
+    # The model alone: every pair it scores at or above the review threshold joined, with no
+    # identifier rules, corroboration or twin guard (what the model separates, not the policy).
+    model_alone: Quality | None = None
 
     def lines(self) -> list[str]:
         share = self.children_in_false_merges / self.true_children if self.true_children else 0
-        return [
+        out = [
             f"records {self.records}: {self.true_children} true children, "
             f"{self.predicted_children} found",
             f"pairwise precision {self.precision:.4f}, recall {self.recall:.4f}, F1 {self.f1:.4f}",
             f"children in false merges {self.children_in_false_merges} ({share:.2%})",
             f"children split {self.children_split}",
         ]
+        if self.model_alone is not None:
+            alone = self.model_alone
+            out.append(
+                f"model alone (every pair at or above {LOWER} joined, no rules or guards): "
+                f"precision {alone.precision:.4f}, recall {alone.recall:.4f}, F1 {alone.f1:.4f}"
+            )
+        return out
 
 
 @dataclass(frozen=True)
@@ -312,14 +322,31 @@ def _evaluate(data: LabelledRecords, clusters_out: Path | None, settings: Any) -
     for cluster in resolution.clusters:
         child_id = child_id_for(cluster)
         assigned.update((m.key, child_id) for m in cluster.members)
+    alone = pairwise_quality(_joined(data.people, resolution.scored), data.labels)
     if clusters_out is None:
-        return pairwise_quality(assigned, data.labels)
+        return replace(pairwise_quality(assigned, data.labels), model_alone=alone)
     clusters_out.parent.mkdir(parents=True, exist_ok=True)
     with clusters_out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["record_id", "child_id"])
         writer.writerows([key[1], assigned[key]] for key in data.labels)
-    return pairwise_quality(assigned, data.labels)
+    return replace(pairwise_quality(assigned, data.labels), model_alone=alone)
+
+
+def _joined(people: Sequence[PersonRow], scored: Sequence[Any]) -> dict[Key, str]:
+    """Each record's cluster when every scored pair (at or above the review threshold) is
+    joined: connected components, as Splink's own clustering at that threshold makes them."""
+    root = {person.key: person.key for person in people}
+
+    def find(key: Key) -> Key:
+        while root[key] != key:
+            root[key] = root[root[key]]
+            key = root[key]
+        return key
+
+    for pair in scored:
+        root[find(pair.left)] = find(pair.right)
+    return {key: "/".join(find(key)) for key in root}
 
 
 def pairwise_quality(assigned: Mapping[Any, str], truth: Mapping[Any, str]) -> Quality:
