@@ -10,11 +10,20 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from index_builder import CARE, EHE, HEALTH, add_child, add_population, record
+from sqlalchemy import update
+
+from gateway.store.engine import session_factory
+from gateway.store.loader import hold_items
+from gateway.store.tables import HeldRecord
+
+NHS_F = "9434765919"
 
 
 def free_port() -> int:
@@ -93,3 +102,56 @@ def webhook_server() -> Iterator[tuple[Hook, str]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _who(given: str, family: str, born: str, nhs: str | None = None) -> dict[str, object]:
+    who: dict[str, object] = {"given_name": given, "family_name": family, "birth_date": born}
+    if nhs:
+        who["nhs_number"] = nhs
+    return who
+
+
+def build_alert_index(index_url: str) -> None:
+    """add_population's children (C-A: removed to EHE on a plan, unseen since January), plus
+    C-E (registered, then referred to social care, seen lately) and C-F (registered, seen
+    lately, a health record about them held since October)."""
+    with session_factory(index_url).begin() as session:
+        add_population(session)
+        education = {"ehe": [{"registered_on": "2026-03-01"}]}
+        add_child(
+            session,
+            "C-E",
+            [
+                record(EHE, "e1", _who("Evie", "Marsh", "2016-04-04"), education=education),
+                record(
+                    CARE,
+                    "e2",
+                    _who("Evie", "Marsh", "2016-04-04"),
+                    social_care={"referrals": [{"start_date": "2026-09-01"}]},
+                    contacts=[{"kind": "home visit", "on": "2026-10-01"}],
+                ),
+            ],
+        )
+        add_child(
+            session,
+            "C-F",
+            [
+                record(
+                    EHE,
+                    "f1",
+                    _who("Leo", "Quinn", "2013-08-08", NHS_F),
+                    education=education,
+                    contacts=[{"kind": "home visit", "on": "2026-11-01"}],
+                )
+            ],
+        )
+        held = record(HEALTH, "f-held", _who("Leo", "Quinn", "2013-08-08", NHS_F))
+        item = {
+            "item_key": "f-held",
+            "stage": "validation",
+            "status": "quarantined",
+            "reasons": [],
+            "payload": json.dumps(held),
+        }
+        hold_items(session, HEALTH, "b-held", [item])
+        session.execute(update(HeldRecord).values(created_at=datetime(2026, 10, 1, tzinfo=UTC)))

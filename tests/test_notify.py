@@ -12,9 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from index_builder import CARE, EHE, HEALTH, add_child, add_population, record
-from notify_support import Hook, Mailbox, smtp_server, webhook_server
-from sqlalchemy import func, select, update
+from notify_support import NHS_F, Hook, Mailbox, build_alert_index, smtp_server, webhook_server
+from sqlalchemy import func, select
 
 from gateway.access.agreements import load_agreements
 from gateway.access.inboxes import Inbox
@@ -22,11 +21,9 @@ from gateway.errors import FatalConfigError
 from gateway.notify.delivery import retry_failed
 from gateway.notify.run import inbox_items, notify_teams
 from gateway.store.engine import session_factory
-from gateway.store.loader import hold_items
-from gateway.store.tables import AuditEntry, HeldRecord, NotificationDelivery
+from gateway.store.tables import AuditEntry, NotificationDelivery
 
 AGREEMENTS = Path(__file__).resolve().parents[1] / "agreements"
-NHS_F = "9434765919"
 # Everything personal the hand-made children carry: none of it may appear in an alert.
 PERSONAL = [
     "Amelia", "Amelie", "Hart", "Oliver", "Stone", "Ruby", "Lane", "Evie", "Marsh", "Leo",
@@ -41,59 +38,6 @@ EXPECTED = {
 }
 BROAD = ["removed_while_known", "known_to_social_care", "unseen", "held_record"]
 NARROW = ["removed_while_known", "unseen"]
-
-
-def _who(given: str, family: str, born: str, nhs: str | None = None) -> dict[str, object]:
-    who: dict[str, object] = {"given_name": given, "family_name": family, "birth_date": born}
-    if nhs:
-        who["nhs_number"] = nhs
-    return who
-
-
-def _build(index_url: str) -> None:
-    """add_population's children (C-A: removed to EHE on a plan, unseen since January), plus
-    C-E (registered, then referred to social care, seen lately) and C-F (registered, seen
-    lately, a health record about them held since October)."""
-    with session_factory(index_url).begin() as session:
-        add_population(session)
-        education = {"ehe": [{"registered_on": "2026-03-01"}]}
-        add_child(
-            session,
-            "C-E",
-            [
-                record(EHE, "e1", _who("Evie", "Marsh", "2016-04-04"), education=education),
-                record(
-                    CARE,
-                    "e2",
-                    _who("Evie", "Marsh", "2016-04-04"),
-                    social_care={"referrals": [{"start_date": "2026-09-01"}]},
-                    contacts=[{"kind": "home visit", "on": "2026-10-01"}],
-                ),
-            ],
-        )
-        add_child(
-            session,
-            "C-F",
-            [
-                record(
-                    EHE,
-                    "f1",
-                    _who("Leo", "Quinn", "2013-08-08", NHS_F),
-                    education=education,
-                    contacts=[{"kind": "home visit", "on": "2026-11-01"}],
-                )
-            ],
-        )
-        held = record(HEALTH, "f-held", _who("Leo", "Quinn", "2013-08-08", NHS_F))
-        item = {
-            "item_key": "f-held",
-            "stage": "validation",
-            "status": "quarantined",
-            "reasons": [],
-            "payload": json.dumps(held),
-        }
-        hold_items(session, HEALTH, "b-held", [item])
-        session.execute(update(HeldRecord).values(created_at=datetime(2026, 10, 1, tzinfo=UTC)))
 
 
 @pytest.fixture
@@ -164,7 +108,7 @@ def test_each_event_once_per_inbox_without_personal_data(
     index_url: str, receivers: tuple[Mailbox, Hook, str]
 ) -> None:
     box, hook, url = receivers
-    _build(index_url)
+    build_alert_index(index_url)
     inboxes = _inboxes(url)
     first = notify_teams(index_url, inboxes=inboxes)
     assert (first.events, first.new, first.failed) == (4, 6, 0)
@@ -193,7 +137,7 @@ def test_a_failing_server_is_retried_with_backoff_and_never_loses_an_alert(
 ) -> None:
     box, hook, url = receivers
     monkeypatch.setenv("EHE_NOTIFY_MAX_ATTEMPTS", "2")
-    _build(index_url)
+    build_alert_index(index_url)
     inboxes = _inboxes(url)
     box.failing = hook.failing = True
     start = datetime.now(UTC) + timedelta(seconds=1)  # the new deliveries are due
@@ -230,7 +174,7 @@ def test_without_smtp_the_demo_writes_each_email_to_the_outbox(
     index_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("EHE_SMTP_HOST", raising=False)
-    _build(index_url)
+    build_alert_index(index_url)
     inbox = Inbox(
         team="ehe-team",
         name="EHE team",
