@@ -58,9 +58,7 @@ def test_each_team_sees_its_own_alerts_and_nothing_about_the_child(
     for value in PERSONAL:
         assert value not in inbox.text, value
     with session_factory(index_url)() as session:
-        entry = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "notify_inbox")
-        ).one()
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "notify_inbox")).one()
     assert (entry.actor, entry.outcome) == ("erin.ehe", "viewed")
     assert entry.fields_disclosed == ["child:C-A", "child:C-E", "child:C-F"]
 
