@@ -19,8 +19,9 @@ Child: {child_id}
 Event: {event}
 Date: {date}
 
-Open the child in the EHE gateway (you will be asked to sign in and to state why you need to
-know; what you see is decided by your data-sharing agreement, and the lookup is audited):
+Open the child in the EHE gateway: you will be asked to sign in and to state why you \
+need to know; what you see is decided by your data-sharing agreement, and the lookup is \
+audited.
 {link}
 
 This alert holds no personal details. Notification {id}.
