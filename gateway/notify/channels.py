@@ -25,21 +25,22 @@ class DeliveryFailedError(GatewayError):
 
 def send_email(message: EmailMessage, name: str) -> str:
     """Send by SMTP, or write ``name``.eml into the outbox when no server is set; where it went."""
-    config_ = settings()
-    if not config_.smtp_host:
+    host, port = settings().smtp_host, settings().smtp_port
+    if not host:
         return _write_outbox(message, name)
     try:
-        with _connect(config_.smtp_host, config_.smtp_port) as smtp:
-            if config_.smtp_tls == "starttls":
+        with _connect(host, port) as smtp:
+            if settings().smtp_tls == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
-            if config_.smtp_user and config_.smtp_password:
-                smtp.login(config_.smtp_user, config_.smtp_password.get_secret_value())
+            user, password = settings().smtp_user, settings().smtp_password
+            if user and password:
+                smtp.login(user, password.get_secret_value())
             refused = smtp.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryFailedError(_reason("SMTP", exc)) from None
     if refused:
         raise DeliveryFailedError(f"SMTP refused {len(refused)} recipient(s)")
-    return f"smtp://{config_.smtp_host}:{config_.smtp_port}"
+    return f"smtp://{host}:{port}"
 
 
 def _connect(host: str, port: int) -> smtplib.SMTP:
