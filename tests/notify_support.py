@@ -114,7 +114,8 @@ def _who(given: str, family: str, born: str, nhs: str | None = None) -> dict[str
 def build_alert_index(index_url: str) -> None:
     """add_population's children (C-A: removed to EHE on a plan, unseen since January), plus
     C-E (registered, then referred to social care, seen lately) and C-F (registered, seen
-    lately, a health record about them held since October)."""
+    lately, a health record about them held since October) and C-R (restricted, registered,
+    never seen)."""
     with session_factory(index_url).begin() as session:
         add_population(session)
         education = {"ehe": [{"registered_on": "2026-03-01"}]}
@@ -154,4 +155,8 @@ def build_alert_index(index_url: str) -> None:
             "payload": json.dumps(held),
         }
         hold_items(session, HEALTH, "b-held", [item])
+        # C-R: restricted, registered, never seen: its alert must not name the event.
+        rosa = record(EHE, "r1", _who("Rosa", "Reed", "2012-12-12"), education=education)
+        rosa["identity"]["restricted"] = True
+        add_child(session, "C-R", [rosa], restricted=True)
         session.execute(update(HeldRecord).values(created_at=datetime(2026, 10, 1, tzinfo=UTC)))

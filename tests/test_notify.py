@@ -29,13 +29,17 @@ PERSONAL = [
     "Amelia", "Amelie", "Hart", "Oliver", "Stone", "Ruby", "Lane", "Evie", "Marsh", "Leo",
     "Quinn", "Test Street", "YO1 7HH", "2015-03-07", "7 March 2015", "2014-02-02", "2016-04-04",
     "4 April 2016", "2013-08-08", "8 August 2013", NHS_F, "B82001", "Harrogate Safeguarding",
+    "Rosa", "Reed", "2012-12-12", "12 December 2012",
 ]  # fmt: skip
 EXPECTED = {
     ("removed_while_known", "C-A"),
     ("unseen", "C-A"),
     ("known_to_social_care", "C-E"),
     ("held_record", "C-F"),
+    ("unseen", "C-R"),
 }
+# What each alert names: the event, or for a restricted child only that it is restricted.
+NAMED = {(("restricted", c) if c == "C-R" else (k, c)) for k, c in EXPECTED}
 BROAD = ["removed_while_known", "known_to_social_care", "unseen", "held_record"]
 NARROW = ["removed_while_known", "unseen"]
 
@@ -77,6 +81,7 @@ EVENT_WORDS = {
     "Became known to social care": "known_to_social_care",
     "Not seen by any agency": "unseen",
     "A record about the child": "held_record",
+    "Something your team should know": "restricted",
 }
 
 
@@ -111,24 +116,27 @@ def test_each_event_once_per_inbox_without_personal_data(
     build_alert_index(index_url)
     inboxes = _inboxes(url)
     first = notify_teams(index_url, inboxes=inboxes)
-    assert (first.events, first.new, first.failed) == (4, 6, 0)
-    wanted = Counter({("ehe@example.org", k, c): 1 for k, c in EXPECTED})
-    wanted.update({("mast@example.org", k, c): 1 for k, c in EXPECTED if k in NARROW})
+    assert (first.events, first.new, first.failed) == (5, 8, 0)
+    wanted = Counter({("ehe@example.org", k, c): 1 for k, c in NAMED})
+    mast = {(k, c) for k, c in EXPECTED if k in NARROW}
+    wanted.update({("mast@example.org", k, c): 1 for k, c in NAMED if (k, c) in mast or c == "C-R"})
     assert _received(box) == wanted
-    assert sorted((p["event"], p["child_id"]) for p in hook.posts) == sorted(EXPECTED)
+    assert sorted((p["event"], p["child_id"]) for p in hook.posts) == sorted(NAMED)
     assert all(p["link"].endswith(f"/inbox/child/{p['child_id']}") for p in hook.posts)
     everything = "\n".join(b for _, b in box.bodies()) + json.dumps(hook.posts)
     for value in PERSONAL:
         assert value not in everything, value
-    assert _audited(index_url, "sent") == 6 + 4  # six emails and four webhook posts
+    assert _audited(index_url, "sent") == 8 + 5  # eight emails and five webhook posts
 
     again = notify_teams(index_url, inboxes=inboxes)
     assert (again.new, again.sent, again.failed) == (0, 0, 0)
-    assert sum(_received(box).values()) == 6 and len(hook.posts) == 4
+    assert sum(_received(box).values()) == 8 and len(hook.posts) == 5
     with session_factory(index_url)() as session:
         listed = inbox_items(session, ["mast"])
     assert {(i.event_kind, i.child_id, i.status) for i in listed} == {
-        (k, c, "sent") for k, c in EXPECTED if k in NARROW
+        ("removed_while_known", "C-A", "sent"),
+        ("unseen", "C-A", "sent"),
+        ("restricted", "C-R", "sent"),
     }
 
 
@@ -142,7 +150,7 @@ def test_a_failing_server_is_retried_with_backoff_and_never_loses_an_alert(
     box.failing = hook.failing = True
     start = datetime.now(UTC) + timedelta(seconds=1)  # the new deliveries are due
     failed = notify_teams(index_url, inboxes=inboxes, now=start)
-    assert (failed.new, failed.sent, failed.failed) == (6, 0, 10)
+    assert (failed.new, failed.sent, failed.failed) == (8, 0, 13)
     with session_factory(index_url)() as session:
         rows = session.scalars(select(NotificationDelivery)).all()
     assert {(r.status, r.attempts) for r in rows} == {("failed", 1)}
@@ -150,24 +158,24 @@ def test_a_failing_server_is_retried_with_backoff_and_never_loses_an_alert(
         "SMTP SMTPDataError 451",
         "webhook answered HTTP 503",
     }
-    assert _audited(index_url, "delivery_failed") == 10
+    assert _audited(index_url, "delivery_failed") == 13
 
     # Within the backoff nothing is tried; after it, a second failure; then it stays failed.
     assert notify_teams(index_url, inboxes=inboxes, now=start + timedelta(seconds=30)).failed == 0
     later = start + timedelta(seconds=61)
-    assert notify_teams(index_url, inboxes=inboxes, now=later).failed == 10
+    assert notify_teams(index_url, inboxes=inboxes, now=later).failed == 13
     gave_up = notify_teams(index_url, inboxes=inboxes, now=later + timedelta(days=2))
     assert (gave_up.sent, gave_up.failed) == (0, 0)
     assert box.messages == [] and hook.posts == []
 
     box.failing = hook.failing = False
     with session_factory(index_url).begin() as session:
-        assert retry_failed(session) == 10
+        assert retry_failed(session) == 13
     mended = notify_teams(index_url, inboxes=inboxes, now=datetime.now(UTC) + timedelta(seconds=1))
-    assert (mended.new, mended.sent, mended.failed) == (0, 10, 0)
-    assert max(_received(box).values()) == 1 and sum(_received(box).values()) == 6
-    assert len(hook.posts) == 4
-    assert _audited(index_url, "sent") == 10 and _audited(index_url, "delivery_failed") == 20
+    assert (mended.new, mended.sent, mended.failed) == (0, 13, 0)
+    assert max(_received(box).values()) == 1 and sum(_received(box).values()) == 8
+    assert len(hook.posts) == 5
+    assert _audited(index_url, "sent") == 13 and _audited(index_url, "delivery_failed") == 26
 
 
 def test_without_smtp_the_demo_writes_each_email_to_the_outbox(
@@ -183,9 +191,9 @@ def test_without_smtp_the_demo_writes_each_email_to_the_outbox(
         email="ehe@example.org",
         events=BROAD,
     )
-    assert notify_teams(index_url, inboxes=[inbox]).sent == 4
+    assert notify_teams(index_url, inboxes=[inbox]).sent == 5
     files = sorted((data_dir / "outbox").glob("*.eml"))
-    assert len(files) == 4
+    assert len(files) == 5
     assert all("Child: C-" in f.read_text() for f in files)
 
 
@@ -196,6 +204,12 @@ def test_the_demo_agreement_names_two_inboxes() -> None:
 
 BAD_INBOX = """
 inboxes:
+  - team: health
+    name: Health
+    organisation: Harrogate and District NHS Foundation Trust
+    roles: [ehe_officer]
+    email: health@example.org
+    events: [unseen]
   - team: ehe-team
     name: EHE
     organisation: Nobody's Council
@@ -206,6 +220,19 @@ inboxes:
 """
 
 
+def test_an_inbox_must_be_a_party_whose_members_may_look_children_up(tmp_path: Path) -> None:
+    text = (AGREEMENTS / "north_yorkshire_ehe.yaml").read_text()
+    text = text[: text.index("inboxes:")] + BAD_INBOX.split("  - team: ehe-team", maxsplit=1)[0]
+    text += "  - team: elsewhere\n    name: X\n    organisation: Nobody\n    roles: [ehe_officer]\n"
+    text += "    email: x@example.org\n    events: [unseen]\n"
+    (tmp_path / "a.yaml").write_text(text)
+    with pytest.raises(FatalConfigError) as caught:
+        load_agreements(tmp_path)
+    message = str(caught.value)
+    assert "inbox elsewhere: organisation 'Nobody' is not a party" in message, message
+    assert "inbox health: no clause lets role 'ehe_officer' of 'Harrogate" in message, message
+
+
 def test_a_bad_inbox_entry_is_named_in_one_error(tmp_path: Path) -> None:
     text = (AGREEMENTS / "north_yorkshire_ehe.yaml").read_text()
     text = text[: text.index("inboxes:")] + BAD_INBOX
@@ -214,9 +241,9 @@ def test_a_bad_inbox_entry_is_named_in_one_error(tmp_path: Path) -> None:
         load_agreements(tmp_path)
     message = str(caught.value)
     for fragment in (
-        "inboxes.0.roles: Value error, unknown role 'wizard'",
-        "inboxes.0.email: Value error, email is not an email address",
-        "inboxes.0.webhook: Value error, webhook is not an http",
-        "inboxes.0.events: Value error, unknown event 'fire'",
+        "inboxes.1.roles: Value error, unknown role 'wizard'",
+        "inboxes.1.email: Value error, email is not an email address",
+        "inboxes.1.webhook: Value error, webhook is not an http",
+        "inboxes.1.events: Value error, unknown event 'fire'",
     ):
         assert fragment in message, message

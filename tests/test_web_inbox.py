@@ -20,7 +20,7 @@ from gateway.store.engine import session_factory
 from gateway.store.tables import AuditEntry
 
 pytestmark = pytest.mark.parametrize("index_url", ["sqlite"], indirect=True)
-PERSONAL = ("Amelia", "Hart", "Evie", "Marsh", "Leo", "Quinn", NHS_F, "2015-03-07")
+PERSONAL = ("Amelia", "Hart", "Evie", "Marsh", "Leo", "Quinn", "Rosa", NHS_F, "2015-03-07")
 
 
 @pytest.fixture
@@ -53,18 +53,20 @@ def test_each_team_sees_its_own_alerts_and_nothing_about_the_child(
     assert 'href="/inbox"' in home
     inbox = client.get("/inbox")
     assert inbox.status_code == 200
-    assert _children(inbox.text) == {"C-A", "C-E", "C-F"}
+    assert _children(inbox.text) == {"C-A", "C-E", "C-F", "C-R"}
+    assert "the child&#39;s record is restricted" in inbox.text
     assert "Became known to social care while home educated" in inbox.text
     for value in PERSONAL:
         assert value not in inbox.text, value
     with session_factory(index_url)() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "notify_inbox")).one()
     assert (entry.actor, entry.outcome) == ("erin.ehe", "viewed")
-    assert entry.fields_disclosed == ["child:C-A", "child:C-E", "child:C-F"]
+    assert entry.fields_disclosed == ["child:C-A", "child:C-E", "child:C-F", "child:C-R"]
 
     client.post("/sign-out", data={"csrf": _sign_in(client, "erin.ehe")})
     _sign_in(client, "sam.social")
-    assert _children(client.get("/inbox").text) == {"C-A"}  # the screening team's events only
+    # the screening team's events only: removals while known and unseen
+    assert _children(client.get("/inbox").text) == {"C-A", "C-R"}
 
 
 def test_the_link_asks_the_purpose_and_the_lookup_goes_through_the_policy(

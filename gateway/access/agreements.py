@@ -127,6 +127,17 @@ class Agreement(BaseModel):
             for b in self.inboxes
             if b.organisation not in parties
         ]
+        # A team is alerted only about children its members may look up under this agreement.
+        problems += [
+            f"inbox {b.team}: no clause lets role {r!r} of {b.organisation!r} look a child up"
+            for b in self.inboxes
+            if b.organisation in parties
+            for r in b.roles
+            if not any(
+                b.organisation in c.recipients.organisations and r in c.recipients.roles
+                for c in self.clauses
+            )
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.access.roles import ROLES
 
-# The events an inbox may receive, in plain words (``gateway.notify.events`` finds them).
+# The events an inbox may receive, in plain words (``gateway.notify.events`` finds them;
+# ``gateway.notify.messages.event_words`` fills in the settings' months and days).
 EVENT_KINDS: dict[str, str] = {
     "removed_while_known": "Removed from a school roll to home education while known to social "
     "care or on a plan",
     "known_to_social_care": "Became known to social care while home educated",
-    "unseen": "Not seen by any agency for the unseen period",
-    "held_record": "A record about the child has waited too long to be checked",
+    "unseen": "Not seen by any agency for {months} months",
+    "held_record": "A record about the child has waited more than {days} days to be checked",
 }
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 WEBHOOK = re.compile(r"^https?://[^\s/]+(/\S*)?$")

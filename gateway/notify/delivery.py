@@ -20,7 +20,8 @@ from gateway.access.audit import Actor, AuditEvent, append
 from gateway.access.inboxes import Inbox
 from gateway.access.purposes import PURPOSES
 from gateway.notify.channels import DeliveryFailedError, post_webhook, send_email
-from gateway.notify.messages import email_message, webhook_body
+from gateway.notify.messages import email_message, shown_kind, webhook_body
+from gateway.read_model import resolve_child
 from gateway.settings import settings
 from gateway.store.tables import Notification, NotificationDelivery
 
@@ -108,12 +109,15 @@ def _deliver_one(
     assert notification is not None  # a delivery's notification is never deleted
     inbox = teams.get(notification.inbox)
     team = inbox.name if inbox else notification.inbox
+    child = resolve_child(session, notification.child_id)
+    restricted = child is None or child.restricted  # a child no longer there: say nothing
     try:
         if row.channel == "email":
             name = f"{notification.id:08d}-{notification.inbox}"
-            send_email(email_message(notification, team, row.address), name)
+            message = email_message(notification, team, row.address, restricted=restricted)
+            send_email(message, name)
         else:
-            post_webhook(row.address, webhook_body(notification, team))
+            post_webhook(row.address, webhook_body(notification, team, restricted=restricted))
     except DeliveryFailedError as exc:
         row.attempts += 1
         row.status, row.last_error = "failed", str(exc)
@@ -123,7 +127,7 @@ def _deliver_one(
         row.attempts += 1
         row.status, row.last_error, row.sent_at = "sent", None, at
         outcome = "sent"
-    _audit(session, notification, row, inbox, outcome)
+    _audit(session, notification, row, inbox, outcome=outcome, restricted=restricted)
     return outcome
 
 
@@ -132,7 +136,9 @@ def _audit(
     notification: Notification,
     row: NotificationDelivery,
     inbox: Inbox | None,
+    *,
     outcome: str,
+    restricted: bool,
 ) -> None:
     organisation = inbox.organisation if inbox else notification.inbox
     append(
@@ -146,7 +152,7 @@ def _audit(
             child_id=notification.child_id,
             fields_disclosed=[
                 "child_id",
-                f"event:{notification.event_kind}",
+                f"event:{shown_kind(notification, restricted)}",
                 f"inbox:{notification.inbox}",
                 f"channel:{row.channel}",
                 f"notification:{notification.id}",

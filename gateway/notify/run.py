@@ -16,7 +16,9 @@ from gateway.access.agreements import load_agreements, team_inboxes
 from gateway.access.inboxes import Inbox
 from gateway.notify.delivery import deliver_due
 from gateway.notify.events import detect_events
+from gateway.notify.messages import shown_kind
 from gateway.notify.record import record_events
+from gateway.read_model import resolve_child
 from gateway.store.engine import session_factory
 from gateway.store.tables import Notification, NotificationDelivery
 
@@ -73,6 +75,7 @@ class InboxItem:
     created_at: datetime
     status: str  # sent, failed or pending: the worst of its channels
     channels: dict[str, str]  # channel: status (with the failure's reason)
+    restricted: bool = False  # the event is then not named (``messages.shown_kind``)
 
 
 def inbox_items(session: Session, teams: list[str], limit: int = 200) -> list[InboxItem]:
@@ -91,19 +94,32 @@ def inbox_items(session: Session, teams: list[str], limit: int = 200) -> list[In
             shown = d.status if d.status != "failed" else f"failed ({d.last_error})"
             deliveries.setdefault(d.notification_id, {})[d.channel] = shown
             states.setdefault(d.notification_id, set()).add(d.status)
+    restricted = _restricted(session, {r.child_id for r in rows})
     return [
         InboxItem(
             r.id,
             r.inbox,
             r.child_id,
-            r.event_kind,
+            shown_kind(r, r.child_id in restricted),
             r.event_on,
             r.created_at,
             _overall(states.get(r.id, set())),
             deliveries.get(r.id, {}),
+            r.child_id in restricted,
         )
         for r in rows
     ]
+
+
+def _restricted(session: Session, child_ids: set[str]) -> set[str]:
+    """Which of these children are restricted now (the read model's stored verdict, through
+    merges), or no longer there."""
+    found = set()
+    for child_id in child_ids:
+        child = resolve_child(session, child_id)
+        if child is None or child.restricted:
+            found.add(child_id)
+    return found
 
 
 def _overall(states: set[str]) -> str:

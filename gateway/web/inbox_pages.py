@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from gateway.access.audit import SHOWN_CHILD, Actor, AuditEvent, append
-from gateway.access.inboxes import EVENT_KINDS
 from gateway.access.purposes import PURPOSES
+from gateway.notify.messages import event_words
 from gateway.notify.run import inbox_items
 from gateway.web.lookup_pages import may_look_up_or_403
 from gateway.web.render import database, inboxes_of, page, signed_in
@@ -45,7 +45,7 @@ def team_inbox(request: Request, who: Who, db: Db) -> Response:
     )
     db.commit()  # the page is shown only once its audit entry is durable
     names = {b.team: b.name for b in inboxes}
-    context = {"items": items, "inboxes": inboxes, "names": names, "events": EVENT_KINDS}
+    context = {"items": items, "inboxes": inboxes, "names": names, "event_words": event_words}
     return page(request, "inbox.html", context)
 
 
