@@ -46,7 +46,7 @@ def test_an_officer_opens_a_child_from_the_team_inbox(
     expect(rows).to_have_count(5)
     expect(page.get_by_text("Became known to social care while home educated")).to_be_visible()
     expect(page.locator("#inbox")).not_to_contain_text("Amelia")
-    page.get_by_role("link", name="C-A: open the child").first.click()
+    page.get_by_role("link", name="Open child C-A").first.click()
     expect(page).to_have_title("Why do you need to know?" + SUFFIX)
     visit.check("team-inbox-purpose")
     page.get_by_label("EHE suitability enquiry / children missing education").check()
