@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(BIN)/ehe-gateway run-dags --all
 	$(BIN)/ehe-gateway linkage train --if-missing
 	$(BIN)/ehe-gateway run-dags --dag link__children
+	$(BIN)/ehe-gateway run-dags --dag notify__teams
 	$(BIN)/ehe-gateway summary
 	$(BIN)/ehe-gateway report validation --out $(DATA)/reports/validation
 

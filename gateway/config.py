@@ -53,6 +53,11 @@ def reports_dir() -> Path:
     return settings().reports_dir or data_dir() / "reports"
 
 
+def outbox_dir() -> Path:
+    """Where alert emails are written when no SMTP server is set."""
+    return settings().notify_outbox or data_dir() / "outbox"
+
+
 def mllp_dir() -> Path:
     """The MLLP listener's message store."""
     return settings().mllp_dir or data_dir() / "mllp"

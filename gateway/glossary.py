@@ -50,6 +50,8 @@ ACTIONS = {
     "quarantine_release": "Released a held batch",
     "quarantine_reject": "Rejected a held record",
     "sign_in": "Signed in",
+    "notify_delivery": "Sent an alert to a team inbox",
+    "notify_inbox": "Viewed a team inbox",
     "sign_out": "Signed out",
 }
 OUTCOMES = {
@@ -76,6 +78,8 @@ OUTCOMES = {
     "awaiting_second": "Awaiting a second reviewer",
     "confirmed": "Confirmed by a second reviewer",
     "signed_in": "Signed in",
+    "sent": "Sent",
+    "delivery_failed": "Not delivered: kept and tried again",
     "signed_out": "Signed out (session revoked)",
     "refused_sign_in": "Refused: the identity provider's claims name no role or organisation here",
 }

@@ -17,7 +17,7 @@ import functools
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -268,6 +268,53 @@ class Settings(BaseSettings):
         6, "Months unseen by any agency that, with no GP known, put a child in 'act now'."
     )
     caseload_page_size: int = _setting(25, "Children on one page of the caseload.")
+    # Team alerts (gateway.notify; inboxes are named in the agreements)
+    notify_unseen_months: int = _setting(
+        6,
+        "Months with no real contact from any agency after which an EHE child's team "
+        "inboxes are alerted (the caseload's unseen rule, gateway.lookup.contacts).",
+    )
+    notify_held_days: int = _setting(
+        14,
+        "Days a record about an EHE child may wait, held for a check, before its team "
+        "inboxes are alerted.",
+    )
+    notify_link_base: str = _setting(
+        "http://127.0.0.1:8000",
+        "The gateway's web address as a team member opens it: an alert's link is "
+        "<base>/inbox/child/<child id> (the lookup flow, where a purpose is stated).",
+    )
+    notify_max_attempts: int = _setting(
+        5,
+        "Attempts to deliver one alert by one channel before it stays failed (an operator "
+        "runs `ehe-gateway notify retry`); a failure is never dropped.",
+    )
+    notify_retry_s: int = _setting(
+        60,
+        "Wait before the second attempt of a failed delivery, in seconds; it doubles after "
+        "each failure, to at most a day.",
+    )
+    notify_timeout_s: float = _setting(
+        10.0, "Seconds an SMTP server or a webhook has to answer one delivery."
+    )
+    smtp_host: str | None = _setting(
+        None,
+        "SMTP server alerts are sent through; unset, each email is written as a .eml file "
+        "into the outbox (EHE_NOTIFY_OUTBOX) instead (the demo).",
+        "unset (emails written to the outbox)",
+    )
+    smtp_port: int = _setting(25, "SMTP server port (587 with STARTTLS, 465 with TLS).")
+    smtp_tls: Literal["none", "starttls", "tls"] = _setting(
+        "none", "How the SMTP connection is secured: none, starttls or tls (implicit TLS)."
+    )
+    smtp_user: str | None = _setting(None, "SMTP user name, if the server asks for one.", "unset")
+    smtp_password: SecretStr | None = _setting(None, "SMTP password (never logged).", "unset")
+    smtp_from: str = _setting("ehe-gateway@localhost", "The From address of alert emails.")
+    notify_outbox: Path | None = _setting(
+        None,
+        "Where alert emails are written as .eml files when no SMTP server is set.",
+        "outbox/ in the data folder",
+    )
     # Orchestration
     dag_retries: int = _setting(
         3, "Retries of a DAG task after a retriable failure (`ehe-gateway run-dags` sets 0)."

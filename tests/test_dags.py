@@ -23,6 +23,7 @@ EXPECTED_DAGS = {ingest_dag_id(s) for s in CONNECTORS} | {
     "report__validation",
     "monitor__freshness",
     "audit__checkpoint",
+    "notify__teams",
 }
 # What parsing the DAG files must not load: the work's libraries and the core's heavy parts
 # (tasks import them when they run).
@@ -161,7 +162,7 @@ print(json.dumps(out))
     assert set(dags) == EXPECTED_DAGS
     for dag_id, info in dags.items():
         layer = dag_id.split("__")[0]
-        assert layer in ("ingest", "link", "report", "monitor", "audit"), dag_id
+        assert layer in ("ingest", "link", "report", "monitor", "audit", "notify"), dag_id
         # Every task retries, but `held`: it only says a gate held a batch, and so it would again.
         retried = {task: r for task, r in info["retries"].items() if task != "held"}
         assert all(r >= 1 for r in retried.values()), f"{dag_id}: every task retries"

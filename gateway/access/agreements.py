@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gateway import config
 from gateway.access.audit import Actor
+from gateway.access.inboxes import Inbox
 from gateway.access.purposes import PURPOSES
 from gateway.access.roles import ROLES
 from gateway.errors import FatalConfigError
@@ -97,6 +98,9 @@ class Agreement(BaseModel):
     # Roles at the parties that may record (and withdraw) a family's consent, with its
     # evidence, for a purpose this agreement covers. None by default: nobody records consent.
     consent_roles: list[str] = Field(default_factory=list)
+    # The team inboxes alerts about EHE children go to (``gateway.access.inboxes``). None by
+    # default: no alerts.
+    inboxes: list[Inbox] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Agreement:
@@ -118,6 +122,22 @@ class Agreement(BaseModel):
         ]
         ids = [c.id for c in self.clauses]
         problems += [f"clause id {i!r} used twice" for i in sorted(set(ids)) if ids.count(i) > 1]
+        problems += [
+            f"inbox {b.team}: organisation {b.organisation!r} is not a party"
+            for b in self.inboxes
+            if b.organisation not in parties
+        ]
+        # A team is alerted only about children its members may look up under this agreement.
+        problems += [
+            f"inbox {b.team}: no clause lets role {r!r} of {b.organisation!r} look a child up"
+            for b in self.inboxes
+            if b.organisation in parties
+            for r in b.roles
+            if not any(
+                b.organisation in c.recipients.organisations and r in c.recipients.roles
+                for c in self.clauses
+            )
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -238,9 +258,16 @@ def load_agreements(folder: Path | None = None) -> list[Agreement]:
             problems.append(f"{path.name}: not readable YAML ({type(exc).__name__})")
     ids = [a.id for a in agreements]
     problems += [f"agreement id {i!r} used twice" for i in sorted(set(ids)) if ids.count(i) > 1]
+    teams = [b.team for a in agreements for b in a.inboxes]
+    problems += [f"inbox team {t!r} named twice" for t in sorted(set(teams)) if teams.count(t) > 1]
     if problems:
         raise FatalConfigError("data-sharing agreements are not valid: " + " | ".join(problems))
     return agreements
+
+
+def team_inboxes(agreements: list[Agreement], today: date) -> list[Inbox]:
+    """The inboxes named in the agreements in force today (a lapsed agreement alerts nobody)."""
+    return [b for a in agreements if a.in_force(today) for b in a.inboxes]
 
 
 def agreements_dir() -> Path:

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from gateway.web import (
     consent_pages,
     ig_pages,
+    inbox_pages,
     lookup_pages,
     officer_pages,
     people_search_pages,
@@ -49,6 +50,7 @@ def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
         consent_pages,
         people_search_pages,
         officer_pages,
+        inbox_pages,
         review_pages,
         ig_pages,
         report_pages,

@@ -19,8 +19,15 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import clock
-from gateway.access.agreements import Agreement, SharingDecision, decide, may_break_glass
+from gateway.access.agreements import (
+    Agreement,
+    SharingDecision,
+    decide,
+    may_break_glass,
+    team_inboxes,
+)
 from gateway.access.audit import Actor
+from gateway.access.inboxes import Inbox
 from gateway.access.rate_limit import check_rate
 from gateway.access.roles import IG_ROLES, REVIEW_QUEUE_ROLES, ROLES
 from gateway.glossary import long_date, words
@@ -98,6 +105,13 @@ def may_look_up(request: Request, actor: Actor) -> bool:
     )
 
 
+def inboxes_of(request: Request, actor: Actor) -> list[Inbox]:
+    """The team inboxes (of agreements in force) whose members' organisation and role are
+    the actor's."""
+    named = team_inboxes(agreements_of(request), clock.today())
+    return [b for b in named if b.for_member(actor.organisation, actor.role)]
+
+
 def pages_for(request: Request, actor: Actor | None) -> frozenset[str]:
     """The header's pages this person may open."""
     if actor is None:
@@ -107,6 +121,7 @@ def pages_for(request: Request, actor: Actor | None) -> frozenset[str]:
         "worklist": caseload_decision(request, actor).allowed,
         "reviews": actor.role in REVIEW_QUEUE_ROLES,
         "ig": actor.role in IG_ROLES,
+        "inbox": bool(inboxes_of(request, actor)),
     }
     return frozenset(name for name, allowed in pages.items() if allowed)
 

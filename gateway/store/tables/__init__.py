@@ -9,6 +9,7 @@ from gateway.store.tables.children import LINK_ORIGINS, LINK_STATES, Child, Link
 from gateway.store.tables.consents import Consent
 from gateway.store.tables.link_events import LinkEvent
 from gateway.store.tables.link_keys import LinkKey, LinkMark
+from gateway.store.tables.notifications import Notification, NotificationDelivery
 from gateway.store.tables.quarantine import HeldIdentifier, HeldRecord
 from gateway.store.tables.reviews import LinkReview
 from gateway.store.tables.sessions import RevokedSession
@@ -32,6 +33,8 @@ __all__ = [
     "LinkKey",
     "LinkMark",
     "LinkReview",
+    "Notification",
+    "NotificationDelivery",
     "RevokedSession",
     "SourceBookmark",
     "SourceRecord",
