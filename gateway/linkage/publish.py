@@ -130,8 +130,9 @@ def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSu
         mark = session.get(LinkMark, 1)
         top = session.scalar(select(func.max(SourceRecord.id))) or 0
         incremental = not full and mark is not None and mark.model == _model_name(model)
-        scope = _scope(session, mark, model) if incremental and mark else None
-        candidates, people = read_candidates(session, scope)
+        scoped = _scope(session, mark, model) if incremental and mark else None
+        scope = scoped.records if scoped else None
+        candidates, people = scoped.read(session) if scoped else read_candidates(session)
         existing = _links(session, scope)
         children = _children(session, existing, scope)
         together, apart = decisions(session)
@@ -140,7 +141,8 @@ def link_children(index_url: str | None = None, *, full: bool = False) -> LinkSu
         new_children, merged, changed = _publish(
             session, resolution.clusters, existing, children, all_children=scope is None
         )
-        _store_keys(session, candidates, people, scope)
+        # A record's keys follow from its own fields: only the new and changed ones' differ.
+        _store_keys(session, candidates, people, scoped.changed if scoped else None)
         _set_mark(session, mark, top, model, started)
         session.flush()
     summary = LinkSummary(
@@ -172,11 +174,31 @@ def _model_name(model: Path | None) -> str:
     return f"{model.stem if model else ''}/{KEYS_VERSION}"
 
 
-def _scope(session: Session, mark: LinkMark, model: Path | None) -> set[Key]:
+@dataclass
+class Scope:
+    """What an incremental run re-resolves: ``records``, of which ``changed`` are new or
+    changed since the last run, and the records already read on the way (read once)."""
+
+    records: set[Key]
+    changed: set[Key]
+    read_already: dict[Key, tuple[LinkCandidate, PersonRow]]
+
+    def read(self, session: Session) -> tuple[list[LinkCandidate], list[PersonRow]]:
+        """The scope's current records, in key order: those not read yet, read now."""
+        missing = self.records - set(self.read_already)
+        found = dict(self.read_already)
+        found.update(
+            (c.key, (c, p)) for c, p in zip(*read_candidates(session, missing), strict=True)
+        )
+        wanted = sorted(key for key in self.records if key in found)
+        return [found[key][0] for key in wanted], [found[key][1] for key in wanted]
+
+
+def _scope(session: Session, mark: LinkMark, model: Path | None) -> Scope:
     """The records an incremental run re-resolves (see ``gateway.linkage.incremental``)."""
     changed = changed_records(session, mark)
     if not changed:
-        return set()
+        return Scope(set(), set(), {})
     new_candidates, new_people = read_candidates(session, changed)
     keys = {k for c, p in zip(new_candidates, new_people, strict=True) for k in blocking_keys(c, p)}
     shared = neighbours(session, keys)
@@ -184,7 +206,11 @@ def _scope(session: Session, mark: LinkMark, model: Path | None) -> set[Key]:
         shared.pop(key, None)
     near_candidates, near_people = read_candidates(session, set(shared))
     scope = in_scope((new_candidates, new_people), (near_candidates, near_people), shared, model)
-    return same_children(session, scope)
+    read = {
+        c.key: (c, p)
+        for c, p in zip(new_candidates + near_candidates, new_people + near_people, strict=True)
+    }
+    return Scope(same_children(session, scope), changed, read)
 
 
 def _publish(
@@ -293,20 +319,24 @@ def _store_keys(
     session: Session,
     candidates: list[LinkCandidate],
     people: list[PersonRow],
-    scope: set[Key] | None,
+    only: set[Key] | None,
 ) -> None:
-    """Replace the blocking keys of the records this run linked.
+    """Replace the blocking keys of every record (a full run), or of ``only`` these: a record's
+    keys follow from its own fields, so an incremental run rewrites those of the new and
+    changed records, not of the neighbours it re-resolved with them.
 
     A full run writes millions of keys: its indexes are built once after them (a sort), not
     kept up to date key by key (a random B-tree insert each).
     """
     table = _table(LinkKey)
-    indexes = sorted(table.indexes, key=lambda index: str(index.name)) if scope is None else []
-    if scope is None:
+    indexes = sorted(table.indexes, key=lambda index: str(index.name)) if only is None else []
+    if only is None:
         session.execute(delete(LinkKey))
     else:
-        for condition in with_keys(LinkKey.source, LinkKey.record_id, scope):
+        for condition in with_keys(LinkKey.source, LinkKey.record_id, only):
             session.execute(delete(LinkKey).where(condition))
+        kept = [n for n, c in enumerate(candidates) if c.key in only]
+        candidates, people = [candidates[n] for n in kept], [people[n] for n in kept]
     for index in indexes:
         index.drop(session.connection())
     for rows in _batches(record_keys(candidates, people)):
