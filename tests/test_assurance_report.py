@@ -153,3 +153,19 @@ def test_the_command_writes_the_files_and_prints_the_headlines(
         app, ["report", "assurance", "--from", "2026-02-01", "--to", "2026-01-01", "--out", "x"]
     )
     assert bad.exit_code != 0
+
+
+def test_the_monthly_run_writes_last_months_report(
+    index_url: str, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """What the report__assurance DAG's task runs: the twelve months to the end of last month,
+    into the reports folder."""
+    from gateway.reports.assurance_render import build_monthly_report
+
+    monkeypatch.setenv("EHE_REPORTS_DIR", str(tmp_path / "reports"))
+    _index(index_url, extra=6)
+    html = Path(build_monthly_report(index_url, today=TODAY))
+    assert html == tmp_path / "reports" / "assurance" / "assurance.html"
+    with (html.parent / "assurance.csv").open(newline="", encoding="utf-8") as handle:
+        months = sorted({r["period"] for r in csv.DictReader(handle) if r["kind"] == "month"})
+    assert months[0] == "2025-11" and months[-1] == "2026-10" and len(months) == 12
