@@ -137,10 +137,9 @@ def test_the_command_writes_the_files_and_prints_the_headlines(
 ) -> None:
     _index(index_url, extra=6)
     out = tmp_path / "assurance"
+    period = ["--from", "2026-01-01", "--to", "2026-11-30"]
     result = CliRunner().invoke(
-        app,
-        ["report", "assurance", "--from", "2026-01-01", "--to", "2026-11-30"]
-        + ["--out", str(out), "--no-pdf"],
+        app, ["report", "assurance", *period, "--out", str(out), "--no-pdf"]
     )
     assert result.exit_code == 0, result.output
     assert (out / "assurance.html").exists()

@@ -58,7 +58,9 @@ class Truth:
         for row in _rows(inbox / "register_truth.csv"):
             if row["status"] == "EHE" and not row["defect"]:
                 day = date.fromisoformat(row["registered_on"])
-                self.registered_on[row["child"]] = min(day, self.registered_on.get(row["child"], day))
+                self.registered_on[row["child"]] = min(
+                    day, self.registered_on.get(row["child"], day)
+                )
         self.last_contact = {
             row["child"]: date.fromisoformat(row["last_contact_on"])
             for row in _rows(inbox / "contact_truth.csv")

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from statistics import median
 
 from sqlalchemy.orm import Session
@@ -118,7 +119,8 @@ def month_end(day: date) -> date:
 
 def periods(start: date, end: date) -> list[Period]:
     """The months, then the calendar quarters, that the period touches, each cut to it."""
-    months, quarters = [], {}
+    months: list[Period] = []
+    quarters: dict[str, Period] = {}
     day = start.replace(day=1)
     while day <= end:
         first, last = max(day, start), min(month_end(day), end)
@@ -181,7 +183,7 @@ def _medians(children: list[ChildFacts], period: Period, unseen_months: int) -> 
         for last in [c.last_contact(day)]
         if last is not None
     ]
-    found = {}
+    found: dict[str, float] = {}
     if waits:
         found["days_to_check"] = float(median(waits))
     if unseen:
@@ -207,7 +209,7 @@ def groups(all_periods: list[Period]) -> Iterator[Group]:
             yield equal((quarter.key, figure), (last.key, figure))
         for figure in FLOW:
             yield Group(tuple((m.key, figure) for m in inside), total=(quarter.key, figure))
-    for before, month in zip(months, months[1:], strict=False):
+    for before, month in pairwise(months):
         cells: tuple[Hashable, ...] = (
             (before.key, "registered"),
             (month.key, "registered"),
@@ -259,17 +261,18 @@ def build_assurance_report(
     children = ehe_children(session, today)
     every = periods(start, end)
     counts: dict[Hashable, int] = {}
-    medians: dict[tuple[str, str], float | None] = {}
+    found: dict[tuple[str, str], float] = {}
     for period in every:
         figures = {**_stock(children, period.end, unseen_months), **_flow(children, period)}
         counts.update({(period.key, name): n for name, n in figures.items()})
         for name, value in _medians(children, period, unseen_months).items():
-            medians[(period.key, name)] = value
+            found[(period.key, name)] = value
     if suppressed:
         cells = suppress(counts, groups(every))
     else:
         cells = Suppressed(counts, {c: Shown.VALUE for c in counts})
-    for (key, name), value in list(medians.items()) if suppressed else []:
+    medians: dict[tuple[str, str], float | None] = dict(found)
+    for (key, name), value in found.items() if suppressed else []:
         behind = cells.value((key, MEDIAN_FROM[name]))  # a median of fewer than 5 is not shown
         medians[(key, name)] = value if behind is not None and not is_small(behind) else None
     report = AssuranceReport(start, end, today, unseen_months, every, cells, medians)

@@ -114,7 +114,7 @@ def check_days(session: Session) -> dict[str, list[date]]:
     """Per child (followed through merges to the survivor): the days EHE officers looked the
     child up and were shown something. Dates only."""
     entry = AuditEntry.__table__.c
-    rows = session.execute(
+    looked = session.execute(
         select(entry.child_id, entry.at)
         .where(
             entry.role == CHECK_ROLE,
@@ -124,7 +124,7 @@ def check_days(session: Session) -> dict[str, list[date]]:
         )
         .distinct()
     )
-    rows = list(rows)
+    rows = list(looked)
     merged = {
         child_id: into
         for child_id, into in session.execute(

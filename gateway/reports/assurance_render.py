@@ -95,7 +95,9 @@ def _trend(report: AssuranceReport, title: str, lines: dict[str, str], *, shares
         plotted = [float("nan") if v is None else (100 * v if shares else v) for v in values]
         axes.plot(labels, plotted, marker="o", color=colour, label=label)
         said = [
-            f"{m.label}: {percent(v) if shares else v}" if v is not None else f"{m.label}: not shown"
+            f"{m.label}: {percent(v) if shares else v}"
+            if v is not None
+            else f"{m.label}: not shown"
             for m, v in zip(months, values, strict=True)
         ]
         parts.append(f"{label}: " + ", ".join(said))
@@ -178,28 +180,43 @@ def csv_rows(report: AssuranceReport) -> list[dict[str, Any]]:
         for figure, label in FIGURES.items():
             share = report.share(period, figure) if figure not in ("registered", "new") else None
             shown = report.text(period, figure)
-            rows.append({**base, "figure": figure, "meaning": label, "count": shown,
-                         "share_of_register": "" if share is None else f"{share:.3f}"})
+            rows.append(
+                {
+                    **base,
+                    "figure": figure,
+                    "meaning": label,
+                    "count": shown,
+                    "share_of_register": "" if share is None else f"{share:.3f}",
+                }
+            )
         for name, label in MEDIANS.items():
             value = report.median(period, name)
-            rows.append({**base, "figure": name, "meaning": label,
-                         "count": NOT_SHOWN if value is None else f"{value:g}",
-                         "share_of_register": ""})
+            rows.append(
+                {
+                    **base,
+                    "figure": name,
+                    "meaning": label,
+                    "count": NOT_SHOWN if value is None else f"{value:g}",
+                    "share_of_register": "",
+                }
+            )
     for source in report.sources:
-        rows.append({
-            "period": f"{report.start.isoformat()}/{report.end.isoformat()}",
-            "kind": "source",
-            "from": report.start.isoformat(),
-            "to": report.end.isoformat(),
-            "figure": f"source:{source.source}",
-            "meaning": (
-                f"{source.deliveries} deliveries; records received {source.received}, loaded "
-                f"{source.loaded}, quarantined {source.quarantined}, rejected {source.rejected}; "
-                f"{'stale' if source.stale else 'fresh'}"
-            ),
-            "count": source.received,
-            "share_of_register": "",
-        })
+        rows.append(
+            {
+                "period": f"{report.start.isoformat()}/{report.end.isoformat()}",
+                "kind": "source",
+                "from": report.start.isoformat(),
+                "to": report.end.isoformat(),
+                "figure": f"source:{source.source}",
+                "meaning": (
+                    f"{source.deliveries} deliveries; records received {source.received}, "
+                    f"loaded {source.loaded}, quarantined {source.quarantined}, "
+                    f"rejected {source.rejected}; {'stale' if source.stale else 'fresh'}"
+                ),
+                "count": source.received,
+                "share_of_register": "",
+            }
+        )
     return rows
 
 

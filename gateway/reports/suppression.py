@@ -140,9 +140,7 @@ def possible(result: Suppressed, group: Group) -> dict[Hashable, Spans]:
             if other != part:
                 others = _add(others, domain[other], max(left, 0))
         rest = _merge((left - hi, left - lo) for lo, hi in others)
-        found[part] = _merge(
-            (max(a, c), min(b, d)) for a, b in domain[part] for c, d in rest
-        )
+        found[part] = _merge((max(a, c), min(b, d)) for a, b in domain[part] for c, d in rest)
     return found
 
 
