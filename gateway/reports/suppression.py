@@ -7,8 +7,9 @@ registered at its end and its last month's), or cells linked by one sum (this mo
 is last month's plus the new less the ended). In any group where a suppressed count could be
 worked out from the counts shown (one suppressed cell alone; or several whose ranges leave one
 of them a single possible value), the smallest count not yet suppressed in that group is
-suppressed too (*secondary*, shown as "not shown"), until no group gives one away. Suppression
-only ever grows, so this ends.
+suppressed too (*secondary*, shown as "not shown"; of the counts in fewest groups, so a total
+tied to many parts is hidden last), until no group gives one away. Suppression only ever
+grows, so this ends.
 
 Limits: each group is judged on its own (as published tables are usually checked); a reader
 combining several groups' equations could in rare tables narrow a value further.
@@ -80,12 +81,16 @@ def suppress(counts: Mapping[Hashable, int], groups: Iterable[Group]) -> Suppres
     result = Suppressed(dict(counts))
     result.shown = {c: Shown.PRIMARY if is_small(n) else Shown.VALUE for c, n in counts.items()}
     every = [g for g in groups if len(g.cells) > 1]
+    ties: dict[Hashable, int] = {}
+    for group in every:
+        for cell in group.cells:
+            ties[cell] = ties.get(cell, 0) + 1
     changed = True
     while changed:
         changed = False
         for group in every:
             if _gives_away(result, group):
-                changed = _suppress_next(result, group) or changed
+                changed = _suppress_next(result, group, ties) or changed
     return result
 
 
@@ -144,12 +149,13 @@ def possible(result: Suppressed, group: Group) -> dict[Hashable, Spans]:
     return found
 
 
-def _suppress_next(result: Suppressed, group: Group) -> bool:
-    """Suppress the smallest count still shown in the group (the first such cell on a tie);
+def _suppress_next(result: Suppressed, group: Group, ties: dict[Hashable, int]) -> bool:
+    """Suppress the smallest count still shown in the group, of those in the fewest groups (a
+    total of many parts, hidden, would spread hiding to all of them); the first on a tie.
     False when every cell is already suppressed."""
     shown = [c for c in group.cells if result.shown[c] is Shown.VALUE]
     if not shown:
         return False
-    smallest = min(shown, key=lambda c: result.counts[c])
+    smallest = min(shown, key=lambda c: (ties[c], result.counts[c]))
     result.shown[smallest] = Shown.SECONDARY
     return True
