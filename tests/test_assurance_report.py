@@ -168,3 +168,18 @@ def test_the_monthly_run_writes_last_months_report(
     with (html.parent / "assurance.csv").open(newline="", encoding="utf-8") as handle:
         months = sorted({r["period"] for r in csv.DictReader(handle) if r["kind"] == "month"})
     assert months[0] == "2025-11" and months[-1] == "2026-10" and len(months) == 12
+
+
+def test_a_restricted_child_is_counted_like_any_other(index_url: str) -> None:
+    with session_factory(index_url)() as session:
+        add_population(session)
+        who = {"given_name": "Rosa", "family_name": "Reed", "birth_date": "2016-04-04"}
+        education = {"ehe": [{"registered_on": "2026-02-01"}]}
+        add_child(session, "C-S", [record(EHE, "s1", who, education=education)], restricted=True)
+        session.commit()
+        report = build_assurance_report(
+            session, date(2026, 1, 1), date(2026, 2, 28), today=TODAY, suppressed=False
+        )
+    january, february = report.months()
+    assert report.count(january, "registered") == 2
+    assert report.count(february, "registered") == 3 and report.count(february, "new") == 1

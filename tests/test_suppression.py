@@ -138,3 +138,65 @@ def test_rows_and_columns_with_totals_protect_every_hidden_count(grid: list[list
         if result.shown[group.total] is Shown.VALUE:
             for cell in hidden:
                 assert len(_possible_values(result, group, cell)) > 1
+
+
+def _feasible(result, groups: list[Group], cell, top: int = 12) -> set[int]:  # type: ignore[no-untyped-def]
+    """Search (backtracking) over every hidden cell (0 to ``top``): the values ``cell`` can
+    take that agree with every equation and with what each hidden cell says of itself."""
+    hidden = [c for c in result.shown if result.shown[c] is not Shown.VALUE]
+    domains = {
+        c: range(1, 5) if result.shown[c] is Shown.PRIMARY else [0, *range(5, top + 1)]
+        for c in hidden
+    }
+    value = {c: n for c, n in result.counts.items() if result.shown[c] is Shown.VALUE}
+    found: set[int] = set()
+
+    def holds(g: Group) -> bool:
+        if any(c not in value for c in g.cells):
+            return True
+        total = sum(value[p] for p in g.parts) - sum(value[m] for m in g.minus)
+        return value[g.total] == total
+
+    def assign(n: int) -> None:
+        if n == len(hidden):
+            found.add(value[cell])
+            return
+        for v in domains[hidden[n]]:
+            value[hidden[n]] = v
+            if all(holds(g) for g in groups if hidden[n] in g.cells):
+                assign(n + 1)
+            del value[hidden[n]]
+
+    assign(0)
+    return found
+
+
+def test_a_count_pinned_down_by_combining_groups_is_hidden_too() -> None:
+    """April: 6 on the register (none in March, 6 new, none left), all 6 with a GP, 1 on a
+    plan. Hiding the plan and its complement and then the register is not enough: the register
+    is at most 0 + 6 (the month's equation) and at least the 6 with a GP, so it is 6 again and
+    the plan is 1. Combining the equations, more is hidden until the plan could be 1 to 4."""
+    counts = {
+        "reg_mar": 0,
+        "reg_apr": 6,
+        "new": 6,
+        "ended": 0,
+        "gp": 6,
+        "no_gp": 0,
+        "plan": 1,
+        "no_plan": 5,
+        "gp_mar": 0,
+        "no_gp_mar": 0,
+        "plan_mar": 0,
+        "no_plan_mar": 0,
+    }
+    groups = [
+        Group(("gp_mar", "no_gp_mar"), total="reg_mar"),  # March's figures: all 0
+        Group(("plan_mar", "no_plan_mar"), total="reg_mar"),
+        Group(("reg_mar", "new"), total="reg_apr", minus=("ended",)),
+        Group(("gp", "no_gp"), total="reg_apr"),
+        Group(("plan", "no_plan"), total="reg_apr"),
+    ]
+    result = suppress(counts, groups)
+    assert result.shown["plan"] is Shown.PRIMARY
+    assert len(_feasible(result, groups, "plan")) > 1, result.shown

@@ -210,13 +210,11 @@ def groups(all_periods: list[Period]) -> Iterator[Group]:
         for figure in FLOW:
             yield Group(tuple((m.key, figure) for m in inside), total=(quarter.key, figure))
     for before, month in pairwise(months):
-        cells: tuple[Hashable, ...] = (
-            (before.key, "registered"),
-            (month.key, "registered"),
-            (month.key, "new"),
-            (month.key, "ended"),
+        yield Group(
+            ((before.key, "registered"), (month.key, "new")),
+            total=(month.key, "registered"),
+            minus=((month.key, "ended"),),
         )
-        yield Group(cells)
 
 
 def _source_quality(session: Session, start: date, end: date, now: datetime) -> list[SourceQuality]:

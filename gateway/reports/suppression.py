@@ -11,8 +11,11 @@ suppressed too (*secondary*, shown as "not shown"; of the counts in fewest group
 tied to many parts is hidden last), until no group gives one away. Suppression only ever
 grows, so this ends.
 
-Limits: each group is judged on its own (as published tables are usually checked); a reader
-combining several groups' equations could in rare tables narrow a value further.
+Then all the equations together (``suppression_bounds``): where a reader could pin a "fewer
+than 5" down to one value by combining groups (a part is no more than its total; one group's
+answer put into another), one more count is hidden, until none can be. Limits: that combining is
+interval reasoning, the way a reader works by hand; a determined one solving every equation at
+once (linear programming) could in rare tables narrow a range further.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+
+from gateway.reports.suppression_bounds import Term, narrowed
 
 SMALLEST_SHOWN = 5  # counts from 1 to SMALLEST_SHOWN - 1 are suppressed
 FEWER_THAN = f"fewer than {SMALLEST_SHOWN}"
@@ -34,15 +39,23 @@ class Shown(Enum):
 
 @dataclass(frozen=True)
 class Group:
-    """Cells tied by one equation. With ``total``: total = sum of ``parts``. Without: the
-    cells are linked by some sum, so any one of them follows from the others."""
+    """Cells tied by one equation. With ``total``: total = sum of ``parts`` less the sum of
+    ``minus``. Without: the cells are linked by some sum, so any one follows from the others."""
 
     parts: tuple[Hashable, ...]
     total: Hashable | None = None
+    minus: tuple[Hashable, ...] = ()
 
     @property
     def cells(self) -> tuple[Hashable, ...]:
-        return self.parts if self.total is None else (self.total, *self.parts)
+        cells = (*self.parts, *self.minus)
+        return cells if self.total is None else (self.total, *cells)
+
+    def terms(self) -> list[Term]:
+        """The equation as signed cells summing to 0 (none without a total)."""
+        if self.total is None:
+            return []
+        return [(self.total, 1), *((p, -1) for p in self.parts), *((m, 1) for m in self.minus)]
 
 
 def equal(first: Hashable, second: Hashable) -> Group:
@@ -85,13 +98,49 @@ def suppress(counts: Mapping[Hashable, int], groups: Iterable[Group]) -> Suppres
     for group in every:
         for cell in group.cells:
             ties[cell] = ties.get(cell, 0) + 1
+    equations = [terms for g in every if (terms := g.terms())]
     changed = True
     while changed:
         changed = False
         for group in every:
             if _gives_away(result, group):
                 changed = _suppress_next(result, group, ties) or changed
+        if not changed:  # each group keeps its secrets: now all the equations together
+            changed = _hide_what_the_equations_give_away(result, every, equations, ties)
     return result
+
+
+def _hide_what_the_equations_give_away(
+    result: Suppressed, groups: list[Group], equations: list[list[Term]], ties: dict[Hashable, int]
+) -> bool:
+    """Hide one more count in a group of the first "fewer than 5" the equations together pin
+    down to one value; False when none is."""
+    state = result.shown
+    bounds = narrowed(
+        {c: n for c, n in result.counts.items() if state[c] is Shown.VALUE},
+        [c for c in state if state[c] is Shown.PRIMARY],
+        [c for c in state if state[c] is Shown.SECONDARY],
+        equations,
+    )
+    for cell, (lo, hi) in bounds.items():
+        if state[cell] is Shown.PRIMARY and lo == hi:
+            for group in _nearest_first(groups, cell):
+                if _suppress_next(result, group, ties):
+                    return True
+    return False
+
+
+def _nearest_first(groups: list[Group], cell: Hashable) -> list[Group]:
+    """The groups the cell is in, then those sharing a cell with them, and so on: where a
+    count is pinned down, hiding one more nearest to it is the least that can undo it."""
+    ordered: list[Group] = []
+    reached, frontier = {cell}, {cell}
+    while frontier:
+        step = [g for g in groups if g not in ordered and frontier & set(g.cells)]
+        ordered += step
+        frontier = {c for g in step for c in g.cells} - reached
+        reached |= frontier
+    return ordered
 
 
 def _gives_away(result: Suppressed, group: Group) -> bool:
@@ -126,7 +175,7 @@ def possible(result: Suppressed, group: Group) -> dict[Hashable, Spans]:
     """For a group with its total shown, the values each suppressed part could take given the
     counts shown and what a suppressed count may be (1 to 4 for "fewer than 5"; 0, or 5 and
     more, for "not shown"). Empty when the total is not shown."""
-    if group.total is None or result.shown[group.total] is not Shown.VALUE:
+    if group.total is None or group.minus or result.shown[group.total] is not Shown.VALUE:
         return {}
     hidden = [p for p in group.parts if result.shown[p] is not Shown.VALUE]
     left = result.counts[group.total] - sum(
