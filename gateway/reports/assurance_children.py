@@ -21,6 +21,7 @@ from gateway.lookup.caseload import CONTACT_FIELDS, caseload_entry, months_befor
 from gateway.lookup.contacts import SeenContact, contacts_of, unseen_since
 from gateway.read_model import FoundChild, educated_children
 from gateway.reports.sharing import DISCLOSED_OUTCOMES
+from gateway.settings import settings
 from gateway.store.tables import AuditEntry, Child
 
 # The agencies whose contacts count for "seen" (the caseload's, all shared), and "any".
@@ -95,7 +96,8 @@ def _spells(records: Iterable[object], attribute: str) -> list[tuple[str, Spell]
 
 def child_facts(child: FoundChild, today: date, checks: dict[str, list[date]]) -> ChildFacts:
     records = child.records
-    entry = caseload_entry(child, records, today=today, unseen_months=6)
+    months = settings().caseload_act_now_unseen_months  # (only the removal is read from it)
+    entry = caseload_entry(child, records, today=today, unseen_months=months)
     removed_on = entry.left_roll_on if entry and entry.removed_to_home_education else None
     after = [d for d in checks.get(child.child_id, []) if removed_on and d >= removed_on]
     return ChildFacts(
