@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 DATA := data
 DEMO_CHILDREN ?= 1500
 DEMO_SEED ?= 20261129
+# The assurance report's period in the demo: the synthetic population's last twelve months.
+ASSURANCE_FROM ?= 2025-12-01
+ASSURANCE_TO ?= 2026-11-30
 export AIRFLOW_HOME := $(CURDIR)/$(DATA)/airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
@@ -33,6 +36,7 @@ demo: $(STAMP)
 	$(BIN)/ehe-gateway run-dags --dag notify__teams
 	$(BIN)/ehe-gateway summary
 	$(BIN)/ehe-gateway report validation --out $(DATA)/reports/validation
+	$(BIN)/ehe-gateway report assurance --from $(ASSURANCE_FROM) --to $(ASSURANCE_TO) --out $(DATA)/reports/assurance
 
 ## ruff, mypy and the whole pytest suite, on SQLite and PostgreSQL.
 test: lint typecheck pytest

@@ -35,6 +35,7 @@ ACTIONS = {
     "audit_query": "Searched the audit log",
     "audit_search": "Searched the audit log",
     "report_sharing": "Made the data-sharing report",
+    "report_assurance": "Made the partnership assurance report",
     "accept": "Accepted a possible match",
     "reject": "Rejected a possible match",
     "reopen": "Reopened a review",

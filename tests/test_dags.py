@@ -21,6 +21,7 @@ DAG_FILES = sorted(DAGS.glob("*.py"))
 EXPECTED_DAGS = {ingest_dag_id(s) for s in CONNECTORS} | {
     LINK_DAG_ID,
     "report__validation",
+    "report__assurance",
     "monitor__freshness",
     "audit__checkpoint",
     "notify__teams",
@@ -171,6 +172,9 @@ print(json.dumps(out))
         assert info["catchup"] is False
         assert info["max_active_runs"] == 1
         assert info["tags"], dag_id
+    assurance = dags["report__assurance"]
+    assert assurance["tasks"] == ["build_assurance_report"]
+    assert assurance["schedule"] == "@monthly" and assurance["tags"] == ["report"]
     for source, cls in CONNECTORS.items():
         ingest = dags[ingest_dag_id(source)]
         assert ingest["tasks"] == ["land", "stage", "load", "held"]

@@ -16,6 +16,9 @@ ROLES: dict[str, str] = {
 # (Who may look a child up or see the caseload is the agreements' decision, not a role list.)
 IG_ROLES: frozenset[str] = frozenset({"ig_officer"})
 SUBJECT_ACCESS_ROLES: frozenset[str] = IG_ROLES
+# The partnership assurance report (counts only): IG officers, who also give it to partnership
+# leads; a partnership lead who uses the service is given the IG officer role.
+ASSURANCE_ROLES: frozenset[str] = IG_ROLES
 REVIEW_QUEUE_ROLES: frozenset[str] = frozenset(
     {"ehe_officer", "data_engineer", "ig_officer", "admin"}
 )

@@ -28,6 +28,7 @@ class SynthResult:
     records: dict[str, int]
     ground_truth: Path
     contact_truth: Path
+    register_truth: Path | None = None
 
 
 def generate(children: int, seed: int, out: Path) -> SynthResult:
@@ -99,9 +100,29 @@ def generate(children: int, seed: int, out: Path) -> SynthResult:
     contact_truth = _write_contact_truth(
         out / "contact_truth.csv", population, by_source, histories
     )
-    return SynthResult(
-        len(population), {s: len(r) for s, r in by_source.items()}, truth, contact_truth
+    register_truth = _write_register_truth(
+        out / "register_truth.csv", by_source["education__ehe_register"]
     )
+    return SynthResult(
+        len(population),
+        {s: len(r) for s, r in by_source.items()},
+        truth,
+        contact_truth,
+        register_truth,
+    )
+
+
+def _write_register_truth(path: Path, records: list[Recorded]) -> Path:
+    """Each row of the EHE and CME register export: whose it is, which list (EHE or CME), the
+    day it gives, and its defect (a row with one is held, and says nothing)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["record_id", "child", "status", "registered_on", "defect"])
+        for r in records:
+            status = "EHE" if r.child.ehe else "CME"
+            day = writers.registered_on(r.record_id).isoformat()
+            writer.writerow([r.record_id, r.child.key, status, day, r.defect or ""])
+    return path
 
 
 # Where each agency's contacts are written (and so where the gateway can read them).

@@ -98,13 +98,18 @@ EHE_COLUMNS = [
 ]
 
 
+def registered_on(record_id: str) -> date:
+    """The day the register row says the child was registered (EHE) or reported (CME)."""
+    return REFERENCE_DATE - timedelta(days=20 + int(record_id[-3:]) % 300)
+
+
 def write_ehe_register(path: Path, records: list[Recorded]) -> None:
     """The LA's EHE register and CME list as one CSV export (dates as dd/mm/yyyy)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(EHE_COLUMNS)
         for r in records:
-            start = REFERENCE_DATE - timedelta(days=20 + int(r.record_id[-3:]) % 300)
+            start = registered_on(r.record_id)
             dob = r.birth_date.strftime("%d/%m/%Y") if r.birth_date else ""
             if r.defect == "impossible_date" and r.birth_date:
                 dob = f"31/02/{r.birth_date.year}"

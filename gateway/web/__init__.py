@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
 from gateway.web import (
+    assurance_pages,
     consent_pages,
     ig_pages,
     inbox_pages,
@@ -54,6 +55,7 @@ def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
         review_pages,
         ig_pages,
         report_pages,
+        assurance_pages,
     )
     for module in pages:
         app.include_router(module.router, include_in_schema=False)
