@@ -16,6 +16,8 @@ ROLES: dict[str, str] = {
 # (Who may look a child up or see the caseload is the agreements' decision, not a role list.)
 IG_ROLES: frozenset[str] = frozenset({"ig_officer"})
 SUBJECT_ACCESS_ROLES: frozenset[str] = IG_ROLES
+# A point-in-time replay shows what the index held and who was shown what (practice reviews).
+REPLAY_ROLES: frozenset[str] = IG_ROLES
 REVIEW_QUEUE_ROLES: frozenset[str] = frozenset(
     {"ehe_officer", "data_engineer", "ig_officer", "admin"}
 )
