@@ -13,9 +13,11 @@ of one, is audited (action ``replay``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -64,6 +66,42 @@ class Replay:
     def outcome(self) -> str:
         """What the lookup's entry would have recorded (``not_found``: no such child then)."""
         return self.entry.outcome if self.entry else "not_found"
+
+    def as_json(self) -> dict[str, Any]:
+        """The three parts as plain JSON values (for ``--json`` and tests)."""
+        then = self.child
+        entry = self.entry
+        return to_jsonable_python(
+            {
+                "as_of": self.at,
+                "agreements_read_on": self.day,
+                "agreement_note": self.agreement_note,
+                "held": {
+                    "child_asked": then.asked,
+                    "child_id": then.child_id,
+                    "merged_into_it": then.merged,
+                    "restricted": then.found.restricted if then.found else None,
+                    "links": [asdict(link) for link in then.links],
+                    "record_versions": [asdict(v) for v in then.versions],
+                    "held_back": [asdict(n) for n in then.found.held] if then.found else [],
+                    "gaps": then.gaps,
+                },
+                "lookup": {
+                    "user": self.actor.user,
+                    "role": self.actor.role,
+                    "organisation": self.actor.organisation,
+                    "purpose": self.purpose.code,
+                    "outcome": self.outcome,
+                    "agreement_clause": entry.agreement_clause if entry else None,
+                    "reason": entry.reason if entry else None,
+                    "fields_disclosed": entry.fields_disclosed if entry else [],
+                    "fields_refused": entry.fields_refused if entry else [],
+                    "answer_digest": entry.answer_digest if entry else None,
+                    "answer": self.answer.model_dump(mode="json") if self.answer else None,
+                },
+                "looked": [e.model_dump(mode="json") for e in self.looked],
+            }
+        )
 
 
 def replay(
