@@ -28,6 +28,7 @@ from gateway.web import (
     lookup_pages,
     officer_pages,
     people_search_pages,
+    replay_pages,
     report_pages,
     review_pages,
     sign_in_pages,
@@ -51,6 +52,7 @@ def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
         officer_pages,
         review_pages,
         ig_pages,
+        replay_pages,
         report_pages,
     )
     for module in pages:
