@@ -167,7 +167,7 @@ def _links(session: Session, child_id: str, at: datetime, gaps: list[str]) -> li
     touched = select(LinkEvent.source, LinkEvent.record_id).where(
         LinkEvent.child_after == child_id, LinkEvent.at <= at, LinkEvent.source.is_not(None)
     )
-    keys: set[Key] = {(s, r) for s, r in session.execute(touched.distinct())}
+    keys: set[Key] = {(str(s), str(r)) for s, r in session.execute(touched.distinct())}
     last: dict[Key, Any] = {}
     for chunk in _chunks(sorted(keys)):
         events = session.execute(
@@ -176,7 +176,7 @@ def _links(session: Session, child_id: str, at: datetime, gaps: list[str]) -> li
             .order_by(LinkEvent.id)
         ).scalars()
         for event in events:
-            last[(event.source, event.record_id)] = event
+            last[(str(event.source), str(event.record_id))] = event
     links = [_link_of(event) for event in last.values() if event.child_after == child_id]
     links.extend(_links_without_history(session, child_id, at, gaps))
     return sorted(links, key=lambda link: (link.source, link.record_id))
@@ -358,7 +358,8 @@ def _reviews_then(session: Session, own: set[Key], at: datetime) -> list[OpenRev
         .order_by(LinkEvent.id)
     )
     for review_id, action in events:
-        decided[review_id] = action
+        if review_id is not None:
+            decided[review_id] = action
     return [
         OpenReview((ls, lr), (rs, rr), held_day(since))
         for rid, ls, lr, rs, rr, since in pairs

@@ -225,12 +225,14 @@ def _append_portable(session: Session, event: AuditEvent, at: datetime) -> int:
     columns = _columns(event)
     if event.answer_digest is None:  # left out: the column stays NULL (or need not exist yet)
         del columns["answer_digest"]
-    written = session.execute(
+    written = session.connection().execute(
         insert(AuditEntry).values(
             at=at, chain=PORTABLE_CHAIN, prev_hash=prev_hash, entry_hash=entry_hash, **columns
         )
     )
-    return int(written.inserted_primary_key[0])
+    key = written.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _columns(event: AuditEvent) -> dict[str, Any]:
