@@ -2,12 +2,13 @@
 
 An index is built and changed while lookups are made between the changes: new record versions
 arrive (one brings a restricted label, one an identifier that makes linkage relink a record
-and merge two children), a reviewer accepts a possible match (a merge), a consent is recorded.
-Every lookup goes through the gateway's own paths (``disclose`` as the API's sync path makes
-it; on PostgreSQL also the API's async path), each writing its audit entry with the digest of
-the answer shown. Then 100 audited lookups are sampled and each is replayed at its entry's
-time, with its actor's role, organisation and purpose: the replay's outcome, fields, clause and
-answer digest must equal the entry's. On SQLite and PostgreSQL.
+and merge two children), a reviewer accepts a possible match (a merge), a consent is recorded,
+a health practitioner opens a break-glass override. Every lookup goes through the gateway's own
+paths (``disclose`` as the API's sync path makes it; on PostgreSQL also the API's async path),
+each writing its audit entry with the digest of the answer shown. Then 100 audited lookups
+are sampled and each is replayed at its entry's time, with its actor's role, organisation and
+purpose: the replay's outcome, fields, clause and answer digest must equal the entry's. On
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gateway import clock
 from gateway.access.agreements import decide, load_agreements
 from gateway.access.audit import Actor
 from gateway.access.audit_queries import verify_chain
+from gateway.access.break_glass import request_break_glass
 from gateway.access.consent import ConsentEvidence, record_consent
 from gateway.access.purposes import PURPOSES
 from gateway.api.lookup import LookupRequest, _lookup_in
@@ -60,6 +62,11 @@ LOOKERS = [
     ),
     (Actor("d.engineer", "North Yorkshire Council", "data_engineer"), "ehe_enquiry"),
     (Actor("e.officer", "North Yorkshire Council", "ehe_officer"), "voluntary_support"),
+    # No clause covers it: refused, until a break-glass override is opened (then disclosed).
+    (
+        Actor("h.nurse", "Harrogate and District NHS Foundation Trust", "health_practitioner"),
+        "child_in_need",
+    ),
 ]
 runner = CliRunner()
 
@@ -216,6 +223,14 @@ def _build_and_look(index_url: str, fast: Fast | None) -> dict[str, str]:
     if accept(review_id, REVIEWER, "same child: school and social care agree", index_url) is None:
         accept(review_id, SECOND, "confirmed: same birth date and family", index_url)
     with session_factory(index_url).begin() as session:
+        request_break_glass(
+            session,
+            LOOKERS[-1][0],
+            ids["amelia"],
+            "child_in_need",
+            "Paediatric ward needs to know who to call about a child seen today with injuries",
+            agreements=load_agreements(),
+        )
         record_consent(
             session,
             LOOKERS[0][0],
@@ -271,7 +286,7 @@ def _replay_equals_every_sampled_lookup(index_url: str, fast: Fast | None) -> No
         session.commit()
     # The sample holds every kind of answer, and many an answer the index as it is now would
     # not give (so a replay that read the present instead of the past could not pass).
-    assert {"disclosed", "restricted", "refused", "no_consent"} <= outcomes
+    assert {"disclosed", "restricted", "refused", "no_consent", "break_glass"} <= outcomes
     assert differ_now >= 30, differ_now
     print(f"replays equal: 100 of 100; answered otherwise as of now: {differ_now}")
     with session_factory(index_url)() as session:
