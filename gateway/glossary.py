@@ -65,6 +65,7 @@ OUTCOMES = {
     "not_found": "Refused: not found",
     "bad_identifier": "Refused: identifier fails its check",
     "bad_request": "Refused: request incomplete",
+    "insufficient_scope": "Refused: the token grants no scope for this",
     "recorded": "Recorded",
     "viewed": "Viewed",
     "values_shown": "Values shown",
@@ -88,6 +89,9 @@ CASELOAD_REASONS = {
     "unseen_no_gp": "No agency has seen the child for over {months} months ({since}), "
     "and no GP registration is known",
     "unseen": "No agency has seen the child for over {months} months ({since})",
+    "possibly_seen": "No contact in this child's records for over {months} months ({since}); "
+    "a {agency} record that may be this child's, waiting for a person to check, shows a later "
+    "one: have the pair checked",
     "held_record": "A {agency} record about this child is held for a data-quality check "
     "since {since}",
     "review_pair": "A {agency} record that may be this child's is waiting for a person to "

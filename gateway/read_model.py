@@ -475,3 +475,50 @@ def _review_notices(
                     child_id,
                     HeldNotice(other[0].split("__", 1)[0], other[0], review.since, "review"),
                 )
+
+
+def possible_matches(
+    session: Session, children: dict[str, list[CanonicalRecord]]
+) -> dict[str, list[tuple[CanonicalRecord, CanonicalRecord]]]:
+    """For each child (by id, with its current records), the open review pairs touching it as
+    (its record, the current version of the other record): what a person has still to decide
+    may be the child's. Never disclosed as such; the caseload weighs only whether the other
+    record shows a contact (``gateway.lookup.caseload``)."""
+    own = {
+        (r.provenance.source, r.provenance.record_id): (c, r)
+        for c, rs in children.items()
+        for r in rs
+    }
+    pairs: list[tuple[str, CanonicalRecord, tuple[str, str]]] = []
+    for review in _open_reviews(session, set(own)):
+        for mine, other in ((review.left, review.right), (review.right, review.left)):
+            if mine in own and (other not in own or own[other][0] != own[mine][0]):
+                pairs.append((own[mine][0], own[mine][1], other))
+    others = _current_records(session, {other for _, _, other in pairs})
+    found: dict[str, list[tuple[CanonicalRecord, CanonicalRecord]]] = {}
+    for child_id, mine_record, other in pairs:
+        if other in others:
+            found.setdefault(child_id, []).append((mine_record, others[other]))
+    return found
+
+
+def _current_records(
+    session: Session, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], CanonicalRecord]:
+    """The current versions of these records (by source and record id), a chunk at a time."""
+    record = SourceRecord.__table__.c
+    by_source: dict[str, list[str]] = {}
+    for source, record_id in keys:
+        by_source.setdefault(source, []).append(record_id)
+    found: dict[tuple[str, str], CanonicalRecord] = {}
+    for source, record_ids in sorted(by_source.items()):
+        ordered = sorted(record_ids)
+        for start in range(0, len(ordered), CHUNK):
+            query = select(record.record_id, cast(record.payload, Text)).where(
+                record.source == source,
+                record.record_id.in_(ordered[start : start + CHUNK]),
+                record.is_current.is_(True),
+            )
+            for record_id, payload in session.connection().execute(query):
+                found[(source, record_id)] = CanonicalRecord.model_validate_json(payload)
+    return found

@@ -51,6 +51,8 @@ CASELOAD_WEIGHTS = {
     "removed_while_known": 4,
     # check: nobody has seen the child for the page's window (GP known).
     "unseen": 4,
+    # check: unseen in its own records, seen only in a possible match waiting for review.
+    "possibly_seen": 4,
     # check: what an agency knows is held back (held record, possible match waiting).
     "held_record": 3,
     "review_pair": 2,
@@ -249,7 +251,8 @@ class Settings(BaseSettings):
         CASELOAD_WEIGHTS,
         "Weight of each caseload concern (JSON object; a missing key keeps its default). Plans "
         "now, looked after now, removed from roll while open to social care, and unseen with "
-        "no GP weigh 8: each alone means act now. Removed while known before and unseen weigh "
+        "no GP weigh 8: each alone means act now. Removed while known before, unseen, and "
+        "unseen but seen in a possible match waiting for review weigh "
         "4, held records, open cases without a plan and missing education 3, a possible match "
         "waiting 2: together they call for a check. Past involvement and no GP weigh 1 or 2: "
         "routine unless something else is wrong.",

@@ -12,6 +12,7 @@ from index_builder import CARE, EHE, add_child, add_population, record
 from gateway.access.agreements import load_agreements
 from gateway.access.audit import Actor
 from gateway.access.purposes import PURPOSES
+from gateway.lookup.caseload import ehe_caseload
 from gateway.policy.listings import CaseloadFilter, audited_caseload_page
 from gateway.read_model import child_with_records, held_notices
 from gateway.reports.sharing import build_sharing_report
@@ -144,3 +145,65 @@ def test_one_view_is_one_audited_request_naming_the_children_on_the_page(
     ]
     assert report.requests == 4, "each view is one request in the sharing report"
     assert any(d["action"] == "caseload" for d in export["disclosures"])
+
+
+def _possible_match(session, identity: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """The health record of C-H's open review pair (``_add_held_child``), linked to a child of
+    its own, showing an attended appointment three weeks ago."""
+    health = record(
+        "health__fhir_patient",
+        "x-health",
+        identity,
+        health={"gp_practice_ods": "B82005"},
+        contacts=[{"kind": "attended appointment", "on": "2026-11-08"}],
+    )
+    add_child(session, "C-X", [health])
+
+
+def test_a_child_seen_only_in_a_possible_match_is_not_called_unseen(index_url: str) -> None:
+    """Unseen in its own records, seen in a record waiting for review that looks like the
+    child: the caseload says so, at the weight of unseen, and does not count the child unseen."""
+    with session_factory(index_url).begin() as session:
+        _add_held_child(session)
+        _possible_match(
+            session,
+            {
+                "given_name": "Hal",
+                "family_name": "Hood",
+                "birth_date": "2014-05-06",
+                "nhs_number": "9991902287",
+            },
+        )
+    with session_factory(index_url)() as session:
+        (entry,) = [e for e in ehe_caseload(session, today=TODAY) if e.child_id == "C-H"]
+        (unseen,) = [
+            e for e in ehe_caseload(session, today=date(2027, 9, 1)) if e.child_id == "C-H"
+        ]
+    assert entry.possibly_seen and not entry.unseen
+    assert "possibly_seen" in entry.reason_codes and "unseen" not in entry.reason_codes
+    said = entry.reasons[entry.reason_codes.index("possibly_seen")]
+    assert "health record that may be this child's" in said and "8 November" not in said
+    assert entry.last_seen_by_any_agency is None, "its own records still show no contact"
+    assert unseen.unseen and not unseen.possibly_seen, (
+        "a contact older than the window clears nothing"
+    )
+
+
+def test_a_siblings_record_waiting_for_review_does_not_clear_unseen(index_url: str) -> None:
+    """The pair shares an NHS number (a sibling's copied in) but another forename and birth
+    date: that sibling's appointment says nothing of this child."""
+    with session_factory(index_url).begin() as session:
+        _add_held_child(session)
+        _possible_match(
+            session,
+            {
+                "given_name": "Rosie",
+                "family_name": "Hood",
+                "birth_date": "2011-06-30",
+                "nhs_number": NHS,
+            },
+        )
+    with session_factory(index_url)() as session:
+        (entry,) = [e for e in ehe_caseload(session, today=TODAY) if e.child_id == "C-H"]
+    assert entry.unseen and not entry.possibly_seen
+    assert "unseen" in entry.reason_codes or "unseen_no_gp" in entry.reason_codes

@@ -16,6 +16,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,9 @@ class VerifiedToken:
     local: bool  # signed by this gateway (a web session, the demo), not the provider
     sid: str | None = None
     auth_time: float | None = None
+    # The OAuth scopes it was granted (``scope``, space-separated, or a ``scp`` list); None if
+    # it names none (the gateway's own sessions, or a provider that grants no scopes).
+    scopes: frozenset[str] | None = None
 
 
 def local_key_path() -> Path:
@@ -117,10 +121,16 @@ class LocalIssuer:
         jwk.update({"kid": self.key_id, "use": "sig", "alg": ALGORITHM})
         return {"keys": [jwk]}
 
-    def issue(self, user: DemoUser, lifetime_seconds: int = 3600) -> str:
-        """A bearer token for a demo user (``ehe-gateway token``, tests)."""
+    def issue(
+        self, user: DemoUser, lifetime_seconds: int = 3600, scopes: Sequence[str] = ()
+    ) -> str:
+        """A bearer token for a demo user (``ehe-gateway token``, tests), with a ``scope``
+        claim if ``scopes`` are given (SMART on FHIR style: ``user/Flag.rs``)."""
         actor = Actor(user.name, user.organisation, user.role)
-        return self._sign(actor, int(time.time()), lifetime_seconds, {"name": user.display_name})
+        extra: dict[str, Any] = {"name": user.display_name}
+        if scopes:
+            extra["scope"] = " ".join(scopes)
+        return self._sign(actor, int(time.time()), lifetime_seconds, extra)
 
     def issue_session(self, actor: Actor, sid: str, auth_time: float) -> str:
         """A web session's token: it ends after the idle time (each page shown renews it) or
@@ -198,6 +208,11 @@ class TokenVerifier:
     def remembered(self, token: str) -> Actor | None:
         """The actor of a token verified, and found not signed out, in the last few seconds
         and whose session has not ended, else None (no I/O)."""
+        verified = self.remembered_token(token)
+        return verified.actor if verified else None
+
+    def remembered_token(self, token: str) -> VerifiedToken | None:
+        """``remembered``, with all the token holds (its scopes too)."""
         found = self._verified.get(_token_key(token))
         if found is None:
             return None
@@ -205,7 +220,7 @@ class TokenVerifier:
         verified, checked = found
         if verified.ends_at <= now or now - checked >= RECHECK_SECONDS:
             return None
-        return verified.actor
+        return verified
 
     def forget(self, token: str) -> None:
         """Drop a token from memory (its session was just signed out in this worker)."""
@@ -281,6 +296,7 @@ class TokenVerifier:
             local,
             sid=str(claims["sid"]) if claims.get("sid") else None,
             auth_time=float(auth_time) if isinstance(auth_time, int | float) else None,
+            scopes=scopes_of(claims),
         )
 
     def _local_key(self) -> Any:
@@ -292,6 +308,18 @@ class TokenVerifier:
         if self._jwks is None:
             raise InvalidTokenError("no JWKS configured to check token signatures")
         return self._jwks.get_signing_key_from_jwt(token).key
+
+
+def scopes_of(claims: dict[str, Any]) -> frozenset[str] | None:
+    """The scopes a token was granted: ``scope`` (RFC 8693, space-separated) or ``scp`` (a
+    list, as some providers send); None if it has neither claim."""
+    granted = claims.get("scope", claims.get("scp"))
+    if granted is None:
+        return None
+    values = granted.split() if isinstance(granted, str) else granted
+    if not isinstance(values, list):
+        return frozenset()
+    return frozenset(v for v in values if isinstance(v, str) and v)
 
 
 def _token_key(token: str) -> bytes:

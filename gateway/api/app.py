@@ -28,6 +28,7 @@ from gateway.access.rate_limit import RateLimitedError, RateLimiter, RateLimitUn
 from gateway.access.sessions import Revocations
 from gateway.access.tokens import LocalIssuer, TokenVerifier, verifier_from_env
 from gateway.api import audit, children, lookup, policy, reviews
+from gateway.api.fhir import install_fhir
 from gateway.api.hardening import Hardening
 from gateway.api.metrics import metrics_router
 from gateway.policy.async_lookup import AsyncLookups
@@ -86,6 +87,7 @@ def create_app(
     install_web(app, app.state.sessions)
     app.add_exception_handler(RateLimitedError, _rate_limited)
     app.add_exception_handler(RateLimitUnavailableError, _rate_unknown)
+    install_fhir(app)  # last: it wraps the handlers above for /fhir/ (OperationOutcomes)
     app.add_middleware(Hardening)
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)

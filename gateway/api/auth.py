@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from gateway.access.audit import Actor
-from gateway.access.tokens import TOKEN_COOKIE, InvalidTokenError, TokenVerifier
+from gateway.access.tokens import TOKEN_COOKIE, InvalidTokenError, TokenVerifier, VerifiedToken
 
 _bearer = HTTPBearer(auto_error=False, description="An OIDC access token (RS256)")
 
@@ -22,12 +22,17 @@ async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The actor the request's verified token names; 401 (with the reason) otherwise.
+    """The actor the request's verified token names; 401 (with the reason) otherwise."""
+    token = credentials.credentials if credentials else request.cookies.get(TOKEN_COOKIE)
+    return (await verified_token(request, token)).actor
+
+
+async def verified_token(request: Request, token: str | None) -> VerifiedToken:
+    """The token checked (signature, claims, lifetime, not signed out); 401 with the reason.
 
     A token verified before is answered from the verifier's memory on the event loop; a new
     one is checked on a worker thread (fetching an identity provider's keys may block).
     """
-    token = credentials.credentials if credentials else request.cookies.get(TOKEN_COOKIE)
     if not token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -35,11 +40,11 @@ async def current_actor(
             headers={"WWW-Authenticate": "Bearer"},
         )
     verifier: TokenVerifier = request.app.state.token_verifier
-    known = verifier.remembered(token)
+    known = verifier.remembered_token(token)
     if known is not None:
         return known
     try:
-        return await run_in_threadpool(verifier.actor, token)
+        return await run_in_threadpool(verifier.verify, token)
     except InvalidTokenError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -46,12 +46,17 @@ async def database(request: Request) -> AsyncIterator[Session]:
 async def rate_limited(request: Request, who: Annotated[Actor, Depends(current_actor)]) -> Actor:
     """The actor, if within their rate limit; else ``RateLimitedError`` (429 with Retry-After)
     or ``RateLimitUnavailableError`` (503: no count, no answer), answered by the app."""
+    await within_rate(request, who)
+    return who
+
+
+async def within_rate(request: Request, who: Actor) -> None:
+    """Count one request of ``who`` against their limit (raising as ``rate_limited`` says)."""
     limiter: RateLimiter = request.app.state.rate_limiter
     if limiter.shared:  # counted in Redis: ask it off the event loop
         await run_in_threadpool(check_rate, limiter, who.user)
     else:
         check_rate(limiter, who.user)
-    return who
 
 
 def require_role(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 from gateway import clock
 from gateway.access.agreements import Agreement, decide
@@ -93,7 +94,13 @@ async def lookup(
     request: LookupRequest, http: Request, who: Annotated[Actor, Depends(rate_limited)]
 ) -> Disclosure:
     """A child's summary, minimised to what the agreement allows for this role and purpose."""
-    state = http.app.state
+    return await answer_lookup(request, who, http.app.state)
+
+
+async def answer_lookup(request: LookupRequest, who: Actor, state: State) -> Disclosure:
+    """The lookup route's answer (``state``: the app's), from whichever path serves it; an
+    ``HTTPException`` for a refusal, a bad request or no match, each audited. The FHIR Flag
+    search (``gateway.api.fhir``) asks here too, so that both give the same answer."""
     fast: AsyncLookups | None = state.async_lookups
     if fast is not None and request.child_id and not (request.nhs_number or request.upn):
         # Allowed, by child id, no consent needed: on the event loop, one statement (async_lookup).

@@ -23,6 +23,14 @@ def users() -> None:
 def token(
     user: Annotated[str, typer.Option("--user", help="A demo user's name (see `users`)")],
     minutes: Annotated[int, typer.Option(min=1, max=24 * 60, help="How long it lasts")] = 60,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="SCOPE",
+            help="An OAuth scope the token grants (repeat for more), such as user/Flag.rs for "
+            "the FHIR endpoint; none: a token without a scope claim",
+        ),
+    ] = None,
 ) -> None:
     """Print a signed bearer token for one demo user (local issuer only)."""
     from gateway.access.tokens import LocalIssuer, TokenSettings
@@ -37,4 +45,7 @@ def token(
     known = load_demo_users()
     if user not in known:
         raise typer.BadParameter(f"no demo user {user!r}; known: {', '.join(known)}")
-    typer.echo(LocalIssuer(settings).issue(known[user], lifetime_seconds=minutes * 60))
+    scopes = [s for given in scope or [] for s in given.split()]
+    typer.echo(
+        LocalIssuer(settings).issue(known[user], lifetime_seconds=minutes * 60, scopes=scopes)
+    )

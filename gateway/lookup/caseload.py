@@ -13,6 +13,7 @@ contacts only (``gateway.lookup.contacts``), and names the kind and the agency o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,11 +21,14 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from gateway.glossary import CASELOAD_REASONS, long_date, words
+from gateway.linkage.corroboration import birth_dates_agree, forenames_agree
+from gateway.linkage.probabilistic import PersonRow, person_from_identity
+from gateway.linkage.resolution import possible_twins
 from gateway.lookup.contacts import SeenContact, last_contact, unseen_since
 from gateway.lookup.summary import summarise
 from gateway.model import CanonicalRecord, Episode
 from gateway.model.summary import SECTIONS, ChildSummary, HeldRecordNotice, SocialCareSummary
-from gateway.read_model import FoundChild, educated_children
+from gateway.read_model import FoundChild, educated_children, possible_matches
 from gateway.settings import CASELOAD_WEIGHTS, settings
 
 NOT_SHARED = "not shared"
@@ -90,6 +94,9 @@ class CaseloadEntry(BaseModel):
     last_seen_by: str | None = None  # the agency that recorded that contact
     last_seen_kind: str | None = None  # what the contact was (a visit, an attended appointment)
     unseen: bool | None = None  # None: the clause shares no agency's contact dates
+    # Unseen in its own records for the window, but a possible match waiting for review shows a
+    # contact in it (``caseload_entry``): the reason says so; it is not counted unseen.
+    possibly_seen: bool | None = None
     unseen_act_now_window: bool | None = None  # unseen for the act-now window
     removed_while_known_to_social_care: bool | None = None
     held_records: list[HeldRecordNotice] = []
@@ -127,9 +134,18 @@ def ehe_caseload(
     built from: a fact withheld, or derived from one withheld, is shown as "not shared" and
     never feeds the score, the band or the reasons."""
     facts = shared or SharedFacts()
+    children = educated_children(session)
+    matches = possible_matches(session, {c.child_id: c.records for c in children})
     entries = [
-        caseload_entry(child, child.records, today=today, unseen_months=unseen_months, shared=facts)
-        for child in educated_children(session)
+        caseload_entry(
+            child,
+            child.records,
+            today=today,
+            unseen_months=unseen_months,
+            shared=facts,
+            possible=matches.get(child.child_id, ()),
+        )
+        for child in children
     ]
     worklist = [e for e in entries if e is not None]
     worklist.sort(key=_order)
@@ -198,12 +214,17 @@ def caseload_entry(
     today: date,
     unseen_months: int,
     shared: SharedFacts | None = None,
+    possible: Sequence[tuple[CanonicalRecord, CanonicalRecord]] = (),
 ) -> CaseloadEntry | None:
     """One child's caseload entry, or None when the child is not home educated (as far as the
     clause lets that be known).
 
     Built only from the agencies and fields ``shared`` allows: a fact withheld, or derived from
-    a withheld one, never feeds the score or the reasons."""
+    a withheld one, never feeds the score or the reasons. ``possible`` holds the open review
+    pairs touching the child (its record, the other): a child none of whose records shows a
+    contact in a window, but whose possible match does, is not called unseen for that window;
+    its reason says a possible match waiting for review shows a contact (no date, no content),
+    with the weight of unseen, so its band does not fall."""
     facts = shared or SharedFacts()
     visible = [r for r in records if facts.sources is None or r.agency in facts.sources]
     held = [
@@ -233,15 +254,17 @@ def caseload_entry(
         and _known_to_social_care_by(full, visible)
     )
     seen = last_contact(visible, contact_agencies)
+    maybe = _seen_in_possible_match(possible, contact_agencies, facts)
     act_now_months = settings().caseload_act_now_unseen_months
-    unseen, unseen_long = (
-        (
-            unseen_since(seen, months_before(today, unseen_months)),
-            unseen_since(seen, months_before(today, act_now_months)),
+    unseen = unseen_long = possibly_seen = None
+    if contact_agencies:
+        window, long_window = (
+            months_before(today, unseen_months),
+            months_before(today, act_now_months),
         )
-        if contact_agencies
-        else (None, None)
-    )
+        possibly_seen = unseen_since(seen, window) and not unseen_since(maybe, window)
+        unseen = unseen_since(seen, window) and unseen_since(maybe, window)
+        unseen_long = unseen_since(seen, long_window) and unseen_since(maybe, long_window)
     gp_shared = facts.allows("health.gp_practice_ods")
     found = _concerns(
         summary,
@@ -252,6 +275,7 @@ def caseload_entry(
         if unseen_long and gp_shared and not summary.health.gp_practice_ods
         else None,
         no_gp=gp_shared and not summary.health.gp_practice_ods,
+        possibly_seen=(seen, unseen_months, maybe) if possibly_seen else None,
     )
     concern, band = _score(found)
     initials, born = (
@@ -281,12 +305,47 @@ def caseload_entry(
         last_seen_by=seen.agency if seen else None,
         last_seen_kind=seen.kind if seen else None,
         unseen=unseen,
+        possibly_seen=possibly_seen,
         unseen_act_now_window=unseen_long,
         removed_while_known_to_social_care=removed_while_known,
         held_records=held,
         known_to=summary.known_to,
         gp_shared=gp_shared,
     )
+
+
+def _seen_in_possible_match(
+    possible: Sequence[tuple[CanonicalRecord, CanonicalRecord]],
+    agencies: frozenset[str],
+    facts: SharedFacts,
+) -> SeenContact | None:
+    """The latest contact a possible match of the child shows (of the agencies the clause
+    shares). Only a match that looks like the child counts: forenames and birth dates that
+    agree as linkage's corroboration reads them, and not shaped like twins (a sibling's NHS
+    number copied in, or a twin seen, says nothing of this child). A restricted record's
+    contacts are weighed for no one."""
+    others = [
+        other
+        for mine, other in possible
+        if not other.identity.restricted
+        and (facts.sources is None or other.agency in facts.sources)
+        and _looks_like(_person(mine), _person(other))
+    ]
+    return last_contact(others, agencies)
+
+
+def _looks_like(mine: PersonRow, other: PersonRow) -> bool:
+    return (
+        forenames_agree(mine, other)
+        and birth_dates_agree(mine, other)
+        and not possible_twins(mine, other)
+    )
+
+
+def _person(record: CanonicalRecord) -> PersonRow:
+    identity = record.identity.model_dump(mode="json")
+    key = (record.provenance.source, record.provenance.record_id)
+    return person_from_identity(key, identity, identity.get("nhs_number"), identity.get("upn"))
 
 
 def _named(records: list[CanonicalRecord]) -> tuple[str | None, date | None]:
@@ -324,13 +383,13 @@ def _score(found: list[tuple[str, str]]) -> tuple[int, str]:
     return score, "check" if score >= settings().caseload_check_score else "routine"
 
 
-def _unseen_words(code: str, seen: SeenContact | None, months: int) -> tuple[str, str]:
+def _unseen_words(code: str, seen: SeenContact | None, months: int, **more: str) -> tuple[str, str]:
     if seen is None:
         since = "no contact on record"
     else:
         agency = words(seen.agency).lower()
         since = f"last contact: {seen.kind}, {agency}, {long_date(seen.on)}"
-    return code, CASELOAD_REASONS[code].format(months=months, since=since)
+    return code, CASELOAD_REASONS[code].format(months=months, since=since, **more)
 
 
 def _concerns(
@@ -341,6 +400,7 @@ def _concerns(
     unseen: tuple[SeenContact | None, int] | None,
     unseen_no_gp: tuple[SeenContact | None, int] | None,
     no_gp: bool,
+    possibly_seen: tuple[SeenContact | None, int, SeenContact | None] | None = None,
 ) -> list[tuple[str, str]]:
     """The child's concerns as (code, plain words), weightiest first."""
     found = _care_now(summary.social_care)
@@ -352,6 +412,10 @@ def _concerns(
         found.append(_unseen_words("unseen_no_gp", *unseen_no_gp))
     elif unseen is not None:
         found.append(_unseen_words("unseen", *unseen))
+    elif possibly_seen is not None:
+        own, months, other = possibly_seen
+        agency = words(other.agency).lower() if other else "an agency's"
+        found.append(_unseen_words("possibly_seen", own, months, agency=agency))
     for notice in summary.held_records:
         code = "held_record" if notice.why == "held" else "review_pair"
         agency, since = words(notice.agency).lower(), long_date(notice.since)

@@ -105,7 +105,7 @@ class CaseloadFilter:
         return (
             (self.band is None or entry.band == self.band)
             and (self.agency is None or self.agency in entry.known_to)
-            and (not self.unseen or bool(entry.unseen))
+            and (not self.unseen or bool(entry.unseen or entry.possibly_seen))
             and (not self.plan or entry.on_a_plan)
             and (not self.no_gp or (entry.gp_practice_ods is None and entry.gp_shared))
             and (not self.held or bool(entry.held_records))
