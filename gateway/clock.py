@@ -24,6 +24,14 @@ def today() -> date:
     return _configured_day() or datetime.now(UTC).date()
 
 
+def day_of(instant: datetime) -> date:
+    """The day the gateway acted on at ``instant`` (a replay asks it): the fixed day if one is
+    set, as ``today`` would have said then, else the instant's date in UTC."""
+    if _fixed:
+        return _fixed[-1]
+    return _configured_day() or instant.astimezone(UTC).date()
+
+
 @functools.cache  # read once a process: asked on every lookup
 def _configured_day() -> date | None:
     from gateway.settings import settings

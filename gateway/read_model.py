@@ -49,15 +49,20 @@ from gateway.store.tables import Child, HeldIdentifier, HeldRecord, Link, LinkRe
 CHUNK = 500
 
 
-def restricted_verdict(child_id: ColumnElement[Any]) -> ColumnElement[bool]:
+def restricted_verdict(
+    child_id: ColumnElement[Any], links: Any = None, records: Any = None
+) -> ColumnElement[bool]:
     """The rule: does any current record linked to ``child_id`` as a MATCH carry a
-    restricted label?"""
-    link, record = Link.__table__.c, SourceRecord.__table__.c
+    restricted label? ``links`` and ``records`` stand in for the link and source-record tables
+    (columns of the same names): a replay passes the index as it stood at an instant."""
+    links = Link.__table__ if links is None else links
+    records = SourceRecord.__table__ if records is None else records
+    link, record = links.c, records.c
     return exists(
         select(1)
-        .select_from(Link.__table__)
+        .select_from(links)
         .join(
-            SourceRecord.__table__,
+            records,
             and_(record.source == link.source, record.record_id == link.record_id),
         )
         .where(

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import TextClause, select, text, update
+from sqlalchemy import TextClause, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway.errors import GatewayError
@@ -67,6 +67,9 @@ class AuditEvent:
     fields_refused: list[str] = field(default_factory=list)
     agreement_clause: str | None = None
     reason: str | None = None
+    # A lookup's answer as shown: SHA-256 of its canonical JSON (``disclosure.answer_digest``),
+    # so a replay can show it gives the same answer. None for entries that show no values.
+    answer_digest: str | None = None
 
 
 def _body(at: datetime, event: AuditEvent) -> str:
@@ -86,6 +89,8 @@ def _body(at: datetime, event: AuditEvent) -> str:
         "clause": event.agreement_clause,
         "reason": event.reason,
     }
+    if event.answer_digest is not None:  # absent from entries without one (and older entries)
+        body["answer"] = event.answer_digest
     return json.dumps(body, sort_keys=True)
 
 
@@ -108,6 +113,7 @@ ENTRY_COLUMNS = (
     "outcome",
     "agreement_clause",
     "reason",
+    "answer_digest",
 )
 _JSON_COLUMNS = frozenset({"fields_disclosed", "fields_refused"})
 Lock = Literal["FOR UPDATE SKIP LOCKED", "FOR UPDATE"]
@@ -119,6 +125,7 @@ def append_ctes(
     *,
     value: Callable[[str], str] | None = None,
     after: str | None = None,
+    columns: tuple[str, ...] = ENTRY_COLUMNS,
 ) -> str:
     """The one text of an append on PostgreSQL, as three CTEs: ``taken`` (a chain head, with
     ``lock``), ``head`` (moved on by the entry's hash, computed in SQL) and ``entry`` (the row
@@ -127,7 +134,9 @@ def append_ctes(
     ``param(name)`` renders a placeholder (``:name`` for SQLAlchemy, ``%(name)s`` for psycopg);
     ``value(name)`` renders a column's value (``body`` included), by default its placeholder;
     ``after`` names a one-row CTE defined before these: the entry is written only if it has a
-    row, and ``value`` may read it (the one-statement lookup chooses the entry by its verdict).
+    row, and ``value`` may read it; ``columns``: the entry's columns written (an entry with no
+    answer digest leaves that column out, so the append also runs on an index not yet upgraded
+    to it).
 
     The free head is the first by id, found through the primary key: every append updates a
     head, so the table holds many dead row versions between vacuums (500 pages for 16 rows
@@ -137,7 +146,7 @@ def append_ctes(
     only_if = f"WHERE EXISTS (SELECT 1 FROM {after})" if after else ""  # noqa: S608
     also = f", {after}" if after else ""
     values = ", ".join(
-        f"CAST({value(c)} AS json)" if c in _JSON_COLUMNS else value(c) for c in ENTRY_COLUMNS
+        f"CAST({value(c)} AS json)" if c in _JSON_COLUMNS else value(c) for c in columns
     )
     return f"""
     taken AS (
@@ -153,23 +162,31 @@ def append_ctes(
         RETURNING audit_head.id, audit_head.prev_hash, audit_head.entry_hash
     ),
     entry AS (
-        INSERT INTO audit_log ({", ".join(ENTRY_COLUMNS)}, chain, prev_hash, entry_hash)
+        INSERT INTO audit_log ({", ".join(columns)}, chain, prev_hash, entry_hash)
         SELECT {values}, head.id, head.prev_hash, head.entry_hash
         FROM head{also}
         RETURNING seq
     )"""  # noqa: S608
 
 
-def _append_on_a_chain(lock: Lock) -> TextClause:
+def _append_on_a_chain(lock: Lock, columns: tuple[str, ...]) -> TextClause:
     """Take a chain head with ``lock``, move it on by the entry's hash, insert the entry."""
-    ctes = append_ctes(lock, lambda name: f":{name}")
+    ctes = append_ctes(lock, lambda name: f":{name}", columns=columns)
     return text(f"WITH {ctes} SELECT seq FROM entry")  # noqa: S608 (text from constants only)
 
 
-# A head no other transaction holds (locked until this one ends), or no row at all.
-APPEND_ON_A_FREE_CHAIN = _append_on_a_chain("FOR UPDATE SKIP LOCKED")
+WITHOUT_DIGEST = tuple(c for c in ENTRY_COLUMNS if c != "answer_digest")
+# A head no other transaction holds (locked until this one ends), or no row at all; by whether
+# the entry carries an answer digest.
+APPEND_ON_A_FREE_CHAIN = {
+    True: _append_on_a_chain("FOR UPDATE SKIP LOCKED", ENTRY_COLUMNS),
+    False: _append_on_a_chain("FOR UPDATE SKIP LOCKED", WITHOUT_DIGEST),
+}
 # Every head was taken: wait for one.
-APPEND_WAITING = _append_on_a_chain("FOR UPDATE")
+APPEND_WAITING = {
+    True: _append_on_a_chain("FOR UPDATE", ENTRY_COLUMNS),
+    False: _append_on_a_chain("FOR UPDATE", WITHOUT_DIGEST),
+}
 
 
 def append(session: Session, event: AuditEvent) -> int:
@@ -205,12 +222,17 @@ def _append_portable(session: Session, event: AuditEvent, at: datetime) -> int:
         .values(entry_hash=entry_hash)
         .execution_options(synchronize_session=False)
     )
-    entry = AuditEntry(
-        at=at, chain=PORTABLE_CHAIN, prev_hash=prev_hash, entry_hash=entry_hash, **_columns(event)
+    columns = _columns(event)
+    if event.answer_digest is None:  # left out: the column stays NULL (or need not exist yet)
+        del columns["answer_digest"]
+    written = session.connection().execute(
+        insert(AuditEntry).values(
+            at=at, chain=PORTABLE_CHAIN, prev_hash=prev_hash, entry_hash=entry_hash, **columns
+        )
     )
-    session.add(entry)
-    session.flush()
-    return entry.seq
+    key = written.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _columns(event: AuditEvent) -> dict[str, Any]:
@@ -227,6 +249,7 @@ def _columns(event: AuditEvent) -> dict[str, Any]:
         "outcome": event.outcome,
         "agreement_clause": event.agreement_clause,
         "reason": event.reason,
+        "answer_digest": event.answer_digest,
     }
 
 
@@ -243,9 +266,10 @@ def postgresql_parameters(event: AuditEvent, at: datetime) -> dict[str, Any]:
 def _append_postgresql(session: Session, event: AuditEvent, at: datetime) -> int:
     connection = session.connection()
     parameters = postgresql_parameters(event, at)
-    found = connection.execute(APPEND_ON_A_FREE_CHAIN, parameters).scalar_one_or_none()
+    digest = event.answer_digest is not None
+    found = connection.execute(APPEND_ON_A_FREE_CHAIN[digest], parameters).scalar_one_or_none()
     if found is None:
-        found = connection.execute(APPEND_WAITING, parameters).scalar_one_or_none()
+        found = connection.execute(APPEND_WAITING[digest], parameters).scalar_one_or_none()
     if found is None:
         raise AuditUnavailableError(
             "the audit chain has no head row (run `ehe-gateway db upgrade`)"

@@ -79,6 +79,7 @@ def _event(entry: AuditEntry) -> AuditEvent:
         fields_refused=list(entry.fields_refused),
         agreement_clause=entry.agreement_clause,
         reason=entry.reason,
+        answer_digest=entry.answer_digest,
     )
 
 

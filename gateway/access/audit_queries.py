@@ -48,6 +48,9 @@ class AuditEntryOut(BaseModel):
     fields_disclosed: list[str]
     fields_refused: list[str]
     reason: str | None
+    answer_digest: str | None = Field(
+        None, description="SHA-256 of the answer shown (lookups), for replays to compare with"
+    )
 
     @classmethod
     def of(cls, entry: AuditEntry) -> AuditEntryOut:
@@ -66,6 +69,7 @@ class AuditEntryOut(BaseModel):
             fields_disclosed=list(entry.fields_disclosed),
             fields_refused=list(entry.fields_refused),
             reason=entry.reason,
+            answer_digest=entry.answer_digest,
         )
 
 

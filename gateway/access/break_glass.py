@@ -142,11 +142,12 @@ def _overrides_of(actor: Actor, child_id: str, purpose: str) -> Select[Any]:
 def active_override(
     session: Session, actor: Actor, child_id: str, purpose: str, now: datetime | None = None
 ) -> BreakGlass | None:
-    """The actor's unexpired override for this child and purpose, if any."""
+    """The actor's unexpired override for this child and purpose, if any (at ``now``: a
+    replay asks as of an instant)."""
     moment = now or datetime.now(UTC)
     return session.scalars(
         _overrides_of(actor, child_id, purpose)
-        .where(BreakGlass.expires_at > moment)
+        .where(BreakGlass.expires_at > moment, BreakGlass.opened_at <= moment)
         .order_by(BreakGlass.expires_at.desc())
         .limit(1)
     ).first()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from gateway import clock
@@ -170,8 +170,17 @@ def consents_of(session: Session, child_id: str) -> list[Consent]:
     )
 
 
-def has_consent(session: Session, child_id: str, scope: str) -> bool:
-    return bool(consents_in_force(session, child_id, scope))
+def has_consent(session: Session, child_id: str, scope: str, at: datetime | None = None) -> bool:
+    """A consent for ``scope`` in force now (or, for a replay, at the instant ``at``)."""
+    if at is None:
+        return bool(consents_in_force(session, child_id, scope))
+    then = select(Consent.id).where(
+        Consent.child_id == child_id,
+        Consent.scope == scope,
+        Consent.recorded_at <= at,
+        or_(Consent.withdrawn_at.is_(None), Consent.withdrawn_at > at),
+    )
+    return session.scalars(then.limit(1)).first() is not None
 
 
 def children_with_consent(session: Session, scope: str) -> set[str]:

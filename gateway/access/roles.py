@@ -19,6 +19,8 @@ SUBJECT_ACCESS_ROLES: frozenset[str] = IG_ROLES
 # The partnership assurance report (counts only): IG officers, who also give it to partnership
 # leads; a partnership lead who uses the service is given the IG officer role.
 ASSURANCE_ROLES: frozenset[str] = IG_ROLES
+# A point-in-time replay shows what the index held and who was shown what (practice reviews).
+REPLAY_ROLES: frozenset[str] = IG_ROLES
 REVIEW_QUEUE_ROLES: frozenset[str] = frozenset(
     {"ehe_officer", "data_engineer", "ig_officer", "admin"}
 )

@@ -35,7 +35,10 @@ def summarise(
     child: ChildRef, records: list[CanonicalRecord], held: list[HeldRecordNotice] | None = None
 ) -> ChildSummary:
     """The summary of these records (those of the agencies a clause covers), with the notices
-    of held records (``held``: already limited to the same agencies)."""
+    of held records (``held``: already limited to the same agencies). The records are taken
+    in the order of their keys, so a tie (two practices, neither with a contact) is broken the
+    same way whatever order they were read in (a replay reads them otherwise than a lookup)."""
+    records = sorted(records, key=lambda r: (r.provenance.source, r.provenance.record_id))
     agencies = sorted({r.agency for r in records})
     return ChildSummary(
         child_id=child.child_id,

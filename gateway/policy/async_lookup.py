@@ -1,17 +1,19 @@
-"""A child's summary on PostgreSQL, on the event loop, in one statement and one round trip.
+"""A child's summary on PostgreSQL, on the event loop, in two statements and two round trips.
 
 The API's busiest request is a lookup by child id that an agreement allows, for a purpose that
 needs no consent. ``AsyncLookups`` answers it as ``disclose`` would, with the same decision, the
-same minimised answer (``disclosure.minimised``) and the same audit entry; but as one statement
-on an autocommit connection (one statement, one transaction), from psycopg's async pool on the
-event loop: no worker thread, no ORM, no BEGIN or COMMIT exchanges.
+same minimised answer (``disclosure.minimised``) and the same audit entry; on autocommit
+connections from psycopg's async pool on the event loop: no worker thread, no ORM, no BEGIN or
+COMMIT exchanges.
 
-The statement reads the child, its stored restricted verdict and its current linked records
-with the read model's own query, and appends the audit entry for that verdict on a free chain
-head with the audit log's own append: the entry of a lookup depends on the data only through
-that verdict (``disclosure.lookup_event``), so both candidate entries are made here and the
-statement keeps one. The answer is then built from the records and the same verdict, and
-leaves only after the statement, and so its transaction, has committed.
+The first statement reads the child, its stored restricted verdict, its current linked records
+and what is held back about it, with the read model's own queries. The answer is built from
+them (the policy point's ``minimised``), and its audit entry, which carries the answer's digest
+(``disclosure.answer_digest``: what a replay is compared with), is appended by the second
+statement, the audit log's own append on a free chain head. The answer leaves only after that
+statement, and so its transaction, has committed. (Until the digest, one statement did both,
+writing whichever of the two entries the verdict chose; an entry that names the values shown
+cannot be chosen before they are read.)
 
 Everything else (a child not found or merged into another, refusals, consent, break-glass,
 identifiers other than the child id) is left to the caller's ordinary path, which records it:
@@ -33,6 +35,7 @@ from sqlalchemy.engine import make_url
 from gateway.access.agreements import SharingDecision
 from gateway.access.audit import (
     Actor,
+    AuditEvent,
     AuditUnavailableError,
     Lock,
     append_ctes,
@@ -40,7 +43,7 @@ from gateway.access.audit import (
 )
 from gateway.access.purposes import Purpose
 from gateway.model import CanonicalRecord
-from gateway.policy.disclosure import Disclosure, lookup_event, minimised
+from gateway.policy.disclosure import Disclosure, minimised
 from gateway.read_model import (
     CHILD_WITH_RECORDS,
     FoundChild,
@@ -67,58 +70,47 @@ def _compiled(query: Any) -> str:
 
 _HELD_ROWS = _compiled(held_of_found(_FOUND))
 _REVIEW_ROWS = _compiled(open_reviews_of_found(_FOUND))
-_VARIANT_COLUMNS = ("body", "fields_disclosed", "fields_refused", "outcome")
+
+# The child's restricted verdict (one row, no marker), then one row per record (marker 'record':
+# its payload as JSON text), per held record carrying one of its identifiers (marker 'held':
+# payload and the time it was held) and per open review pair touching its records (marker
+# 'review': the pair's records and the time it was opened); no rows if no unmerged child has the
+# id. (The first row's NULLs are typed: PostgreSQL types a column of a UNION from its first two
+# branches.) Built from the read model's query of a child (``read_model.CHILD_WITH_RECORDS``,
+# compiled for PostgreSQL) and its queries of what is held back about a child found by it
+# (``read_model.held_of_found``, ``open_reviews_of_found``): no SQL of its own but the glue.
+_READ = f"""
+    WITH found AS ({_CHILD_ROWS}),
+    verdict AS (
+        SELECT restricted FROM found WHERE merged_into IS NULL LIMIT 1
+    ),
+    held AS ({_HELD_ROWS}),
+    reviews AS ({_REVIEW_ROWS})
+    SELECT verdict.restricted, NULL::text, NULL::text,
+        NULL::timestamptz, NULL::text, NULL::text, NULL::text, NULL::text FROM verdict
+    UNION ALL
+    SELECT NULL, 'record', payload, NULL, NULL, NULL, NULL, NULL
+    FROM found WHERE merged_into IS NULL AND payload IS NOT NULL
+    UNION ALL
+    SELECT NULL, 'held', payload, since, NULL, NULL, NULL, NULL FROM held
+    UNION ALL
+    SELECT NULL, 'review', NULL, since,
+        left_source, left_record_id, right_source, right_record_id FROM reviews
+    """  # noqa: S608 (the text put in is built from constants only)
 
 
 def _placeholder(name: str) -> str:
     return f"%({name})s"
 
 
-def _by_verdict(name: str) -> str:
-    """A column whose value depends on the verdict: both versions are parameters."""
-    if name not in _VARIANT_COLUMNS:
-        return _placeholder(name)
-    restricted, open_ = _placeholder("r_" + name), _placeholder("o_" + name)
-    return f"CASE WHEN verdict.restricted THEN {restricted} ELSE {open_} END"
-
-
-def _read_and_append(lock: Lock) -> str:
-    """The child's restricted verdict and the new entry's ``seq`` (one row, no marker), then one
-    row per record (marker 'record': its payload as JSON text), per held record carrying one of
-    its identifiers (marker 'held': payload and the time it was held) and per open review pair
-    touching its records (marker 'review': the pair's records and the time it was opened); no
-    rows if no unmerged child has the id. (The first row's NULLs are typed: PostgreSQL types a
-    column of a UNION from its first two branches.)
-
-    Built from the read model's query of a child (``read_model.CHILD_WITH_RECORDS``, compiled
-    for PostgreSQL), its queries of what is held back about a child found by it
-    (``read_model.held_of_found``, ``open_reviews_of_found``) and the audit log's append
-    (``audit.append_ctes``): no SQL of its own but the glue."""
-    appended = append_ctes(lock, _placeholder, value=_by_verdict, after="verdict")
-    return f"""
-    WITH found AS ({_CHILD_ROWS}),
-    verdict AS (
-        SELECT restricted FROM found WHERE merged_into IS NULL LIMIT 1
-    ),
-    held AS ({_HELD_ROWS}),
-    reviews AS ({_REVIEW_ROWS}),
-    {appended}
-    SELECT verdict.restricted, (SELECT seq FROM entry), NULL::text, NULL::text,
-        NULL::timestamptz, NULL::text, NULL::text, NULL::text, NULL::text FROM verdict
-    UNION ALL
-    SELECT NULL, NULL, 'record', payload, NULL, NULL, NULL, NULL, NULL
-    FROM found WHERE merged_into IS NULL AND payload IS NOT NULL
-    UNION ALL
-    SELECT NULL, NULL, 'held', payload, since, NULL, NULL, NULL, NULL FROM held
-    UNION ALL
-    SELECT NULL, NULL, 'review', NULL, since,
-        left_source, left_record_id, right_source, right_record_id FROM reviews
-    """  # noqa: S608 (the text put in is built from constants only)
+def _append(lock: Lock) -> str:
+    """The audit log's own append (``audit.append_ctes``), with psycopg's placeholders."""
+    return f"WITH {append_ctes(lock, _placeholder)} SELECT seq FROM entry"  # noqa: S608
 
 
 # A head no other transaction holds; else (every head taken: nothing written) one to wait for.
-_ON_A_FREE_CHAIN = _read_and_append("FOR UPDATE SKIP LOCKED")
-_WAITING = _read_and_append("FOR UPDATE")
+_ON_A_FREE_CHAIN = _append("FOR UPDATE SKIP LOCKED")
+_WAITING = _append("FOR UPDATE")
 
 
 def psycopg_conninfo(url: str) -> str:
@@ -164,53 +156,47 @@ class AsyncLookups:
     async def lookup(
         self, actor: Actor, purpose: Purpose, child_id: str, decision: SharingDecision
     ) -> Disclosure | None:
-        """The allowed child's minimised summary, its audit entry committed with the read;
-        None if no unmerged child has this id (nothing written: the caller's path decides)."""
-        parameters = _parameters(actor, purpose, child_id, decision)
+        """The allowed child's minimised summary, its audit entry (with the answer's digest)
+        committed before it is returned; None if no unmerged child has this id (nothing
+        written: the caller's path decides)."""
+        at = datetime.now(UTC).replace(microsecond=0)
         pool = await self._pool()
         async with pool.connection() as conn:
-            rows = await (await conn.execute(_ON_A_FREE_CHAIN, parameters)).fetchall()
-            if rows and _seq(rows) is None:  # every chain head was taken: nothing written
-                rows = await (await conn.execute(_WAITING, parameters)).fetchall()
-        if not rows:
-            return None
-        if _seq(rows) is None:
+            rows = await (await conn.execute(_READ, _read_parameters(child_id))).fetchall()
+            if not rows:
+                return None
+            disclosure, event = _answer(actor, purpose, child_id, decision, rows)
+            parameters = postgresql_parameters(event, at)
+            seq = await (await conn.execute(_ON_A_FREE_CHAIN, parameters)).fetchone()
+            if seq is None:  # every chain head was taken: nothing written
+                seq = await (await conn.execute(_WAITING, parameters)).fetchone()
+        if seq is None:
             raise AuditUnavailableError(
                 "the audit chain has no head row (run `ehe-gateway db upgrade`)"
             )
-        restricted = next(bool(r[0]) for r in rows if r[2] is None)
-        records = [CanonicalRecord.model_validate_json(r[3]) for r in rows if r[2] == "record"]
-        held = (held_record(r[3], r[4]) for r in rows if r[2] == "held")
-        reviews = [
-            OpenReview((r[5], r[6]), (r[7], r[8]), held_day(r[4])) for r in rows if r[2] == "review"
-        ]
-        # What is held back about the child, decided as the read model decides it.
-        notices = notices_of({child_id: records}, [h for h in held if h], reviews)
-        # The read model's stored verdict, the one the entry written was chosen by.
-        child = FoundChild(child_id, restricted, records, tuple(notices.get(child_id, ())))
-        disclosure, _ = minimised(actor, purpose, child, records, decision=decision)
         return disclosure
 
 
-def _seq(rows: list[tuple[Any, ...]]) -> int | None:
-    return next((r[1] for r in rows if r[2] is None), None)
+def _answer(
+    actor: Actor,
+    purpose: Purpose,
+    child_id: str,
+    decision: SharingDecision,
+    rows: list[tuple[Any, ...]],
+) -> tuple[Disclosure, AuditEvent]:
+    """The answer and its audit entry from the rows read, as ``disclose`` makes them."""
+    restricted = next(bool(r[0]) for r in rows if r[1] is None)
+    records = [CanonicalRecord.model_validate_json(r[2]) for r in rows if r[1] == "record"]
+    held = (held_record(r[2], r[3]) for r in rows if r[1] == "held")
+    reviews = [
+        OpenReview((r[4], r[5]), (r[6], r[7]), held_day(r[3])) for r in rows if r[1] == "review"
+    ]
+    # What is held back about the child, decided as the read model decides it.
+    notices = notices_of({child_id: records}, [h for h in held if h], reviews)
+    # The read model's stored verdict.
+    child = FoundChild(child_id, restricted, records, tuple(notices.get(child_id, ())))
+    return minimised(actor, purpose, child, records, decision=decision)
 
 
-def _parameters(
-    actor: Actor, purpose: Purpose, child_id: str, decision: SharingDecision
-) -> dict[str, Any]:
-    """The statement's parameters: the entry's columns, and those that depend on whether the
-    child is restricted in both versions (``o_`` open, ``r_`` restricted)."""
-    at = datetime.now(UTC).replace(microsecond=0)
-    versions = {
-        restricted: postgresql_parameters(
-            lookup_event(actor, purpose, child_id, decision=decision, restricted=restricted), at
-        )
-        for restricted in (False, True)
-    }
-    parameters = {**_CHILD_ROWS.params, **versions[False]}
-    for column in _VARIANT_COLUMNS:
-        del parameters[column]
-        parameters["o_" + column] = versions[False][column]
-        parameters["r_" + column] = versions[True][column]
-    return parameters
+def _read_parameters(child_id: str) -> dict[str, Any]:
+    return {**_CHILD_ROWS.params, "child_id": child_id}

@@ -9,10 +9,13 @@ like disclosures.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from sqlalchemy.orm import Session
 
 from gateway import clock
@@ -80,9 +83,28 @@ def disclose(
     override = (
         None if decision.allowed else active_override(session, actor, child.child_id, purpose.code)
     )
+    consented = purpose.requires_consent and has_consent(session, child.child_id, purpose.code)
+    disclosure, event = judged(actor, purpose, child, decision, override, consented=consented)
+    append(session, event)
+    if disclosure is None:
+        raise Refusal(event.outcome, event.reason or "refused")
+    return disclosure
+
+
+def judged(
+    actor: Actor,
+    purpose: Purpose,
+    child: FoundChild,
+    decision: SharingDecision,
+    override: BreakGlass | None,
+    *,
+    consented: bool,
+) -> tuple[Disclosure | None, AuditEvent]:
+    """The whole decision of one lookup, with nothing read or written: the answer (None if
+    refused) and the audit entry that records it. ``disclose`` asks it with the index as it is
+    now, a replay (``gateway.policy.replay``) with the index as it stood at an instant."""
     if not decision.allowed and override is None:
-        _refuse(
-            session,
+        return None, _refusal(
             actor,
             purpose,
             child.child_id,
@@ -90,22 +112,20 @@ def disclose(
             reason=decision.reason,
             decision=decision,
         )
-    if purpose.requires_consent and not has_consent(session, child.child_id, purpose.code):
+    if purpose.requires_consent and not consented:
         reason = f"purpose {purpose.code} needs the family's consent, and none is in force"
-        _refuse(
-            session,
-            actor,
-            purpose,
-            child.child_id,
-            outcome="no_consent",
-            reason=reason,
-            decision=decision,
+        return None, _refusal(
+            actor, purpose, child.child_id, outcome="no_consent", reason=reason, decision=decision
         )
-    disclosure, event = minimised(
-        actor, purpose, child, child.records, decision=decision, override=override
-    )
-    append(session, event)
-    return disclosure
+    return minimised(actor, purpose, child, child.records, decision=decision, override=override)
+
+
+def answer_digest(summary: dict[str, Any], notice: str | None) -> str:
+    """SHA-256 of the answer shown (the minimised summary and any notice) as canonical JSON:
+    kept in the lookup's audit entry, so a replay can show it gives the same answer."""
+    shown = {"summary": to_jsonable_python(summary), "notice": notice}
+    canonical = json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def minimised(
@@ -118,7 +138,8 @@ def minimised(
     override: BreakGlass | None = None,
 ) -> tuple[Disclosure, AuditEvent]:
     """The answer an allowed lookup gives (or one under break-glass), and the audit entry
-    that must be written in the same transaction before it leaves. No I/O."""
+    that must be written in the same transaction before it leaves (with the answer's digest).
+    No I/O."""
     sources = decision.sources if override is None else ALL_AGENCIES
     restricted = child.restricted  # the read model's verdict: the most restrictive label wins
     held = held_in(child, sources)
@@ -127,6 +148,9 @@ def minimised(
         actor, purpose, child.child_id, decision=decision, restricted=restricted, override=override
     )
     allowed = _allowed(decision, override, restricted)
+    shown = _minimised(summary.flat(), allowed, restricted)
+    notice = restricted_notice(decision) if restricted and override is None else None
+    event.answer_digest = answer_digest(shown, notice)
     disclosure = Disclosure(
         outcome=event.outcome,
         child_id=child.child_id,
@@ -134,10 +158,10 @@ def minimised(
         lawful_basis=purpose.lawful_basis,
         agreement_clause=event.agreement_clause,
         restricted=restricted,
-        summary=_minimised(summary.flat(), allowed, restricted),
+        summary=shown,
         fields_disclosed=event.fields_disclosed,
         fields_refused=event.fields_refused,
-        notice=restricted_notice(decision) if restricted and override is None else None,
+        notice=notice,
     )
     return disclosure, event
 
@@ -214,8 +238,7 @@ def _minimised(values: dict[str, Any], allowed: set[str], restricted: bool) -> d
     return answer
 
 
-def _refuse(
-    session: Session,
+def _refusal(
     actor: Actor,
     purpose: Purpose,
     child_id: str,
@@ -223,22 +246,18 @@ def _refuse(
     outcome: str,
     reason: str,
     decision: SharingDecision,
-) -> None:
-    append(
-        session,
-        AuditEvent(
-            actor=actor,
-            action="lookup",
-            outcome=outcome,
-            purpose=purpose.code,
-            lawful_basis=purpose.lawful_basis,
-            child_id=child_id,
-            fields_refused=ChildSummary.field_names(),
-            agreement_clause=decision.clause_ref,
-            reason=reason,
-        ),
+) -> AuditEvent:
+    return AuditEvent(
+        actor=actor,
+        action="lookup",
+        outcome=outcome,
+        purpose=purpose.code,
+        lawful_basis=purpose.lawful_basis,
+        child_id=child_id,
+        fields_refused=ChildSummary.field_names(),
+        agreement_clause=decision.clause_ref,
+        reason=reason,
     )
-    raise Refusal(outcome, reason)
 
 
 def record_refusal(

@@ -30,6 +30,7 @@ from gateway.web import (
     lookup_pages,
     officer_pages,
     people_search_pages,
+    replay_pages,
     report_pages,
     review_pages,
     sign_in_pages,
@@ -54,6 +55,7 @@ def install_web(app: FastAPI, sessions: sessionmaker[Session]) -> None:
         inbox_pages,
         review_pages,
         ig_pages,
+        replay_pages,
         report_pages,
         assurance_pages,
     )

@@ -31,6 +31,9 @@ class AuditEntry(Base):
     # The agreement clause that allowed (or did not cover) the answer, and why, if refused.
     agreement_clause: Mapped[str | None] = mapped_column(String(120))
     reason: Mapped[str | None] = mapped_column(String(300))
+    # SHA-256 of the answer shown (a lookup's minimised summary, canonical JSON): what a replay
+    # of the lookup is compared with. Covered by the entry's hash when present.
+    answer_digest: Mapped[str | None] = mapped_column(String(64))
     # Which of the log's hash chains the entry is on (its head is ``audit_head.id``).
     chain: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     prev_hash: Mapped[str] = mapped_column(String(64))
