@@ -53,10 +53,12 @@ ACTIONS = {
     "sign_in": "Signed in",
     "notify_delivery": "Sent an alert to a team inbox",
     "notify_inbox": "Viewed a team inbox",
+    "replay": "Replayed a child's record as it stood at a past moment",
     "sign_out": "Signed out",
 }
 OUTCOMES = {
     "disclosed": "Shown",
+    "replayed": "Replayed for a practice review",
     "candidates": "Candidates shown",
     "no_match": "No match",
     "restricted": "Restricted: existence only",
