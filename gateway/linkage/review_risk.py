@@ -87,7 +87,7 @@ def assess(
     found: list[Conflict] = []
     findings: dict[str, str] = {}
     if left is not None and right is not None:
-        a, b = _row(left, "left"), _row(right, "right")
+        a, b = person_row(left, "left"), person_row(right, "right")
         twins = possible_twins(a, b)
         if twins:
             household = "family name" if a.family_name == b.family_name else "home"
@@ -140,8 +140,9 @@ def weight_words(weight: float | None) -> str:
     return f"{strength} evidence of two children ({likelier} likelier)"
 
 
-def _row(identity: dict[str, Any], side: str) -> PersonRow:
-    """The record as the model compares it: identifiers only where they pass their checks."""
+def person_row(identity: dict[str, Any], side: str = "") -> PersonRow:
+    """A record's identity as the model compares it: identifiers only where they pass their
+    checks."""
     nhs = compact_nhs_number(str(identity.get("nhs_number") or ""))
     upn = compact_upn(str(identity.get("upn") or ""))
     return person_from_identity(

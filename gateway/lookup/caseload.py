@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from gateway.glossary import CASELOAD_REASONS, long_date, words
 from gateway.linkage.corroboration import birth_dates_agree, forenames_agree
-from gateway.linkage.probabilistic import PersonRow, person_from_identity
+from gateway.linkage.probabilistic import PersonRow
 from gateway.linkage.resolution import possible_twins
+from gateway.linkage.review_risk import person_row
 from gateway.lookup.contacts import SeenContact, last_contact, unseen_since
 from gateway.lookup.summary import summarise
 from gateway.model import CanonicalRecord, Episode
@@ -134,22 +135,34 @@ def ehe_caseload(
     built from: a fact withheld, or derived from one withheld, is shown as "not shared" and
     never feeds the score, the band or the reasons."""
     facts = shared or SharedFacts()
+    entries = [
+        e for _, e in caseload_entries(session, today=today, months=unseen_months, shared=facts)
+    ]
+    worklist = sorted(entries, key=_order)
+    return worklist[:limit] if limit else worklist
+
+
+def caseload_entries(
+    session: Session, *, today: date, months: int, shared: SharedFacts | None = None
+) -> list[tuple[FoundChild, CaseloadEntry]]:
+    """Every home-educated child with its entry, unseen judged over ``months`` with the open
+    review pairs touching it (``caseload_entry``): the caseload and the team alerts read
+    children this one way."""
     children = educated_children(session)
     matches = possible_matches(session, {c.child_id: c.records for c in children})
-    entries = [
-        caseload_entry(
+    found = []
+    for child in children:
+        entry = caseload_entry(
             child,
             child.records,
             today=today,
-            unseen_months=unseen_months,
-            shared=facts,
+            unseen_months=months,
+            shared=shared,
             possible=matches.get(child.child_id, ()),
         )
-        for child in children
-    ]
-    worklist = [e for e in entries if e is not None]
-    worklist.sort(key=_order)
-    return worklist[:limit] if limit else worklist
+        if entry is not None:
+            found.append((child, entry))
+    return found
 
 
 def _order(entry: CaseloadEntry) -> tuple[object, ...]:
@@ -262,8 +275,9 @@ def caseload_entry(
             months_before(today, unseen_months),
             months_before(today, act_now_months),
         )
-        possibly_seen = unseen_since(seen, window) and not unseen_since(maybe, window)
-        unseen = unseen_since(seen, window) and unseen_since(maybe, window)
+        own_unseen = unseen_since(seen, window)
+        possibly_seen = own_unseen and not unseen_since(maybe, window)
+        unseen = own_unseen and not possibly_seen
         unseen_long = unseen_since(seen, long_window) and unseen_since(maybe, long_window)
     gp_shared = facts.allows("health.gp_practice_ods")
     found = _concerns(
@@ -343,9 +357,7 @@ def _looks_like(mine: PersonRow, other: PersonRow) -> bool:
 
 
 def _person(record: CanonicalRecord) -> PersonRow:
-    identity = record.identity.model_dump(mode="json")
-    key = (record.provenance.source, record.provenance.record_id)
-    return person_from_identity(key, identity, identity.get("nhs_number"), identity.get("upn"))
+    return person_row(record.identity.model_dump(mode="json"), record.provenance.source)
 
 
 def _named(records: list[CanonicalRecord]) -> tuple[str | None, date | None]:

@@ -10,7 +10,7 @@ apart, so each is alerted once, ever (``record.record_events``).
   where the records carry no referral) began after the child became home educated (left the
   roll to home education, or was registered); key: the day it began.
 - ``unseen``: no real contact from any agency for ``notify_unseen_months`` (the caseload's
-  unseen rule, ``caseload_entry``, a possible match that looks like the child included);
+  unseen rule, ``caseload_entries``, a possible match that looks like the child included);
   key: the last contact's day (``never``), so a
   child seen again and then unseen again is a new event.
 - ``held_record``: a record about the child held back (``read_model.held_notices``: held for
@@ -25,9 +25,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
-from gateway.lookup.caseload import CaseloadEntry, caseload_entry, months_before
+from gateway.lookup.caseload import CaseloadEntry, caseload_entries, months_before
 from gateway.model import CanonicalRecord
-from gateway.read_model import FoundChild, educated_children, possible_matches
+from gateway.read_model import FoundChild
 from gateway.settings import settings
 
 
@@ -46,15 +46,8 @@ def detect_events(session: Session, today: date) -> list[TeamEvent]:
     roll to home education), in a stable order."""
     found: list[TeamEvent] = []
     months, days = settings().notify_unseen_months, settings().notify_held_days
-    children = educated_children(session)
-    matches = possible_matches(session, {c.child_id: c.records for c in children})
-    for child in children:
-        possible = matches.get(child.child_id, ())
-        entry = caseload_entry(
-            child, child.records, today=today, unseen_months=months, possible=possible
-        )
-        if entry is not None:
-            found += events_of(child, entry, today=today, unseen_months=months, held_days=days)
+    for child, entry in caseload_entries(session, today=today, months=months):
+        found += events_of(child, entry, today=today, unseen_months=months, held_days=days)
     return sorted(found)
 
 
