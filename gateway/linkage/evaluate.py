@@ -16,7 +16,7 @@ import csv
 import functools
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -152,24 +152,17 @@ def blocking_recall(
         for i, left in enumerate(members):
             compared.update(left * size + right for right in members[i + 1 :])
     label_of = [labels[person.key] for person in people]
-    root = list(range(size))
-
-    def find(i: int) -> int:
-        while root[i] != i:
-            root[i] = root[root[i]]
-            i = root[i]
-        return i
-
     named = [bool(person.given_name or person.family_name) for person in people]
-    true_compared = named_compared = 0
-    for pair in compared:
-        left, right = divmod(pair, size)
-        if label_of[left] == label_of[right]:
-            true_compared += 1
-            named_compared += named[left] and named[right]
-            root[find(left)] = find(right)
+    true = [
+        (left, right)
+        for left, right in (divmod(pair, size) for pair in compared)
+        if label_of[left] == label_of[right]
+    ]
+    true_compared = len(true)
+    named_compared = sum(named[left] and named[right] for left, right in true)
     true_pairs = sum(n * (n - 1) // 2 for n in Counter(label_of).values())
-    parts = Counter((label_of[n], find(n)) for n in range(size))
+    root = _components(size, true)
+    parts = Counter((label_of[n], root[n]) for n in range(size))
     connected = sum(n * (n - 1) // 2 for n in parts.values())
     named_counts = Counter(label for label, has in zip(label_of, named, strict=True) if has)
     named_pairs = sum(n * (n - 1) // 2 for n in named_counts.values())
@@ -323,30 +316,37 @@ def _evaluate(data: LabelledRecords, clusters_out: Path | None, settings: Any) -
         child_id = child_id_for(cluster)
         assigned.update((m.key, child_id) for m in cluster.members)
     alone = pairwise_quality(_joined(data.people, resolution.scored), data.labels)
-    if clusters_out is None:
-        return replace(pairwise_quality(assigned, data.labels), model_alone=alone)
-    clusters_out.parent.mkdir(parents=True, exist_ok=True)
-    with clusters_out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["record_id", "child_id"])
-        writer.writerows([key[1], assigned[key]] for key in data.labels)
-    return replace(pairwise_quality(assigned, data.labels), model_alone=alone)
+    quality = replace(pairwise_quality(assigned, data.labels), model_alone=alone)
+    if clusters_out is not None:
+        clusters_out.parent.mkdir(parents=True, exist_ok=True)
+        with clusters_out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["record_id", "child_id"])
+            writer.writerows([key[1], assigned[key]] for key in data.labels)
+    return quality
 
 
 def _joined(people: Sequence[PersonRow], scored: Sequence[Any]) -> dict[Key, str]:
     """Each record's cluster when every scored pair (at or above the review threshold) is
     joined: connected components, as Splink's own clustering at that threshold makes them."""
-    root = {person.key: person.key for person in people}
+    index = {person.key: n for n, person in enumerate(people)}
+    root = _components(len(people), ((index[p.left], index[p.right]) for p in scored))
+    return {person.key: str(root[n]) for n, person in enumerate(people)}
 
-    def find(key: Key) -> Key:
-        while root[key] != key:
-            root[key] = root[root[key]]
-            key = root[key]
-        return key
 
-    for pair in scored:
-        root[find(pair.left)] = find(pair.right)
-    return {key: "/".join(find(key)) for key in root}
+def _components(size: int, pairs: Iterable[tuple[int, int]]) -> list[int]:
+    """Each of ``size`` items' component (a root item) once every pair is joined."""
+    root = list(range(size))
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for left, right in pairs:
+        root[find(left)] = find(right)
+    return [find(i) for i in range(size)]
 
 
 def pairwise_quality(assigned: Mapping[Any, str], truth: Mapping[Any, str]) -> Quality:
