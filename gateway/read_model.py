@@ -467,14 +467,20 @@ def _review_notices(
 ) -> Iterator[tuple[str, HeldNotice]]:
     """(child, notice) for each open review pair touching a child's record: the other record
     is the one that may be the child's."""
+    for review, child_id, _mine, other in _review_sides(own_records, reviews):
+        yield child_id, HeldNotice(other[0].split("__", 1)[0], other[0], review.since, "review")
+
+
+def _review_sides(
+    own_records: dict[tuple[str, str], str], reviews: Iterable[OpenReview]
+) -> Iterator[tuple[OpenReview, str, tuple[str, str], tuple[str, str]]]:
+    """(review, child, its record, the other record) for each side of an open review pair
+    that is a child's record while the other side is not that child's."""
     for review in reviews:
         for mine, other in ((review.left, review.right), (review.right, review.left)):
             child_id = own_records.get(mine)
             if child_id is not None and own_records.get(other) != child_id:
-                yield (
-                    child_id,
-                    HeldNotice(other[0].split("__", 1)[0], other[0], review.since, "review"),
-                )
+                yield review, child_id, mine, other
 
 
 def possible_matches(
@@ -484,16 +490,18 @@ def possible_matches(
     (its record, the current version of the other record): what a person has still to decide
     may be the child's. Never disclosed as such; the caseload weighs only whether the other
     record shows a contact (``gateway.lookup.caseload``)."""
+    record_of = {
+        (r.provenance.source, r.provenance.record_id): r for rs in children.values() for r in rs
+    }
     own = {
-        (r.provenance.source, r.provenance.record_id): (c, r)
-        for c, rs in children.items()
+        (r.provenance.source, r.provenance.record_id): child_id
+        for child_id, rs in children.items()
         for r in rs
     }
-    pairs: list[tuple[str, CanonicalRecord, tuple[str, str]]] = []
-    for review in _open_reviews(session, set(own)):
-        for mine, other in ((review.left, review.right), (review.right, review.left)):
-            if mine in own and (other not in own or own[other][0] != own[mine][0]):
-                pairs.append((own[mine][0], own[mine][1], other))
+    pairs = [
+        (child_id, record_of[mine], other)
+        for _, child_id, mine, other in _review_sides(own, _open_reviews(session, set(own)))
+    ]
     others = _current_records(session, {other for _, _, other in pairs})
     found: dict[str, list[tuple[CanonicalRecord, CanonicalRecord]]] = {}
     for child_id, mine_record, other in pairs:
