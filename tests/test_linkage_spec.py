@@ -104,22 +104,3 @@ def test_blocking_recall_counts_true_pairs_compared_and_comparisons() -> None:
     third = blocking_recall(nameless, labels)
     assert third.true_pairs == 10 and third.named_true_pairs == 6, "a5 has no name to meet by"
     assert third.named_completeness == again.pairs_completeness
-
-
-def test_blocking_recall_meets_a_record_with_no_names_by_birth_date_and_sex() -> None:
-    def girl(record_id: str, given: str | None, family: str | None, born: str) -> PersonRow:
-        return PersonRow(("s", record_id), given, family, born, "female", None, None, None)
-
-    people = [
-        girl("c1", None, None, "2014-03-07"),  # a census return: no names
-        girl("c2", "olivia", "hart", "2014-07-03"),  # the same child, day and month swapped
-        girl("d1", "amelia", "stone", "2014-03-07"),  # another girl born that day
-        girl("e1", None, None, "2014-07-03"),  # another census return
-        PersonRow(("s", "f1"), "jack", "hill", "2014-03-07", "male", None, None, None),
-    ]
-    labels = {p.key: p.key[1][0] for p in people}
-    recall = blocking_recall(people, labels)
-    assert (recall.true_pairs, recall.true_pairs_compared) == (1, 1)
-    # c1 and e1 each meet c2 and d1, and one another; the two named girls do not meet by
-    # birth date and sex alone, and the boy meets no one
-    assert recall.comparisons == 5

@@ -1,35 +1,26 @@
 """Blocking keys: what a record shares with the records it could be linked to.
 
 One key per identifier rule (valid NHS number, UPN, agency-local id, an HL7 A40 merge) and one
-per blocking rule of the specification (``spec.BLOCKING``, which Splink predicts with too). When
-any rule or blocking rule would compare two records, a key one looks up (``probe_keys``) is one
-the other is stored under (``blocking_keys``), so an incremental run finds every candidate
-neighbour of a new record by an indexed lookup.
+per blocking rule of the specification (``spec.BLOCKING``, which Splink predicts with too). Two
+records that any rule or blocking rule would compare share a key, so an incremental run finds
+every candidate neighbour of a new record by an indexed lookup.
 """
 
 from __future__ import annotations
 
 from gateway.linkage.clustering import LinkCandidate
 from gateway.linkage.probabilistic import PersonRow
-from gateway.linkage.spec import blocking_keys_of, probe_keys_of
+from gateway.linkage.spec import blocking_keys_of
 
 RULE_PREFIXES = ("n:", "u:", "l:", "m:")  # keys of the identifier rules (not Splink blocking)
 MAX_KEY = 300
 # Stored with the link mark: keys written under other rules cannot be looked up with these, so
 # a change here (or in ``spec.BLOCKING``) makes the next run a full one.
-KEYS_VERSION = "keys6"
+KEYS_VERSION = "keys5"
 
 
 def blocking_keys(candidate: LinkCandidate, person: PersonRow) -> set[str]:
-    """The keys a record is stored under in ``link_key``."""
     keys = _rule_keys(candidate) | blocking_keys_of(person)
-    return {key[:MAX_KEY] for key in keys}
-
-
-def probe_keys(candidate: LinkCandidate, person: PersonRow) -> set[str]:
-    """The keys to look up for a record's neighbours: its own, and the other side's form of a
-    one-sided rule's key (``spec.BlockingRule``)."""
-    keys = _rule_keys(candidate) | probe_keys_of(person)
     return {key[:MAX_KEY] for key in keys}
 
 

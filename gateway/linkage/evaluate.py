@@ -33,7 +33,7 @@ from gateway.linkage.clustering import LinkCandidate
 from gateway.linkage.probabilistic import FIELDS, LOWER, PersonRow, train_model
 from gateway.linkage.publish import child_id_for
 from gateway.linkage.resolution import resolve
-from gateway.linkage.spec import blocking_keys_of, meets_its_own, probe_keys_of
+from gateway.linkage.spec import blocking_keys_of
 
 # The issue's file layout: a record's key, then exactly the fields the production model compares.
 COLUMNS = ("record_id", "source", *FIELDS)
@@ -130,33 +130,27 @@ def blocking_recall(
     candidates: Sequence[LinkCandidate] | None = None,
 ) -> BlockingRecall:
     """Pairs completeness and comparisons per record of the blocking rules on labelled
-    records: the pairs where a key one record looks up is one the other is stored under, as
-    an incremental run finds them (``spec.BLOCKING``, and with ``candidates`` the identifier
-    rules' keys too: local ids, merges). A true pair not
+    records: the pairs two records sharing any rule's key (``spec.BLOCKING``, and with
+    ``candidates`` the identifier rules' keys too: local ids, merges). A true pair not
     compared directly may still be connected through a chain of compared true pairs (a census
     record with no names meets the case record by its local id, that one the health record by
     name): the share so connected is what clustering can recover."""
-    from gateway.linkage.blocking import blocking_keys, probe_keys
+    from gateway.linkage.blocking import blocking_keys
 
-    if candidates is None:
-        stored = [blocking_keys_of(person) for person in people]
-        probed = [probe_keys_of(person) for person in people]
-    else:
-        stored = [blocking_keys(c, p) for c, p in zip(candidates, people, strict=True)]
-        probed = [probe_keys(c, p) for c, p in zip(candidates, people, strict=True)]
     blocks: dict[str, list[int]] = defaultdict(list)
-    for n, keys in enumerate(stored):
+    for n, person in enumerate(people):
+        keys = (
+            blocking_keys(candidates[n], person)
+            if candidates is not None
+            else blocking_keys_of(person)
+        )
         for key in keys:
             blocks[key].append(n)
     size = len(people)
     compared: set[int] = set()
-    for key, members in blocks.items():
-        if meets_its_own(key):
-            for i, left in enumerate(members):
-                compared.update(left * size + right for right in members[i + 1 :])
-    for n, keys in enumerate(probed):  # a one-sided rule: the other side's stored form
-        for key in keys - stored[n]:
-            compared.update(min(n, m) * size + max(n, m) for m in blocks.get(key, ()))
+    for members in blocks.values():
+        for i, left in enumerate(members):
+            compared.update(left * size + right for right in members[i + 1 :])
     label_of = [labels[person.key] for person in people]
     named = [bool(person.given_name or person.family_name) for person in people]
     true = [

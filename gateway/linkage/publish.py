@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from gateway.linkage.blocking import KEYS_VERSION, probe_keys
+from gateway.linkage.blocking import KEYS_VERSION, blocking_keys
 from gateway.linkage.clustering import Cluster, LinkCandidate, Pair
 from gateway.linkage.incremental import (
     Key,
@@ -200,7 +200,7 @@ def _scope(session: Session, mark: LinkMark, model: Path | None) -> Scope:
     if not changed:
         return Scope(set(), set(), {})
     new_candidates, new_people = read_candidates(session, changed)
-    keys = {k for c, p in zip(new_candidates, new_people, strict=True) for k in probe_keys(c, p)}
+    keys = {k for c, p in zip(new_candidates, new_people, strict=True) for k in blocking_keys(c, p)}
     shared = neighbours(session, keys)
     for key in changed:
         shared.pop(key, None)

@@ -405,8 +405,6 @@ DERIVED: dict[str, Callable[[Row], str | None]] = {
     "birth_year": lambda r: _date_part(r.birth_date, 0, 4),
     "birth_year_month": lambda r: _date_part(r.birth_date, 0, 7),
     "birth_day_month": lambda r: _date_part(r.birth_date, 5, 10),
-    "known_sex": lambda r: r.sex if r.sex in ("female", "male") else None,
-    "nameless": lambda r: None if r.given_name or r.family_name else "nameless",
 }
 
 
@@ -416,47 +414,21 @@ def _date_part(born: str | None, start: int, end: int) -> str | None:
 
 @dataclass(frozen=True)
 class BlockingRule:
-    """Two records are compared when they share every one of ``columns`` (none missing) and,
-    for a rule with ``one_side``, at least one of them has that column.
-
-    A one-sided rule's key is stored in two forms (``spec.BlockingKeys``): a record with
-    ``one_side`` stores ``prefix:`` and looks up both forms; a record without stores
-    ``prefix~:`` and looks up ``prefix:`` only, so two records without never meet by it."""
+    """Two records are compared when they share every one of ``columns`` (none missing)."""
 
     prefix: str  # the rule's blocking key prefix in ``link_key``
     columns: tuple[str, ...]
     why: str
-    one_side: str | None = None
 
     @property
     def sql(self) -> str:
-        joined = " and ".join(f"l.{c} = r.{c}" for c in self.columns)
-        if self.one_side:
-            joined += f" and (l.{self.one_side} is not null or r.{self.one_side} is not null)"
-        return joined
+        return " and ".join(f"l.{c} = r.{c}" for c in self.columns)
 
-    def keys(self, derived: dict[str, str | None]) -> tuple[str | None, tuple[str, ...]]:
-        """The key the record is stored under for this rule, and the keys it looks up to find
-        the records the rule compares it with (none when a column is missing)."""
+    def key(self, derived: dict[str, str | None]) -> str | None:
         values = [derived[c] for c in self.columns]
         if not all(values):
-            return None, ()
-        shared = "|".join(v for v in values if v)
-        held, other = f"{self.prefix}:{shared}", f"{self.prefix}{OTHER_SIDE}{shared}"
-        if self.one_side is None:
-            return held, (held,)
-        if derived[self.one_side]:
-            return held, (held, other)
-        return other, (held,)
-
-
-OTHER_SIDE = "~:"  # a one-sided rule's key as stored by a record without its ``one_side``
-
-
-def meets_its_own(key: str) -> bool:
-    """Whether two records storing ``key`` are compared (not when both lack a one-sided
-    rule's ``one_side``)."""
-    return OTHER_SIDE not in key
+            return None
+        return f"{self.prefix}:" + "|".join(v for v in values if v)
 
 
 # Each rule survives a different error: no rule needs every field, and not all need the birth
@@ -482,20 +454,8 @@ BLOCKING: tuple[BlockingRule, ...] = (
         ("family_name", "canonical_initial", "birth_year_month"),
         "a day error and a misspelt forename away from home",
     ),
-    # A census return carries no names: without this it meets only the records sharing its
-    # identifiers, and a child's health records (no UPN, no local id) only through a chain.
-    # Names on both sides are left to the rules above: by birth date and sex alone a named
-    # record would meet every child born that day.
-    BlockingRule(
-        "bs",
-        ("birth_date_unordered", "known_sex"),
-        "a record with no names, by birth date and sex",
-        one_side="nameless",
-    ),
 )
-BLOCKING_COLUMNS = tuple(
-    dict.fromkeys(c for rule in BLOCKING for c in (*rule.columns, rule.one_side) if c)
-)
+BLOCKING_COLUMNS = tuple(dict.fromkeys(c for rule in BLOCKING for c in rule.columns))
 
 
 def derived_columns(row: Row) -> dict[str, str | None]:
@@ -504,12 +464,6 @@ def derived_columns(row: Row) -> dict[str, str | None]:
 
 
 def blocking_keys_of(row: Row) -> set[str]:
-    """The keys the record is stored under, one for every blocking rule it can take part in."""
+    """The keys of every blocking rule the record can take part in."""
     derived = derived_columns(row)
-    return {key for rule in BLOCKING if (key := rule.keys(derived)[0])}
-
-
-def probe_keys_of(row: Row) -> set[str]:
-    """The keys to look up to find every record a blocking rule would compare it with."""
-    derived = derived_columns(row)
-    return {key for rule in BLOCKING for key in rule.keys(derived)[1]}
+    return {key for rule in BLOCKING if (key := rule.key(derived))}
