@@ -74,8 +74,6 @@ def main() -> None:
         print(f"linkage benchmark: {children} children, {len(people)} current source records")
         from gateway.linkage.evaluate import blocking_recall
 
-        for line in blocking_recall(people, truth, candidates).lines():
-            print(f"  {line}")
         _quality("rules only", candidates, people, None, truth, twins)
         for label, settings, folder in (
             ("rules + Splink generic", generic_settings(), root / "generic"),
@@ -85,6 +83,8 @@ def main() -> None:
             model = train_model(people, folder, settings)
             print(f"{label}: training {time.perf_counter() - started:.1f} s")
             _quality(label, candidates, people, model, truth, twins)
+        for line in blocking_recall(people, truth, candidates, model).lines():
+            print(f"  {line}")
         started = time.perf_counter()
         summary = link_children()
         seconds = time.perf_counter() - started

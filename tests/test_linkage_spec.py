@@ -104,3 +104,33 @@ def test_blocking_recall_counts_true_pairs_compared_and_comparisons() -> None:
     third = blocking_recall(nameless, labels)
     assert third.true_pairs == 10 and third.named_true_pairs == 6, "a5 has no name to meet by"
     assert third.named_completeness == again.pairs_completeness
+
+
+def test_blocking_recall_with_a_model_counts_the_true_pairs_it_would_put_forward(
+    saved: dict[str, Any], tmp_path: Path
+) -> None:
+    model = tmp_path / "model-v0001.json"
+    model.write_text(json.dumps(with_weights(saved, PRIOR, TRAINED)), encoding="utf-8")
+
+    def girl(record_id: str, named: bool, postcode: str | None) -> PersonRow:
+        given, family = ("olivia", "hart") if named else (None, None)
+        return PersonRow(
+            ("s", record_id), given, family, "2014-03-07", "female", postcode, None, None
+        )
+
+    people = [
+        girl("c1", False, "YO1 7HH"),  # no names, but the birth date and postcode agree
+        girl("c2", True, "YO1 7HH"),
+        girl("c3", False, None),  # a census return: birth date and sex alone
+        girl("c4", True, "YO1 7HH"),
+    ]
+    recall = blocking_recall(people, dict.fromkeys((p.key for p in people), "C"), model=model)
+    # c1 with c2 and with c4 score above review but share no key; c2 with c4 is compared;
+    # c3 scores below review against anyone, so blocking loses nothing by not comparing it
+    assert (recall.true_pairs, recall.true_pairs_compared) == (6, 1)
+    assert (recall.forward_true_pairs, recall.forward_true_pairs_compared) == (3, 1)
+    assert recall.forward_completeness == pytest.approx(1 / 3)
+    assert "0.3333 of the 3 the model scores 0.9 or more" in recall.lines()[0]
+    without = blocking_recall(people, dict.fromkeys((p.key for p in people), "C"))
+    assert without.forward_true_pairs is None
+    assert "the model scores" not in without.lines()[0], "no model: no such figure"

@@ -16,7 +16,7 @@ import csv
 import functools
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from gateway.linkage.clustering import LinkCandidate
 from gateway.linkage.probabilistic import FIELDS, LOWER, PersonRow, train_model
 from gateway.linkage.publish import child_id_for
 from gateway.linkage.resolution import resolve
-from gateway.linkage.spec import blocking_keys_of
+from gateway.linkage.spec import Compared, blocking_keys_of
 
 # The issue's file layout: a record's key, then exactly the fields the production model compares.
 COLUMNS = ("record_id", "source", *FIELDS)
@@ -93,6 +93,10 @@ class BlockingRecall:
     true_pairs_connected: int = 0  # joined through a chain of compared true pairs
     named_true_pairs: int = 0  # true pairs both of whose records carry a name
     named_true_pairs_compared: int = 0
+    # with a model: true pairs it scores at or above the review threshold (``LOWER``) when
+    # weighed, compared or not, and how many of those blocking compares
+    forward_true_pairs: int | None = None
+    forward_true_pairs_compared: int = 0
 
     @property
     def named_completeness(self) -> float:
@@ -114,13 +118,29 @@ class BlockingRecall:
     def comparisons_per_record(self) -> float:
         return self.comparisons / self.records if self.records else 0.0
 
+    @property
+    def forward_completeness(self) -> float | None:
+        """Pairs completeness of the true pairs the model would put forward: a true pair it
+        scores below review whether compared or not is not one blocking loses."""
+        if self.forward_true_pairs is None:
+            return None
+        if not self.forward_true_pairs:
+            return 1.0
+        return self.forward_true_pairs_compared / self.forward_true_pairs
+
     def lines(self) -> list[str]:
+        forward = (
+            ""
+            if self.forward_completeness is None
+            else f"; {self.forward_completeness:.4f} of the {self.forward_true_pairs} the model "
+            f"scores {LOWER} or more"
+        )
         return [
             f"blocking: pairs completeness {self.pairs_completeness:.4f} "
             f"({self.true_pairs_compared} of {self.true_pairs} true pairs compared; "
             f"{self.connected_completeness:.4f} connected through compared true pairs; "
             f"{self.named_completeness:.4f} of the {self.named_true_pairs} where both records "
-            f"carry a name), {self.comparisons_per_record:.1f} comparisons per record"
+            f"carry a name{forward}), {self.comparisons_per_record:.1f} comparisons per record"
         ]
 
 
@@ -128,13 +148,16 @@ def blocking_recall(
     people: Sequence[PersonRow],
     labels: Mapping[Key, str],
     candidates: Sequence[LinkCandidate] | None = None,
+    model: Path | None = None,
 ) -> BlockingRecall:
     """Pairs completeness and comparisons per record of the blocking rules on labelled
     records: the pairs two records sharing any rule's key (``spec.BLOCKING``, and with
     ``candidates`` the identifier rules' keys too: local ids, merges). A true pair not
     compared directly may still be connected through a chain of compared true pairs (a census
     record with no names meets the case record by its local id, that one the health record by
-    name): the share so connected is what clustering can recover."""
+    name): the share so connected is what clustering can recover. With ``model``, every true
+    pair is also weighed as linkage would weigh it, and the share compared of those scoring at
+    or above review is what blocking costs the model."""
     from gateway.linkage.blocking import blocking_keys
 
     blocks: dict[str, list[int]] = defaultdict(list)
@@ -166,9 +189,41 @@ def blocking_recall(
     connected = sum(n * (n - 1) // 2 for n in parts.values())
     named_counts = Counter(label for label, has in zip(label_of, named, strict=True) if has)
     named_pairs = sum(n * (n - 1) // 2 for n in named_counts.values())
-    return BlockingRecall(
+    recall = BlockingRecall(
         size, true_pairs, true_compared, len(compared), connected, named_pairs, named_compared
     )
+    if model is None:
+        return recall
+    probability = _scorer(model)
+    forward = [
+        left * size + right
+        for left, right in _true_pairs(label_of)
+        if probability(people[left], people[right]) >= LOWER
+    ]
+    return replace(
+        recall,
+        forward_true_pairs=len(forward),
+        forward_true_pairs_compared=sum(pair in compared for pair in forward),
+    )
+
+
+def _true_pairs(label_of: Sequence[str]) -> Iterable[tuple[int, int]]:
+    members: dict[str, list[int]] = defaultdict(list)
+    for n, label in enumerate(label_of):
+        members[label].append(n)
+    for group in members.values():
+        for i, left in enumerate(group):
+            yield from ((left, right) for right in group[i + 1 :])
+
+
+def _scorer(model: Path) -> Callable[[PersonRow, PersonRow], float]:
+    """A pair's probability as linkage scores it (the model's weights, in Python)."""
+    import json
+
+    from gateway.linkage.match_weights import weights_of
+
+    weights = weights_of(json.loads(model.read_text(encoding="utf-8")), model.stem)
+    return lambda a, b: weights.weigh(Compared.of(a), Compared.of(b)).probability
 
 
 def read_labelled(
@@ -271,7 +326,8 @@ def evaluate_file(
 ) -> Quality:
     """Train, resolve and measure on a labelled file; write ``record_id,child_id``."""
     data = read_labelled(records, label_column, columns)
-    return _evaluate(data, clusters_out, None)
+    with tempfile.TemporaryDirectory(prefix="ehe-evaluate-") as folder:
+        return _evaluate(data, clusters_out, None, Path(folder))[0]
 
 
 @dataclass(frozen=True)
@@ -302,15 +358,19 @@ def evaluate_beside_generic(
     from gateway.linkage.probabilistic import generic_settings
 
     data = read_labelled(records, label_column, columns)
-    ours = _evaluate(data, clusters_out, None)
-    generic = _evaluate(data, None, generic_settings())
-    return Evaluation(ours, generic, blocking_recall(data.people, data.labels))
-
-
-def _evaluate(data: LabelledRecords, clusters_out: Path | None, settings: Any) -> Quality:
     with tempfile.TemporaryDirectory(prefix="ehe-evaluate-") as folder:
-        model = train_model(data.people, Path(folder), settings) if len(data.people) > 1 else None
-        resolution = resolve(data.candidates, data.people, model)
+        ours, model = _evaluate(data, clusters_out, None, Path(folder) / "ours")
+        blocking = blocking_recall(data.people, data.labels, model=model)
+        generic = _evaluate(data, None, generic_settings(), Path(folder) / "generic")[0]
+    return Evaluation(ours, generic, blocking)
+
+
+def _evaluate(
+    data: LabelledRecords, clusters_out: Path | None, settings: Any, folder: Path
+) -> tuple[Quality, Path | None]:
+    """The quality of linkage trained on ``data`` (the model kept in ``folder``)."""
+    model = train_model(data.people, folder, settings) if len(data.people) > 1 else None
+    resolution = resolve(data.candidates, data.people, model)
     assigned: dict[Key, str] = {}
     for cluster in resolution.clusters:
         child_id = child_id_for(cluster)
@@ -323,7 +383,7 @@ def _evaluate(data: LabelledRecords, clusters_out: Path | None, settings: Any) -
             writer = csv.writer(handle)
             writer.writerow(["record_id", "child_id"])
             writer.writerows([key[1], assigned[key]] for key in data.labels)
-    return quality
+    return quality, model
 
 
 def _joined(people: Sequence[PersonRow], scored: Sequence[Any]) -> dict[Key, str]:
