@@ -41,6 +41,7 @@ from gateway.linkage.probabilistic import (
 )
 from gateway.linkage.resolution import Resolution, resolve
 from gateway.read_model import refresh_restricted
+from gateway.store import pg_bulk
 from gateway.store.engine import session_factory
 from gateway.store.tables import (
     Child,
@@ -271,6 +272,10 @@ def _bulk(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
         session.execute(statement, rows[start : start + BATCH])
 
 
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _table(model: type[Any]) -> Table:
     """The model's table: Core inserts send many rows without the ORM's work per row."""
     return cast(Table, model.__table__)
@@ -339,10 +344,23 @@ def _store_keys(
         candidates, people = [candidates[n] for n in kept], [people[n] for n in kept]
     for index in indexes:
         index.drop(session.connection())
-    for rows in _batches(record_keys(candidates, people)):
-        session.execute(insert(table), rows)
+    _write_keys(session, table, record_keys(candidates, people))
     for index in indexes:
         index.create(session.connection())
+
+
+KEY_COLUMNS = ("key", "source", "record_id")
+
+
+def _write_keys(session: Session, table: Table, rows: Iterable[dict[str, str]]) -> None:
+    """Write ``link_key`` rows in their order: COPY on PostgreSQL (a full run writes about a
+    dozen a record, millions), batched inserts on SQLite."""
+    if _on_postgresql(session):
+        values = (tuple(row[c] for c in KEY_COLUMNS) for row in rows)
+        pg_bulk.copy_rows(session, table.name, values, KEY_COLUMNS)
+        return
+    for batch in _batches(rows):
+        session.execute(insert(table), batch)
 
 
 def _roomy_cache(session: Session) -> None:

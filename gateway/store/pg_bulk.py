@@ -58,9 +58,15 @@ def flag_superseded(session: Session, source: str, keys: Iterable[tuple[str, int
         )
 
 
-def copy_rows(session: Session, table: str, rows: Iterable[Sequence[Any]]) -> None:
-    """COPY tuples in ``COLUMNS`` order into ``table`` (the payload as JSON text)."""
-    statement = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
+def copy_rows(
+    session: Session,
+    table: str,
+    rows: Iterable[Sequence[Any]],
+    columns: Sequence[str] = COLUMNS,
+) -> None:
+    """COPY tuples in ``columns`` order into ``table`` (by default a source record's
+    ``COLUMNS``, the payload as JSON text)."""
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     with _driver(session).cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
