@@ -88,10 +88,10 @@ class Writes:
             return
         self.children_added += len(self.new_children)
         self.links_changed += len(self.new_links) + len(self.changed_links)
-        _bulk(self.session, insert(_table(Child)), self.new_children)
-        _bulk(self.session, insert(_table(Link)), self.new_links)
+        _insert(self.session, _table(Child), self.new_children)
+        _insert(self.session, _table(Link), self.new_links)
         _bulk(self.session, update(Link), self.changed_links)
-        _bulk(self.session, insert(_table(LinkEvent)), self.events)
+        _insert(self.session, _table(LinkEvent), self.events)
         for rows in waiting:
             rows.clear()
 
@@ -270,6 +270,15 @@ def _bulk(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
     """Run an insert, or an ORM update by primary key, for the rows, a batch at a time."""
     for start in range(0, len(rows), BATCH):
         session.execute(statement, rows[start : start + BATCH])
+
+
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows: COPY on PostgreSQL (a full run writes a link and an event a record),
+    batched inserts on SQLite."""
+    if _on_postgresql(session):
+        pg_bulk.copy_dicts(session, table, rows)
+    else:
+        _bulk(session, insert(table), rows)
 
 
 def _on_postgresql(session: Session) -> bool:
