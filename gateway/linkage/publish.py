@@ -488,6 +488,8 @@ def _choose_child(
     claimed: set[str],
 ) -> tuple[str, list[str]]:
     """The surviving child id for a cluster, and the ids it retires by merging."""
+    if not existing or not any(m.key in existing for m in cluster.members):
+        return child_id_for(cluster), []  # no record of it linked yet: a new child
     manual = [
         existing[m.key].child_id
         for m in cluster.members
