@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from connectors.base import Connector, Extracted, Extraction, Stream, read_json_lines
@@ -60,23 +60,32 @@ SCHEMA = {
     "additionalProperties": False,
 }
 
+# Who changed since the bookmark: the person row, or any of their involvements.
+_CHANGED = """
+    p.updated_at > :since
+    OR p.person_id IN (SELECT c.person_id FROM involvement c WHERE c.updated_at > :since)
+"""
 CHANGED_PEOPLE = text(
-    """
+    f"""
     SELECT p.person_id, p.forename, p.surname, p.former_surname, p.dob, p.gender,
            p.nhs_number, p.upn, p.address_line1, p.town, p.postcode, p.restricted_flag,
            p.updated_at
     FROM person p
-    WHERE p.updated_at > :since
-       OR p.person_id IN (SELECT i.person_id FROM involvement i WHERE i.updated_at > :since)
+    WHERE {_CHANGED}
     ORDER BY p.person_id
-    """
+    """  # noqa: S608 (built from constants only)
 )
+# The changed people's involvements in one query: one pass over the table, where a list of
+# person ids a chunk at a time read the whole table again for every chunk when person_id has
+# no index (the demo's database has none).
 INVOLVEMENTS = text(
-    """
-    SELECT person_id, kind, start_date, end_date, team, updated_at
-    FROM involvement WHERE person_id IN :ids ORDER BY person_id, start_date
-    """
-).bindparams(bindparam("ids", expanding=True))
+    f"""
+    SELECT i.person_id, i.kind, i.start_date, i.end_date, i.team, i.updated_at
+    FROM involvement i
+    WHERE i.person_id IN (SELECT p.person_id FROM person p WHERE {_CHANGED})
+    ORDER BY i.person_id, i.start_date
+    """  # noqa: S608 (built from constants only)
+)
 EPOCH = "1970-01-01T00:00:00"
 # The demo's case-management database: a SQLite file in the source's inbox folder.
 INBOX_DATABASE = "case_management.sqlite"
@@ -149,17 +158,18 @@ class CaseManagementDbConnector(Connector):
                     dict(row._mapping) for row in conn.execute(CHANGED_PEOPLE, {"since": since})
                 ]
                 by_id = {p["person_id"]: {**p, "involvements": []} for p in people}
-                ids = list(by_id)
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    for row in conn.execute(INVOLVEMENTS, {"ids": chunk}):
-                        by_id[row.person_id]["involvements"].append(dict(row._mapping))
+                for row in conn.execute(INVOLVEMENTS, {"since": since}):
+                    person = by_id.get(row.person_id)  # None: changed since people were read
+                    if person is not None:
+                        person["involvements"].append(dict(row._mapping))
         finally:
             engine.dispose()
         return [{k: _plain(v) for k, v in p.items()} for p in by_id.values()]
 
 
 def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float):  # most values: nothing to do
+        return value
     if isinstance(value, list):
         return [{k: _plain(v) for k, v in item.items()} for item in value]
     return value.isoformat() if hasattr(value, "isoformat") else value

@@ -126,11 +126,13 @@ def cluster_records(
         if c.upn:
             uf.upn[i] = {c.upn}
     joined_by: dict[int, str] = {}
-    _apply_decisions(uf, candidates, together, apart, joined_by)
+    # Where each record is: decisions and scored edges name records by key (read only if any).
+    position = {c.key: i for i, c in enumerate(candidates)} if together or apart or scored else {}
+    _apply_decisions(uf, position, together, apart, joined_by)
     for rule in RULES:
         check = corroborated if rule in CORROBORATED_RULES else None
         _join_on_rule(uf, candidates, rule, joined_by, check)
-    evidence = _join_scored(uf, candidates, scored, joined_by)
+    evidence = _join_scored(uf, position, scored, joined_by)
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(candidates)):
         groups[uf.find(i)].append(i)
@@ -146,12 +148,11 @@ def cluster_records(
 
 def _apply_decisions(
     uf: _UnionFind,
-    candidates: Sequence[LinkCandidate],
+    index: dict[tuple[str, str], int],
     together: Sequence[Pair],
     apart: Sequence[Pair],
     joined_by: dict[int, str],
 ) -> None:
-    index = {c.key: i for i, c in enumerate(candidates)}
     for left, right in apart:
         if left in index and right in index:
             i, j = index[left], index[right]
@@ -209,12 +210,11 @@ def merge_roots(candidates: Sequence[LinkCandidate]) -> dict[tuple[str, str], st
 
 def _join_scored(
     uf: _UnionFind,
-    candidates: Sequence[LinkCandidate],
+    index: dict[tuple[str, str], int],
     scored: Sequence[ScoredEdge],
     joined_by: dict[int, str],
 ) -> dict[int, dict[str, Any]]:
     """Join the strongest pairs first; each record keeps the evidence of its first join."""
-    index = {c.key: i for i, c in enumerate(candidates)}
     evidence: dict[int, dict[str, Any]] = {}
     strongest_first = sorted(
         scored, key=lambda e: (-float(e.evidence.get("probability", 0)), e.left, e.right)

@@ -41,6 +41,7 @@ from gateway.linkage.probabilistic import (
 )
 from gateway.linkage.resolution import Resolution, resolve
 from gateway.read_model import refresh_restricted
+from gateway.store import pg_bulk
 from gateway.store.engine import session_factory
 from gateway.store.tables import (
     Child,
@@ -87,10 +88,10 @@ class Writes:
             return
         self.children_added += len(self.new_children)
         self.links_changed += len(self.new_links) + len(self.changed_links)
-        _bulk(self.session, insert(_table(Child)), self.new_children)
-        _bulk(self.session, insert(_table(Link)), self.new_links)
+        _insert(self.session, _table(Child), self.new_children)
+        _insert(self.session, _table(Link), self.new_links)
         _bulk(self.session, update(Link), self.changed_links)
-        _bulk(self.session, insert(_table(LinkEvent)), self.events)
+        _insert(self.session, _table(LinkEvent), self.events)
         for rows in waiting:
             rows.clear()
 
@@ -271,6 +272,19 @@ def _bulk(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
         session.execute(statement, rows[start : start + BATCH])
 
 
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows: COPY on PostgreSQL (a full run writes a link and an event a record),
+    batched inserts on SQLite."""
+    if _on_postgresql(session):
+        pg_bulk.copy_dicts(session, table, rows)
+    else:
+        _bulk(session, insert(table), rows)
+
+
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _table(model: type[Any]) -> Table:
     """The model's table: Core inserts send many rows without the ORM's work per row."""
     return cast(Table, model.__table__)
@@ -339,10 +353,23 @@ def _store_keys(
         candidates, people = [candidates[n] for n in kept], [people[n] for n in kept]
     for index in indexes:
         index.drop(session.connection())
-    for rows in _batches(record_keys(candidates, people)):
-        session.execute(insert(table), rows)
+    _write_keys(session, table, record_keys(candidates, people))
     for index in indexes:
         index.create(session.connection())
+
+
+KEY_COLUMNS = ("key", "source", "record_id")
+
+
+def _write_keys(session: Session, table: Table, rows: Iterable[dict[str, str]]) -> None:
+    """Write ``link_key`` rows in their order: COPY on PostgreSQL (a full run writes about a
+    dozen a record, millions), batched inserts on SQLite."""
+    if _on_postgresql(session):
+        values = (tuple(row[c] for c in KEY_COLUMNS) for row in rows)
+        pg_bulk.copy_rows(session, table.name, values, KEY_COLUMNS)
+        return
+    for batch in _batches(rows):
+        session.execute(insert(table), batch)
 
 
 def _roomy_cache(session: Session) -> None:
@@ -377,7 +404,13 @@ def _set_mark(
 def read_candidates(
     session: Session, scope: set[Key] | None = None
 ) -> tuple[list[LinkCandidate], list[PersonRow]]:
-    """The current source records (those in ``scope`` if given), in key order."""
+    """The current source records (those in ``scope`` if given), in key order.
+
+    Read through the session's connection (the ORM's work per row is for objects; these are
+    plain rows), each row made into its candidate and person as it comes, so the identities
+    read (JSON documents) are not all held at once as rows. (A server-side cursor, fetching a
+    batch at a time, held less again but took more than twice as long on PostgreSQL.)
+    """
     query = select(
         SourceRecord.source,
         SourceRecord.record_id,
@@ -386,21 +419,25 @@ def read_candidates(
         SourceRecord.payload["identity"],  # only what linkage reads of the payload
         SourceRecord.merged_into_record_id,
     ).where(SourceRecord.is_current.is_(True))
+    connection = session.connection()
     if scope is None:
-        rows = list(session.execute(query))
+        read = [_candidate_and_person(row) for row in connection.execute(query)]
     else:
-        rows = []
-        for condition in with_keys(SourceRecord.source, SourceRecord.record_id, scope):
-            rows.extend(session.execute(query.where(condition)))
-    rows.sort(key=lambda row: (row[0], row[1]))
-    candidates, people = [], []
-    for source, record_id, nhs, upn, identity_or_none, merged_into in rows:
-        identity = identity_or_none or {}
-        local_ids = tuple(sorted(identity.get("local_ids", {}).items()))
-        candidate = LinkCandidate(source, record_id, nhs, upn, local_ids, merged_into)
-        candidates.append(candidate)
-        people.append(person_from_identity(candidate.key, identity, nhs, upn))
-    return candidates, people
+        read = [
+            _candidate_and_person(row)
+            for condition in with_keys(SourceRecord.source, SourceRecord.record_id, scope)
+            for row in connection.execute(query.where(condition))
+        ]
+    read.sort(key=lambda pair: pair[0].key)
+    return [candidate for candidate, _ in read], [person for _, person in read]
+
+
+def _candidate_and_person(row: Any) -> tuple[LinkCandidate, PersonRow]:
+    source, record_id, nhs, upn, identity_or_none, merged_into = row
+    identity = identity_or_none or {}
+    local_ids = tuple(sorted(identity.get("local_ids", {}).items()))
+    candidate = LinkCandidate(source, record_id, nhs, upn, local_ids, merged_into)
+    return candidate, person_from_identity(candidate.key, identity, nhs, upn)
 
 
 def _queue_for_review(session: Session, resolution: Resolution, model: Path | None) -> int:
@@ -451,6 +488,8 @@ def _choose_child(
     claimed: set[str],
 ) -> tuple[str, list[str]]:
     """The surviving child id for a cluster, and the ids it retires by merging."""
+    if not existing or not any(m.key in existing for m in cluster.members):
+        return child_id_for(cluster), []  # no record of it linked yet: a new child
     manual = [
         existing[m.key].child_id
         for m in cluster.members

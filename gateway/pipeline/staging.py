@@ -32,7 +32,13 @@ from gateway.sources import connector_for
 from gateway.store.batch_status import FAILED, SETTLED, STAGED
 from gateway.store.engine import session_factory
 from gateway.store.tables import Batch
-from gateway.validation.runner import CANONICAL_SUITE, CRITICAL, validate_raw, validate_records
+from gateway.validation.runner import (
+    CANONICAL_SUITE,
+    CRITICAL,
+    load_validator,
+    validate_raw,
+    validate_records,
+)
 
 log = logging.getLogger(__name__)
 RECORD_COUNT_RULE = "records_counted_match"
@@ -84,6 +90,10 @@ def _stage_batch(batch_id: str, index_url: str | None) -> StagedCounts:
         if batch is None:
             raise FatalConfigError(f"no landed batch {batch_id}")
         source, path, received_at = batch.source, landed_file(batch), batch.received_at
+    # Loaded here, not first inside ``stage_items``: what its import leaves in a reference
+    # cycle would hold that frame, and with it every record of the batch, until the cycle
+    # collector next ran (after the batch, while it is paused: seconds to a minute at 1M).
+    load_validator()
     counts = StagedCounts(batch_id)
     out = staged_file(batch_id)
     out.parent.mkdir(parents=True, exist_ok=True)

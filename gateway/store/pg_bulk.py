@@ -7,9 +7,11 @@ pass their keys as arrays (``= ANY``, ``unnest``) rather than as thousands of pa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
 COLUMNS = (
@@ -58,9 +60,32 @@ def flag_superseded(session: Session, source: str, keys: Iterable[tuple[str, int
         )
 
 
-def copy_rows(session: Session, table: str, rows: Iterable[Sequence[Any]]) -> None:
-    """COPY tuples in ``COLUMNS`` order into ``table`` (the payload as JSON text)."""
-    statement = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
+def copy_rows(
+    session: Session,
+    table: str,
+    rows: Iterable[Sequence[Any]],
+    columns: Sequence[str] = COLUMNS,
+) -> None:
+    """COPY tuples in ``columns`` order into ``table`` (by default a source record's
+    ``COLUMNS``, the payload as JSON text)."""
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     with _driver(session).cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def copy_dicts(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """COPY rows given as dicts, all with the same keys, into ``table``: what an executemany
+    INSERT of them stores, JSON columns encoded as SQLAlchemy binds them (``json.dumps``, None
+    as JSON null)."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    encoded = {c for c in columns if isinstance(table.c[c].type, JSON)}
+
+    def values(row: dict[str, Any]) -> tuple[Any, ...]:
+        if len(row) != len(columns):
+            raise ValueError(f"rows for {table.name} differ in their columns")
+        return tuple(json.dumps(row[c]) if c in encoded else row[c] for c in columns)
+
+    copy_rows(session, table.name, map(values, rows), columns)

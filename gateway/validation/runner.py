@@ -87,6 +87,16 @@ def _context() -> Any:
     return context
 
 
+def load_validator() -> None:
+    """Load Great Expectations now, in the caller's frame, if not loaded yet.
+
+    Its import leaves an exception in a reference cycle whose traceback holds every frame
+    above it: loaded first deep inside staging, it kept a whole batch's records alive until
+    the cycle collector ran (see ``pipeline.staging``).
+    """
+    _context()
+
+
 @cache
 def _batch_definition() -> Any:
     source = _context().data_sources.add_pandas("canonical_records")
