@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -140,7 +140,7 @@ def stage_items(
     """
     counts = counts or StagedCounts(batch_id)
     spec = mapping_for(source)
-    readable: list[tuple[str, dict[str, Any]]] = []
+    readable: deque[tuple[str, dict[str, Any]]] = deque()
     held: list[dict[str, Any]] = []
     retiring: dict[str, str] = {}  # item position -> the record id its merge retires
     connector = connector_for(source)
@@ -160,7 +160,10 @@ def stage_items(
             readable.append((item.position, item.record))
     raw = validate_raw(source, [record for _position, record in readable])
     accepted: list[tuple[str, CanonicalRecord, list[dict[str, Any]]]] = []
-    for row, (position, raw_record) in enumerate(readable):
+    # Each raw item is let go once mapped (one it holds keeps its own copy), so a batch's raw
+    # items and its canonical records are not all held at once.
+    for row in range(len(readable)):
+        position, raw_record = readable.popleft()
         raw_failures = raw.failures.get(row, []) if raw else []
         mapped = apply_mapping(spec, raw_record, batch_id=batch_id, received_at=received_at)
         critical = [f.as_reason() for f in raw_failures if f.severity == CRITICAL]
