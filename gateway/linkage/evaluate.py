@@ -218,11 +218,9 @@ def _true_pairs(label_of: Sequence[str]) -> Iterable[tuple[int, int]]:
 
 def _scorer(model: Path) -> Callable[[PersonRow, PersonRow], float]:
     """A pair's probability as linkage scores it (the model's weights, in Python)."""
-    import json
+    from gateway.linkage.match_weights import weights_in
 
-    from gateway.linkage.match_weights import weights_of
-
-    weights = weights_of(json.loads(model.read_text(encoding="utf-8")), model.stem)
+    weights = weights_in(model)
     return lambda a, b: weights.weigh(Compared.of(a), Compared.of(b)).probability
 
 

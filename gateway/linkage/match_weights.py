@@ -156,6 +156,11 @@ def weights_of(document: dict[str, Any], model: str) -> MatchWeights:
     return MatchWeights(model, math.log2(prior / (1 - prior)), levels, adjustments)
 
 
+def weights_in(path: Path) -> MatchWeights:
+    """The weights of the saved model at ``path`` (``weights_of`` its document)."""
+    return weights_of(json.loads(path.read_text(encoding="utf-8")), path.stem)
+
+
 def _adjustment(
     name: str, levels: list[dict[str, Any]], frequencies: TermFrequencies
 ) -> TermAdjustment | None:
@@ -238,8 +243,7 @@ def current_weights() -> MatchWeights | None:
 def _load(path: Path, modified: int) -> MatchWeights | None:
     """The model's weights; None (said once in the log) if it cannot be read or is not ours."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        return weights_of(document, path.stem)
+        return weights_in(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("linkage model %s not used to rank searches: %s", path.name, exc)
         return None

@@ -6,7 +6,6 @@ labelled file, so the figures an evaluation prints are the figures of the real t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,12 +103,12 @@ def _conflicts(
 
 def _weigher(model: Path | None) -> Any:
     """Scores a pair the model's way in Python (the pair scored below the review threshold)."""
-    from gateway.linkage.match_weights import UnusableModelError, weights_of
+    from gateway.linkage.match_weights import UnusableModelError, weights_in
 
     weights = None
     if model is not None:
         try:
-            weights = weights_of(json.loads(model.read_text(encoding="utf-8")), model.stem)
+            weights = weights_in(model)
         except (UnusableModelError, KeyError, ValueError):
             weights = None
 
