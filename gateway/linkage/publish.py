@@ -275,14 +275,10 @@ def _bulk(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
 def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert the rows: COPY on PostgreSQL (a full run writes a link and an event a record),
     batched inserts on SQLite."""
-    if _on_postgresql(session):
+    if pg_bulk.on_postgresql(session):
         pg_bulk.copy_dicts(session, table, rows)
     else:
         _bulk(session, insert(table), rows)
-
-
-def _on_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _table(model: type[Any]) -> Table:
@@ -364,7 +360,7 @@ KEY_COLUMNS = ("key", "source", "record_id")
 def _write_keys(session: Session, table: Table, rows: Iterable[dict[str, str]]) -> None:
     """Write ``link_key`` rows in their order: COPY on PostgreSQL (a full run writes about a
     dozen a record, millions), batched inserts on SQLite."""
-    if _on_postgresql(session):
+    if pg_bulk.on_postgresql(session):
         values = (tuple(row[c] for c in KEY_COLUMNS) for row in rows)
         pg_bulk.copy_rows(session, table.name, values, KEY_COLUMNS)
         return

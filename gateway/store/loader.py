@@ -57,7 +57,7 @@ def _payload_json(record: dict[str, Any], content_json: str) -> str:
 def _current_versions(
     session: Session, source: str, record_ids: Sequence[str]
 ) -> dict[str, tuple[int, str]]:
-    if _on_postgresql(session):
+    if pg_bulk.on_postgresql(session):
         return pg_bulk.current_versions(session, source, record_ids)
     found: dict[str, tuple[int, str]] = {}
     unique = sorted(set(record_ids))
@@ -180,7 +180,7 @@ def _new_versions(
 def _insert(session: Session, rows: Iterator[dict[str, Any]]) -> int:
     """Write the rows (COPY on PostgreSQL, chunked inserts on SQLite); how many there were."""
     written = 0
-    if _on_postgresql(session):
+    if pg_bulk.on_postgresql(session):
 
         def counted() -> Iterator[tuple[Any, ...]]:
             nonlocal written
@@ -235,12 +235,8 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _on_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _flag_superseded(session: Session, source: str, keys: Iterable[tuple[str, int]]) -> None:
-    if _on_postgresql(session):
+    if pg_bulk.on_postgresql(session):
         pg_bulk.flag_superseded(session, source, keys)
         return
     ordered = sorted(keys)

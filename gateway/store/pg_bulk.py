@@ -60,6 +60,11 @@ def flag_superseded(session: Session, source: str, keys: Iterable[tuple[str, int
         )
 
 
+def on_postgresql(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL (where these bulk paths apply)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def copy_rows(
     session: Session,
     table: str,
